@@ -1,0 +1,74 @@
+"""Local key file: named, versioned secret keys in a JSON file readable only by its owner.
+
+The file is created (mode 0600) with fresh random keys when absent; a key name
+missing from an existing file is added. A remote KMS or Vault provider will
+implement the same `KeyProvider` interface.
+"""
+
+import base64
+import json
+import os
+import secrets
+from pathlib import Path
+
+from governance.errors import ConfigurationError
+
+KEY_NAMES = ("pseudonymise", "subject_ref", "cursor")
+_KEY_BYTES = 32
+
+
+class LocalKeyProvider:
+    """Keys from a local file; `repr` never shows them."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._keys = _load_or_create(path)
+
+    def key(self, name: str) -> tuple[str, bytes]:
+        """Return (version, secret) of the newest version of key `name`."""
+        versions = self._keys.get(name)
+        if not versions:
+            raise KeyError(name)
+        version = max(versions, key=lambda v: int(v.lstrip("v")))
+        return version, versions[version]
+
+    def __repr__(self) -> str:
+        return f"LocalKeyProvider(path={str(self._path)!r}, keys=***)"
+
+
+def _load_or_create(path: Path) -> dict[str, dict[str, bytes]]:
+    stored = _read(path) if path.exists() else {}
+    missing = [n for n in KEY_NAMES if n not in stored]
+    for name in missing:
+        stored[name] = {"v1": base64.b64encode(secrets.token_bytes(_KEY_BYTES)).decode()}
+    if missing:
+        _write(path, stored)
+    try:
+        return {
+            n: {v: base64.b64decode(s, validate=True) for v, s in vs.items()}
+            for n, vs in stored.items()
+        }
+    except (ValueError, AttributeError):
+        raise ConfigurationError(f"{path}: a key is not valid base64") from None
+
+
+def _read(path: Path) -> dict[str, dict[str, str]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"{path}: cannot read key file: {exc}") from None
+    keys = data.get("keys") if isinstance(data, dict) else None
+    if not isinstance(keys, dict):
+        raise ConfigurationError(f"{path}: key file has no 'keys' mapping")
+    return keys
+
+
+def _write(path: Path, keys: dict[str, dict[str, str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump({"format": 1, "keys": keys}, fh, indent=2)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,95 @@
+"""Hash chaining: each event's hash covers its columns and the previous event's hash.
+
+`link()` places a draft at a chain position; `verify_chain()` walks stored rows
+in order and names the first one that was altered, removed, inserted or
+reordered, and whether the tail was cut off.
+"""
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from audit.record import AuditDraft, canonical_bytes
+
+_HASHED = (
+    "chain_id",
+    "seq",
+    "event_id",
+    "ts",
+    "kind",
+    "caller",
+    "purpose",
+    "dataset",
+    "subject_ref",
+    "fields",
+    "obligations",
+    "outcome",
+    "reason",
+    "decision_id",
+    "policy_revision",
+    "detail",
+    "prev_hash",
+)
+
+
+def genesis_hash(chain_id: str) -> str:
+    """The `prev_hash` of a chain's first event, bound to the chain's id."""
+    return hashlib.sha256(b"govproxy-audit-chain\x00" + chain_id.encode()).hexdigest()
+
+
+def row_hash(row: Mapping[str, Any]) -> str:
+    """SHA-256 over the canonical encoding of a row's hashed columns."""
+    return hashlib.sha256(canonical_bytes({k: row[k] for k in _HASHED})).hexdigest()
+
+
+def link(draft: AuditDraft, *, chain_id: str, seq: int, prev_hash: str) -> dict[str, Any]:
+    """Return the full stored row of `draft` at position `seq` after `prev_hash`."""
+    row = draft.columns() | {"chain_id": chain_id, "seq": seq, "prev_hash": prev_hash}
+    row["hash"] = row_hash(row)
+    return row
+
+
+@dataclass(frozen=True)
+class ChainFault:
+    """The first bad place in a chain."""
+
+    chain_id: str
+    seq: int
+    event_id: str | None
+    problem: str
+
+
+def verify_chain(
+    chain_id: str, rows: Iterable[Mapping[str, Any]], *, head_seq: int, head_hash: str
+) -> tuple[int, ChainFault | None]:
+    """Check rows (ordered by seq) against their links and the recorded head.
+
+    Returns:
+        The number of rows checked and the first fault, if any.
+    """
+    prev, expected, count = genesis_hash(chain_id), 1, 0
+    for row in rows:
+        count += 1
+        fault = _check_row(chain_id, row, expected=expected, prev=prev)
+        if fault:
+            return count, fault
+        prev, expected = row["hash"], expected + 1
+    if expected - 1 != head_seq or prev != head_hash:
+        problem = "truncated" if expected - 1 < head_seq else "head_mismatch"
+        return count, ChainFault(chain_id, expected, None, problem)
+    return count, None
+
+
+def _check_row(
+    chain_id: str, row: Mapping[str, Any], *, expected: int, prev: str
+) -> ChainFault | None:
+    seq, event_id = row["seq"], row["event_id"]
+    if seq != expected:
+        problem = "missing" if seq > expected else "out_of_order"
+        return ChainFault(chain_id, expected, None if seq > expected else event_id, problem)
+    if row["prev_hash"] != prev:
+        return ChainFault(chain_id, seq, event_id, "broken_link")
+    if row_hash(row) != row["hash"]:
+        return ChainFault(chain_id, seq, event_id, "altered")
+    return None

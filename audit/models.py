@@ -1,0 +1,50 @@
+"""Audit tables: hash-chained events, one chain per writer, and each chain's head.
+
+Events are only ever inserted. A chain's head row is updated in the same
+transaction as the events it covers, so a truncated tail shows as a mismatch.
+"""
+
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+
+class AuditEventRow(SQLModel, table=True):
+    """One audited access or consent change, as stored; JSON columns hold canonical text."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_subject_ts", "subject_ref", "ts"),
+        Index("ix_audit_caller_ts", "caller", "ts"),
+        Index("ix_audit_ts", "ts"),
+    )
+
+    chain_id: str = Field(primary_key=True, max_length=32)
+    seq: int = Field(primary_key=True)
+    event_id: str = Field(unique=True, max_length=36)
+    ts: str = Field(max_length=32, description="UTC, ISO 8601 with microseconds and Z.")
+    kind: str = Field(max_length=32)
+    caller: str | None = Field(default=None, max_length=64)
+    purpose: str | None = Field(default=None, max_length=64)
+    dataset: str | None = Field(default=None, max_length=64)
+    subject_ref: str | None = Field(default=None, max_length=64)
+    fields: str = Field(default="[]")
+    obligations: str = Field(default="{}")
+    outcome: str = Field(max_length=16)
+    reason: str | None = Field(default=None, max_length=64)
+    decision_id: str | None = Field(default=None, max_length=36)
+    policy_revision: str | None = Field(default=None, max_length=80)
+    detail: str = Field(default="{}")
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditChain(SQLModel, table=True):
+    """A writer's chain: where it started and its committed head."""
+
+    __tablename__ = "audit_chains"
+
+    chain_id: str = Field(primary_key=True, max_length=32)
+    writer: str = Field(max_length=128)
+    started_at: str = Field(max_length=32)
+    head_seq: int = 0
+    head_hash: str = Field(max_length=64)

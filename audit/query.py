@@ -1,0 +1,87 @@
+"""Officer queries over the trail: filters, newest first, keyset cursor pagination."""
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col
+
+from audit.models import AuditEventRow
+from governance.errors import InvalidRequest
+
+_JSON_COLUMNS = ("fields", "obligations", "detail")
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events an officer asks for; every field optional."""
+
+    subject_ref: str | None = None
+    caller: str | None = None
+    purpose: str | None = None
+    outcome: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+
+def _conditions(f: EventFilter) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = []
+    for name in ("subject_ref", "caller", "purpose", "outcome"):
+        value = getattr(f, name)
+        if value is not None:
+            conds.append(getattr(AuditEventRow, name) == value)
+    if f.since is not None:
+        conds.append(col(AuditEventRow.ts) >= f.since)
+    if f.until is not None:
+        conds.append(col(AuditEventRow.ts) < f.until)
+    return conds
+
+
+def encode_cursor(row: dict[str, Any]) -> str:
+    """An opaque cursor pointing just past `row`."""
+    raw = orjson.dumps([row["ts"], row["chain_id"], row["seq"]])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[str, str, int]:
+    try:
+        ts, chain, seq = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not (isinstance(ts, str) and isinstance(chain, str) and isinstance(seq, int)):
+            raise TypeError
+    except (ValueError, TypeError):
+        raise InvalidRequest("cursor is not one this server issued") from None
+    return ts, chain, seq
+
+
+def _after(cursor: str) -> ColumnElement[bool]:
+    ts, chain, seq = _decode_cursor(cursor)
+    t, c, s = col(AuditEventRow.ts), col(AuditEventRow.chain_id), col(AuditEventRow.seq)
+    return or_(t < ts, and_(t == ts, or_(c < chain, and_(c == chain, s < seq))))
+
+
+async def list_events(
+    engine: AsyncEngine, f: EventFilter, *, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Return one page of matching events, newest first, and the next cursor."""
+    conds = _conditions(f) + ([_after(cursor)] if cursor else [])
+    stmt = (
+        select(AuditEventRow)
+        .where(*conds)
+        .order_by(
+            col(AuditEventRow.ts).desc(),
+            col(AuditEventRow.chain_id).desc(),
+            col(AuditEventRow.seq).desc(),
+        )
+        .limit(limit + 1)
+    )
+    async with engine.connect() as conn:
+        rows = [dict(r._mapping) for r in (await conn.execute(stmt)).all()]
+    page = [_public(r) for r in rows[:limit]]
+    return page, encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+
+
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: orjson.loads(v) if k in _JSON_COLUMNS else v for k, v in row.items()}

@@ -1,0 +1,67 @@
+"""An audit event before it is chained, and the canonical bytes every hash is taken over.
+
+`AuditDraft` holds what happened; the writer gives it a chain position. The
+canonical encoding is JSON with sorted keys and no whitespace (orjson), so the
+same event always hashes to the same digest on any machine.
+"""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+
+def utc_now_iso() -> str:
+    """Now, as the fixed-width UTC string the audit trail sorts and hashes by."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical_json(value: Any) -> str:
+    """Canonical JSON text of `value` (sorted keys, compact, UTF-8)."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """Canonical JSON bytes of `value`."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+@dataclass(frozen=True)
+class AuditDraft:
+    """What happened in one access or consent change; never a personal value."""
+
+    kind: str
+    outcome: str
+    caller: str | None = None
+    purpose: str | None = None
+    dataset: str | None = None
+    subject_ref: str | None = None
+    fields: tuple[str, ...] = ()
+    obligations: dict[str, str] = field(default_factory=dict)
+    reason: str | None = None
+    decision_id: str | None = None
+    policy_revision: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    ts: str = field(default_factory=utc_now_iso)
+    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def columns(self) -> dict[str, Any]:
+        """The stored columns of this event, JSON parts as canonical text."""
+        return {
+            "event_id": self.event_id,
+            "ts": self.ts,
+            "kind": self.kind,
+            "caller": self.caller,
+            "purpose": self.purpose,
+            "dataset": self.dataset,
+            "subject_ref": self.subject_ref,
+            "fields": canonical_json(list(self.fields)),
+            "obligations": canonical_json(self.obligations),
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "decision_id": self.decision_id,
+            "policy_revision": self.policy_revision,
+            "detail": canonical_json(self.detail),
+        }

@@ -1,0 +1,157 @@
+"""The durable audit writer: group commit that flushes as soon as the writer is free.
+
+`append()` queues a draft and returns once its event is committed, or raises
+`AuditWriteFailed`, in which case nothing of it is stored. One background task
+drains the queue: everything queued while the previous transaction ran goes into
+the next one, so durability costs one commit per batch, not per request. Each
+writer owns its chain, so writers never contend for a chain head.
+
+Statements passed as `also` (for example a consent event) commit in the same
+transaction as their audit event: both are stored, or neither.
+"""
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql import Executable
+from sqlmodel import col
+
+from audit.chain import genesis_hash, link
+from audit.models import AuditChain, AuditEventRow
+from audit.record import AuditDraft, utc_now_iso
+from governance.errors import AuditWriteFailed
+
+_MAX_BATCH = 512
+_log = structlog.get_logger(__name__)
+
+
+@dataclass
+class _Pending:
+    draft: AuditDraft
+    also: Sequence[Executable]
+    done: asyncio.Future[dict[str, Any]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class AuditWriter:
+    """Appends drafts to this writer's chain, durably, in group commits."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self.chain_id = uuid.uuid4().hex
+        self._seq = 0
+        self._head = genesis_hash(self.chain_id)
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Register this writer's chain and start draining the queue."""
+        writer = f"{socket.gethostname()}:{os.getpid()}"
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                insert(AuditChain).values(
+                    chain_id=self.chain_id,
+                    writer=writer[:128],
+                    started_at=utc_now_iso(),
+                    head_seq=0,
+                    head_hash=self._head,
+                )
+            )
+        self._task = asyncio.create_task(self._run(), name="audit-writer")
+
+    async def stop(self) -> None:
+        """Finish what is queued, then stop."""
+        if self._task is None:
+            return
+        while not self._queue.empty():
+            await asyncio.sleep(0.001)
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        self._task = None
+
+    async def append(
+        self, draft: AuditDraft, *, also: Sequence[Executable] = ()
+    ) -> dict[str, Any]:
+        """Commit `draft` (and `also`) durably and return the stored row."""
+        if self._task is None or self._task.done():
+            raise AuditWriteFailed("the audit writer is not running")
+        pending = _Pending(draft, also)
+        self._queue.put_nowait(pending)
+        return await pending.done
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while not self._queue.empty() and len(batch) < _MAX_BATCH:
+                batch.append(self._queue.get_nowait())
+            await self._commit_batch(batch)
+
+    async def _commit_batch(self, batch: list[_Pending]) -> None:
+        try:
+            rows = await self._commit(batch)
+        except (SQLAlchemyError, OSError) as exc:
+            _log.warning("audit_commit_failed", events=len(batch), error=type(exc).__name__)
+            await self._resync()
+            if len(batch) > 1:  # one bad statement must not sink its neighbours
+                for item in batch:
+                    await self._commit_batch([item])
+                return
+            _fail(batch[0])
+            return
+        for item, row in zip(batch, rows, strict=True):
+            if not item.done.done():
+                item.done.set_result(row)
+
+    async def _commit(self, batch: list[_Pending]) -> list[dict[str, Any]]:
+        seq, head, rows = self._seq, self._head, []
+        for item in batch:
+            seq += 1
+            row = link(item.draft, chain_id=self.chain_id, seq=seq, prev_hash=head)
+            head = row["hash"]
+            rows.append(row)
+        async with self._engine.begin() as conn:
+            await conn.execute(insert(AuditEventRow), rows)
+            for item in batch:
+                for stmt in item.also:
+                    await conn.execute(stmt)
+            await self._move_head(conn, seq, head)
+        self._seq, self._head = seq, head
+        return rows
+
+    async def _move_head(self, conn: AsyncConnection, seq: int, head: str) -> None:
+        await conn.execute(
+            update(AuditChain)
+            .where(col(AuditChain.chain_id) == self.chain_id)
+            .values(head_seq=seq, head_hash=head)
+        )
+
+    async def _resync(self) -> None:
+        """After a failed commit, take the head from the store: it is the truth."""
+        try:
+            async with self._engine.connect() as conn:
+                result = await conn.execute(
+                    select(AuditChain.head_seq, AuditChain.head_hash).where(
+                        col(AuditChain.chain_id) == self.chain_id
+                    )
+                )
+                found = result.first()
+        except (SQLAlchemyError, OSError):
+            return  # still down: the in-memory head is unchanged, so still right
+        if found is not None:
+            self._seq, self._head = found[0], found[1]
+
+
+def _fail(item: _Pending) -> None:
+    if not item.done.done():
+        item.done.set_exception(AuditWriteFailed("the audit store could not be written"))
+

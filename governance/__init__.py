@@ -1,0 +1,1 @@
+"""Governance Proxy: consented, policy-checked, masked and audited access to personal data."""

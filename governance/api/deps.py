@@ -1,0 +1,48 @@
+"""FastAPI dependencies: the running services and the authenticated caller."""
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from governance.errors import AuthenticationFailed, ForbiddenRole
+from governance.services import Services
+from governance.types import Principal, Role
+
+
+def get_services(request: Request) -> Services:
+    """The services of the app handling this request."""
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+async def get_principal(
+    services: ServicesDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Principal | None:
+    """The caller a `Bearer` key belongs to, or None (handlers decide what that means)."""
+    if not authorization or not authorization.startswith("Bearer "):
+        return None
+    return await services.callers.authenticate(authorization[7:].strip())
+
+
+MaybePrincipalDep = Annotated[Principal | None, Depends(get_principal)]
+PurposeHeader = Annotated[
+    str | None,
+    Header(alias="X-Purpose", max_length=64, description="Declared processing purpose."),
+]
+
+
+def require(*roles: Role) -> object:
+    """A dependency that admits only callers holding one of `roles`."""
+
+    async def dependency(principal: MaybePrincipalDep) -> Principal:
+        if principal is None:
+            raise AuthenticationFailed("a valid bearer key is required")
+        if principal.role not in roles:
+            raise ForbiddenRole("this endpoint is not open to the caller's role")
+        return principal
+
+    return Depends(dependency)

@@ -1,0 +1,66 @@
+"""Caller administration (admin role): list, add and revoke callers. Each change is audited."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+from fastapi.responses import JSONResponse
+
+from governance.api.deps import ServicesDep, require
+from governance.api.schemas import CallerIn, CallerOut
+from governance.auth.registry import CallerInfo
+from governance.trail import Trail, audited
+from governance.types import Principal, Role
+
+router = APIRouter(prefix="/v1/callers", tags=["callers"])
+_ADMIN = require(Role.ADMIN)
+
+
+def caller_body(info: CallerInfo, key: str | None = None) -> dict[str, Any]:
+    """A caller as the API shows it; the key only when just issued."""
+    return CallerOut(
+        name=info.name,
+        role=info.role.value,
+        purposes=list(info.purposes),
+        key_id=info.key_id,
+        created_at=info.created_at,
+        revoked_at=info.revoked_at,
+        key=key,
+    ).model_dump(mode="json", exclude_none=key is None)
+
+
+@router.get("")
+async def list_callers(services: ServicesDep, principal: Principal = _ADMIN) -> dict[str, Any]:
+    """Every caller, revoked ones included."""
+    return {"callers": [caller_body(c) for c in await services.callers.list()]}
+
+
+@router.post("", status_code=201)
+async def add_caller(
+    body: CallerIn, services: ServicesDep, principal: Principal = _ADMIN
+) -> JSONResponse:
+    """Register a caller and issue its key; the key is shown in this answer only."""
+    trail = Trail(kind="caller.added", caller=principal.name, detail={"name": body.name})
+
+    async def step() -> dict[str, Any]:
+        info, key = await services.callers.add(body.name, Role(body.role), body.purposes)
+        trail.detail |= {"role": info.role.value, "purposes": list(info.purposes)}
+        return caller_body(info, key)
+
+    result = await audited(services.audit, trail, step)
+    return JSONResponse(result, status_code=201)
+
+
+@router.post("/{name}/revoke")
+async def revoke_caller(
+    name: Annotated[str, Path(max_length=64)],
+    services: ServicesDep,
+    principal: Principal = _ADMIN,
+) -> dict[str, str]:
+    """Revoke a caller's key; its next request is refused."""
+    trail = Trail(kind="caller.revoked", caller=principal.name, detail={"name": name})
+
+    async def step() -> dict[str, str]:
+        await services.callers.revoke(name)
+        return {"name": name, "status": "revoked"}
+
+    return await audited(services.audit, trail, step)

@@ -1,0 +1,131 @@
+"""The data API: what a caller may read, one record, and governed queries.
+
+Every read and query is audited before it is answered, and every answer,
+allowed or denied, carries `X-Decision-Id`.
+"""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from governance.api.deps import MaybePrincipalDep, PurposeHeader, ServicesDep, require
+from governance.api.schemas import QueryIn, QueryOut, RecordOut
+from governance.catalog import Catalog
+from governance.errors import InvalidRequest
+from governance.pipeline import read_record
+from governance.query import QuerySpec, run_query
+from governance.trail import Trail, audited
+from governance.types import Principal, Role
+
+router = APIRouter(prefix="/v1/datasets", tags=["data"])
+MAX_SUBJECT_ID = 128
+_ANY_ROLE = require(Role.SERVICE, Role.OFFICER, Role.ADMIN)
+
+
+@router.get("")
+async def list_datasets(services: ServicesDep, principal: Principal = _ANY_ROLE) -> dict[str, Any]:
+    """Datasets with their classified fields and tags, and the purposes that may use each."""
+    catalog = services.catalog
+    purposes = [
+        p for p in catalog.purposes.values()
+        if principal.role is not Role.SERVICE or p.name in principal.purposes
+    ]  # fmt: skip
+    return {
+        "datasets": [_describe(catalog, name, purposes) for name in catalog.datasets],
+        "purposes": [
+            {
+                "name": p.name,
+                "legal_basis": p.legal_basis,
+                "requires_consent": p.requires_consent,
+                "description": p.description,
+            }
+            for p in purposes
+        ],
+    }
+
+
+def _describe(catalog: Catalog, name: str, purposes: list[Any]) -> dict[str, Any]:
+    def users(category: str, sensitive: bool) -> list[str]:
+        allowed = (lambda p: p.sensitive_categories) if sensitive else (lambda p: p.categories)
+        return [p.name for p in purposes if category in allowed(p)]
+
+    ds = catalog.datasets[name]
+    tags = catalog.tags.values() if ds.tags else []
+    return {
+        "name": ds.name,
+        "description": ds.description,
+        "subject_key": ds.subject_key,
+        "fields": [
+            {**vars(f), "purposes": users(f.category, f.sensitive)} for f in ds.fields.values()
+        ],
+        "tags": [{**vars(t), "purposes": users(t.category, t.sensitive)} for t in tags],
+    }
+
+
+@router.get(
+    "/{dataset}/records/{subject_id}",
+    response_model=None,
+    responses={200: {"model": RecordOut}},
+)
+async def get_record(
+    dataset: str,
+    subject_id: str,
+    services: ServicesDep,
+    principal: MaybePrincipalDep,
+    purpose: PurposeHeader = None,
+    fields: Annotated[
+        str | None, Query(description="Comma-separated field names; all when omitted.")
+    ] = None,
+) -> JSONResponse:
+    """Read one subject's record for the declared purpose."""
+    trail = Trail(kind="access.read")
+
+    async def step() -> dict[str, Any]:
+        if len(subject_id) > MAX_SUBJECT_ID:
+            raise InvalidRequest(f"subject ids are at most {MAX_SUBJECT_ID} characters")
+        return await read_record(
+            services, trail, principal=principal, purpose_name=purpose,
+            dataset_name=dataset, subject_id=subject_id, fields=_split(fields),
+        )  # fmt: skip
+
+    body = await audited(services.audit, trail, step)
+    return JSONResponse(body, headers={"X-Decision-Id": trail.decision_id})
+
+
+def _split(fields: str | None) -> list[str] | None:
+    if fields is None:
+        return None
+    return [f.strip() for f in fields.split(",") if f.strip()]
+
+
+@router.post(
+    "/{dataset}/query",
+    response_model=None,
+    responses={200: {"model": QueryOut}},
+)
+async def query(
+    dataset: str,
+    body: QueryIn,
+    services: ServicesDep,
+    principal: MaybePrincipalDep,
+    purpose: PurposeHeader = None,
+) -> JSONResponse:
+    """Select an audience by tags and read the allowed fields of those who may be included."""
+    trail = Trail(kind="access.query")
+    spec = QuerySpec(
+        fields=body.fields,
+        tags_any=body.where.tags_any,
+        tags_all=body.where.tags_all,
+        limit=body.limit,
+        cursor=body.cursor,
+    )
+
+    async def step() -> dict[str, Any]:
+        return await run_query(
+            services, trail, principal=principal, purpose_name=purpose,
+            dataset_name=dataset, spec=spec,
+        )  # fmt: skip
+
+    result = await audited(services.audit, trail, step)
+    return JSONResponse(result, headers={"X-Decision-Id": trail.decision_id})

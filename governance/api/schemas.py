@@ -1,0 +1,122 @@
+"""Request and response bodies of the HTTP API (also what OpenAPI shows)."""
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_NAME = Field(min_length=1, max_length=64)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Where(_In):
+    """Audience filter on marketing tags."""
+
+    tags_any: list[str] = Field(default_factory=list, max_length=50)
+    tags_all: list[str] = Field(default_factory=list, max_length=50)
+
+
+class QueryIn(_In):
+    """A governed query: which fields of which audience."""
+
+    fields: list[str] | None = Field(None, min_length=1, max_length=100)
+    where: Where = Field(default_factory=Where)
+    limit: int | None = Field(None, ge=1, le=1_000_000)
+    cursor: str | None = Field(None, max_length=512)
+
+
+class RecordOut(BaseModel):
+    """One subject's record, as the policy lets it leave."""
+
+    dataset: str
+    subject_id: str
+    record: dict[str, Any]
+    obligations: dict[str, str]
+    decision_id: str
+
+
+class QueryOut(BaseModel):
+    """One page of a governed query."""
+
+    records: list[dict[str, Any]]
+    next_cursor: str | None
+    decision_id: str
+    excluded: dict[str, int]
+
+
+class ConsentIn(_In):
+    """A consent the subject gave through the brand's app or another channel."""
+
+    purpose: str = _NAME
+    notice_version: str = Field(min_length=1, max_length=64, pattern=r"^[\w.\-]+$")
+    method: str = Field(min_length=1, max_length=32)
+    channel: str = Field(min_length=1, max_length=32)
+
+
+class WithdrawIn(_In):
+    """How the subject withdrew (optional; defaults suit a one-tap withdrawal)."""
+
+    method: str = Field("user_request", min_length=1, max_length=32)
+    channel: str = Field("api", min_length=1, max_length=32)
+
+
+class ConsentEventOut(BaseModel):
+    """One event of the consent ledger."""
+
+    event_id: str
+    purpose: str
+    action: str
+    notice_version: str
+    method: str
+    channel: str
+    recorded_at: datetime
+    recorded_by: str
+
+
+class ConsentStateOut(BaseModel):
+    """A subject's current consent for one purpose."""
+
+    purpose: str
+    state: str
+    since: datetime | None
+    notice_version: str | None
+
+
+class ConsentsOut(BaseModel):
+    """A subject's consents: current state per purpose and the full history."""
+
+    subject_id: str
+    consents: list[ConsentStateOut]
+    events: list[ConsentEventOut]
+
+
+class CallerIn(_In):
+    """A caller to register."""
+
+    name: str = Field(min_length=2, max_length=63)
+    role: str = Field(pattern=r"^(service|officer|admin)$")
+    purposes: list[str] = Field(default_factory=list, max_length=50)
+
+
+class CallerOut(BaseModel):
+    """A registered caller; the key appears only in the answer that created it."""
+
+    name: str
+    role: str
+    purposes: list[str]
+    key_id: str
+    created_at: datetime
+    revoked_at: datetime | None
+    key: str | None = None
+
+
+class VerifyOut(BaseModel):
+    """Whether the audit trail is intact."""
+
+    ok: bool
+    events: int
+    chains: int
+    first_bad: dict[str, Any] | None

@@ -1,0 +1,82 @@
+"""`create_app(settings)`: the one place where the proxy is wired together.
+
+Startup loads the catalog and the policy bundle (either failing stops startup
+with a message naming the file and the fault), opens the governance store,
+starts this process's audit writer, and connects the data sources.
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from adapters.keys.local import LocalKeyProvider
+from adapters.rego.bundle import load_bundle
+from adapters.rego.decider import RegorusDecider
+from adapters.sources.sql import SqlDataSource
+from audit.writer import AuditWriter
+from governance.api.limits import BodyLimit
+from governance.api.problems import install_problem_handlers
+from governance.api.routes import audit, callers, consent, data, health
+from governance.auth.registry import CallerRegistry
+from governance.catalog import load_catalog
+from governance.consent.ledger import ConsentLedger
+from governance.cursor import CursorSealer
+from governance.logging import configure_logging
+from governance.masking.apply import build_operators
+from governance.policy.decide import CachingDecider
+from governance.services import Services, subject_referencer
+from governance.settings import Settings
+from governance.store import open_store
+from governance.subjects import today_in_china
+
+DESCRIPTION = """
+PIPL compliance proxy for private-domain marketing data. Internal services read
+personal data for a declared purpose (`X-Purpose`); every access is checked
+against the subject's consent and the Rego policy, masked as the policy obliges,
+and audited in a hash-chained trail before it is answered. Errors are RFC 9457
+`application/problem+json` with a stable `code`.
+"""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the FastAPI app for `settings`; services start in its lifespan."""
+    configure_logging(settings.log_format)
+    catalog = load_catalog(settings.catalog_file)
+    bundle = load_bundle(settings.policy_dir)
+    keys = LocalKeyProvider(settings.keys_file)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = await open_store(settings.store_url)
+        writer = AuditWriter(store)
+        await writer.start()
+        source = SqlDataSource.from_urls(catalog.sources)
+        app.state.services = Services(
+            catalog=catalog,
+            store=store,
+            callers=CallerRegistry(store, known_purposes=frozenset(catalog.purposes)),
+            consents=ConsentLedger(store),
+            decider=CachingDecider(RegorusDecider(bundle), size=settings.decision_cache_size),
+            source=source,
+            operators=build_operators(keys),
+            audit=writer,
+            subject_ref=subject_referencer(keys.key("subject_ref")[1]),
+            cursors=CursorSealer(keys.key("cursor")[1]),
+            limits=settings.limits,
+            today=today_in_china,
+        )
+        try:
+            yield
+        finally:
+            await writer.stop()
+            await source.close()
+            await store.dispose()
+
+    app = FastAPI(title="Governance Proxy", version="0.1.0", description=DESCRIPTION,
+                  lifespan=lifespan)  # fmt: skip
+    app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
+    install_problem_handlers(app)
+    for module in (health, data, consent, audit, callers):
+        app.include_router(module.router)
+    return app

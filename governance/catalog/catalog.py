@@ -1,0 +1,129 @@
+"""The checked catalog the pipeline reads: datasets, fields, tags and purposes.
+
+Built once at startup from a validated `CatalogSpec`; immutable afterwards.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+from governance._urls import resolve_sqlite_url
+from governance.catalog.models import CatalogSpec, DatasetSpec
+from governance.errors import UnknownDataset
+from governance.types import FieldFact
+
+_BIRTH_DATE = "identity.birth_date"
+
+
+@dataclass(frozen=True)
+class TagTable:
+    """Where a dataset's tags live."""
+
+    table: str
+    subject_key: str
+    column: str
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A table of personal data and its classified fields, in catalog order."""
+
+    name: str
+    source: str
+    table: str
+    schema: str | None
+    subject_key: str
+    fields: Mapping[str, FieldFact]
+    tags: TagTable | None
+    birth_date_field: str | None
+    description: str
+
+
+@dataclass(frozen=True)
+class Purpose:
+    """A declared purpose with its legal basis and the categories it may use."""
+
+    name: str
+    legal_basis: str
+    categories: frozenset[str]
+    sensitive_categories: frozenset[str]
+    excludes_minors: bool
+    description: str
+
+    @property
+    def requires_consent(self) -> bool:
+        """Whether access for this purpose needs the subject's consent."""
+        return self.legal_basis == "consent"
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Everything the proxy knows about data and purposes."""
+
+    sources: Mapping[str, str]
+    datasets: Mapping[str, Dataset]
+    tags: Mapping[str, FieldFact]
+    purposes: Mapping[str, Purpose]
+
+    def dataset(self, name: str) -> Dataset:
+        """Return the dataset or raise `UnknownDataset`."""
+        try:
+            return self.datasets[name]
+        except KeyError:
+            raise UnknownDataset("no dataset of that name is declared") from None
+
+    @classmethod
+    def build(
+        cls, spec: CatalogSpec, *, base_dir: Path, expand: Callable[[str], str]
+    ) -> "Catalog":
+        """Turn a cross-checked spec into the runtime catalog."""
+        sensitive = {name: c.sensitive for name, c in spec.categories.items()}
+        return cls(
+            sources=MappingProxyType(
+                {n: resolve_sqlite_url(expand(s.url), base_dir) for n, s in spec.sources.items()}
+            ),
+            datasets=MappingProxyType(
+                {n: _dataset(n, d, sensitive) for n, d in spec.datasets.items()}
+            ),
+            tags=MappingProxyType(
+                {
+                    n: FieldFact(n, t.category, sensitive[t.category])
+                    for n, t in spec.tags.items()
+                }
+            ),
+            purposes=MappingProxyType(
+                {
+                    n: Purpose(
+                        name=n,
+                        legal_basis=p.legal_basis,
+                        categories=frozenset(p.categories),
+                        sensitive_categories=frozenset(p.sensitive_categories),
+                        excludes_minors=p.excludes_minors,
+                        description=p.description,
+                    )
+                    for n, p in spec.purposes.items()
+                }
+            ),
+        )
+
+
+def _dataset(name: str, spec: DatasetSpec, sensitive: dict[str, bool]) -> Dataset:
+    fields = {
+        f: FieldFact(f, s.category, bool(s.sensitive) or sensitive[s.category])
+        for f, s in spec.fields.items()
+    }
+    birth = [f for f, s in spec.fields.items() if s.category == _BIRTH_DATE]
+    tags = spec.tags
+    return Dataset(
+        name=name,
+        source=spec.source,
+        table=spec.table,
+        schema=spec.schema_name,
+        subject_key=spec.subject_key,
+        fields=MappingProxyType(fields),
+        tags=TagTable(tags.table, tags.subject_key, tags.column) if tags else None,
+        birth_date_field=birth[0] if birth else None,
+        description=spec.description,
+    )
+

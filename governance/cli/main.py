@@ -1,0 +1,45 @@
+"""`govproxy` (also `python -m governance`): run, demo and administer the proxy.
+
+Commands print plain text for people; a failing command exits non-zero with a
+one-line reason on stderr and never a stack trace.
+"""
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from governance.cli import admin, demo
+from governance.errors import ConfigurationError, GovernanceError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="govproxy", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, help="settings file (else GOV_CONFIG_FILE)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the HTTP API")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(run=admin.serve)
+
+    demo.add_parser(sub)
+    admin.add_parsers(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments, run one command, return its exit status."""
+    args = _parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return run(args)
+    except (ConfigurationError, GovernanceError) as exc:
+        print(f"govproxy: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

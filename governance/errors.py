@@ -1,0 +1,172 @@
+"""Errors that end a request, each with a stable snake_case `code` and HTTP `status`.
+
+```
+* GovernanceError                      .code, .status; message never holds a personal value
+  x AuthenticationFailed        401    unauthenticated
+  x AccessDenied                403
+    + ForbiddenRole                    forbidden_role
+    + PurposeNotPermitted              purpose_not_permitted
+    + ConsentMissing                   consent_missing
+    + ConsentWithdrawn                 consent_withdrawn
+    + PolicyDenied                     policy_denied (carries the policy's reasons)
+  x NotFound                    404
+    + UnknownDataset                   unknown_dataset
+    + UnknownSubject                   unknown_subject
+    + UnknownCaller                    unknown_caller
+  x InvalidRequest              422    invalid_request
+  x Conflict                    409    conflict
+  x PayloadTooLarge             413    payload_too_large
+  x DependencyUnavailable       503    dependency_unavailable (fail closed)
+    + PolicyEngineUnavailable, DataSourceUnavailable, AuditWriteFailed
+* ConfigurationError(ValueError)       startup only: names the file, the entry, the fault
+* MaskingParamsError(ValueError)       an operator's parameters are invalid
+```
+"""
+
+from typing import ClassVar
+
+
+class GovernanceError(Exception):
+    """Base of every error that ends a request with a problem+json answer."""
+
+    code: ClassVar[str] = "internal_error"
+    status: ClassVar[int] = 500
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(self, detail: str, *, reasons: tuple[str, ...] = ()) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.reasons = reasons
+        self.decision_id: str | None = None
+
+
+class AuthenticationFailed(GovernanceError):
+    """No valid credential was presented."""
+
+    code = "unauthenticated"
+    status = 401
+    title = "Authentication required"
+
+
+class AccessDenied(GovernanceError):
+    """The caller is known but may not do this."""
+
+    code = "access_denied"
+    status = 403
+    title = "Access denied"
+
+
+class ForbiddenRole(AccessDenied):
+    """The caller's role does not allow this endpoint."""
+
+    code = "forbidden_role"
+    title = "Role not allowed"
+
+
+class PurposeNotPermitted(AccessDenied):
+    """The caller may not act for the declared purpose."""
+
+    code = "purpose_not_permitted"
+    title = "Purpose not permitted"
+
+
+class ConsentMissing(AccessDenied):
+    """The subject never granted consent for the purpose."""
+
+    code = "consent_missing"
+    title = "No consent for this purpose"
+
+
+class ConsentWithdrawn(AccessDenied):
+    """The subject withdrew consent for the purpose."""
+
+    code = "consent_withdrawn"
+    title = "Consent withdrawn"
+
+
+class PolicyDenied(AccessDenied):
+    """The policy refused the access; `reasons` holds its reason codes."""
+
+    code = "policy_denied"
+    title = "Refused by policy"
+
+
+class NotFound(GovernanceError):
+    """A named resource does not exist."""
+
+    code = "not_found"
+    status = 404
+    title = "Not found"
+
+
+class UnknownDataset(NotFound):
+    """The dataset is not in the catalog."""
+
+    code = "unknown_dataset"
+    title = "Unknown dataset"
+
+
+class UnknownSubject(NotFound):
+    """The dataset holds no record for the subject."""
+
+    code = "unknown_subject"
+    title = "Unknown subject"
+
+
+class UnknownCaller(NotFound):
+    """No caller has that name."""
+
+    code = "unknown_caller"
+    title = "Unknown caller"
+
+
+class InvalidRequest(GovernanceError):
+    """The request is malformed or names something undeclared."""
+
+    code = "invalid_request"
+    status = 422
+    title = "Invalid request"
+
+
+class Conflict(GovernanceError):
+    """The request conflicts with the current state."""
+
+    code = "conflict"
+    status = 409
+    title = "Conflict"
+
+
+class PayloadTooLarge(GovernanceError):
+    """The request body exceeds the configured maximum."""
+
+    code = "payload_too_large"
+    status = 413
+    title = "Payload too large"
+
+
+class DependencyUnavailable(GovernanceError):
+    """A dependency needed to decide or answer safely is down: fail closed."""
+
+    code = "dependency_unavailable"
+    status = 503
+    title = "Dependency unavailable"
+
+
+class PolicyEngineUnavailable(DependencyUnavailable):
+    """The policy engine raised or returned no usable decision."""
+
+
+class DataSourceUnavailable(DependencyUnavailable):
+    """The data source could not be read."""
+
+
+class AuditWriteFailed(DependencyUnavailable):
+    """The audit event could not be committed, so nothing may be answered."""
+
+
+class ConfigurationError(ValueError):
+    """Configuration is invalid; raised at startup with file, entry and fault."""
+
+
+class MaskingParamsError(ValueError):
+    """A masking operator was given invalid parameters."""

@@ -1,0 +1,48 @@
+"""structlog setup: JSON lines (or console on request), with personal values scrubbed.
+
+`redact_sensitive` is the last line of defence: any key on its deny-list is
+replaced before rendering, so a careless `log.info(..., mobile=...)` cannot
+leak. The audit trail is rows in the store, not log lines.
+"""
+
+import logging
+from collections.abc import MutableMapping
+from typing import Any, Literal
+
+import structlog
+
+_DENY = frozenset(
+    {
+        "subject_id", "name", "mobile", "phone", "id_number", "email", "address",
+        "birth_date", "bank_card", "record", "records", "authorization", "token",
+        "key", "secret", "value", "text",
+    }
+)  # fmt: skip
+
+
+def redact_sensitive(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Replace the value of every deny-listed key with `***`."""
+    for key in event_dict.keys() & _DENY:
+        event_dict[key] = "***"
+    return event_dict
+
+
+def configure_logging(fmt: Literal["json", "console"]) -> None:
+    """Configure structlog once for the process."""
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer() if fmt == "console" else structlog.processors.JSONRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact_sensitive,
+            structlog.processors.dict_tracebacks,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        cache_logger_on_first_use=True,
+    )

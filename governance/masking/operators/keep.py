@@ -1,0 +1,13 @@
+"""`keep`: the value leaves as stored."""
+
+from typing import Any
+
+from governance.types import FieldFact
+
+
+class Keep:
+    """Pass the value through unchanged."""
+
+    def apply(self, value: Any, field: FieldFact) -> Any:
+        """Return `value` itself."""
+        return value

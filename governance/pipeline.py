@@ -1,0 +1,169 @@
+"""The governed read path: authenticate -> purpose -> subject -> consent -> decide -> fetch -> mask.
+
+Every step either narrows what may leave or raises a `GovernanceError`; the
+HTTP layer wraps each call in `governance.trail.audited`, so every outcome is
+audited before it is answered. Reads as a checklist on purpose: this is the
+security boundary, so there is no generic step registry.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from governance.catalog import Catalog, Dataset, Purpose
+from governance.errors import (
+    AuthenticationFailed,
+    ConsentMissing,
+    ConsentWithdrawn,
+    ForbiddenRole,
+    InvalidRequest,
+    PolicyDenied,
+    PurposeNotPermitted,
+    UnknownSubject,
+)
+from governance.masking.apply import mask_record
+from governance.policy.input import build_policy_input
+from governance.services import Services
+from governance.subjects import is_minor
+from governance.trail import Trail
+from governance.types import (
+    ConsentState,
+    Decision,
+    FieldFact,
+    Obligation,
+    Principal,
+    Role,
+)
+
+
+def require_role(principal: Principal | None, role: Role) -> Principal:
+    """The principal, if it exists and has `role`."""
+    if principal is None:
+        raise AuthenticationFailed("a valid bearer key is required")
+    if principal.role is not role:
+        raise ForbiddenRole(f"this endpoint needs the {role.value} role")
+    return principal
+
+
+def resolve_purpose(catalog: Catalog, principal: Principal, name: str | None) -> Purpose:
+    """The declared purpose, if the caller may act for it."""
+    if not name:
+        raise InvalidRequest("the X-Purpose header is required")
+    purpose = catalog.purposes.get(name)
+    if purpose is None:
+        raise InvalidRequest("X-Purpose names no declared purpose")
+    if name not in principal.purposes:
+        raise PurposeNotPermitted("the caller may not act for this purpose")
+    return purpose
+
+
+def resolve_fields(dataset: Dataset, names: Sequence[str] | None) -> tuple[list[str], bool]:
+    """The requested fields (all when none are named) and whether they were named."""
+    if names is None:
+        return list(dataset.fields), False
+    unknown = [n for n in names if n not in dataset.fields]
+    if unknown or not names:
+        raise InvalidRequest("fields must name one or more fields of the dataset")
+    return list(dict.fromkeys(names)), True
+
+
+def check_consent(purpose: Purpose, state: ConsentState) -> ConsentState:
+    """Raise unless the purpose needs no consent or the subject granted it."""
+    if not purpose.requires_consent:
+        return ConsentState.NOT_REQUIRED
+    if state is ConsentState.WITHDRAWN:
+        raise ConsentWithdrawn("the subject withdrew consent for this purpose")
+    if state is not ConsentState.GRANTED:
+        raise ConsentMissing("the subject has not consented to this purpose")
+    return state
+
+
+@dataclass(frozen=True)
+class Access:
+    """The resolved parts of one governed access: who, why, what."""
+
+    principal: Principal
+    purpose: Purpose
+    dataset: Dataset
+    fields: list[str]
+    explicit: bool
+    tags: tuple[FieldFact, ...] = ()
+
+    def policy_input(self, consent: ConsentState, minor: bool | None) -> dict[str, Any]:
+        """The policy input for this access about a subject with these facts."""
+        return build_policy_input(
+            principal=self.principal,
+            purpose=self.purpose,
+            dataset=self.dataset.name,
+            fields=[self.dataset.fields[f] for f in self.fields],
+            explicit_fields=self.explicit,
+            tags=self.tags,
+            consent=consent,
+            minor=minor,
+        )
+
+
+async def decide(
+    services: Services, trail: Trail, access: Access, consent: ConsentState, minor: bool | None
+) -> Decision:
+    """Ask the policy; raise `PolicyDenied` with its reasons unless it allows."""
+    decision = await services.decider.decide(access.policy_input(consent, minor))
+    trail.decided(decision)
+    if not decision.allow:
+        raise PolicyDenied("the policy refused this access", reasons=decision.reasons)
+    return decision
+
+
+def released_columns(decision: Decision, fields: Sequence[str]) -> list[str]:
+    """The fields whose obligation lets something leave."""
+    return [f for f in fields if decision.obligations.get(f, Obligation.WITHHOLD) != "withhold"]
+
+
+def facts_columns(dataset: Dataset) -> list[str]:
+    """Columns read before deciding: the key, and the birth date for minority."""
+    extra = [dataset.birth_date_field] if dataset.birth_date_field else []
+    return [dataset.subject_key, *extra]
+
+
+async def read_record(
+    services: Services,
+    trail: Trail,
+    *,
+    principal: Principal | None,
+    purpose_name: str | None,
+    dataset_name: str,
+    subject_id: str,
+    fields: Sequence[str] | None,
+) -> dict[str, Any]:
+    """Read one subject's record for a purpose: consented, decided, masked."""
+    caller = require_role(principal, Role.SERVICE)
+    trail.caller = caller.name
+    purpose = resolve_purpose(services.catalog, caller, purpose_name)
+    trail.purpose = purpose.name
+    dataset = services.catalog.dataset(dataset_name)
+    trail.dataset = dataset.name
+    requested, explicit = resolve_fields(dataset, fields)
+    trail.fields = tuple(requested)
+    trail.subject_ref = services.subject_ref(subject_id)
+    facts = await services.source.fetch_record(dataset, subject_id, facts_columns(dataset))
+    if facts is None:
+        raise UnknownSubject("the dataset holds no record for this subject")
+    consent = check_consent(purpose, await services.consents.state(subject_id, purpose.name))
+    minor = is_minor(facts.get(dataset.birth_date_field or ""), services.today())
+    access = Access(caller, purpose, dataset, requested, explicit)
+    decision = await decide(services, trail, access, consent, minor)
+    columns = released_columns(decision, requested)
+    row = await services.source.fetch_record(dataset, subject_id, columns) if columns else {}
+    if row is None:
+        raise UnknownSubject("the dataset holds no record for this subject")
+    record = mask_record(
+        row, obligations=decision.obligations, fields=dataset.fields, operators=services.operators
+    )
+    return {
+        "dataset": dataset.name,
+        "subject_id": subject_id,
+        "record": record,
+        "obligations": {f: decision.obligations[f].value for f in requested},
+        "decision_id": trail.decision_id,
+    }
+

@@ -1,0 +1,58 @@
+"""Interfaces the core depends on; implementations live in `adapters/` and `audit/`.
+
+The core never imports a database driver, an HTTP client or a Rego engine: it
+receives objects that satisfy these Protocols from `governance.app.create_app`.
+"""
+
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from governance.catalog import Dataset
+from governance.types import Decision, Record
+
+
+@runtime_checkable
+class DataSource(Protocol):
+    """Reads personal data from a store; only the named catalog columns, ever."""
+
+    async def fetch_record(
+        self, dataset: Dataset, subject_id: str, columns: Sequence[str]
+    ) -> Record | None:
+        """Return the subject's row restricted to `columns`, or None if absent."""
+        ...
+
+    async def scan(
+        self,
+        dataset: Dataset,
+        *,
+        columns: Sequence[str],
+        tags_any: Sequence[str],
+        tags_all: Sequence[str],
+        after: str | None,
+        limit: int,
+    ) -> list[Record]:
+        """Return up to `limit` rows ordered by subject key, after `after`, by tags."""
+        ...
+
+
+@runtime_checkable
+class PolicyDecider(Protocol):
+    """Answers one access decision from facts; never sees a personal value."""
+
+    @property
+    def revision(self) -> str:
+        """The revision of the policy bundle in force."""
+        ...
+
+    async def decide(self, policy_input: dict[str, Any]) -> Decision:
+        """Decide; raise `PolicyEngineUnavailable` when no safe answer exists."""
+        ...
+
+
+@runtime_checkable
+class KeyProvider(Protocol):
+    """Hands out named secret keys; a key's bytes never leave the process."""
+
+    def key(self, name: str) -> tuple[str, bytes]:
+        """Return (version, secret) of the current key called `name`."""
+        ...

@@ -1,0 +1,162 @@
+"""Governed queries: an audience by tags, only subjects who may be included, masked.
+
+The request shape is decided once (as if for a consenting adult): a field or tag
+the purpose may not use refuses the whole query. Then each scanned subject is
+checked on its own facts (consent, minority); those who may not be included are
+left out and counted by reason, never named.
+"""
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from governance.catalog import Dataset, Purpose
+from governance.errors import InvalidRequest
+from governance.masking.apply import mask_record
+from governance.pipeline import (
+    Access,
+    decide,
+    facts_columns,
+    released_columns,
+    require_role,
+    resolve_fields,
+    resolve_purpose,
+)
+from governance.services import Services
+from governance.subjects import is_minor
+from governance.trail import Trail
+from governance.types import ConsentState, FieldFact, Principal, Record, Role
+
+
+@dataclass(frozen=True)
+class QuerySpec:
+    """A query request as the caller sent it."""
+
+    fields: list[str] | None
+    tags_any: list[str]
+    tags_all: list[str]
+    limit: int | None
+    cursor: str | None
+
+
+@dataclass
+class _Page:
+    """What one page scan has produced so far."""
+
+    after: str | None
+    records: list[Record] = field(default_factory=list)
+    refs: list[str] = field(default_factory=list)
+    excluded: Counter[str] = field(default_factory=Counter)
+    exhausted: bool = False
+
+
+async def run_query(
+    services: Services,
+    trail: Trail,
+    *,
+    principal: Principal | None,
+    purpose_name: str | None,
+    dataset_name: str,
+    spec: QuerySpec,
+) -> dict[str, Any]:
+    """Run one page of a governed audience query."""
+    caller = require_role(principal, Role.SERVICE)
+    trail.caller = caller.name
+    purpose = resolve_purpose(services.catalog, caller, purpose_name)
+    trail.purpose = purpose.name
+    dataset = services.catalog.dataset(dataset_name)
+    trail.dataset = dataset.name
+    requested, explicit = resolve_fields(dataset, spec.fields)
+    if dataset.subject_key not in requested:
+        requested.insert(0, dataset.subject_key)
+    trail.fields = tuple(requested)
+    access = Access(caller, purpose, dataset, requested, explicit, _tags(services, dataset, spec))
+    trail.detail["tags"] = [t.name for t in access.tags]
+    limit = _limit(services, spec.limit)
+    scope = f"{dataset.name}\x1f{purpose.name}"
+    page = _Page(services.cursors.open(spec.cursor, scope=scope) if spec.cursor else None)
+    await decide(services, trail, access, _assumed_consent(purpose), minor=False)
+    await _fill(services, access, spec, page, limit)
+    trail.detail |= {"excluded": dict(page.excluded), "subject_refs": page.refs}
+    cursor = None
+    if not page.exhausted and page.after is not None:
+        cursor = services.cursors.seal(page.after, scope=scope)
+    return {
+        "records": page.records,
+        "next_cursor": cursor,
+        "decision_id": trail.decision_id,
+        "excluded": dict(page.excluded),
+    }
+
+
+def _tags(services: Services, dataset: Dataset, spec: QuerySpec) -> tuple[FieldFact, ...]:
+    names = list(dict.fromkeys([*spec.tags_any, *spec.tags_all]))
+    if names and dataset.tags is None:
+        raise InvalidRequest("this dataset has no tags to filter on")
+    if any(n not in services.catalog.tags for n in names):
+        raise InvalidRequest("where names a tag that is not declared in the catalog")
+    return tuple(services.catalog.tags[n] for n in names)
+
+
+def _limit(services: Services, limit: int | None) -> int:
+    limits = services.limits
+    value = limits.default_query_limit if limit is None else limit
+    if not 1 <= value <= limits.max_query_limit:
+        raise InvalidRequest(f"limit must be between 1 and {limits.max_query_limit}")
+    return value
+
+
+def _assumed_consent(purpose: Purpose) -> ConsentState:
+    return ConsentState.GRANTED if purpose.requires_consent else ConsentState.NOT_REQUIRED
+
+
+async def _fill(
+    services: Services, access: Access, spec: QuerySpec, page: _Page, limit: int
+) -> None:
+    """Scan in subject-key order until the page is full, the scan budget spent, or the end."""
+    dataset, budget = access.dataset, limit * services.limits.max_scan_factor
+    columns = list(dict.fromkeys([*facts_columns(dataset), *access.fields]))
+    while len(page.records) < limit and budget > 0:
+        size = min(limit - len(page.records), budget)
+        rows = await services.source.scan(
+            dataset, columns=columns, tags_any=spec.tags_any, tags_all=spec.tags_all,
+            after=page.after, limit=size,
+        )  # fmt: skip
+        budget -= len(rows)
+        keys = [str(r[dataset.subject_key]) for r in rows]
+        states = await services.consents.states(keys, access.purpose.name)
+        for key, row in zip(keys, rows, strict=True):
+            page.after = key
+            await _admit(services, access, row, key, states.get(key), page)
+        if len(rows) < size:
+            page.exhausted = True
+            return
+
+
+async def _admit(
+    services: Services,
+    access: Access,
+    row: Record,
+    key: str,
+    state: ConsentState | None,
+    page: _Page,
+) -> None:
+    """Add the subject to the page if its own facts allow, else count why not."""
+    consent = _assumed_consent(access.purpose)
+    if consent is ConsentState.GRANTED and state is not ConsentState.GRANTED:
+        page.excluded[
+            "consent_withdrawn" if state is ConsentState.WITHDRAWN else "consent_missing"
+        ] += 1
+        return
+    dataset = access.dataset
+    minor = is_minor(row.get(dataset.birth_date_field or ""), services.today())
+    decision = await services.decider.decide(access.policy_input(consent, minor))
+    if not decision.allow:
+        page.excluded[decision.reasons[0] if decision.reasons else "policy_denied"] += 1
+        return
+    kept = {f: row[f] for f in released_columns(decision, access.fields)}
+    out = mask_record(
+        kept, obligations=decision.obligations, fields=dataset.fields, operators=services.operators
+    )
+    page.records.append({"subject_id": out.pop(dataset.subject_key, None), **out})
+    page.refs.append(services.subject_ref(key))

@@ -1,0 +1,54 @@
+"""The collaborators one running proxy uses, built once by `governance.app.create_app`.
+
+All are injected, none is a module-level singleton, so tests can build a proxy
+around any store, bundle or source they like.
+"""
+
+import hashlib
+import hmac
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from audit.writer import AuditWriter
+from governance.auth.registry import CallerRegistry
+from governance.catalog import Catalog
+from governance.consent.ledger import ConsentLedger
+from governance.cursor import CursorSealer
+from governance.masking.operators.base import Operator
+from governance.ports import DataSource, PolicyDecider
+from governance.settings import LimitSettings
+from governance.types import Obligation
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything a request handler needs."""
+
+    catalog: Catalog
+    store: AsyncEngine
+    callers: CallerRegistry
+    consents: ConsentLedger
+    decider: PolicyDecider
+    source: DataSource
+    operators: Mapping[Obligation, Operator]
+    audit: AuditWriter
+    subject_ref: Callable[[str], str]
+    cursors: CursorSealer
+    limits: LimitSettings
+    today: Callable[[], date]
+
+
+def subject_referencer(key: bytes) -> Callable[[str], str]:
+    """How subjects are named in the audit trail: a keyed hash, not the raw id (L-06).
+
+    An officer looking up a subject's events presents the raw id; the proxy
+    hashes it with the same key, so the trail itself never holds the id.
+    """
+
+    def subject_ref(subject_id: str) -> str:
+        return "s_" + hmac.new(key, subject_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+    return subject_ref

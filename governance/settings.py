@@ -1,0 +1,134 @@
+"""Runtime settings: environment (`GOV_` prefix) over a YAML config file over defaults.
+
+`load_settings()` reads the file named by `GOV_CONFIG_FILE` (or the `config_file`
+argument); environment variables outrank it, and keyword arguments outrank both.
+Relative paths in the file are resolved against the file's directory, so a
+config directory can be moved as a whole.
+"""
+
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from governance._urls import resolve_sqlite_url
+from governance.errors import ConfigurationError
+
+
+class ServerSettings(BaseModel):
+    """Where the HTTP server listens."""
+
+    host: str = Field("127.0.0.1", description="Interface to bind.")
+    port: int = Field(8080, ge=1, le=65535, description="TCP port to bind.")
+
+
+class LimitSettings(BaseModel):
+    """Request limits; anything above them is refused with a clear error."""
+
+    max_body_bytes: int = Field(1 << 20, gt=0, description="Largest request body.")
+    max_query_limit: int = Field(1000, gt=0, description="Largest `limit` of a query.")
+    default_query_limit: int = Field(100, gt=0, description="`limit` when omitted.")
+    max_scan_factor: int = Field(
+        10, gt=0, description="A query page scans at most limit x this many rows."
+    )
+
+
+_FILE_VALUES: ContextVar[dict[str, Any]] = ContextVar("file_values", default={})
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """Values read from the YAML config file; ranked below the environment."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return _FILE_VALUES.get().get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_FILE_VALUES.get())
+
+
+class Settings(BaseSettings):
+    """All settings of one proxy process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GOV_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Rank: keyword arguments, then `GOV_*` environment, then the config file."""
+        return init_settings, env_settings, _FileSource(settings_cls)
+
+    env: Literal["dev", "test", "prod"] = Field("prod", description="Deployment kind.")
+    catalog_file: Path = Field(
+        Path("catalog.yaml"), description="Catalog of sources, datasets and purposes."
+    )
+    store_url: str = Field(
+        "sqlite+aiosqlite:///governance.db",
+        description="SQLAlchemy URL of the governance store (callers, consent, audit).",
+    )
+    keys_file: Path = Field(
+        Path("keys.json"), description="Local key file (created 0600 if absent)."
+    )
+    policy_dir: Path = Field(
+        Path(__file__).resolve().parent.parent / "policies",
+        description="Rego bundle directory.",
+    )
+    decision_cache_size: int = Field(
+        4096, ge=0, description="Policy decisions cached per access shape."
+    )
+    log_format: Literal["json", "console"] = Field("json", description="Log output.")
+    server: ServerSettings = ServerSettings()
+    limits: LimitSettings = LimitSettings()
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigurationError(f"{path}: cannot read settings: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigurationError(f"{path}: settings must be a mapping at the top level")
+    for key in ("catalog_file", "keys_file", "policy_dir"):
+        if key in raw and not Path(str(raw[key])).is_absolute():
+            raw[key] = path.parent / str(raw[key])
+    if isinstance(raw.get("store_url"), str):
+        raw["store_url"] = resolve_sqlite_url(raw["store_url"], path.parent)
+    return raw
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings from the config file, the environment and `overrides`.
+
+    Raises:
+        ConfigurationError: the file or a value is invalid; the message names both.
+    """
+    path = config_file or (
+        Path(os.environ["GOV_CONFIG_FILE"]) if "GOV_CONFIG_FILE" in os.environ else None
+    )
+    token = _FILE_VALUES.set(_read_file(path) if path else {})
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        where = str(path) if path else "environment"
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigurationError(f"{where}: invalid settings: {problems}") from None
+    finally:
+        _FILE_VALUES.reset(token)

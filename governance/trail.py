@@ -1,0 +1,106 @@
+"""One audited action: collect what happened, then commit its audit event before answering.
+
+`audited()` runs a governed step and appends exactly one audit event for it,
+allowed or denied. Statements the step leaves in `trail.also` (a consent event)
+commit in the same transaction as the event, and only if the step succeeded. If that event cannot be committed, the caller gets
+`AuditWriteFailed` (503) instead of the answer: nothing leaves unaudited.
+"""
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import structlog
+from sqlalchemy.sql import Executable
+
+from audit.record import AuditDraft
+from audit.writer import AuditWriter
+from governance.errors import GovernanceError
+from governance.types import Decision, Outcome
+
+T = TypeVar("T")
+_log = structlog.get_logger("governance.access")
+
+
+@dataclass
+class Trail:
+    """What is known so far about one access; becomes its audit event."""
+
+    kind: str
+    decision_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    caller: str | None = None
+    purpose: str | None = None
+    dataset: str | None = None
+    subject_ref: str | None = None
+    fields: tuple[str, ...] = ()
+    obligations: dict[str, str] = field(default_factory=dict)
+    policy_revision: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    also: list[Executable] = field(default_factory=list)
+
+    def decided(self, decision: Decision) -> None:
+        """Record the policy's decision."""
+        self.policy_revision = decision.revision
+        self.obligations = {k: v.value for k, v in decision.obligations.items()}
+        if decision.reasons:
+            self.detail["reasons"] = list(decision.reasons)
+
+    def draft(self, outcome: Outcome, reason: str | None) -> AuditDraft:
+        """The audit event for this access."""
+        return AuditDraft(
+            kind=self.kind,
+            outcome=outcome.value,
+            caller=self.caller,
+            purpose=self.purpose,
+            dataset=self.dataset,
+            subject_ref=self.subject_ref,
+            fields=self.fields,
+            obligations=self.obligations,
+            reason=reason,
+            decision_id=self.decision_id,
+            policy_revision=self.policy_revision,
+            detail=self.detail,
+        )
+
+
+async def audited(audit: AuditWriter, trail: Trail, step: Callable[[], Awaitable[T]]) -> T:
+    """Run `step`, audit its outcome durably, then return or re-raise."""
+    try:
+        result = await step()
+    except GovernanceError as exc:
+        outcome = Outcome.DENIED if exc.status < 500 else Outcome.ERROR
+        exc.decision_id = trail.decision_id
+        await _commit(audit, trail, outcome, exc.code)
+        raise
+    except Exception:
+        await _commit(audit, trail, Outcome.ERROR, "internal_error")
+        raise
+    await _commit(audit, trail, Outcome.ALLOWED, None, also=trail.also)
+    return result
+
+
+async def _commit(
+    audit: AuditWriter,
+    trail: Trail,
+    outcome: Outcome,
+    reason: str | None,
+    *,
+    also: list[Executable] | None = None,
+) -> None:
+    try:
+        await audit.append(trail.draft(outcome, reason), also=also or ())
+    except GovernanceError as exc:
+        exc.decision_id = trail.decision_id
+        raise
+    finally:
+        _log.info(
+            "access_completed",
+            kind=trail.kind,
+            caller=trail.caller,
+            purpose=trail.purpose,
+            dataset=trail.dataset,
+            outcome=outcome.value,
+            reason=reason,
+            decision_id=trail.decision_id,
+        )

@@ -1,0 +1,83 @@
+"""Core value types shared by the access pipeline, the policy and the audit trail.
+
+Everything here is a frozen value: the pipeline builds them from a request and
+the catalog, the policy decides from them, and the audit trail records them.
+None of them ever holds a personal value except `Record` rows on their way out.
+"""
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Role(StrEnum):
+    """What a caller may do: read data, read the audit trail, or manage configuration."""
+
+    SERVICE = "service"
+    OFFICER = "officer"
+    ADMIN = "admin"
+
+
+class Obligation(StrEnum):
+    """What must happen to a field before it leaves the proxy."""
+
+    KEEP = "keep"
+    MASK = "mask"
+    PSEUDONYMISE = "pseudonymise"
+    WITHHOLD = "withhold"
+
+
+class ConsentState(StrEnum):
+    """A subject's current consent for one purpose, derived from the ledger."""
+
+    GRANTED = "granted"
+    WITHDRAWN = "withdrawn"
+    NONE = "none"
+    NOT_REQUIRED = "not_required"
+
+
+class Outcome(StrEnum):
+    """How an audited action ended."""
+
+    ALLOWED = "allowed"
+    DENIED = "denied"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller."""
+
+    name: str
+    role: Role
+    purposes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class FieldFact:
+    """A field (or tag) as the policy sees it: its name and classification, never a value."""
+
+    name: str
+    category: str
+    sensitive: bool
+
+
+@dataclass(frozen=True)
+class SubjectFacts:
+    """What the pipeline knows about a subject before deciding: existence and minority."""
+
+    subject_id: str
+    minor: bool | None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The policy's answer for one access shape."""
+
+    allow: bool
+    reasons: tuple[str, ...]
+    obligations: dict[str, Obligation] = field(hash=False)
+    revision: str
+
+
+Record = dict[str, Any]
