@@ -43,7 +43,9 @@ def row_hash(row: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_bytes({k: row[k] for k in _HASHED})).hexdigest()
 
 
-def link(draft: AuditDraft, *, chain_id: str, seq: int, prev_hash: str) -> dict[str, Any]:
+def link(
+    draft: AuditDraft, *, chain_id: str, seq: int, prev_hash: str
+) -> dict[str, Any]:
     """Return the full stored row of `draft` at position `seq` after `prev_hash`."""
     row = draft.columns() | {"chain_id": chain_id, "seq": seq, "prev_hash": prev_hash}
     row["hash"] = row_hash(row)
@@ -87,7 +89,9 @@ def _check_row(
     seq, event_id = row["seq"], row["event_id"]
     if seq != expected:
         problem = "missing" if seq > expected else "out_of_order"
-        return ChainFault(chain_id, expected, None if seq > expected else event_id, problem)
+        return ChainFault(
+            chain_id, expected, None if seq > expected else event_id, problem
+        )
     if row["prev_hash"] != prev:
         return ChainFault(chain_id, seq, event_id, "broken_link")
     if row_hash(row) != row["hash"]:

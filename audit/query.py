@@ -48,8 +48,12 @@ def encode_cursor(row: dict[str, Any]) -> str:
 
 def _decode_cursor(cursor: str) -> tuple[str, str, int]:
     try:
-        ts, chain, seq = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not (isinstance(ts, str) and isinstance(chain, str) and isinstance(seq, int)):
+        ts, chain, seq = orjson.loads(
+            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        )
+        if not (
+            isinstance(ts, str) and isinstance(chain, str) and isinstance(seq, int)
+        ):
             raise TypeError
     except (ValueError, TypeError):
         raise InvalidRequest("cursor is not one this server issued") from None

@@ -28,7 +28,9 @@ async def verify_trail(engine: AsyncEngine) -> VerifyReport:
     """Walk every chain; stop at the first fault."""
     total = 0
     async with engine.connect() as conn:
-        chains = (await conn.execute(select(AuditChain).order_by(col(AuditChain.started_at)))).all()
+        chains = (
+            await conn.execute(select(AuditChain).order_by(col(AuditChain.started_at)))
+        ).all()
         known = {c.chain_id for c in chains}
         for chain in chains:
             rows = [r async for r in _rows(conn, chain.chain_id)]
@@ -49,7 +51,9 @@ async def _rows(conn: AsyncConnection, chain_id: str) -> AsyncIterator[dict[str,
     while True:
         stmt = (
             select(AuditEventRow)
-            .where(col(AuditEventRow.chain_id) == chain_id, col(AuditEventRow.seq) > last)
+            .where(
+                col(AuditEventRow.chain_id) == chain_id, col(AuditEventRow.seq) > last
+            )
             .order_by(col(AuditEventRow.seq))
             .limit(_PAGE)
         )
@@ -63,7 +67,9 @@ async def _rows(conn: AsyncConnection, chain_id: str) -> AsyncIterator[dict[str,
 
 async def _orphan(conn: AsyncConnection, known: set[str]) -> ChainFault | None:
     """An event whose chain is not registered was inserted from outside a writer."""
-    stmt = select(AuditEventRow.chain_id, AuditEventRow.seq, AuditEventRow.event_id)
+    stmt = select(
+        col(AuditEventRow.chain_id), col(AuditEventRow.seq), col(AuditEventRow.event_id)
+    )
     if known:
         stmt = stmt.where(col(AuditEventRow.chain_id).not_in(known))
     row = (await conn.execute(stmt.limit(1))).first()

@@ -100,7 +100,9 @@ class AuditWriter:
         try:
             rows = await self._commit(batch)
         except (SQLAlchemyError, OSError) as exc:
-            _log.warning("audit_commit_failed", events=len(batch), error=type(exc).__name__)
+            _log.warning(
+                "audit_commit_failed", events=len(batch), error=type(exc).__name__
+            )
             await self._resync()
             if len(batch) > 1:  # one bad statement must not sink its neighbours
                 for item in batch:
@@ -140,7 +142,7 @@ class AuditWriter:
         try:
             async with self._engine.connect() as conn:
                 result = await conn.execute(
-                    select(AuditChain.head_seq, AuditChain.head_hash).where(
+                    select(col(AuditChain.head_seq), col(AuditChain.head_hash)).where(
                         col(AuditChain.chain_id) == self.chain_id
                     )
                 )
@@ -153,5 +155,6 @@ class AuditWriter:
 
 def _fail(item: _Pending) -> None:
     if not item.done.done():
-        item.done.set_exception(AuditWriteFailed("the audit store could not be written"))
-
+        item.done.set_exception(
+            AuditWriteFailed("the audit store could not be written")
+        )

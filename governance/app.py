@@ -57,7 +57,9 @@ def create_app(settings: Settings) -> FastAPI:
             store=store,
             callers=CallerRegistry(store, known_purposes=frozenset(catalog.purposes)),
             consents=ConsentLedger(store),
-            decider=CachingDecider(RegorusDecider(bundle), size=settings.decision_cache_size),
+            decider=CachingDecider(
+                RegorusDecider(bundle), size=settings.decision_cache_size
+            ),
             source=source,
             operators=build_operators(keys),
             audit=writer,
@@ -69,12 +71,18 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            # The Rego engine may only be dropped on the thread that made it.
+            del app.state.services
             await writer.stop()
             await source.close()
             await store.dispose()
 
-    app = FastAPI(title="Governance Proxy", version="0.1.0", description=DESCRIPTION,
-                  lifespan=lifespan)  # fmt: skip
+    app = FastAPI(
+        title="Governance Proxy",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
     app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
     install_problem_handlers(app)
     for module in (health, data, consent, audit, callers):

@@ -35,7 +35,9 @@ class CursorSealer:
             plain = self._aead.decrypt(raw[:_NONCE], raw[_NONCE:], scope.encode())
             return plain.decode()
         except (ValueError, InvalidTag, UnicodeDecodeError):
-            raise InvalidRequest("cursor is not one this server issued for this query") from None
+            raise InvalidRequest(
+                "cursor is not one this server issued for this query"
+            ) from None
 
     def __repr__(self) -> str:
         return "CursorSealer(key=***)"

@@ -13,11 +13,25 @@ import structlog
 
 _DENY = frozenset(
     {
-        "subject_id", "name", "mobile", "phone", "id_number", "email", "address",
-        "birth_date", "bank_card", "record", "records", "authorization", "token",
-        "key", "secret", "value", "text",
+        "subject_id",
+        "name",
+        "mobile",
+        "phone",
+        "id_number",
+        "email",
+        "address",
+        "birth_date",
+        "bank_card",
+        "record",
+        "records",
+        "authorization",
+        "token",
+        "key",
+        "secret",
+        "value",
+        "text",
     }
-)  # fmt: skip
+)
 
 
 def redact_sensitive(
@@ -32,7 +46,9 @@ def redact_sensitive(
 def configure_logging(fmt: Literal["json", "console"]) -> None:
     """Configure structlog once for the process."""
     renderer: Any = (
-        structlog.dev.ConsoleRenderer() if fmt == "console" else structlog.processors.JSONRenderer()
+        structlog.dev.ConsoleRenderer()
+        if fmt == "console"
+        else structlog.processors.JSONRenderer()
     )
     structlog.configure(
         processors=[

@@ -45,7 +45,9 @@ def require_role(principal: Principal | None, role: Role) -> Principal:
     return principal
 
 
-def resolve_purpose(catalog: Catalog, principal: Principal, name: str | None) -> Purpose:
+def resolve_purpose(
+    catalog: Catalog, principal: Principal, name: str | None
+) -> Purpose:
     """The declared purpose, if the caller may act for it."""
     if not name:
         raise InvalidRequest("the X-Purpose header is required")
@@ -57,7 +59,9 @@ def resolve_purpose(catalog: Catalog, principal: Principal, name: str | None) ->
     return purpose
 
 
-def resolve_fields(dataset: Dataset, names: Sequence[str] | None) -> tuple[list[str], bool]:
+def resolve_fields(
+    dataset: Dataset, names: Sequence[str] | None
+) -> tuple[list[str], bool]:
     """The requested fields (all when none are named) and whether they were named."""
     if names is None:
         return list(dataset.fields), False
@@ -104,7 +108,11 @@ class Access:
 
 
 async def decide(
-    services: Services, trail: Trail, access: Access, consent: ConsentState, minor: bool | None
+    services: Services,
+    trail: Trail,
+    access: Access,
+    consent: ConsentState,
+    minor: bool | None,
 ) -> Decision:
     """Ask the policy; raise `PolicyDenied` with its reasons unless it allows."""
     decision = await services.decider.decide(access.policy_input(consent, minor))
@@ -116,7 +124,11 @@ async def decide(
 
 def released_columns(decision: Decision, fields: Sequence[str]) -> list[str]:
     """The fields whose obligation lets something leave."""
-    return [f for f in fields if decision.obligations.get(f, Obligation.WITHHOLD) != "withhold"]
+    return [
+        f
+        for f in fields
+        if decision.obligations.get(f, Obligation.WITHHOLD) != "withhold"
+    ]
 
 
 def facts_columns(dataset: Dataset) -> list[str]:
@@ -145,19 +157,30 @@ async def read_record(
     requested, explicit = resolve_fields(dataset, fields)
     trail.fields = tuple(requested)
     trail.subject_ref = services.subject_ref(subject_id)
-    facts = await services.source.fetch_record(dataset, subject_id, facts_columns(dataset))
+    facts = await services.source.fetch_record(
+        dataset, subject_id, facts_columns(dataset)
+    )
     if facts is None:
         raise UnknownSubject("the dataset holds no record for this subject")
-    consent = check_consent(purpose, await services.consents.state(subject_id, purpose.name))
+    consent = check_consent(
+        purpose, await services.consents.state(subject_id, purpose.name)
+    )
     minor = is_minor(facts.get(dataset.birth_date_field or ""), services.today())
     access = Access(caller, purpose, dataset, requested, explicit)
     decision = await decide(services, trail, access, consent, minor)
     columns = released_columns(decision, requested)
-    row = await services.source.fetch_record(dataset, subject_id, columns) if columns else {}
+    row = (
+        await services.source.fetch_record(dataset, subject_id, columns)
+        if columns
+        else {}
+    )
     if row is None:
         raise UnknownSubject("the dataset holds no record for this subject")
     record = mask_record(
-        row, obligations=decision.obligations, fields=dataset.fields, operators=services.operators
+        row,
+        obligations=decision.obligations,
+        fields=dataset.fields,
+        operators=services.operators,
     )
     return {
         "dataset": dataset.name,
@@ -166,4 +189,3 @@ async def read_record(
         "obligations": {f: decision.obligations[f].value for f in requested},
         "decision_id": trail.decision_id,
     }
-

@@ -70,11 +70,15 @@ async def run_query(
     if dataset.subject_key not in requested:
         requested.insert(0, dataset.subject_key)
     trail.fields = tuple(requested)
-    access = Access(caller, purpose, dataset, requested, explicit, _tags(services, dataset, spec))
+    access = Access(
+        caller, purpose, dataset, requested, explicit, _tags(services, dataset, spec)
+    )
     trail.detail["tags"] = [t.name for t in access.tags]
     limit = _limit(services, spec.limit)
     scope = f"{dataset.name}\x1f{purpose.name}"
-    page = _Page(services.cursors.open(spec.cursor, scope=scope) if spec.cursor else None)
+    page = _Page(
+        services.cursors.open(spec.cursor, scope=scope) if spec.cursor else None
+    )
     await decide(services, trail, access, _assumed_consent(purpose), minor=False)
     await _fill(services, access, spec, page, limit)
     trail.detail |= {"excluded": dict(page.excluded), "subject_refs": page.refs}
@@ -89,7 +93,9 @@ async def run_query(
     }
 
 
-def _tags(services: Services, dataset: Dataset, spec: QuerySpec) -> tuple[FieldFact, ...]:
+def _tags(
+    services: Services, dataset: Dataset, spec: QuerySpec
+) -> tuple[FieldFact, ...]:
     names = list(dict.fromkeys([*spec.tags_any, *spec.tags_all]))
     if names and dataset.tags is None:
         raise InvalidRequest("this dataset has no tags to filter on")
@@ -107,7 +113,9 @@ def _limit(services: Services, limit: int | None) -> int:
 
 
 def _assumed_consent(purpose: Purpose) -> ConsentState:
-    return ConsentState.GRANTED if purpose.requires_consent else ConsentState.NOT_REQUIRED
+    return (
+        ConsentState.GRANTED if purpose.requires_consent else ConsentState.NOT_REQUIRED
+    )
 
 
 async def _fill(
@@ -119,9 +127,13 @@ async def _fill(
     while len(page.records) < limit and budget > 0:
         size = min(limit - len(page.records), budget)
         rows = await services.source.scan(
-            dataset, columns=columns, tags_any=spec.tags_any, tags_all=spec.tags_all,
-            after=page.after, limit=size,
-        )  # fmt: skip
+            dataset,
+            columns=columns,
+            tags_any=spec.tags_any,
+            tags_all=spec.tags_all,
+            after=page.after,
+            limit=size,
+        )
         budget -= len(rows)
         keys = [str(r[dataset.subject_key]) for r in rows]
         states = await services.consents.states(keys, access.purpose.name)
@@ -145,7 +157,9 @@ async def _admit(
     consent = _assumed_consent(access.purpose)
     if consent is ConsentState.GRANTED and state is not ConsentState.GRANTED:
         page.excluded[
-            "consent_withdrawn" if state is ConsentState.WITHDRAWN else "consent_missing"
+            "consent_withdrawn"
+            if state is ConsentState.WITHDRAWN
+            else "consent_missing"
         ] += 1
         return
     dataset = access.dataset
@@ -156,7 +170,10 @@ async def _admit(
         return
     kept = {f: row[f] for f in released_columns(decision, access.fields)}
     out = mask_record(
-        kept, obligations=decision.obligations, fields=dataset.fields, operators=services.operators
+        kept,
+        obligations=decision.obligations,
+        fields=dataset.fields,
+        operators=services.operators,
     )
     page.records.append({"subject_id": out.pop(dataset.subject_key, None), **out})
     page.refs.append(services.subject_ref(key))

@@ -49,6 +49,8 @@ def subject_referencer(key: bytes) -> Callable[[str], str]:
     """
 
     def subject_ref(subject_id: str) -> str:
-        return "s_" + hmac.new(key, subject_id.encode(), hashlib.sha256).hexdigest()[:32]
+        return (
+            "s_" + hmac.new(key, subject_id.encode(), hashlib.sha256).hexdigest()[:32]
+        )
 
     return subject_ref

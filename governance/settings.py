@@ -42,17 +42,23 @@ class LimitSettings(BaseModel):
     )
 
 
-_FILE_VALUES: ContextVar[dict[str, Any]] = ContextVar("file_values", default={})
+_FILE_VALUES: ContextVar[dict[str, Any] | None] = ContextVar(
+    "file_values", default=None
+)
 
 
 class _FileSource(PydanticBaseSettingsSource):
     """Values read from the YAML config file; ranked below the environment."""
 
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return _FILE_VALUES.get().get(field_name), field_name, False
+    def get_field_value(
+        self,
+        field: FieldInfo,  # noqa: ARG002 - signature of the base class
+        field_name: str,
+    ) -> tuple[Any, str, bool]:
+        return (_FILE_VALUES.get() or {}).get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        return dict(_FILE_VALUES.get())
+        return dict(_FILE_VALUES.get() or {})
 
 
 class Settings(BaseSettings):
@@ -68,8 +74,8 @@ class Settings(BaseSettings):
         settings_cls: type[BaseSettings],
         init_settings: PydanticBaseSettingsSource,
         env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - no .env files
+        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - not used
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Rank: keyword arguments, then `GOV_*` environment, then the config file."""
         return init_settings, env_settings, _FileSource(settings_cls)

@@ -18,7 +18,9 @@ def today_in_china() -> date:
 
 def age_on(birth: date, today: date) -> int:
     """Whole years from `birth` to `today`."""
-    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+    return (
+        today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+    )
 
 
 def is_minor(birth_value: Any, today: date) -> bool | None:

@@ -2,8 +2,9 @@
 
 `audited()` runs a governed step and appends exactly one audit event for it,
 allowed or denied. Statements the step leaves in `trail.also` (a consent event)
-commit in the same transaction as the event, and only if the step succeeded. If that event cannot be committed, the caller gets
-`AuditWriteFailed` (503) instead of the answer: nothing leaves unaudited.
+commit in the same transaction as the event, and only if the step succeeded.
+If that event cannot be committed, the caller gets `AuditWriteFailed` (503)
+instead of the answer: nothing leaves unaudited.
 """
 
 import uuid
@@ -64,7 +65,9 @@ class Trail:
         )
 
 
-async def audited(audit: AuditWriter, trail: Trail, step: Callable[[], Awaitable[T]]) -> T:
+async def audited(
+    audit: AuditWriter, trail: Trail, step: Callable[[], Awaitable[T]]
+) -> T:
     """Run `step`, audit its outcome durably, then return or re-raise."""
     try:
         result = await step()

@@ -63,14 +63,6 @@ class FieldFact:
 
 
 @dataclass(frozen=True)
-class SubjectFacts:
-    """What the pipeline knows about a subject before deciding: existence and minority."""
-
-    subject_id: str
-    minor: bool | None
-
-
-@dataclass(frozen=True)
 class Decision:
     """The policy's answer for one access shape."""
 

@@ -40,7 +40,9 @@ def _load_or_create(path: Path) -> dict[str, dict[str, bytes]]:
     stored = _read(path) if path.exists() else {}
     missing = [n for n in KEY_NAMES if n not in stored]
     for name in missing:
-        stored[name] = {"v1": base64.b64encode(secrets.token_bytes(_KEY_BYTES)).decode()}
+        stored[name] = {
+            "v1": base64.b64encode(secrets.token_bytes(_KEY_BYTES)).decode()
+        }
     if missing:
         _write(path, stored)
     try:

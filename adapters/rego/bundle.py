@@ -35,7 +35,9 @@ class Bundle:
             for document in self.data:
                 engine.add_data_json(json.dumps(document))
         except RuntimeError as exc:
-            raise ConfigurationError(f"{self.root}: policy bundle does not load: {exc}") from None
+            raise ConfigurationError(
+                f"{self.root}: policy bundle does not load: {exc}"
+            ) from None
         return engine
 
 
@@ -44,15 +46,21 @@ def load_bundle(root: Path, *, include_tests: bool = False) -> Bundle:
     if not root.is_dir():
         raise ConfigurationError(f"{root}: policy bundle directory not found")
     rego = sorted(
-        p for p in root.rglob("*.rego") if include_tests or not p.name.endswith("_test.rego")
+        p
+        for p in root.rglob("*.rego")
+        if include_tests or not p.name.endswith("_test.rego")
     )
     data_files = sorted(root.rglob("data.json"))
     digest = hashlib.sha256()
     for path in [*rego, *data_files]:
-        digest.update(str(path.relative_to(root)).encode() + b"\x00" + path.read_bytes())
+        digest.update(
+            str(path.relative_to(root)).encode() + b"\x00" + path.read_bytes()
+        )
     return Bundle(
         root=root,
-        policies=tuple((str(p.relative_to(root)), p.read_text(encoding="utf-8")) for p in rego),
+        policies=tuple(
+            (str(p.relative_to(root)), p.read_text(encoding="utf-8")) for p in rego
+        ),
         data=tuple(_mount(p, root) for p in data_files),
         revision="sha256:" + digest.hexdigest()[:16],
     )
@@ -66,5 +74,7 @@ def _mount(path: Path, root: Path) -> dict[str, Any]:
     for part in reversed(path.parent.relative_to(root).parts):
         document = {part: document}
     if not isinstance(document, dict):
-        raise ConfigurationError(f"{path}: a data document at the bundle root must be an object")
+        raise ConfigurationError(
+            f"{path}: a data document at the bundle root must be an object"
+        )
     return document

@@ -33,7 +33,7 @@ class RegorusDecider:
         try:
             self._engine.set_input_json(orjson.dumps(policy_input).decode())
             result = self._engine.eval_rule(DECISION_RULE)
-        except Exception as exc:  # noqa: BLE001 - any engine failure must deny, never leak
+        except Exception as exc:
             raise PolicyEngineUnavailable(
                 f"policy engine failed ({type(exc).__name__})"
             ) from None

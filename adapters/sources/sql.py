@@ -39,7 +39,9 @@ class SqlDataSource:
     ) -> Record | None:
         """The subject's row, restricted to `columns`, or None."""
         t = _table(dataset)
-        stmt = select(*[t.c[c] for c in columns]).where(t.c[dataset.subject_key] == subject_id)
+        stmt = select(*[t.c[c] for c in columns]).where(
+            t.c[dataset.subject_key] == subject_id
+        )
         rows = await self._run(dataset, stmt.limit(1))
         return rows[0] if rows else None
 
@@ -59,7 +61,9 @@ class SqlDataSource:
         stmt = select(*[t.c[c] for c in columns]).order_by(key).limit(limit)
         if after is not None:
             stmt = stmt.where(key > after)
-        return await self._run(dataset, _with_tags(stmt, dataset, key, tags_any, tags_all))
+        return await self._run(
+            dataset, _with_tags(stmt, dataset, key, tags_any, tags_all)
+        )
 
     async def _run(self, dataset: Dataset, stmt: Select[Any]) -> list[Record]:
         try:
@@ -73,7 +77,9 @@ class SqlDataSource:
 
 
 def _table(dataset: Dataset) -> TableClause:
-    return table(dataset.table, *[column(f) for f in dataset.fields], schema=dataset.schema)
+    return table(
+        dataset.table, *[column(f) for f in dataset.fields], schema=dataset.schema
+    )
 
 
 def _with_tags(
@@ -86,10 +92,14 @@ def _with_tags(
     if dataset.tags is None or not (tags_any or tags_all):
         return stmt
     spec = dataset.tags
-    tt = table(spec.table, column(spec.subject_key), column(spec.column), schema=dataset.schema)
+    tt = table(
+        spec.table, column(spec.subject_key), column(spec.column), schema=dataset.schema
+    )
     owner, tag = tt.c[spec.subject_key], tt.c[spec.column]
     if tags_any:
-        stmt = stmt.where(exists(select(1).where(owner == key, tag.in_(list(tags_any)))))
+        stmt = stmt.where(
+            exists(select(1).where(owner == key, tag.in_(list(tags_any))))
+        )
     for name in tags_all:
         stmt = stmt.where(exists(select(1).where(owner == key, tag == name)))
     return stmt

@@ -1,6 +1,6 @@
 """FastAPI dependencies: the running services and the authenticated caller."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 
@@ -31,11 +31,13 @@ async def get_principal(
 MaybePrincipalDep = Annotated[Principal | None, Depends(get_principal)]
 PurposeHeader = Annotated[
     str | None,
-    Header(alias="X-Purpose", max_length=64, description="Declared processing purpose."),
+    Header(
+        alias="X-Purpose", max_length=64, description="Declared processing purpose."
+    ),
 ]
 
 
-def require(*roles: Role) -> object:
+def require(*roles: Role) -> Any:
     """A dependency that admits only callers holding one of `roles`."""
 
     async def dependency(principal: MaybePrincipalDep) -> Principal:

@@ -18,7 +18,9 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+        if declared is not None and (
+            not declared.isdigit() or int(declared) > self.max_bytes
+        ):
             await self._refuse(scope, receive, send)
             return
         await self.app(scope, self._counting(receive), send)
@@ -31,15 +33,18 @@ class BodyLimit:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:
-                raise PayloadTooLarge(f"request bodies are limited to {self.max_bytes} bytes")
+                raise PayloadTooLarge(
+                    f"request bodies are limited to {self.max_bytes} bytes"
+                )
             return message
 
         return counted
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem(
-            413, "payload_too_large", "Payload too large",
+            413,
+            "payload_too_large",
+            "Payload too large",
             f"request bodies are limited to {self.max_bytes} bytes",
-        )  # fmt: skip
+        )
         await response(scope, receive, send)
-

@@ -43,7 +43,9 @@ def problem(
         body["decision_id"] = decision_id
         headers["X-Decision-Id"] = decision_id
     body |= extra or {}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    return JSONResponse(
+        body, status_code=status, media_type=PROBLEM_JSON, headers=headers
+    )
 
 
 async def _governance_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -51,7 +53,12 @@ async def _governance_error(_request: Request, exc: Exception) -> JSONResponse:
     extra = {"reasons": list(exc.reasons)} if exc.reasons else None
     headers_extra = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
     response = problem(
-        exc.status, exc.code, exc.title, exc.detail, decision_id=exc.decision_id, extra=extra
+        exc.status,
+        exc.code,
+        exc.title,
+        exc.detail,
+        decision_id=exc.decision_id,
+        extra=extra,
     )
     response.headers.update(headers_extra)
     return response
@@ -78,7 +85,12 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     _log.error("unhandled_error", error=type(exc).__name__)
-    return problem(500, "internal_error", "Internal error", "the proxy failed; nothing was returned")
+    return problem(
+        500,
+        "internal_error",
+        "Internal error",
+        "the proxy failed; nothing was returned",
+    )
 
 
 def install_problem_handlers(app: FastAPI) -> None:

@@ -37,7 +37,9 @@ class CallerRegistry:
         self._engine = engine
         self._purposes = known_purposes
 
-    async def add(self, name: str, role: Role, purposes: list[str]) -> tuple[CallerInfo, str]:
+    async def add(
+        self, name: str, role: Role, purposes: list[str]
+    ) -> tuple[CallerInfo, str]:
         """Register a caller; return it and its key, which is never shown again."""
         _check(name, role, purposes, self._purposes)
         key, now = issue_key(), datetime.now(UTC)
@@ -54,7 +56,9 @@ class CallerRegistry:
                 await conn.execute(insert(Caller).values(**row))
         except IntegrityError:
             raise Conflict("a caller of that name already exists") from None
-        info = CallerInfo(name, role, tuple(sorted(set(purposes))), key.key_id, now, None)
+        info = CallerInfo(
+            name, role, tuple(sorted(set(purposes))), key.key_id, now, None
+        )
         return info, key.token
 
     async def revoke(self, name: str) -> None:
@@ -93,14 +97,24 @@ class CallerRegistry:
         async with self._engine.connect() as conn:
             found = (
                 await conn.execute(
-                    select(Caller.name, Caller.role, Caller.purposes, Caller.key_hash).where(
+                    select(
+                        col(Caller.name),
+                        col(Caller.role),
+                        col(Caller.purposes),
+                        col(Caller.key_hash),
+                    ).where(
                         col(Caller.key_id) == key_id, col(Caller.revoked_at).is_(None)
                     )
                 )
             ).first()
-        if not secret_matches(secret, found.key_hash if found else None) or found is None:
+        if (
+            not secret_matches(secret, found.key_hash if found else None)
+            or found is None
+        ):
             return None
-        return Principal(found.name, Role(found.role), frozenset(json.loads(found.purposes)))
+        return Principal(
+            found.name, Role(found.role), frozenset(json.loads(found.purposes))
+        )
 
 
 def _check(name: str, role: Role, purposes: list[str], known: frozenset[str]) -> None:

@@ -81,7 +81,10 @@ class Catalog:
         sensitive = {name: c.sensitive for name, c in spec.categories.items()}
         return cls(
             sources=MappingProxyType(
-                {n: resolve_sqlite_url(expand(s.url), base_dir) for n, s in spec.sources.items()}
+                {
+                    n: resolve_sqlite_url(expand(s.url), base_dir)
+                    for n, s in spec.sources.items()
+                }
             ),
             datasets=MappingProxyType(
                 {n: _dataset(n, d, sensitive) for n, d in spec.datasets.items()}
@@ -126,4 +129,3 @@ def _dataset(name: str, spec: DatasetSpec, sensitive: dict[str, bool]) -> Datase
         birth_date_field=birth[0] if birth else None,
         description=spec.description,
     )
-

@@ -39,7 +39,9 @@ def _parse(path: Path) -> CatalogSpec:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ConfigurationError(f"{path}: cannot read catalog: {exc.strerror}") from None
+        raise ConfigurationError(
+            f"{path}: cannot read catalog: {exc.strerror}"
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigurationError(f"{path}: not valid YAML: {exc}") from None
     try:

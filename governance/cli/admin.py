@@ -13,7 +13,7 @@ from audit.record import AuditDraft
 from audit.verify import verify_trail
 from audit.writer import AuditWriter
 from governance.app import create_app
-from governance.auth.registry import CallerRegistry
+from governance.auth.registry import CallerInfo, CallerRegistry
 from governance.catalog import load_catalog
 from governance.settings import Settings, load_settings
 from governance.store import open_store
@@ -74,11 +74,19 @@ async def _audited(store: Any, draft: AuditDraft) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     """Serve the API with the configured settings."""
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    overrides = {
+        k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None
+    }
     base = _settings(args)
-    settings = base.model_copy(update={"server": base.server.model_copy(update=overrides)})
-    uvicorn.run(create_app(settings), host=settings.server.host, port=settings.server.port,
-                log_level="warning")  # fmt: skip
+    settings = base.model_copy(
+        update={"server": base.server.model_copy(update=overrides)}
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.server.host,
+        port=settings.server.port,
+        log_level="warning",
+    )
     return 0
 
 
@@ -90,10 +98,19 @@ def callers_add(args: argparse.Namespace) -> int:
     async def work(store: Any) -> str:
         registry = CallerRegistry(store, known_purposes=frozenset(catalog.purposes))
         info, key = await registry.add(args.name, Role(args.role), args.purposes)
-        await _audited(store, AuditDraft(
-            kind="caller.added", outcome=Outcome.ALLOWED.value, caller="cli",
-            detail={"name": info.name, "role": info.role.value, "purposes": list(info.purposes)},
-        ))  # fmt: skip
+        await _audited(
+            store,
+            AuditDraft(
+                kind="caller.added",
+                outcome=Outcome.ALLOWED.value,
+                caller="cli",
+                detail={
+                    "name": info.name,
+                    "role": info.role.value,
+                    "purposes": list(info.purposes),
+                },
+            ),
+        )
         return key
 
     key = _with_store(settings, work)
@@ -104,11 +121,14 @@ def callers_add(args: argparse.Namespace) -> int:
 def callers_list(args: argparse.Namespace) -> int:
     """Print every caller."""
     settings = _settings(args)
-    catalog = load_catalog(settings.catalog_file)
-    registry_of = lambda store: CallerRegistry(store, known_purposes=frozenset(catalog.purposes))  # noqa: E731
-    for c in _with_store(settings, lambda store: registry_of(store).list()):
+
+    async def work(store: Any) -> list[CallerInfo]:
+        return await CallerRegistry(store, known_purposes=frozenset()).list()
+
+    for c in _with_store(settings, work):
         state = f"revoked {c.revoked_at:%Y-%m-%d}" if c.revoked_at else "active"
-        print(f"{c.name}\t{c.role.value}\t{','.join(c.purposes) or '-'}\t{c.key_id}\t{state}")
+        purposes = ",".join(c.purposes) or "-"
+        print(f"{c.name}\t{c.role.value}\t{purposes}\t{c.key_id}\t{state}")
     return 0
 
 
@@ -118,8 +138,15 @@ def callers_revoke(args: argparse.Namespace) -> int:
 
     async def work(store: Any) -> None:
         await CallerRegistry(store, known_purposes=frozenset()).revoke(args.name)
-        await _audited(store, AuditDraft(kind="caller.revoked", outcome=Outcome.ALLOWED.value,
-                                         caller="cli", detail={"name": args.name}))  # fmt: skip
+        await _audited(
+            store,
+            AuditDraft(
+                kind="caller.revoked",
+                outcome=Outcome.ALLOWED.value,
+                caller="cli",
+                detail={"name": args.name},
+            ),
+        )
 
     _with_store(settings, work)
     print(f"caller {args.name} revoked")

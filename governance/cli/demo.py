@@ -14,7 +14,9 @@ DEFAULT_CUSTOMERS = 10_000
 
 def add_parser(sub: Any) -> None:
     """Register `demo`."""
-    demo = sub.add_parser("demo", help="build (once) and serve a demo over synthetic data")
+    demo = sub.add_parser(
+        "demo", help="build (once) and serve a demo over synthetic data"
+    )
     demo.add_argument("--data-dir", type=Path, default=Path("demo"))
     demo.add_argument("--port", type=int, default=8080)
     demo.add_argument("--host", default="127.0.0.1")
@@ -27,14 +29,21 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Prepare and serve the demo."""
     deployment = prepare_demo(
-        args.data_dir.resolve(), seed=args.seed, customers=args.customers,
-        port=args.port, host=args.host,
-    )  # fmt: skip
+        args.data_dir.resolve(),
+        seed=args.seed,
+        customers=args.customers,
+        port=args.port,
+        host=args.host,
+    )
     print(walkthrough(deployment, args.data_dir))
     if not args.no_serve:
         settings = deployment.settings
-        uvicorn.run(create_app(settings), host=settings.server.host,
-                    port=settings.server.port, log_level="warning")  # fmt: skip
+        uvicorn.run(
+            create_app(settings),
+            host=settings.server.host,
+            port=settings.server.port,
+            log_level="warning",
+        )
     return 0
 
 
@@ -43,7 +52,11 @@ def walkthrough(deployment: DemoDeployment, data_dir: Path) -> str:
     server = deployment.settings.server
     base = f"http://{server.host}:{server.port}"
     keys = {c["name"]: c["key"] for c in deployment.credentials}
-    sms, app, officer = keys["campaign-sms"], keys["brand-app"], keys["compliance-officer"]
+    sms, app, officer = (
+        keys["campaign-sms"],
+        keys["brand-app"],
+        keys["compliance-officer"],
+    )
     return f"""
 Governance Proxy demo on {base}  (data and keys in {data_dir}/, keys in demo-credentials.json)
 
@@ -54,7 +67,8 @@ Governance Proxy demo on {base}  (data and keys in {data_dir}/, keys in demo-cre
   # phone and nickname of customers tagged 高消费 or 母婴, for marketing_push
   curl -s -H 'Authorization: Bearer {sms}' -H 'X-Purpose: marketing_push' \\
        -H 'Content-Type: application/json' {base}/v1/datasets/customers/query \\
-       -d '{{"fields": ["mobile", "nickname"], "where": {{"tags_any": ["高消费", "母婴"]}}, "limit": 5}}'
+       -d '{{"fields": ["mobile", "nickname"], "limit": 5,
+            "where": {{"tags_any": ["高消费", "母婴"]}}}}'
 
   # withdraw that customer's marketing consent, then read again: 403 consent_withdrawn
   curl -s -X POST -H 'Authorization: Bearer {app}' \\

@@ -14,8 +14,12 @@ from governance.errors import ConfigurationError, GovernanceError
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="govproxy", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, help="settings file (else GOV_CONFIG_FILE)")
+    parser = argparse.ArgumentParser(
+        prog="govproxy", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--config", type=Path, help="settings file (else GOV_CONFIG_FILE)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="serve the HTTP API")

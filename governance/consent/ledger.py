@@ -72,8 +72,11 @@ class ConsentLedger:
     async def state(self, subject_id: str, purpose: str) -> ConsentState:
         """The subject's current consent for `purpose`."""
         stmt = (
-            select(ConsentEvent.action)
-            .where(col(ConsentEvent.subject_id) == subject_id, col(ConsentEvent.purpose) == purpose)
+            select(col(ConsentEvent.action))
+            .where(
+                col(ConsentEvent.subject_id) == subject_id,
+                col(ConsentEvent.purpose) == purpose,
+            )
             .order_by(col(ConsentEvent.id).desc())
             .limit(1)
         )
@@ -81,12 +84,14 @@ class ConsentLedger:
             action = (await conn.execute(stmt)).scalar_one_or_none()
         return _STATE_OF.get(action or "", ConsentState.NONE)
 
-    async def states(self, subject_ids: Sequence[str], purpose: str) -> dict[str, ConsentState]:
+    async def states(
+        self, subject_ids: Sequence[str], purpose: str
+    ) -> dict[str, ConsentState]:
         """Current consent for `purpose` of each subject in `subject_ids`."""
         if not subject_ids:
             return {}
         stmt = (
-            select(ConsentEvent.subject_id, ConsentEvent.action)
+            select(col(ConsentEvent.subject_id), col(ConsentEvent.action))
             .where(
                 col(ConsentEvent.subject_id).in_(subject_ids),
                 col(ConsentEvent.purpose) == purpose,
@@ -95,8 +100,10 @@ class ConsentLedger:
         )
         async with self._engine.connect() as conn:
             rows = (await conn.execute(stmt)).all()
-        latest = {subject: action for subject, action in rows}  # later rows win
-        return {s: _STATE_OF.get(latest.get(s, ""), ConsentState.NONE) for s in subject_ids}
+        latest = dict(rows)  # rows are in ledger order, so the latest event wins
+        return {
+            s: _STATE_OF.get(latest.get(s, ""), ConsentState.NONE) for s in subject_ids
+        }
 
     async def history(self, subject_id: str) -> list[ConsentEvent]:
         """Every consent event of the subject, oldest first."""
@@ -106,4 +113,7 @@ class ConsentLedger:
             .order_by(col(ConsentEvent.id))
         )
         async with self._engine.connect() as conn:
-            return [ConsentEvent.model_validate(r._mapping) for r in (await conn.execute(stmt)).all()]
+            return [
+                ConsentEvent.model_validate(r._mapping)
+                for r in (await conn.execute(stmt)).all()
+            ]

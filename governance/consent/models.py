@@ -21,7 +21,9 @@ class ConsentEvent(ConsentEventBase, table=True):
     """A stored consent event; rows are only ever inserted."""
 
     __tablename__ = "consent_events"
-    __table_args__ = (Index("ix_consent_subject_purpose", "subject_id", "purpose", "id"),)
+    __table_args__ = (
+        Index("ix_consent_subject_purpose", "subject_id", "purpose", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     event_id: str = Field(unique=True, max_length=36)

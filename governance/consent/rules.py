@@ -7,11 +7,32 @@ or mere continued use are not consent, so those methods are refused by name.
 from governance.errors import InvalidRequest
 
 AFFIRMATIVE_METHODS = frozenset(
-    {"click", "checkbox", "signature", "sms_reply", "voice_recorded", "import", "user_request"}
+    {
+        "click",
+        "checkbox",
+        "signature",
+        "sms_reply",
+        "voice_recorded",
+        "import",
+        "user_request",
+    }
 )
-REFUSED_METHODS = frozenset({"pre_ticked", "bundled", "implied", "silence", "continued_use"})
+REFUSED_METHODS = frozenset(
+    {"pre_ticked", "bundled", "implied", "silence", "continued_use"}
+)
 CHANNELS = frozenset(
-    {"app", "mini_program", "web", "h5", "sms", "store", "call_center", "wecom", "api", "import"}
+    {
+        "app",
+        "mini_program",
+        "web",
+        "h5",
+        "sms",
+        "store",
+        "call_center",
+        "wecom",
+        "api",
+        "import",
+    }
 )
 
 
@@ -20,6 +41,8 @@ def check_evidence(method: str, channel: str) -> None:
     if method in REFUSED_METHODS:
         raise InvalidRequest(f"method '{method}' is not an affirmative act of consent")
     if method not in AFFIRMATIVE_METHODS:
-        raise InvalidRequest(f"method must be one of: {', '.join(sorted(AFFIRMATIVE_METHODS))}")
+        raise InvalidRequest(
+            f"method must be one of: {', '.join(sorted(AFFIRMATIVE_METHODS))}"
+        )
     if channel not in CHANNELS:
         raise InvalidRequest(f"channel must be one of: {', '.join(sorted(CHANNELS))}")

@@ -61,10 +61,27 @@ MAX_COUNT = 999_999
 # County codes that stdnum's cn/loc table lists as valid for every birth year
 # from 1950 to 2025, so an ID validates whatever birth date it carries.
 _REGION_CODES = (
-    "110101", "110105", "120101", "120103", "140121", "150121", "310101",
-    "310104", "330122", "340121", "350121", "360121", "430121", "510121",
-    "530124", "540121", "610323", "620121", "640121", "650121",
-)  # fmt: skip
+    "110101",
+    "110105",
+    "120101",
+    "120103",
+    "140121",
+    "150121",
+    "310101",
+    "310104",
+    "330122",
+    "340121",
+    "350121",
+    "360121",
+    "430121",
+    "510121",
+    "530124",
+    "540121",
+    "610323",
+    "620121",
+    "640121",
+    "650121",
+)
 
 _MINOR_SHARE = 0.05
 _MINOR_BIRTHS = (date(2013, 1, 2), date(2025, 6, 30))
@@ -73,9 +90,12 @@ _ADULT_BIRTHS = (date(1950, 1, 2), date(2008, 1, 1))  # 18 to 75 on REFERENCE_DA
 # Tags drawn before the lifecycle stage; _draw_tags keeps the first _MAX_TAGS,
 # so the sensitive and headline rates here are never diluted by truncation.
 _LEADING_TAG_RATES = (
-    ("孕期", 0.045), ("糖尿病", 0.045), ("负债", 0.045),
-    ("高消费", 0.25), ("母婴", 0.26),
-)  # fmt: skip
+    ("孕期", 0.045),
+    ("糖尿病", 0.045),
+    ("负债", 0.045),
+    ("高消费", 0.25),
+    ("母婴", 0.26),
+)
 _STAGE_RATES = (("新客", 0.25), ("复购", 0.35), ("沉睡", 0.2))  # at most one
 _TRAILING_TAG_RATES = (("价格敏感", 0.2), ("美妆", 0.18), ("运动", 0.12), ("宠物", 0.1))
 _ADULT_ONLY_TAGS = frozenset({"孕期", "负债", "母婴"})
@@ -295,6 +315,14 @@ def _write_tables(path: Path, customers: list[Customer]) -> None:
 
 def _customer_row(c: Customer) -> tuple[str, ...]:
     return (
-        c.customer_id, c.name, c.nickname, c.mobile, c.id_number, c.email,
-        c.address, c.birth_date.isoformat(), c.bank_card, c.service_note,
-    )  # fmt: skip
+        c.customer_id,
+        c.name,
+        c.nickname,
+        c.mobile,
+        c.id_number,
+        c.email,
+        c.address,
+        c.birth_date.isoformat(),
+        c.bank_card,
+        c.service_note,
+    )

@@ -38,14 +38,24 @@ DEMO_CALLERS: tuple[tuple[str, Role, tuple[str, ...]], ...] = (
     (
         "brand-app",
         Role.SERVICE,
-        ("order_fulfilment", "customer_service", "refund_processing", "marketing_push",
-         "personalised_recommendation", "analytics"),
-    ),  # fmt: skip
+        (
+            "order_fulfilment",
+            "customer_service",
+            "refund_processing",
+            "marketing_push",
+            "personalised_recommendation",
+            "analytics",
+        ),
+    ),
     ("compliance-officer", Role.OFFICER, ()),
     ("platform-admin", Role.ADMIN, ()),
 )
 # Share of customers granting each consent purpose, and of grants later withdrawn.
-CONSENT_RATES = {"marketing_push": 0.6, "personalised_recommendation": 0.4, "analytics": 0.3}
+CONSENT_RATES = {
+    "marketing_push": 0.6,
+    "personalised_recommendation": 0.4,
+    "analytics": 0.3,
+}
 WITHDRAWN_SHARE = 0.1
 NOTICE_VERSION = "2026.01"
 
@@ -58,7 +68,9 @@ class DemoDeployment:
     credentials: list[dict[str, Any]]
 
 
-def prepare_demo(data_dir: Path, *, seed: int, customers: int, port: int, host: str) -> DemoDeployment:
+def prepare_demo(
+    data_dir: Path, *, seed: int, customers: int, port: int, host: str
+) -> DemoDeployment:
     """Create whatever of the demo is missing under `data_dir`."""
     data_dir.mkdir(parents=True, exist_ok=True)
     if not (data_dir / "customers.db").exists():
@@ -66,7 +78,9 @@ def prepare_demo(data_dir: Path, *, seed: int, customers: int, port: int, host: 
     catalog_file = data_dir / "catalog.yaml"
     if not catalog_file.exists():
         catalog_file.write_text(
-            resources.files("governance.demo").joinpath("catalog.yaml").read_text("utf-8"),
+            resources.files("governance.demo")
+            .joinpath("catalog.yaml")
+            .read_text("utf-8"),
             encoding="utf-8",
         )
     config = data_dir / "govproxy.yaml"
@@ -82,18 +96,22 @@ def prepare_demo(data_dir: Path, *, seed: int, customers: int, port: int, host: 
     return DemoDeployment(settings, credentials)
 
 
-async def _seed_store(settings: Settings, data_dir: Path, seed: int) -> list[dict[str, Any]]:
+async def _seed_store(
+    settings: Settings, data_dir: Path, seed: int
+) -> list[dict[str, Any]]:
     catalog = load_catalog(settings.catalog_file)
     store = await open_store(settings.store_url)
     try:
         credentials = await _callers(store, catalog, data_dir / "demo-credentials.json")
-        await _consents(store, settings, catalog, data_dir / "customers.db", seed)
+        await _consents(store, settings, data_dir / "customers.db", seed)
     finally:
         await store.dispose()
     return credentials
 
 
-async def _callers(store: AsyncEngine, catalog: Catalog, path: Path) -> list[dict[str, Any]]:
+async def _callers(
+    store: AsyncEngine, catalog: Catalog, path: Path
+) -> list[dict[str, Any]]:
     if path.exists():
         loaded: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
         return loaded
@@ -102,7 +120,12 @@ async def _callers(store: AsyncEngine, catalog: Catalog, path: Path) -> list[dic
     for name, role, purposes in DEMO_CALLERS:
         info, key = await registry.add(name, role, list(purposes))
         credentials.append(
-            {"name": name, "role": role.value, "purposes": list(info.purposes), "key": key}
+            {
+                "name": name,
+                "role": role.value,
+                "purposes": list(info.purposes),
+                "key": key,
+            }
         )
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -111,28 +134,42 @@ async def _callers(store: AsyncEngine, catalog: Catalog, path: Path) -> list[dic
 
 
 async def _consents(
-    store: AsyncEngine, settings: Settings, catalog: Catalog, customers_db: Path, seed: int
+    store: AsyncEngine,
+    settings: Settings,
+    customers_db: Path,
+    seed: int,
 ) -> None:
     """Record a deterministic consent history, each change audited like any other."""
     async with store.connect() as conn:
-        if (await conn.execute(select(func.count()).select_from(ConsentEvent))).scalar_one():
+        if (
+            await conn.execute(select(func.count()).select_from(ConsentEvent))
+        ).scalar_one():
             return
     subject_ids = _customer_ids(customers_db)
     ref = subject_referencer(LocalKeyProvider(settings.keys_file).key("subject_ref")[1])
     writer = AuditWriter(store)
     await writer.start()
     try:
-        await asyncio.gather(*[writer.append(d, also=[s]) for d, s in _changes(subject_ids, ref, seed)])
+        await asyncio.gather(
+            *[writer.append(d, also=[s]) for d, s in _changes(subject_ids, ref, seed)]
+        )
     finally:
         await writer.stop()
 
 
 def _customer_ids(path: Path) -> list[str]:
     with closing(sqlite3.connect(path)) as conn:
-        return [r[0] for r in conn.execute("SELECT customer_id FROM customers ORDER BY customer_id")]
+        return [
+            r[0]
+            for r in conn.execute(
+                "SELECT customer_id FROM customers ORDER BY customer_id"
+            )
+        ]
 
 
-def _changes(subject_ids: list[str], ref: Any, seed: int) -> list[tuple[AuditDraft, Any]]:
+def _changes(
+    subject_ids: list[str], ref: Any, seed: int
+) -> list[tuple[AuditDraft, Any]]:
     rng = random.Random(f"governance.demo.consents:{seed}")
     changes = []
     for subject_id in subject_ids:
@@ -143,13 +180,26 @@ def _changes(subject_ids: list[str], ref: Any, seed: int) -> list[tuple[AuditDra
             if rng.random() < WITHDRAWN_SHARE:
                 actions.append(ConsentAction.WITHDRAWN)
             for action in actions:
-                change = ConsentChange(subject_id, purpose, action, NOTICE_VERSION,
-                                       "import", "import", "demo-import")  # fmt: skip
+                change = ConsentChange(
+                    subject_id,
+                    purpose,
+                    action,
+                    NOTICE_VERSION,
+                    "import",
+                    "import",
+                    "demo-import",
+                )
                 event_id, stmt = change.statement()
                 draft = AuditDraft(
-                    kind=f"consent.{action.value}", outcome=Outcome.ALLOWED.value,
-                    caller="demo-import", purpose=purpose, subject_ref=ref(subject_id),
-                    detail={"consent_event_id": event_id, "notice_version": NOTICE_VERSION},
-                )  # fmt: skip
+                    kind=f"consent.{action.value}",
+                    outcome=Outcome.ALLOWED.value,
+                    caller="demo-import",
+                    purpose=purpose,
+                    subject_ref=ref(subject_id),
+                    detail={
+                        "consent_event_id": event_id,
+                        "notice_version": NOTICE_VERSION,
+                    },
+                )
                 changes.append((draft, stmt))
     return changes

@@ -38,7 +38,7 @@ def _instant(value: str | None, name: str) -> str | None:
 
 
 @router.get("/events")
-async def events(  # noqa: PLR0913 - one parameter per documented filter
+async def events(
     services: ServicesDep,
     principal: Principal = _OFFICER,
     subject_id: Text = None,
@@ -56,12 +56,19 @@ async def events(  # noqa: PLR0913 - one parameter per documented filter
     async def step() -> dict[str, Any]:
         selected = EventFilter(
             subject_ref=services.subject_ref(subject_id) if subject_id else None,
-            caller=caller, purpose=purpose, outcome=outcome.value if outcome else None,
-            since=_instant(since, "since"), until=_instant(until, "until"),
-        )  # fmt: skip
-        page, next_cursor = await list_events(services.store, selected, limit=limit, cursor=cursor)
-        trail.detail |= {"filters": {k: v is not None for k, v in asdict(selected).items()},
-                         "returned": len(page)}  # fmt: skip
+            caller=caller,
+            purpose=purpose,
+            outcome=outcome.value if outcome else None,
+            since=_instant(since, "since"),
+            until=_instant(until, "until"),
+        )
+        page, next_cursor = await list_events(
+            services.store, selected, limit=limit, cursor=cursor
+        )
+        trail.detail |= {
+            "filters": {k: v is not None for k, v in asdict(selected).items()},
+            "returned": len(page),
+        }
         return {"events": page, "next_cursor": next_cursor}
 
     result = await audited(services.audit, trail, step)
@@ -69,7 +76,9 @@ async def events(  # noqa: PLR0913 - one parameter per documented filter
 
 
 @router.get("/verify", response_model=None, responses={200: {"model": VerifyOut}})
-async def verify(services: ServicesDep, principal: Principal = _OFFICER) -> JSONResponse:
+async def verify(
+    services: ServicesDep, principal: Principal = _OFFICER
+) -> JSONResponse:
     """Check every chain of the trail; name the first altered, missing or inserted event."""
     trail = Trail(kind="audit.verify", caller=principal.name)
 

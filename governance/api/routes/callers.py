@@ -28,8 +28,8 @@ def caller_body(info: CallerInfo, key: str | None = None) -> dict[str, Any]:
     ).model_dump(mode="json", exclude_none=key is None)
 
 
-@router.get("")
-async def list_callers(services: ServicesDep, principal: Principal = _ADMIN) -> dict[str, Any]:
+@router.get("", dependencies=[_ADMIN])
+async def list_callers(services: ServicesDep) -> dict[str, Any]:
     """Every caller, revoked ones included."""
     return {"callers": [caller_body(c) for c in await services.callers.list()]}
 
@@ -39,10 +39,14 @@ async def add_caller(
     body: CallerIn, services: ServicesDep, principal: Principal = _ADMIN
 ) -> JSONResponse:
     """Register a caller and issue its key; the key is shown in this answer only."""
-    trail = Trail(kind="caller.added", caller=principal.name, detail={"name": body.name})
+    trail = Trail(
+        kind="caller.added", caller=principal.name, detail={"name": body.name}
+    )
 
     async def step() -> dict[str, Any]:
-        info, key = await services.callers.add(body.name, Role(body.role), body.purposes)
+        info, key = await services.callers.add(
+            body.name, Role(body.role), body.purposes
+        )
         trail.detail |= {"role": info.role.value, "purposes": list(info.purposes)}
         return caller_body(info, key)
 

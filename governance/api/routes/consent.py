@@ -37,8 +37,12 @@ def _consent_purpose(services: Services, principal: Principal, name: str) -> Pur
     return purpose
 
 
-def _trail(kind: str, principal: Principal, services: Services, subject_id: str) -> Trail:
-    return Trail(kind=kind, caller=principal.name, subject_ref=services.subject_ref(subject_id))
+def _trail(
+    kind: str, principal: Principal, services: Services, subject_id: str
+) -> Trail:
+    return Trail(
+        kind=kind, caller=principal.name, subject_ref=services.subject_ref(subject_id)
+    )
 
 
 @router.post("", status_code=201)
@@ -56,17 +60,31 @@ async def grant(
         trail.purpose = purpose.name
         check_evidence(body.method, body.channel)
         change = ConsentChange(
-            subject_id, purpose.name, ConsentAction.GRANTED,
-            body.notice_version, body.method, body.channel, principal.name,
-        )  # fmt: skip
+            subject_id,
+            purpose.name,
+            ConsentAction.GRANTED,
+            body.notice_version,
+            body.method,
+            body.channel,
+            principal.name,
+        )
         event_id, stmt = change.statement()
         trail.also.append(stmt)
-        trail.detail |= {"consent_event_id": event_id, "notice_version": body.notice_version}
-        return {"event_id": event_id, "subject_id": subject_id, "purpose": purpose.name,
-                "state": ConsentState.GRANTED.value}  # fmt: skip
+        trail.detail |= {
+            "consent_event_id": event_id,
+            "notice_version": body.notice_version,
+        }
+        return {
+            "event_id": event_id,
+            "subject_id": subject_id,
+            "purpose": purpose.name,
+            "state": ConsentState.GRANTED.value,
+        }
 
     result = await audited(services.audit, trail, step)
-    return JSONResponse(result, status_code=201, headers={"X-Decision-Id": trail.decision_id})
+    return JSONResponse(
+        result, status_code=201, headers={"X-Decision-Id": trail.decision_id}
+    )
 
 
 @router.post("/{purpose}/withdraw")
@@ -86,16 +104,26 @@ async def withdraw(
         trail.purpose = declared.name
         check_evidence(how.method, how.channel)
         state = await services.consents.state(subject_id, declared.name)
-        answer = {"subject_id": subject_id, "purpose": declared.name, "event_id": None,
-                  "state": ConsentState.WITHDRAWN.value if state is ConsentState.GRANTED
-                  else state.value, "changed": state is ConsentState.GRANTED}  # fmt: skip
+        answer = {
+            "subject_id": subject_id,
+            "purpose": declared.name,
+            "event_id": None,
+            "state": ConsentState.WITHDRAWN.value
+            if state is ConsentState.GRANTED
+            else state.value,
+            "changed": state is ConsentState.GRANTED,
+        }
         if state is ConsentState.GRANTED:
             latest = await _latest(services, subject_id, declared.name)
             change = ConsentChange(
-                subject_id, declared.name, ConsentAction.WITHDRAWN,
-                latest.notice_version if latest else "unknown", how.method, how.channel,
+                subject_id,
+                declared.name,
+                ConsentAction.WITHDRAWN,
+                latest.notice_version if latest else "unknown",
+                how.method,
+                how.channel,
                 principal.name,
-            )  # fmt: skip
+            )
             answer["event_id"], stmt = change.statement()
             trail.also.append(stmt)
             trail.detail["consent_event_id"] = answer["event_id"]
@@ -106,8 +134,12 @@ async def withdraw(
     return JSONResponse(result, headers={"X-Decision-Id": trail.decision_id})
 
 
-async def _latest(services: Services, subject_id: str, purpose: str) -> ConsentEvent | None:
-    events = [e for e in await services.consents.history(subject_id) if e.purpose == purpose]
+async def _latest(
+    services: Services, subject_id: str, purpose: str
+) -> ConsentEvent | None:
+    events = [
+        e for e in await services.consents.history(subject_id) if e.purpose == purpose
+    ]
     return events[-1] if events else None
 
 
@@ -135,14 +167,28 @@ def _consents_body(subject_id: str, events: list[ConsentEvent]) -> dict[str, Any
     return {
         "subject_id": subject_id,
         "consents": [
-            {"purpose": p, "state": e.action, "since": e.recorded_at.isoformat(),
-             "notice_version": e.notice_version}  # fmt: skip
+            {
+                "purpose": p,
+                "state": e.action,
+                "since": e.recorded_at.isoformat(),
+                "notice_version": e.notice_version,
+            }
             for p, e in sorted(latest.items())
         ],
         "events": [
-            {k: getattr(e, k) for k in
-             ("event_id", "purpose", "action", "notice_version", "method", "channel",
-              "recorded_by")} | {"recorded_at": e.recorded_at.isoformat()}  # fmt: skip
+            {
+                k: getattr(e, k)
+                for k in (
+                    "event_id",
+                    "purpose",
+                    "action",
+                    "notice_version",
+                    "method",
+                    "channel",
+                    "recorded_by",
+                )
+            }
+            | {"recorded_at": e.recorded_at.isoformat()}
             for e in events
         ],
     }

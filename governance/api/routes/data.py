@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from governance.api.deps import MaybePrincipalDep, PurposeHeader, ServicesDep, require
 from governance.api.schemas import QueryIn, QueryOut, RecordOut
-from governance.catalog import Catalog
+from governance.catalog import Catalog, Purpose
 from governance.errors import InvalidRequest
 from governance.pipeline import read_record
 from governance.query import QuerySpec, run_query
@@ -24,13 +24,16 @@ _ANY_ROLE = require(Role.SERVICE, Role.OFFICER, Role.ADMIN)
 
 
 @router.get("")
-async def list_datasets(services: ServicesDep, principal: Principal = _ANY_ROLE) -> dict[str, Any]:
+async def list_datasets(
+    services: ServicesDep, principal: Principal = _ANY_ROLE
+) -> dict[str, Any]:
     """Datasets with their classified fields and tags, and the purposes that may use each."""
     catalog = services.catalog
     purposes = [
-        p for p in catalog.purposes.values()
+        p
+        for p in catalog.purposes.values()
         if principal.role is not Role.SERVICE or p.name in principal.purposes
-    ]  # fmt: skip
+    ]
     return {
         "datasets": [_describe(catalog, name, purposes) for name in catalog.datasets],
         "purposes": [
@@ -45,10 +48,13 @@ async def list_datasets(services: ServicesDep, principal: Principal = _ANY_ROLE)
     }
 
 
-def _describe(catalog: Catalog, name: str, purposes: list[Any]) -> dict[str, Any]:
+def _describe(catalog: Catalog, name: str, purposes: list[Purpose]) -> dict[str, Any]:
     def users(category: str, sensitive: bool) -> list[str]:
-        allowed = (lambda p: p.sensitive_categories) if sensitive else (lambda p: p.categories)
-        return [p.name for p in purposes if category in allowed(p)]
+        return [
+            p.name
+            for p in purposes
+            if category in (p.sensitive_categories if sensitive else p.categories)
+        ]
 
     ds = catalog.datasets[name]
     tags = catalog.tags.values() if ds.tags else []
@@ -57,7 +63,8 @@ def _describe(catalog: Catalog, name: str, purposes: list[Any]) -> dict[str, Any
         "description": ds.description,
         "subject_key": ds.subject_key,
         "fields": [
-            {**vars(f), "purposes": users(f.category, f.sensitive)} for f in ds.fields.values()
+            {**vars(f), "purposes": users(f.category, f.sensitive)}
+            for f in ds.fields.values()
         ],
         "tags": [{**vars(t), "purposes": users(t.category, t.sensitive)} for t in tags],
     }
@@ -85,9 +92,14 @@ async def get_record(
         if len(subject_id) > MAX_SUBJECT_ID:
             raise InvalidRequest(f"subject ids are at most {MAX_SUBJECT_ID} characters")
         return await read_record(
-            services, trail, principal=principal, purpose_name=purpose,
-            dataset_name=dataset, subject_id=subject_id, fields=_split(fields),
-        )  # fmt: skip
+            services,
+            trail,
+            principal=principal,
+            purpose_name=purpose,
+            dataset_name=dataset,
+            subject_id=subject_id,
+            fields=_split(fields),
+        )
 
     body = await audited(services.audit, trail, step)
     return JSONResponse(body, headers={"X-Decision-Id": trail.decision_id})
@@ -123,9 +135,13 @@ async def query(
 
     async def step() -> dict[str, Any]:
         return await run_query(
-            services, trail, principal=principal, purpose_name=purpose,
-            dataset_name=dataset, spec=spec,
-        )  # fmt: skip
+            services,
+            trail,
+            principal=principal,
+            purpose_name=purpose,
+            dataset_name=dataset,
+            spec=spec,
+        )
 
     result = await audited(services.audit, trail, step)
     return JSONResponse(result, headers={"X-Decision-Id": trail.decision_id})

@@ -33,7 +33,9 @@ class Pseudonymise:
         if value is None:
             return None
         message = field.category.encode() + b"\x1f" + str(value).encode()
-        return self._prefix + hmac.new(self._key, message, hashlib.sha256).hexdigest()[:24]
+        return (
+            self._prefix + hmac.new(self._key, message, hashlib.sha256).hexdigest()[:24]
+        )
 
     def __repr__(self) -> str:
         return f"Pseudonymise(prefix={self._prefix!r}, key=***)"

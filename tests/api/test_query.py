@@ -1,0 +1,157 @@
+"""Governed audience queries: tag filters, consent and minority per subject, pages."""
+
+import sqlite3
+from contextlib import closing
+
+import pytest
+from factories import auth, subjects
+
+QUERY = "/v1/datasets/customers/query"
+
+
+def consent_states(demo_dir, purpose):
+    """subject -> latest consent action, read straight from the governance store."""
+    with closing(sqlite3.connect(demo_dir / "governance.db")) as conn:
+        rows = conn.execute(
+            "SELECT subject_id, action FROM consent_events WHERE purpose = ? ORDER BY id",
+            (purpose,),
+        ).fetchall()
+    return dict(rows)
+
+
+def audience(demo_dir, tags):
+    """Adults with any of `tags` who currently consent to marketing_push."""
+    states = consent_states(demo_dir, "marketing_push")
+    adults = set(subjects(demo_dir, minor=False))
+    tagged = {s for t in tags for s in subjects(demo_dir, tag=t)}
+    return sorted(s for s in tagged & adults if states.get(s) == "granted")
+
+
+def run(client, keys, body, caller="campaign-sms", purpose="marketing_push"):
+    """POST a query and return the response."""
+    return client.post(QUERY, json=body, headers=auth(keys[caller], purpose))
+
+
+def test_when_tags_any_then_only_consenting_adults_are_returned(client, keys, demo_dir):
+    """Phone and nickname of 高消费 or 母婴 customers: exactly the consenting adults."""
+    body = {"fields": ["mobile", "nickname"], "where": {"tags_any": ["高消费", "母婴"]},
+            "limit": 1000}  # fmt: skip
+
+    response = run(client, keys, body)
+
+    result = response.json()
+    assert response.status_code == 200
+    assert [r["subject_id"] for r in result["records"]] == audience(demo_dir, ["高消费", "母婴"])
+    assert all(set(r) == {"subject_id", "mobile", "nickname"} for r in result["records"])
+    assert result["next_cursor"] is None
+    assert result["excluded"]["consent_missing"] > 0
+    assert result["decision_id"] == response.headers["X-Decision-Id"]
+
+
+def test_when_tags_all_then_subjects_have_every_tag(client, keys, demo_dir):
+    """tags_all is an AND over tags."""
+    both = set(subjects(demo_dir, tag="高消费")) & set(subjects(demo_dir, tag="复购"))
+
+    result = run(client, keys, {"where": {"tags_all": ["高消费", "复购"]}, "limit": 1000}).json()
+
+    assert {r["subject_id"] for r in result["records"]} <= both
+    assert len(result["records"]) == len(set(audience(demo_dir, ["高消费"])) & both)
+
+
+def test_when_paging_then_pages_cover_the_audience_once(client, keys, demo_dir):
+    """Following next_cursor visits every included subject exactly once."""
+    seen, cursor = [], None
+    for _ in range(100):
+        body = {"fields": ["nickname"], "where": {"tags_any": ["高消费", "母婴"]}, "limit": 7}
+        if cursor:
+            body["cursor"] = cursor
+        page = run(client, keys, body).json()
+        seen += [r["subject_id"] for r in page["records"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+
+    assert seen == audience(demo_dir, ["高消费", "母婴"])
+
+
+def test_when_minors_in_audience_then_they_are_excluded_and_counted(client, keys, demo_dir):
+    """Children who somehow consented are still left out of marketing audiences (M-01)."""
+    child = subjects(demo_dir, minor=True)[0]
+    client.post(f"/v1/subjects/{child}/consents", headers=auth(keys["brand-app"]),
+                json={"purpose": "marketing_push", "notice_version": "2026.01",
+                      "method": "click", "channel": "app"})  # fmt: skip
+
+    result = run(client, keys, {"fields": ["nickname"], "limit": 1000}).json()
+
+    assert child not in {r["subject_id"] for r in result["records"]}
+    assert result["excluded"]["subject_is_minor"] >= 1
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"where": {"tags_any": ["孕期"]}}, "sensitive_tag_not_permitted:孕期"),
+        ({"where": {"tags_all": ["负债"]}}, "sensitive_tag_not_permitted:负债"),
+        ({"where": {"tags_any": ["价格敏感"]}}, "tag_not_permitted:价格敏感"),
+        ({"fields": ["id_number"]}, "field_not_permitted:id_number"),
+    ],
+    ids=["pregnancy-tag", "debt-tag", "willingness-to-pay-tag", "id-number-field"],
+)
+def test_when_query_uses_what_purpose_may_not_then_refused(client, keys, body, reason):
+    """Sensitive or unpermitted tags and fields refuse the whole query with the reason."""
+    response = run(client, keys, body)
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "policy_denied"
+    assert reason in response.json()["reasons"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"where": {"tags_any": ["不存在的标签"]}},
+        {"limit": 1001},
+        {"limit": 0},
+        {"cursor": "not-a-cursor"},
+        {"fields": []},
+    ],
+    ids=["unknown-tag", "limit-too-big", "limit-zero", "forged-cursor", "no-fields"],
+)
+def test_when_query_malformed_then_invalid_request(client, keys, body):
+    """Bad queries get 422 invalid_request, never a 500."""
+    response = run(client, keys, body)
+
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid_request"
+
+
+def test_when_cursor_used_for_other_purpose_then_refused(client, keys):
+    """A cursor is sealed to its dataset and purpose."""
+    cursor = run(client, keys, {"limit": 2}).json()["next_cursor"]
+
+    response = run(client, keys, {"limit": 2, "cursor": cursor}, caller="brand-app",
+                   purpose="personalised_recommendation")  # fmt: skip
+
+    assert response.status_code == 422
+
+
+def test_when_analytics_queries_then_subject_ids_are_pseudonymous(client, keys, demo_dir):
+    """Analytics sees pseudonyms in place of subject ids, and the cursor hides raw keys too."""
+    page = run(client, keys, {"limit": 5}, caller="brand-app", purpose="analytics").json()
+
+    ids = [r["subject_id"] for r in page["records"]]
+    assert ids and all(i.startswith("pv1_") for i in ids)
+    assert "C0" not in page["next_cursor"]
+
+
+def test_query_audit_event_names_returned_subjects_by_reference(client, keys):
+    """The audit event of a query lists how many were returned and excluded, by reference only."""
+    response = run(client, keys, {"fields": ["mobile"], "where": {"tags_any": ["母婴"]}})
+    events = client.get("/v1/audit/events", params={"caller": "campaign-sms"},
+                        headers=auth(keys["compliance-officer"])).json()["events"]  # fmt: skip
+
+    event = next(e for e in events if e["decision_id"] == response.headers["X-Decision-Id"])
+    assert event["kind"] == "access.query"
+    assert len(event["detail"]["subject_refs"]) == len(response.json()["records"])
+    assert event["detail"]["excluded"] == response.json()["excluded"]
+    assert event["detail"]["tags"] == ["母婴"]

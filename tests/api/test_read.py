@@ -1,0 +1,196 @@
+"""Governed single-record reads: consented, decided, masked, audited."""
+
+import re
+
+import pytest
+from factories import auth, customer, subjects
+
+RECORD = "/v1/datasets/customers/records/{}"
+CONSENT = {"notice_version": "2026.01", "method": "click", "channel": "app"}
+
+
+def grant(client, keys, subject_id, purpose="marketing_push"):
+    """Record the subject's consent for `purpose` through the API."""
+    response = client.post(
+        f"/v1/subjects/{subject_id}/consents",
+        json={"purpose": purpose, **CONSENT},
+        headers=auth(keys["brand-app"]),
+    )
+    assert response.status_code == 201, response.text
+
+
+def adult(demo_dir):
+    """An adult demo customer."""
+    return subjects(demo_dir, minor=False)[3]
+
+
+class TestMarketingRead:
+    def test_when_consented_then_only_permitted_fields_leave_masked(self, client, keys, demo_dir):
+        """The SMS sender sees name masked, mobile kept, and nothing its purpose may not see."""
+        sid = adult(demo_dir)
+        grant(client, keys, sid)
+        raw = customer(demo_dir, sid)
+
+        response = client.get(RECORD.format(sid), headers=auth(keys["campaign-sms"], "marketing_push"))
+
+        body = response.json()
+        assert response.status_code == 200
+        assert body["record"]["mobile"] == raw["mobile"]
+        assert body["record"]["name"] == raw["name"][0] + "*" * (len(raw["name"]) - 1)
+        assert re.fullmatch(r".\*\*\*@[a-z.]+", body["record"]["email"])
+        assert {"id_number", "address", "bank_card", "service_note", "birth_date"}.isdisjoint(
+            body["record"]
+        )
+        assert body["obligations"]["id_number"] == "withhold"
+        assert body["decision_id"] == response.headers["X-Decision-Id"]
+
+    def test_when_fields_named_then_only_those_are_returned(self, client, keys, demo_dir):
+        """Naming fields narrows the answer to them."""
+        sid = adult(demo_dir)
+        grant(client, keys, sid)
+
+        response = client.get(
+            RECORD.format(sid) + "?fields=nickname,mobile",
+            headers=auth(keys["campaign-sms"], "marketing_push"),
+        )
+
+        assert response.status_code == 200
+        assert set(response.json()["record"]) == {"nickname", "mobile"}
+
+    def test_when_named_field_outside_purpose_then_policy_denied(self, client, keys, demo_dir):
+        """Explicitly asking for a field the purpose may not see is refused, with the reason."""
+        sid = adult(demo_dir)
+        grant(client, keys, sid)
+
+        response = client.get(
+            RECORD.format(sid) + "?fields=mobile,bank_card",
+            headers=auth(keys["campaign-sms"], "marketing_push"),
+        )
+
+        assert response.status_code == 403
+        assert response.json()["code"] == "policy_denied"
+        assert "sensitive_field_not_permitted:bank_card" in response.json()["reasons"]
+
+    def test_when_never_consented_then_consent_missing(self, client, keys, demo_dir):
+        """A subject without any consent event is refused for a consent-based purpose."""
+        sid = adult(demo_dir)
+        client.post(f"/v1/subjects/{sid}/consents/marketing_push/withdraw",
+                    headers=auth(keys["brand-app"]))  # fmt: skip
+        fresh = next(
+            s for s in subjects(demo_dir, minor=False)
+            if client.get(f"/v1/subjects/{s}/consents", headers=auth(keys["brand-app"]))
+            .json()["consents"] == []
+        )  # fmt: skip
+
+        response = client.get(RECORD.format(fresh), headers=auth(keys["campaign-sms"], "marketing_push"))
+
+        assert response.status_code == 403
+        assert response.json()["code"] == "consent_missing"
+
+    def test_when_subject_is_minor_then_marketing_is_refused(self, client, keys, demo_dir):
+        """A child under 14 is excluded from marketing even with a (non-guardian) consent."""
+        child = subjects(demo_dir, minor=True)[0]
+        grant(client, keys, child)
+
+        response = client.get(RECORD.format(child), headers=auth(keys["campaign-sms"], "marketing_push"))
+
+        assert response.status_code == 403
+        assert response.json()["reasons"] == ["subject_is_minor"]
+
+
+class TestContractPurposes:
+    def test_when_purpose_needs_no_consent_then_read_allowed_without_it(self, client, keys, demo_dir):
+        """Order fulfilment works on contract, so no consent is needed (C-10)."""
+        sid = adult(demo_dir)
+        raw = customer(demo_dir, sid)
+
+        response = client.get(RECORD.format(sid), headers=auth(keys["brand-app"], "order_fulfilment"))
+
+        record = response.json()["record"]
+        assert response.status_code == 200
+        assert record == {
+            "customer_id": sid,
+            "name": raw["name"],
+            "mobile": raw["mobile"],
+            "address": raw["address"],
+        }
+
+    def test_when_purpose_allows_sensitive_field_then_it_is_masked_to_last_four(
+        self, client, keys, demo_dir
+    ):
+        """Refunds may see the bank card, but only its last four digits."""
+        sid = adult(demo_dir)
+        card = customer(demo_dir, sid)["bank_card"]
+
+        response = client.get(RECORD.format(sid), headers=auth(keys["brand-app"], "refund_processing"))
+
+        assert response.json()["record"]["bank_card"] == "*" * (len(card) - 4) + card[-4:]
+
+    def test_when_customer_service_reads_then_contact_data_is_masked(self, client, keys, demo_dir):
+        """Customer service sees the ID number and phone masked, the address cut to the city."""
+        sid = adult(demo_dir)
+        raw = customer(demo_dir, sid)
+
+        record = client.get(
+            RECORD.format(sid), headers=auth(keys["brand-app"], "customer_service")
+        ).json()["record"]
+
+        assert record["id_number"] == raw["id_number"][:6] + "*" * 8 + raw["id_number"][-4:]
+        assert record["mobile"] == raw["mobile"][:3] + "****" + raw["mobile"][-4:]
+        assert raw["address"].startswith(record["address"]) or record["address"] == "***"
+        assert record["address"] != raw["address"]
+        assert "service_note" not in record
+
+
+class TestPseudonymisedRead:
+    def test_when_analytics_reads_then_ids_are_stable_pseudonyms(self, client, keys, demo_dir):
+        """Analytics gets keyed pseudonyms: the same subject maps to the same value, never the raw id."""
+        sid = adult(demo_dir)
+        grant(client, keys, sid, "analytics")
+        headers = auth(keys["brand-app"], "analytics")
+
+        first = client.get(RECORD.format(sid), headers=headers).json()["record"]
+        second = client.get(RECORD.format(sid), headers=headers).json()["record"]
+
+        assert first == second
+        assert first["customer_id"] != sid
+        assert re.fullmatch(r"pv1_[0-9a-f]{24}", first["customer_id"])
+        assert customer(demo_dir, sid)["mobile"] not in str(first)
+
+
+@pytest.mark.parametrize(
+    ("path", "code", "status"),
+    [
+        ("/v1/datasets/nope/records/C000001", "unknown_dataset", 404),
+        ("/v1/datasets/customers/records/C999999", "unknown_subject", 404),
+        ("/v1/datasets/customers/records/C000001?fields=mobile,shoe_size", "invalid_request", 422),
+    ],
+    ids=["unknown-dataset", "unknown-subject", "unknown-field"],
+)
+def test_when_target_unknown_then_problem_with_code(client, keys, path, code, status):
+    """Unknown datasets, subjects and fields are named problems, still audited with an id."""
+    response = client.get(path, headers=auth(keys["brand-app"], "order_fulfilment"))
+
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == code
+    assert response.headers["X-Decision-Id"] == response.json()["decision_id"]
+
+
+def test_every_read_is_audited_with_its_decision(client, keys, demo_dir):
+    """Allowed and denied reads each leave one event carrying their decision id and revision."""
+    sid = adult(demo_dir)
+    allowed = client.get(RECORD.format(sid), headers=auth(keys["brand-app"], "order_fulfilment"))
+    denied = client.get(RECORD.format(sid), headers=auth(keys["brand-app"], "analytics"))
+
+    events = client.get(
+        "/v1/audit/events", params={"subject_id": sid}, headers=auth(keys["compliance-officer"])
+    ).json()["events"]
+
+    by_id = {e["decision_id"]: e for e in events}
+    ok, no = by_id[allowed.headers["X-Decision-Id"]], by_id[denied.headers["X-Decision-Id"]]
+    assert (ok["outcome"], ok["reason"], ok["kind"]) == ("allowed", None, "access.read")
+    assert ok["obligations"]["name"] == "keep"
+    assert ok["policy_revision"].startswith("sha256:")
+    assert (no["outcome"], no["reason"]) == ("denied", "consent_missing")
+    assert sid not in str(events)
