@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Executable
@@ -31,6 +31,13 @@ from audit.record import AuditDraft, utc_now_iso
 from governance.errors import AuditWriteFailed
 
 _MAX_BATCH = 512
+# Built once; every commit binds values into them.
+_INSERT_EVENTS = insert(AuditEventRow)
+_MOVE_HEAD = (
+    update(AuditChain)
+    .where(col(AuditChain.chain_id) == bindparam("b_chain"))
+    .values(head_seq=bindparam("b_seq"), head_hash=bindparam("b_hash"))
+)
 _log = structlog.get_logger(__name__)
 
 
@@ -51,7 +58,7 @@ class AuditWriter:
         self.chain_id = uuid.uuid4().hex
         self._seq = 0
         self._head = genesis_hash(self.chain_id)
-        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -70,14 +77,12 @@ class AuditWriter:
         self._task = asyncio.create_task(self._run(), name="audit-writer")
 
     async def stop(self) -> None:
-        """Finish what is queued, then stop."""
-        if self._task is None:
+        """Refuse new appends, commit everything already queued, then stop."""
+        task, self._task = self._task, None
+        if task is None:
             return
-        while not self._queue.empty():
-            await asyncio.sleep(0.001)
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
-        self._task = None
+        self._queue.put_nowait(None)  # drained in order: everything before it commits
+        await asyncio.gather(task, return_exceptions=True)
 
     async def append(
         self, draft: AuditDraft, *, also: Sequence[Executable] = ()
@@ -90,16 +95,25 @@ class AuditWriter:
         return await pending.done
 
     async def _run(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            while not self._queue.empty() and len(batch) < _MAX_BATCH:
-                batch.append(self._queue.get_nowait())
-            await self._commit_batch(batch)
+        stopping = False
+        while not stopping:
+            batch: list[_Pending] = []
+            item = await self._queue.get()
+            while True:
+                if item is None:
+                    stopping = True
+                else:
+                    batch.append(item)
+                if stopping or self._queue.empty() or len(batch) >= _MAX_BATCH:
+                    break
+                item = self._queue.get_nowait()
+            if batch:
+                await self._commit_batch(batch)
 
     async def _commit_batch(self, batch: list[_Pending]) -> None:
         try:
             rows = await self._commit(batch)
-        except (SQLAlchemyError, OSError) as exc:
+        except Exception as exc:
             _log.warning(
                 "audit_commit_failed", events=len(batch), error=type(exc).__name__
             )
@@ -122,7 +136,7 @@ class AuditWriter:
             head = row["hash"]
             rows.append(row)
         async with self._engine.begin() as conn:
-            await conn.execute(insert(AuditEventRow), rows)
+            await conn.execute(_INSERT_EVENTS, rows)
             for item in batch:
                 for stmt in item.also:
                     await conn.execute(stmt)
@@ -132,9 +146,7 @@ class AuditWriter:
 
     async def _move_head(self, conn: AsyncConnection, seq: int, head: str) -> None:
         await conn.execute(
-            update(AuditChain)
-            .where(col(AuditChain.chain_id) == self.chain_id)
-            .values(head_seq=seq, head_hash=head)
+            _MOVE_HEAD, {"b_chain": self.chain_id, "b_seq": seq, "b_hash": head}
         )
 
     async def _resync(self) -> None:

@@ -52,14 +52,13 @@ def create_app(settings: Settings) -> FastAPI:
         writer = AuditWriter(store)
         await writer.start()
         source = SqlDataSource.from_urls(catalog.sources)
+        engine = RegorusDecider(bundle)
         app.state.services = Services(
             catalog=catalog,
             store=store,
             callers=CallerRegistry(store, known_purposes=frozenset(catalog.purposes)),
             consents=ConsentLedger(store),
-            decider=CachingDecider(
-                RegorusDecider(bundle), size=settings.decision_cache_size
-            ),
+            decider=CachingDecider(engine, size=settings.decision_cache_size),
             source=source,
             operators=build_operators(keys),
             audit=writer,
@@ -71,8 +70,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
-            # The Rego engine may only be dropped on the thread that made it.
-            del app.state.services
+            engine.close()
             await writer.stop()
             await source.close()
             await store.dispose()

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -27,12 +27,16 @@ from governance.errors import ConfigurationError
 class ServerSettings(BaseModel):
     """Where the HTTP server listens."""
 
+    model_config = ConfigDict(extra="forbid")
+
     host: str = Field("127.0.0.1", description="Interface to bind.")
     port: int = Field(8080, ge=1, le=65535, description="TCP port to bind.")
 
 
 class LimitSettings(BaseModel):
     """Request limits; anything above them is refused with a clear error."""
+
+    model_config = ConfigDict(extra="forbid")
 
     max_body_bytes: int = Field(1 << 20, gt=0, description="Largest request body.")
     max_query_limit: int = Field(1000, gt=0, description="Largest `limit` of a query.")
@@ -111,8 +115,8 @@ def _read_file(path: Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigurationError(f"{path}: settings must be a mapping at the top level")
     for key in ("catalog_file", "keys_file", "policy_dir"):
-        if key in raw and not Path(str(raw[key])).is_absolute():
-            raw[key] = path.parent / str(raw[key])
+        if isinstance(raw.get(key), str) and not Path(raw[key]).is_absolute():
+            raw[key] = path.parent / raw[key]
     if isinstance(raw.get("store_url"), str):
         raw["store_url"] = resolve_sqlite_url(raw["store_url"], path.parent)
     return raw

@@ -72,7 +72,9 @@ def database_url(name: str, base: str = ADMIN_URL) -> str:
 
 def _dsn(url: str) -> str:
     """An asyncpg DSN for a SQLAlchemy `postgresql+asyncpg` URL."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    return (
+        make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    )
 
 
 async def _connect(url: str) -> asyncpg.Connection:
@@ -154,7 +156,9 @@ def write_customer_tables(url: str, customers: Sequence[Customer]) -> None:
                 await conn.execute(_CUSTOMER_TABLES)
                 await conn.copy_records_to_table(
                     "customers",
-                    records=[[getattr(c, k) for k in _CUSTOMER_COLUMNS] for c in customers],
+                    records=[
+                        [getattr(c, k) for k in _CUSTOMER_COLUMNS] for c in customers
+                    ],
                     columns=_CUSTOMER_COLUMNS,
                 )
                 await conn.copy_records_to_table(

@@ -28,8 +28,19 @@ class RegorusDecider:
         """The bundle revision every decision is taken under."""
         return self._revision
 
+    def close(self) -> None:
+        """Drop the engine now, on this thread.
+
+        regorus engines are "unsendable": dropping one on a thread other than
+        the one that made it aborts, so the owner closes it where it was made
+        instead of leaving it to the garbage collector.
+        """
+        self._engine = None
+
     async def decide(self, policy_input: dict[str, Any]) -> Decision:
         """Evaluate the decision rule for `policy_input`."""
+        if self._engine is None:
+            raise PolicyEngineUnavailable("policy engine is closed")
         try:
             self._engine.set_input_json(orjson.dumps(policy_input).decode())
             result = self._engine.eval_rule(DECISION_RULE)

@@ -8,14 +8,25 @@ Driver errors become `DataSourceUnavailable`; the pipeline answers 503.
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, TableClause, column, exists, select, table
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    TableClause,
+    bindparam,
+    column,
+    exists,
+    select,
+    table,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.sql.engine import create_engine
 from governance.catalog import Dataset
 from governance.errors import DataSourceUnavailable
-from governance.store import create_engine
 from governance.types import Record
+
+_STATEMENT_CACHE = 1024
 
 
 class SqlDataSource:
@@ -23,6 +34,8 @@ class SqlDataSource:
 
     def __init__(self, engines: Mapping[str, AsyncEngine]) -> None:
         self._engines = engines
+        # Statements by (dataset, columns), built once: reads bind the key only.
+        self._by_key: dict[tuple[str, tuple[str, ...]], Select[Any]] = {}
 
     @classmethod
     def from_urls(cls, urls: Mapping[str, str]) -> "SqlDataSource":
@@ -38,11 +51,16 @@ class SqlDataSource:
         self, dataset: Dataset, subject_id: str, columns: Sequence[str]
     ) -> Record | None:
         """The subject's row, restricted to `columns`, or None."""
-        t = _table(dataset)
-        stmt = select(*[t.c[c] for c in columns]).where(
-            t.c[dataset.subject_key] == subject_id
-        )
-        rows = await self._run(dataset, stmt.limit(1))
+        key = (dataset.name, tuple(columns))
+        stmt = self._by_key.get(key)
+        if stmt is None:
+            t = _table(dataset)
+            stmt = select(*[t.c[c] for c in columns]).where(
+                t.c[dataset.subject_key] == bindparam("subject_id")
+            )
+            if len(self._by_key) < _STATEMENT_CACHE:
+                self._by_key[key] = stmt
+        rows = await self._run(dataset, stmt, {"subject_id": subject_id})
         return rows[0] if rows else None
 
     async def scan(
@@ -65,10 +83,12 @@ class SqlDataSource:
             dataset, _with_tags(stmt, dataset, key, tags_any, tags_all)
         )
 
-    async def _run(self, dataset: Dataset, stmt: Select[Any]) -> list[Record]:
+    async def _run(
+        self, dataset: Dataset, stmt: Select[Any], params: dict[str, Any] | None = None
+    ) -> list[Record]:
         try:
             async with self._engines[dataset.source].connect() as conn:
-                result = await conn.execute(stmt)
+                result = await conn.execute(stmt, params)
                 return [dict(r._mapping) for r in result.all()]
         except (SQLAlchemyError, OSError) as exc:
             raise DataSourceUnavailable(

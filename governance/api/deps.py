@@ -9,7 +9,7 @@ from governance.services import Services
 from governance.types import Principal, Role
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     """The services of the app handling this request."""
     services: Services = request.app.state.services
     return services

@@ -1,13 +1,17 @@
-"""Refuse request bodies over the configured size before any handler reads them."""
+"""Refuse request bodies over the configured size before any handler sees them.
+
+A declared `Content-Length` over the limit is refused at once. A body without
+one (chunked) is read up to the limit first and replayed to the app, so a
+streamed body over the limit is refused the same way, with 413.
+"""
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from governance.api.problems import problem
-from governance.errors import PayloadTooLarge
 
 
 class BodyLimit:
-    """ASGI middleware: 413 problem+json for bodies over `max_bytes`, declared or streamed."""
+    """ASGI middleware: 413 problem+json for bodies over `max_bytes`."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
@@ -17,28 +21,33 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (
-            not declared.isdigit() or int(declared) > self.max_bytes
-        ):
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            if not declared.isdigit() or int(declared) > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        if b"transfer-encoding" not in headers:
+            await self.app(scope, receive, send)
+            return
+        buffered = await self._read_within_limit(receive)
+        if buffered is None:
             await self._refuse(scope, receive, send)
             return
-        await self.app(scope, self._counting(receive), send)
+        await self.app(scope, _replay(buffered, receive), send)
 
-    def _counting(self, receive: Receive) -> Receive:
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
+    async def _read_within_limit(self, receive: Receive) -> list[Message] | None:
+        messages, seen = [], 0
+        while True:
             message = await receive()
+            messages.append(message)
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:
-                raise PayloadTooLarge(
-                    f"request bodies are limited to {self.max_bytes} bytes"
-                )
-            return message
-
-        return counted
+                return None
+            if message["type"] != "http.request" or not message.get("more_body"):
+                return messages
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem(
@@ -48,3 +57,12 @@ class BodyLimit:
             f"request bodies are limited to {self.max_bytes} bytes",
         )
         await response(scope, receive, send)
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    pending = list(messages)
+
+    async def replay() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replay

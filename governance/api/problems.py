@@ -66,7 +66,7 @@ async def _governance_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for this type only
-    where = sorted({".".join(str(p) for p in e.get("loc", ())) for e in exc.errors()})
+    where = sorted({_where(e) for e in exc.errors()})
     errors = [{"loc": w} for w in where]
     return problem(
         422,
@@ -77,8 +77,20 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _where(error: Any) -> str:
+    """Where a validation error is, without echoing anything the client chose."""
+    loc = [str(p) for p in error.get("loc", ())]
+    if error.get("type") == "extra_forbidden" and loc:
+        loc[-1] = "(unknown key)"  # the key itself is client input
+    return ".".join(loc)
+
+
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for this type only
+    if exc.status_code == 400:  # FastAPI's own parse failures, e.g. a body not in UTF-8
+        return problem(
+            422, "invalid_request", "Invalid request", "the body cannot be parsed"
+        )
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     return problem(exc.status_code, code, code.replace("_", " ").capitalize(), code)
 

@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
@@ -28,6 +28,12 @@ class CallerInfo:
     key_id: str
     created_at: datetime
     revoked_at: datetime | None
+
+
+# Built once: authentication binds the key id into it on every request.
+_BY_KEY_ID = select(
+    col(Caller.name), col(Caller.role), col(Caller.purposes), col(Caller.key_hash)
+).where(col(Caller.key_id) == bindparam("key_id"), col(Caller.revoked_at).is_(None))
 
 
 class CallerRegistry:
@@ -95,18 +101,7 @@ class CallerRegistry:
             return None
         key_id, secret = parsed
         async with self._engine.connect() as conn:
-            found = (
-                await conn.execute(
-                    select(
-                        col(Caller.name),
-                        col(Caller.role),
-                        col(Caller.purposes),
-                        col(Caller.key_hash),
-                    ).where(
-                        col(Caller.key_id) == key_id, col(Caller.revoked_at).is_(None)
-                    )
-                )
-            ).first()
+            found = (await conn.execute(_BY_KEY_ID, {"key_id": key_id})).first()
         if (
             not secret_matches(secret, found.key_hash if found else None)
             or found is None
@@ -118,7 +113,7 @@ class CallerRegistry:
 
 
 def _check(name: str, role: Role, purposes: list[str], known: frozenset[str]) -> None:
-    if not re.match(CALLER_NAME, name):
+    if not re.fullmatch(CALLER_NAME, name):
         raise InvalidRequest(f"caller name must match {CALLER_NAME}")
     unknown = sorted(set(purposes) - known)
     if unknown:

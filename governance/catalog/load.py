@@ -24,6 +24,7 @@ from governance.catalog.models import (
 from governance.errors import ConfigurationError
 
 _BIRTH_DATE = "identity.birth_date"
+_UNSET_VAR = re.compile(r"\$\{?(\w+)\}?")
 
 
 def load_catalog(path: Path) -> Catalog:
@@ -57,8 +58,12 @@ def _parse(path: Path) -> CatalogSpec:
 def _cross_check(spec: CatalogSpec) -> list[str]:
     faults: list[str] = []
     for name in spec.categories:
-        if not re.match(NAME, name):
+        if not re.fullmatch(NAME, name):
             faults.append(f"categories.{name}: name must match {NAME}")
+    for name, source in spec.sources.items():
+        unset = _UNSET_VAR.findall(os.path.expandvars(source.url))
+        if unset:
+            faults.append(f"sources.{name}.url: environment variable {unset[0]} is not set")
     for name, ds in spec.datasets.items():
         faults += _check_dataset(spec, name, ds)
     for name, tag in spec.tags.items():
@@ -72,7 +77,7 @@ def _cross_check(spec: CatalogSpec) -> list[str]:
 def _check_dataset(spec: CatalogSpec, name: str, ds: DatasetSpec) -> list[str]:
     at = f"datasets.{name}"
     faults = []
-    if not re.match(NAME, name):
+    if not re.fullmatch(NAME, name):
         faults.append(f"{at}: dataset name must match {NAME}")
     if ds.source not in spec.sources:
         faults.append(f"{at}.source: unknown source '{ds.source}'")
@@ -87,7 +92,7 @@ def _check_dataset(spec: CatalogSpec, name: str, ds: DatasetSpec) -> list[str]:
 
 
 def _check_field(spec: CatalogSpec, at: str, fname: str, field: FieldSpec) -> list[str]:
-    if not re.match(IDENTIFIER, fname):
+    if not re.fullmatch(IDENTIFIER, fname):
         return [f"{at}: field name must match {IDENTIFIER}"]
     category = spec.categories.get(field.category)
     if category is None:
@@ -99,7 +104,7 @@ def _check_field(spec: CatalogSpec, at: str, fname: str, field: FieldSpec) -> li
 
 def _check_purpose(spec: CatalogSpec, name: str, purpose: PurposeSpec) -> list[str]:
     at = f"purposes.{name}"
-    faults = [] if re.match(NAME, name) else [f"{at}: name must match {NAME}"]
+    faults = [] if re.fullmatch(NAME, name) else [f"{at}: name must match {NAME}"]
     for cat in purpose.categories:
         if cat not in spec.categories:
             faults.append(f"{at}.categories: unknown category '{cat}'")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Insert, insert, select
+from sqlalchemy import Insert, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
@@ -63,6 +63,18 @@ class ConsentChange:
         return event_id, insert(ConsentEvent).values(**values)
 
 
+# Built once: the hot path binds values into it instead of building a statement.
+_STATE = (
+    select(col(ConsentEvent.action))
+    .where(
+        col(ConsentEvent.subject_id) == bindparam("subject_id"),
+        col(ConsentEvent.purpose) == bindparam("purpose"),
+    )
+    .order_by(col(ConsentEvent.id).desc())
+    .limit(1)
+)
+
+
 class ConsentLedger:
     """Reads consent state from the governance store."""
 
@@ -71,17 +83,11 @@ class ConsentLedger:
 
     async def state(self, subject_id: str, purpose: str) -> ConsentState:
         """The subject's current consent for `purpose`."""
-        stmt = (
-            select(col(ConsentEvent.action))
-            .where(
-                col(ConsentEvent.subject_id) == subject_id,
-                col(ConsentEvent.purpose) == purpose,
-            )
-            .order_by(col(ConsentEvent.id).desc())
-            .limit(1)
-        )
         async with self._engine.connect() as conn:
-            action = (await conn.execute(stmt)).scalar_one_or_none()
+            result = await conn.execute(
+                _STATE, {"subject_id": subject_id, "purpose": purpose}
+            )
+            action = result.scalar_one_or_none()
         return _STATE_OF.get(action or "", ConsentState.NONE)
 
     async def states(

@@ -19,7 +19,9 @@ Doc = dict[str, Any]
 
 def demo_doc() -> Doc:
     """The demo catalog as plain YAML data, ready to be broken."""
-    text = resources.files("governance.demo").joinpath("catalog.yaml").read_text("utf-8")
+    text = (
+        resources.files("governance.demo").joinpath("catalog.yaml").read_text("utf-8")
+    )
     doc: Doc = yaml.safe_load(text)
     return doc
 
@@ -78,7 +80,9 @@ FAULTS: list[tuple[str, Callable[[Doc], None], str, str]] = [
     ),
     (
         "sensitive-category-under-categories",
-        lambda d: d["purposes"]["marketing_push"]["categories"].append("health.fertility"),
+        lambda d: d["purposes"]["marketing_push"]["categories"].append(
+            "health.fertility"
+        ),
         "purposes.marketing_push.categories",
         "'health.fertility' is sensitive; list it under sensitive_categories",
     ),
@@ -120,7 +124,9 @@ FAULTS: list[tuple[str, Callable[[Doc], None], str, str]] = [
     ),
     (
         "two-birth-date-fields",
-        lambda d: _customers(d)["fields"].update(dob={"category": "identity.birth_date"}),
+        lambda d: _customers(d)["fields"].update(
+            dob={"category": "identity.birth_date"}
+        ),
         "datasets.customers.fields",
         "more than one identity.birth_date field",
     ),
@@ -144,7 +150,9 @@ FAULTS: list[tuple[str, Callable[[Doc], None], str, str]] = [
     ),
     (
         "wrong-legal-basis",
-        lambda d: d["purposes"]["marketing_push"].update(legal_basis="legitimate_interest"),
+        lambda d: d["purposes"]["marketing_push"].update(
+            legal_basis="legitimate_interest"
+        ),
         "purposes.marketing_push.legal_basis",
         "Input should be 'consent'",
     ),
@@ -176,7 +184,10 @@ class TestDemoCatalog:
         assert not catalog.tags["高消费"].sensitive
         assert catalog.purposes["marketing_push"].requires_consent
         assert not catalog.purposes["order_fulfilment"].requires_consent
-        assert "financial.bank_card" in catalog.purposes["refund_processing"].sensitive_categories
+        assert (
+            "financial.bank_card"
+            in catalog.purposes["refund_processing"].sensitive_categories
+        )
 
     def test_unknown_dataset_is_refused(self, tmp_path: Path) -> None:
         """Asking for an undeclared dataset raises UnknownDataset."""
@@ -206,11 +217,6 @@ class TestFaults:
         prefix = f"{path}: {entry}: "
         assert any(ln.startswith(prefix) and fault in ln for ln in lines), lines
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="bug: load._check_field uses re.match with IDENTIFIER ending in '$', "
-        "which also matches before a trailing newline, so 'name\\n' passes",
-    )
     def test_field_name_with_trailing_newline_is_refused(self, tmp_path: Path) -> None:
         """A field name ending in a newline is not an identifier."""
         doc = demo_doc()
@@ -251,7 +257,9 @@ class TestFaults:
         lines = load_error(path)
 
         assert any(ln.startswith(f"{path}: sources: ") for ln in lines), lines
-        assert any(ln.startswith(f"{path}: purposes.analytics.legal_basis: ") for ln in lines)
+        assert any(
+            ln.startswith(f"{path}: purposes.analytics.legal_basis: ") for ln in lines
+        )
 
     def test_when_file_is_not_yaml_then_error_names_file(self, tmp_path: Path) -> None:
         """Text that is not YAML is refused as such."""
@@ -262,7 +270,9 @@ class TestFaults:
 
         assert first.startswith(f"{path}: not valid YAML")
 
-    @pytest.mark.parametrize("text", ["- a\n- b\n", "", "just text\n"], ids=["list", "empty", "scalar"])
+    @pytest.mark.parametrize(
+        "text", ["- a\n- b\n", "", "just text\n"], ids=["list", "empty", "scalar"]
+    )
     def test_when_top_level_is_not_a_mapping_then_error_says_so(
         self, tmp_path: Path, text: str
     ) -> None:
@@ -335,7 +345,9 @@ class TestSourceUrls:
             tmp_path, "postgresql+asyncpg://${CRM_DB_USER}@${CRM_DB_HOST}:5432/crm"
         )
 
-        assert catalog.sources["demo"] == "postgresql+asyncpg://reader@db.example:5432/crm"
+        assert (
+            catalog.sources["demo"] == "postgresql+asyncpg://reader@db.example:5432/crm"
+        )
 
     def test_expanded_relative_sqlite_path_resolves_against_catalog_folder(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -346,4 +358,7 @@ class TestSourceUrls:
 
         catalog = self._with_url(folder, "sqlite+aiosqlite:///${CRM_DB_FILE}")
 
-        assert catalog.sources["demo"] == f"sqlite+aiosqlite:///{(folder / 'crm.db').resolve()}"
+        assert (
+            catalog.sources["demo"]
+            == f"sqlite+aiosqlite:///{(folder / 'crm.db').resolve()}"
+        )

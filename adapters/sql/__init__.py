@@ -1,0 +1,1 @@
+"""SQL engine construction shared by the governance store and SQL data sources."""
