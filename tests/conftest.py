@@ -40,7 +40,9 @@ def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A demo deployment built once per session; copy it before changing it."""
     path = tmp_path_factory.mktemp("demo-template")
-    prepare_demo(path, seed=DEMO_SEED, customers=DEMO_CUSTOMERS, port=8080, host="127.0.0.1")
+    prepare_demo(
+        path, seed=DEMO_SEED, customers=DEMO_CUSTOMERS, port=8080, host="127.0.0.1"
+    )
     return path
 
 
@@ -70,4 +72,3 @@ def keys(demo_dir: Path) -> dict[str, str]:
     """Caller name -> bearer key of the demo callers."""
     creds = json.loads((demo_dir / "demo-credentials.json").read_text(encoding="utf-8"))
     return {c["name"]: c["key"] for c in creds}
-

@@ -31,7 +31,9 @@ def customer(demo_dir: Path, subject_id: str) -> dict[str, str]:
     """The raw stored row of one customer."""
     with closing(sqlite3.connect(demo_dir / "customers.db")) as conn:
         conn.row_factory = sqlite3.Row
-        row = conn.execute("SELECT * FROM customers WHERE customer_id = ?", (subject_id,)).fetchone()
+        row = conn.execute(
+            "SELECT * FROM customers WHERE customer_id = ?", (subject_id,)
+        ).fetchone()
     return dict(row)
 
 

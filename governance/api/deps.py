@@ -23,9 +23,10 @@ async def get_principal(
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Principal | None:
     """The caller a `Bearer` key belongs to, or None (handlers decide what that means)."""
-    if not authorization or not authorization.startswith("Bearer "):
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer":  # auth schemes are case-insensitive (RFC 9110 11.1)
         return None
-    return await services.callers.authenticate(authorization[7:].strip())
+    return await services.callers.authenticate(token.strip())
 
 
 MaybePrincipalDep = Annotated[Principal | None, Depends(get_principal)]

@@ -10,7 +10,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-_KEY = re.compile(r"^gp_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
+_KEY = re.compile(r"gp_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
 # Compared against when the key id is unknown, so that a miss costs what a hit costs.
 _DUMMY_HASH = hashlib.sha256(b"no-such-key").hexdigest()
 
@@ -40,7 +40,7 @@ def hash_secret(secret: str) -> str:
 
 def parse_token(token: str) -> tuple[str, str] | None:
     """Split a presented token into (key id, secret), or None if malformed."""
-    match = _KEY.match(token)
+    match = _KEY.fullmatch(token)
     return (match.group(1), match.group(2)) if match else None
 
 

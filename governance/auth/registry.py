@@ -5,8 +5,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Insert, Update, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
@@ -43,40 +42,45 @@ class CallerRegistry:
         self._engine = engine
         self._purposes = known_purposes
 
-    async def add(
+    async def registration(
         self, name: str, role: Role, purposes: list[str]
-    ) -> tuple[CallerInfo, str]:
-        """Register a caller; return it and its key, which is never shown again."""
-        _check(name, role, purposes, self._purposes)
-        key, now = issue_key(), datetime.now(UTC)
-        row = {
-            "name": name,
-            "role": role.value,
-            "purposes": json.dumps(sorted(set(purposes))),
-            "key_id": key.key_id,
-            "key_hash": key.key_hash,
-            "created_at": now,
-        }
-        try:
-            async with self._engine.begin() as conn:
-                await conn.execute(insert(Caller).values(**row))
-        except IntegrityError:
-            raise Conflict("a caller of that name already exists") from None
-        info = CallerInfo(
-            name, role, tuple(sorted(set(purposes))), key.key_id, now, None
-        )
-        return info, key.token
+    ) -> tuple[CallerInfo, str, Insert]:
+        """Prepare a caller: its info, its key (shown once) and the insert to commit.
 
-    async def revoke(self, name: str) -> None:
-        """Revoke a caller's key; its next request is refused."""
-        async with self._engine.begin() as conn:
-            result = await conn.execute(
-                update(Caller)
-                .where(col(Caller.name) == name, col(Caller.revoked_at).is_(None))
-                .values(revoked_at=datetime.now(UTC))
-            )
-        if result.rowcount == 0:
+        The insert is committed by the caller of this method together with its
+        audit event, so a caller never exists without the record of its creation.
+        """
+        _check(name, role, purposes, self._purposes)
+        if await self._exists(name):
+            raise Conflict("a caller of that name already exists")
+        key, now = issue_key(), datetime.now(UTC)
+        listed = tuple(sorted(set(purposes)))
+        stmt = insert(Caller).values(
+            name=name,
+            role=role.value,
+            purposes=json.dumps(list(listed)),
+            key_id=key.key_id,
+            key_hash=key.key_hash,
+            created_at=now,
+        )
+        return CallerInfo(name, role, listed, key.key_id, now, None), key.token, stmt
+
+    async def revocation(self, name: str) -> Update:
+        """Prepare the revocation of an active caller, to commit with its audit event."""
+        if not await self._exists(name, active=True):
             raise UnknownCaller("no active caller of that name")
+        return (
+            update(Caller)
+            .where(col(Caller.name) == name, col(Caller.revoked_at).is_(None))
+            .values(revoked_at=datetime.now(UTC))
+        )
+
+    async def _exists(self, name: str, *, active: bool = False) -> bool:
+        stmt = select(col(Caller.name)).where(col(Caller.name) == name)
+        if active:
+            stmt = stmt.where(col(Caller.revoked_at).is_(None))
+        async with self._engine.connect() as conn:
+            return (await conn.execute(stmt)).first() is not None
 
     async def list(self) -> list[CallerInfo]:
         """All callers, revoked ones included, by name."""

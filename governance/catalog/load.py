@@ -63,7 +63,9 @@ def _cross_check(spec: CatalogSpec) -> list[str]:
     for name, source in spec.sources.items():
         unset = _UNSET_VAR.findall(os.path.expandvars(source.url))
         if unset:
-            faults.append(f"sources.{name}.url: environment variable {unset[0]} is not set")
+            faults.append(
+                f"sources.{name}.url: environment variable {unset[0]} is not set"
+            )
     for name, ds in spec.datasets.items():
         faults += _check_dataset(spec, name, ds)
     for name, tag in spec.tags.items():

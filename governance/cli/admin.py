@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import uvicorn
+from sqlalchemy.sql import Executable
 
 from adapters.rego.bundle import load_bundle
 from audit.record import AuditDraft
@@ -63,11 +64,12 @@ def _with_store(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
     return asyncio.run(run())
 
 
-async def _audited(store: Any, draft: AuditDraft) -> None:
+async def _audited(store: Any, draft: AuditDraft, change: Executable) -> None:
+    """Commit `change` together with its audit event, or neither."""
     writer = AuditWriter(store)
     await writer.start()
     try:
-        await writer.append(draft)
+        await writer.append(draft, also=[change])
     finally:
         await writer.stop()
 
@@ -97,7 +99,9 @@ def callers_add(args: argparse.Namespace) -> int:
 
     async def work(store: Any) -> str:
         registry = CallerRegistry(store, known_purposes=frozenset(catalog.purposes))
-        info, key = await registry.add(args.name, Role(args.role), args.purposes)
+        info, key, stmt = await registry.registration(
+            args.name, Role(args.role), args.purposes
+        )
         await _audited(
             store,
             AuditDraft(
@@ -110,6 +114,7 @@ def callers_add(args: argparse.Namespace) -> int:
                     "purposes": list(info.purposes),
                 },
             ),
+            stmt,
         )
         return key
 
@@ -137,7 +142,8 @@ def callers_revoke(args: argparse.Namespace) -> int:
     settings = _settings(args)
 
     async def work(store: Any) -> None:
-        await CallerRegistry(store, known_purposes=frozenset()).revoke(args.name)
+        registry = CallerRegistry(store, known_purposes=frozenset())
+        stmt = await registry.revocation(args.name)
         await _audited(
             store,
             AuditDraft(
@@ -146,6 +152,7 @@ def callers_revoke(args: argparse.Namespace) -> int:
                 caller="cli",
                 detail={"name": args.name},
             ),
+            stmt,
         )
 
     _with_store(settings, work)

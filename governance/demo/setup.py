@@ -101,16 +101,20 @@ async def _seed_store(
 ) -> list[dict[str, Any]]:
     catalog = load_catalog(settings.catalog_file)
     store = await open_store(settings.store_url)
+    writer = AuditWriter(store)
+    await writer.start()
     try:
-        credentials = await _callers(store, catalog, data_dir / "demo-credentials.json")
-        await _consents(store, settings, data_dir / "customers.db", seed)
+        path = data_dir / "demo-credentials.json"
+        credentials = await _callers(store, writer, catalog, path)
+        await _consents(store, writer, settings, data_dir / "customers.db", seed)
     finally:
+        await writer.stop()
         await store.dispose()
     return credentials
 
 
 async def _callers(
-    store: AsyncEngine, catalog: Catalog, path: Path
+    store: AsyncEngine, writer: AuditWriter, catalog: Catalog, path: Path
 ) -> list[dict[str, Any]]:
     if path.exists():
         loaded: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
@@ -118,7 +122,12 @@ async def _callers(
     registry = CallerRegistry(store, known_purposes=frozenset(catalog.purposes))
     credentials = []
     for name, role, purposes in DEMO_CALLERS:
-        info, key = await registry.add(name, role, list(purposes))
+        info, key, stmt = await registry.registration(name, role, list(purposes))
+        detail = {"name": name, "role": role.value, "purposes": list(info.purposes)}
+        draft = AuditDraft(
+            kind="caller.added", outcome="allowed", caller="demo-setup", detail=detail
+        )
+        await writer.append(draft, also=[stmt])
         credentials.append(
             {
                 "name": name,
@@ -135,6 +144,7 @@ async def _callers(
 
 async def _consents(
     store: AsyncEngine,
+    writer: AuditWriter,
     settings: Settings,
     customers_db: Path,
     seed: int,
@@ -147,14 +157,9 @@ async def _consents(
             return
     subject_ids = _customer_ids(customers_db)
     ref = subject_referencer(LocalKeyProvider(settings.keys_file).key("subject_ref")[1])
-    writer = AuditWriter(store)
-    await writer.start()
-    try:
-        await asyncio.gather(
-            *[writer.append(d, also=[s]) for d, s in _changes(subject_ids, ref, seed)]
-        )
-    finally:
-        await writer.stop()
+    await asyncio.gather(
+        *[writer.append(d, also=[s]) for d, s in _changes(subject_ids, ref, seed)]
+    )
 
 
 def _customer_ids(path: Path) -> list[str]:

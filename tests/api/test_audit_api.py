@@ -11,10 +11,15 @@ def officer(keys):
     return auth(keys["compliance-officer"])
 
 
-def test_when_filtering_by_caller_and_outcome_then_only_matching_events(client, keys, demo_dir):
+def test_when_filtering_by_caller_and_outcome_then_only_matching_events(
+    client, keys, demo_dir
+):
     """Filters combine: caller and outcome."""
     sid = subjects(demo_dir, minor=False)[0]
-    client.get(f"/v1/datasets/customers/records/{sid}", headers=auth(keys["brand-app"], "analytics"))
+    client.get(
+        f"/v1/datasets/customers/records/{sid}",
+        headers=auth(keys["brand-app"], "analytics"),
+    )
 
     events = client.get("/v1/audit/events", params={"caller": "brand-app", "outcome": "denied"},
                         headers=officer(keys)).json()["events"]  # fmt: skip
@@ -26,11 +31,18 @@ def test_when_filtering_by_caller_and_outcome_then_only_matching_events(client, 
 def test_when_paging_then_every_event_is_seen_once_newest_first(client, keys):
     """Cursor pages walk the trail newest first without repeats or gaps."""
     for _ in range(5):
-        client.get("/v1/datasets/customers/records/C000001", headers=auth(keys["brand-app"], "order_fulfilment"))
+        client.get(
+            "/v1/datasets/customers/records/C000001",
+            headers=auth(keys["brand-app"], "order_fulfilment"),
+        )
     seen, cursor = [], None
     while True:
-        params = {"caller": "brand-app", "limit": 2} | ({"cursor": cursor} if cursor else {})
-        page = client.get("/v1/audit/events", params=params, headers=officer(keys)).json()
+        params = {"caller": "brand-app", "limit": 2} | (
+            {"cursor": cursor} if cursor else {}
+        )
+        page = client.get(
+            "/v1/audit/events", params=params, headers=officer(keys)
+        ).json()
         seen += page["events"]
         cursor = page["next_cursor"]
         if not cursor:
@@ -44,7 +56,9 @@ def test_when_paging_then_every_event_is_seen_once_newest_first(client, keys):
 
 def test_when_time_range_given_then_events_fall_inside(client, keys):
     """since/until bound the events by time."""
-    response = client.get("/v1/audit/events", params={"since": "2999-01-01"}, headers=officer(keys))
+    response = client.get(
+        "/v1/audit/events", params={"since": "2999-01-01"}, headers=officer(keys)
+    )
 
     assert response.status_code == 200
     assert response.json()["events"] == []
@@ -83,7 +97,9 @@ def test_when_an_event_is_altered_then_verify_names_it(client, keys, demo_dir):
         chain, seq, event_id = conn.execute(
             "SELECT chain_id, seq, event_id FROM audit_events ORDER BY ts LIMIT 1 OFFSET 3"
         ).fetchone()
-        conn.execute("UPDATE audit_events SET outcome = 'denied' WHERE event_id = ?", (event_id,))
+        conn.execute(
+            "UPDATE audit_events SET outcome = 'denied' WHERE event_id = ?", (event_id,)
+        )
         conn.commit()
 
     body = client.get("/v1/audit/verify", headers=officer(keys)).json()
@@ -99,7 +115,9 @@ def test_when_an_event_is_deleted_then_verify_reports_the_gap(client, keys, demo
         chain, seq = conn.execute(
             "SELECT chain_id, seq FROM audit_events ORDER BY ts LIMIT 1 OFFSET 5"
         ).fetchone()
-        conn.execute("DELETE FROM audit_events WHERE chain_id = ? AND seq = ?", (chain, seq))
+        conn.execute(
+            "DELETE FROM audit_events WHERE chain_id = ? AND seq = ?", (chain, seq)
+        )
         conn.commit()
 
     bad = client.get("/v1/audit/verify", headers=officer(keys)).json()["first_bad"]

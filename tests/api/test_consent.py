@@ -29,9 +29,15 @@ def test_when_withdrawn_then_the_very_next_read_is_refused(client, keys, demo_di
     sid = subjects(demo_dir, minor=False)[10]
     app = auth(keys["brand-app"])
 
-    granted = client.post(f"/v1/subjects/{sid}/consents", json={"purpose": "marketing_push", **EVIDENCE}, headers=app)
+    granted = client.post(
+        f"/v1/subjects/{sid}/consents",
+        json={"purpose": "marketing_push", **EVIDENCE},
+        headers=app,
+    )
     before = read(client, keys, sid)
-    withdrawn = client.post(f"/v1/subjects/{sid}/consents/marketing_push/withdraw", headers=app)
+    withdrawn = client.post(
+        f"/v1/subjects/{sid}/consents/marketing_push/withdraw", headers=app
+    )
     after = read(client, keys, sid)
 
     assert granted.status_code == 201
@@ -45,7 +51,10 @@ def test_when_withdrawn_then_the_very_next_read_is_refused(client, keys, demo_di
 def test_when_withdrawn_then_contract_purposes_still_work(client, keys, demo_dir):
     """Withdrawing marketing consent never blocks order fulfilment (C-10)."""
     sid = subjects(demo_dir, minor=False)[11]
-    client.post(f"/v1/subjects/{sid}/consents/marketing_push/withdraw", headers=auth(keys["brand-app"]))
+    client.post(
+        f"/v1/subjects/{sid}/consents/marketing_push/withdraw",
+        headers=auth(keys["brand-app"]),
+    )
 
     response = client.get(f"/v1/datasets/customers/records/{sid}",
                           headers=auth(keys["brand-app"], "order_fulfilment"))  # fmt: skip
@@ -57,15 +66,23 @@ def test_when_listing_then_state_and_history_are_shown(client, keys, demo_dir):
     """The consent list shows the current state per purpose and every event behind it."""
     sid = subjects(demo_dir, minor=False)[12]
     app = auth(keys["brand-app"])
-    client.post(f"/v1/subjects/{sid}/consents", json={"purpose": "analytics", **EVIDENCE}, headers=app)
+    client.post(
+        f"/v1/subjects/{sid}/consents",
+        json={"purpose": "analytics", **EVIDENCE},
+        headers=app,
+    )
     client.post(f"/v1/subjects/{sid}/consents/analytics/withdraw", headers=app)
 
-    body = client.get(f"/v1/subjects/{sid}/consents", headers=auth(keys["compliance-officer"])).json()
+    body = client.get(
+        f"/v1/subjects/{sid}/consents", headers=auth(keys["compliance-officer"])
+    ).json()
 
     analytics = next(c for c in body["consents"] if c["purpose"] == "analytics")
     assert analytics["state"] == "withdrawn"
     assert analytics["notice_version"] == "2026.01"
-    assert [e["action"] for e in body["events"] if e["purpose"] == "analytics"][-2:] == [
+    assert [e["action"] for e in body["events"] if e["purpose"] == "analytics"][
+        -2:
+    ] == [
         "granted",
         "withdrawn",
     ]
@@ -75,11 +92,17 @@ def test_when_withdrawing_twice_then_second_changes_nothing(client, keys, demo_d
     """A repeated withdrawal is answered but appends no new ledger event."""
     sid = subjects(demo_dir, minor=False)[13]
     app = auth(keys["brand-app"])
-    client.post(f"/v1/subjects/{sid}/consents", json={"purpose": "marketing_push", **EVIDENCE}, headers=app)
+    client.post(
+        f"/v1/subjects/{sid}/consents",
+        json={"purpose": "marketing_push", **EVIDENCE},
+        headers=app,
+    )
     client.post(f"/v1/subjects/{sid}/consents/marketing_push/withdraw", headers=app)
     count = len(consent_rows(demo_dir, sid))
 
-    again = client.post(f"/v1/subjects/{sid}/consents/marketing_push/withdraw", headers=app)
+    again = client.post(
+        f"/v1/subjects/{sid}/consents/marketing_push/withdraw", headers=app
+    )
 
     assert again.status_code == 200
     assert again.json()["changed"] is False
@@ -97,23 +120,36 @@ def test_when_withdrawing_twice_then_second_changes_nothing(client, keys, demo_d
         ({"purpose": "no_such_purpose"}, "invalid_request"),
         ({"notice_version": "v1; DROP TABLE"}, "invalid_request"),
     ],
-    ids=["pre-ticked", "bundled", "implied", "unknown-channel", "contract-purpose",
-         "unknown-purpose", "bad-notice-version"],  # fmt: skip
+    ids=[
+        "pre-ticked",
+        "bundled",
+        "implied",
+        "unknown-channel",
+        "contract-purpose",
+        "unknown-purpose",
+        "bad-notice-version",
+    ],  # fmt: skip
 )
-def test_when_consent_is_not_valid_then_nothing_is_recorded(client, keys, demo_dir, change, code):
+def test_when_consent_is_not_valid_then_nothing_is_recorded(
+    client, keys, demo_dir, change, code
+):
     """Consent that is not an affirmative act, or not for a consent purpose, is refused whole."""
     sid = subjects(demo_dir, minor=False)[14]
     before = consent_rows(demo_dir, sid)
     body = {"purpose": "marketing_push", **EVIDENCE} | change
 
-    response = client.post(f"/v1/subjects/{sid}/consents", json=body, headers=auth(keys["brand-app"]))
+    response = client.post(
+        f"/v1/subjects/{sid}/consents", json=body, headers=auth(keys["brand-app"])
+    )
 
     assert response.status_code == 422
     assert response.json()["code"] == code
     assert consent_rows(demo_dir, sid) == before
 
 
-def test_when_service_records_consent_for_foreign_purpose_then_refused(client, keys, demo_dir):
+def test_when_service_records_consent_for_foreign_purpose_then_refused(
+    client, keys, demo_dir
+):
     """A service may record consent only for purposes it acts for."""
     sid = subjects(demo_dir, minor=False)[15]
 

@@ -41,8 +41,12 @@ def test_when_tags_any_then_only_consenting_adults_are_returned(client, keys, de
 
     result = response.json()
     assert response.status_code == 200
-    assert [r["subject_id"] for r in result["records"]] == audience(demo_dir, ["高消费", "母婴"])
-    assert all(set(r) == {"subject_id", "mobile", "nickname"} for r in result["records"])
+    assert [r["subject_id"] for r in result["records"]] == audience(
+        demo_dir, ["高消费", "母婴"]
+    )
+    assert all(
+        set(r) == {"subject_id", "mobile", "nickname"} for r in result["records"]
+    )
     assert result["next_cursor"] is None
     assert result["excluded"]["consent_missing"] > 0
     assert result["decision_id"] == response.headers["X-Decision-Id"]
@@ -52,7 +56,9 @@ def test_when_tags_all_then_subjects_have_every_tag(client, keys, demo_dir):
     """tags_all is an AND over tags."""
     both = set(subjects(demo_dir, tag="高消费")) & set(subjects(demo_dir, tag="复购"))
 
-    result = run(client, keys, {"where": {"tags_all": ["高消费", "复购"]}, "limit": 1000}).json()
+    result = run(
+        client, keys, {"where": {"tags_all": ["高消费", "复购"]}, "limit": 1000}
+    ).json()
 
     assert {r["subject_id"] for r in result["records"]} <= both
     assert len(result["records"]) == len(set(audience(demo_dir, ["高消费"])) & both)
@@ -62,7 +68,11 @@ def test_when_paging_then_pages_cover_the_audience_once(client, keys, demo_dir):
     """Following next_cursor visits every included subject exactly once."""
     seen, cursor = [], None
     for _ in range(100):
-        body = {"fields": ["nickname"], "where": {"tags_any": ["高消费", "母婴"]}, "limit": 7}
+        body = {
+            "fields": ["nickname"],
+            "where": {"tags_any": ["高消费", "母婴"]},
+            "limit": 7,
+        }
         if cursor:
             body["cursor"] = cursor
         page = run(client, keys, body).json()
@@ -74,7 +84,9 @@ def test_when_paging_then_pages_cover_the_audience_once(client, keys, demo_dir):
     assert seen == audience(demo_dir, ["高消费", "母婴"])
 
 
-def test_when_minors_in_audience_then_they_are_excluded_and_counted(client, keys, demo_dir):
+def test_when_minors_in_audience_then_they_are_excluded_and_counted(
+    client, keys, demo_dir
+):
     """Children who somehow consented are still left out of marketing audiences (M-01)."""
     child = subjects(demo_dir, minor=True)[0]
     client.post(f"/v1/subjects/{child}/consents", headers=auth(keys["brand-app"]),
@@ -135,22 +147,30 @@ def test_when_cursor_used_for_other_purpose_then_refused(client, keys):
     assert response.status_code == 422
 
 
-def test_when_analytics_queries_then_subject_ids_are_pseudonymous(client, keys, demo_dir):
+def test_when_analytics_queries_then_subject_ids_are_pseudonymous(
+    client, keys, demo_dir
+):
     """Analytics sees pseudonyms in place of subject ids, and the cursor hides raw keys too."""
-    page = run(client, keys, {"limit": 5}, caller="brand-app", purpose="analytics").json()
+    page = run(
+        client, keys, {"limit": 5}, caller="brand-app", purpose="analytics"
+    ).json()
 
     ids = [r["subject_id"] for r in page["records"]]
     assert ids and all(i.startswith("pv1_") for i in ids)
-    assert "C0" not in page["next_cursor"]
+    assert "C000" not in page["next_cursor"]  # raw keys are C + 6 digits
 
 
 def test_query_audit_event_names_returned_subjects_by_reference(client, keys):
     """The audit event of a query lists how many were returned and excluded, by reference only."""
-    response = run(client, keys, {"fields": ["mobile"], "where": {"tags_any": ["母婴"]}})
+    response = run(
+        client, keys, {"fields": ["mobile"], "where": {"tags_any": ["母婴"]}}
+    )
     events = client.get("/v1/audit/events", params={"caller": "campaign-sms"},
                         headers=auth(keys["compliance-officer"])).json()["events"]  # fmt: skip
 
-    event = next(e for e in events if e["decision_id"] == response.headers["X-Decision-Id"])
+    event = next(
+        e for e in events if e["decision_id"] == response.headers["X-Decision-Id"]
+    )
     assert event["kind"] == "access.query"
     assert len(event["detail"]["subject_refs"]) == len(response.json()["records"])
     assert event["detail"]["excluded"] == response.json()["excluded"]

@@ -25,26 +25,36 @@ def adult(demo_dir):
 
 
 class TestMarketingRead:
-    def test_when_consented_then_only_permitted_fields_leave_masked(self, client, keys, demo_dir):
+    def test_when_consented_then_only_permitted_fields_leave_masked(
+        self, client, keys, demo_dir
+    ):
         """The SMS sender sees name masked, mobile kept, and nothing its purpose may not see."""
         sid = adult(demo_dir)
         grant(client, keys, sid)
         raw = customer(demo_dir, sid)
 
-        response = client.get(RECORD.format(sid), headers=auth(keys["campaign-sms"], "marketing_push"))
+        response = client.get(
+            RECORD.format(sid), headers=auth(keys["campaign-sms"], "marketing_push")
+        )
 
         body = response.json()
         assert response.status_code == 200
         assert body["record"]["mobile"] == raw["mobile"]
         assert body["record"]["name"] == raw["name"][0] + "*" * (len(raw["name"]) - 1)
         assert re.fullmatch(r".\*\*\*@[a-z.]+", body["record"]["email"])
-        assert {"id_number", "address", "bank_card", "service_note", "birth_date"}.isdisjoint(
-            body["record"]
-        )
+        assert {
+            "id_number",
+            "address",
+            "bank_card",
+            "service_note",
+            "birth_date",
+        }.isdisjoint(body["record"])
         assert body["obligations"]["id_number"] == "withhold"
         assert body["decision_id"] == response.headers["X-Decision-Id"]
 
-    def test_when_fields_named_then_only_those_are_returned(self, client, keys, demo_dir):
+    def test_when_fields_named_then_only_those_are_returned(
+        self, client, keys, demo_dir
+    ):
         """Naming fields narrows the answer to them."""
         sid = adult(demo_dir)
         grant(client, keys, sid)
@@ -57,7 +67,9 @@ class TestMarketingRead:
         assert response.status_code == 200
         assert set(response.json()["record"]) == {"nickname", "mobile"}
 
-    def test_when_named_field_outside_purpose_then_policy_denied(self, client, keys, demo_dir):
+    def test_when_named_field_outside_purpose_then_policy_denied(
+        self, client, keys, demo_dir
+    ):
         """Explicitly asking for a field the purpose may not see is refused, with the reason."""
         sid = adult(demo_dir)
         grant(client, keys, sid)
@@ -82,29 +94,39 @@ class TestMarketingRead:
             .json()["consents"] == []
         )  # fmt: skip
 
-        response = client.get(RECORD.format(fresh), headers=auth(keys["campaign-sms"], "marketing_push"))
+        response = client.get(
+            RECORD.format(fresh), headers=auth(keys["campaign-sms"], "marketing_push")
+        )
 
         assert response.status_code == 403
         assert response.json()["code"] == "consent_missing"
 
-    def test_when_subject_is_minor_then_marketing_is_refused(self, client, keys, demo_dir):
+    def test_when_subject_is_minor_then_marketing_is_refused(
+        self, client, keys, demo_dir
+    ):
         """A child under 14 is excluded from marketing even with a (non-guardian) consent."""
         child = subjects(demo_dir, minor=True)[0]
         grant(client, keys, child)
 
-        response = client.get(RECORD.format(child), headers=auth(keys["campaign-sms"], "marketing_push"))
+        response = client.get(
+            RECORD.format(child), headers=auth(keys["campaign-sms"], "marketing_push")
+        )
 
         assert response.status_code == 403
         assert response.json()["reasons"] == ["subject_is_minor"]
 
 
 class TestContractPurposes:
-    def test_when_purpose_needs_no_consent_then_read_allowed_without_it(self, client, keys, demo_dir):
+    def test_when_purpose_needs_no_consent_then_read_allowed_without_it(
+        self, client, keys, demo_dir
+    ):
         """Order fulfilment works on contract, so no consent is needed (C-10)."""
         sid = adult(demo_dir)
         raw = customer(demo_dir, sid)
 
-        response = client.get(RECORD.format(sid), headers=auth(keys["brand-app"], "order_fulfilment"))
+        response = client.get(
+            RECORD.format(sid), headers=auth(keys["brand-app"], "order_fulfilment")
+        )
 
         record = response.json()["record"]
         assert response.status_code == 200
@@ -122,11 +144,17 @@ class TestContractPurposes:
         sid = adult(demo_dir)
         card = customer(demo_dir, sid)["bank_card"]
 
-        response = client.get(RECORD.format(sid), headers=auth(keys["brand-app"], "refund_processing"))
+        response = client.get(
+            RECORD.format(sid), headers=auth(keys["brand-app"], "refund_processing")
+        )
 
-        assert response.json()["record"]["bank_card"] == "*" * (len(card) - 4) + card[-4:]
+        assert (
+            response.json()["record"]["bank_card"] == "*" * (len(card) - 4) + card[-4:]
+        )
 
-    def test_when_customer_service_reads_then_contact_data_is_masked(self, client, keys, demo_dir):
+    def test_when_customer_service_reads_then_contact_data_is_masked(
+        self, client, keys, demo_dir
+    ):
         """Customer service sees the ID number and phone masked, the address cut to the city."""
         sid = adult(demo_dir)
         raw = customer(demo_dir, sid)
@@ -135,15 +163,22 @@ class TestContractPurposes:
             RECORD.format(sid), headers=auth(keys["brand-app"], "customer_service")
         ).json()["record"]
 
-        assert record["id_number"] == raw["id_number"][:6] + "*" * 8 + raw["id_number"][-4:]
+        assert (
+            record["id_number"]
+            == raw["id_number"][:6] + "*" * 8 + raw["id_number"][-4:]
+        )
         assert record["mobile"] == raw["mobile"][:3] + "****" + raw["mobile"][-4:]
-        assert raw["address"].startswith(record["address"]) or record["address"] == "***"
+        assert (
+            raw["address"].startswith(record["address"]) or record["address"] == "***"
+        )
         assert record["address"] != raw["address"]
         assert "service_note" not in record
 
 
 class TestPseudonymisedRead:
-    def test_when_analytics_reads_then_ids_are_stable_pseudonyms(self, client, keys, demo_dir):
+    def test_when_analytics_reads_then_ids_are_stable_pseudonyms(
+        self, client, keys, demo_dir
+    ):
         """Analytics gets keyed pseudonyms: the same subject maps to the same value, never the raw id."""
         sid = adult(demo_dir)
         grant(client, keys, sid, "analytics")
@@ -163,7 +198,11 @@ class TestPseudonymisedRead:
     [
         ("/v1/datasets/nope/records/C000001", "unknown_dataset", 404),
         ("/v1/datasets/customers/records/C999999", "unknown_subject", 404),
-        ("/v1/datasets/customers/records/C000001?fields=mobile,shoe_size", "invalid_request", 422),
+        (
+            "/v1/datasets/customers/records/C000001?fields=mobile,shoe_size",
+            "invalid_request",
+            422,
+        ),
     ],
     ids=["unknown-dataset", "unknown-subject", "unknown-field"],
 )
@@ -180,15 +219,24 @@ def test_when_target_unknown_then_problem_with_code(client, keys, path, code, st
 def test_every_read_is_audited_with_its_decision(client, keys, demo_dir):
     """Allowed and denied reads each leave one event carrying their decision id and revision."""
     sid = adult(demo_dir)
-    allowed = client.get(RECORD.format(sid), headers=auth(keys["brand-app"], "order_fulfilment"))
-    denied = client.get(RECORD.format(sid), headers=auth(keys["brand-app"], "analytics"))
+    allowed = client.get(
+        RECORD.format(sid), headers=auth(keys["brand-app"], "order_fulfilment")
+    )
+    denied = client.get(
+        RECORD.format(sid), headers=auth(keys["brand-app"], "analytics")
+    )
 
     events = client.get(
-        "/v1/audit/events", params={"subject_id": sid}, headers=auth(keys["compliance-officer"])
+        "/v1/audit/events",
+        params={"subject_id": sid},
+        headers=auth(keys["compliance-officer"]),
     ).json()["events"]
 
     by_id = {e["decision_id"]: e for e in events}
-    ok, no = by_id[allowed.headers["X-Decision-Id"]], by_id[denied.headers["X-Decision-Id"]]
+    ok, no = (
+        by_id[allowed.headers["X-Decision-Id"]],
+        by_id[denied.headers["X-Decision-Id"]],
+    )
     assert (ok["outcome"], ok["reason"], ok["kind"]) == ("allowed", None, "access.read")
     assert ok["obligations"]["name"] == "keep"
     assert ok["policy_revision"].startswith("sha256:")

@@ -25,7 +25,7 @@ DISK_FULL = (
     "CREATE TRIGGER disk_full BEFORE INSERT ON audit_events"
     " BEGIN SELECT RAISE(ABORT, 'disk full'); END"
 )
-# How long an append may take before the test calls it hung.
+# How long an append may take before a test calls it hung.
 PATIENCE_S = 1.0
 
 
@@ -48,6 +48,11 @@ def consent(subject_id: str = "C000001") -> tuple[str, Any]:
         "brand-app",
     )
     return change.statement()
+
+
+async def gather_settled(*appends: Awaitable[dict[str, Any]]) -> list[Any]:
+    """Each append's row, or the exception it raised, in order."""
+    return list(await asyncio.gather(*appends, return_exceptions=True))
 
 
 def run_with_writer(db: Path, body: Body[T]) -> T:
@@ -177,11 +182,10 @@ class TestAlsoStatements:
                 return await real_commit(batch)
 
             writer._commit = spy  # type: ignore[method-assign]
-            return await asyncio.gather(
+            return await gather_settled(
                 writer.append(draft(1), also=[left]),
                 writer.append(draft(2), also=[taken]),
                 writer.append(draft(3), also=[right]),
-                return_exceptions=True,
             )
 
         results = run_with_writer(db, body)
@@ -235,10 +239,9 @@ class TestUnwritableStore:
             await writer.append(draft(0))
             async with store.begin() as conn:
                 await conn.exec_driver_sql(DISK_FULL)
-            return await asyncio.gather(
+            return await gather_settled(
                 writer.append(draft(1), also=[stmt]),
                 writer.append(draft(2)),
-                return_exceptions=True,
             )
 
         return {"db": db, "results": run_with_writer(db, body), "consent": event_id}
@@ -325,22 +328,14 @@ class TestLifecycle:
         assert verify_db(db) == VerifyReport(True, 40, 2, None)
 
 
-class TestKnownBugs:
-    """Appends that never settle: each must end in a row or in an exception."""
+class TestSettling:
+    """Every append ends in a row or in AuditWriteFailed; none is left hanging."""
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="bug: stop() cancels the writer task mid-commit once the queue is empty, "
-        "so appends already taken from the queue are never resolved and hang forever",
-    )
-    def test_when_stopped_with_appends_in_flight_then_every_append_settles(
-        self, tmp_path
-    ):
-        """stop() lets each queued append finish with a row or AuditWriteFailed."""
-
+    def test_when_stopped_with_appends_in_flight_then_each_is_committed(self, tmp_path):
+        """stop() during a slow commit still commits every append queued before it."""
         db = tmp_path / "g.db"
 
-        async def body(store: AsyncEngine, writer: AuditWriter) -> int:
+        async def body(store: AsyncEngine, writer: AuditWriter) -> list[Any]:
             other = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
             with closing(other):
                 # Another connection holds the write lock for 50 ms: the commit is slow.
@@ -353,35 +348,39 @@ class TestKnownBugs:
                 await asyncio.sleep(0)  # all 50 are queued
                 await writer.stop()
                 release.join()
-            _, pending = await asyncio.wait(appends, timeout=PATIENCE_S)
-            for task in pending:
-                task.cancel()
-            return len(pending)
+            return await asyncio.wait_for(gather_settled(*appends), PATIENCE_S)
 
-        assert run_with_writer(db, body) == 0
+        results = run_with_writer(db, body)
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="bug: a draft whose detail is not JSON-serialisable raises TypeError in "
-        "link(), outside the SQLAlchemyError/OSError handler; the writer task dies and "
-        "every append of that batch hangs forever",
-    )
-    def test_when_one_draft_cannot_be_encoded_then_its_neighbours_still_commit(
+        assert sorted(r["seq"] for r in results) == list(range(1, 51))
+        assert verify_db(db) == VerifyReport(True, 50, 1, None)
+
+    def test_when_one_draft_cannot_be_encoded_then_only_its_append_fails(
         self, tmp_path
     ):
-        """An unencodable draft fails alone; the rest of its batch is stored."""
+        """A draft whose detail is not JSON fails alone; its batch neighbours commit."""
         bad = AuditDraft(kind="access.read", outcome="allowed", detail={"x": object()})
 
         async def body(store: AsyncEngine, writer: AuditWriter) -> list[Any]:
-            batch = asyncio.gather(
-                writer.append(draft(1)),
-                writer.append(bad),
-                writer.append(draft(3)),
-                return_exceptions=True,
+            batch = gather_settled(
+                writer.append(draft(1)), writer.append(bad), writer.append(draft(3))
             )
             return await asyncio.wait_for(batch, PATIENCE_S)
 
         left, middle, right = run_with_writer(tmp_path / "g.db", body)
 
-        assert isinstance(middle, Exception)
+        assert isinstance(middle, AuditWriteFailed)
         assert (left["seq"], right["seq"]) == (1, 2)
+
+    def test_when_one_draft_cannot_be_encoded_then_the_writer_keeps_running(
+        self, tmp_path
+    ):
+        """After an unencodable draft the same writer appends the next event."""
+        bad = AuditDraft(kind="access.read", outcome="allowed", detail={"x": object()})
+
+        async def body(store: AsyncEngine, writer: AuditWriter) -> dict[str, Any]:
+            with pytest.raises(AuditWriteFailed):
+                await asyncio.wait_for(writer.append(bad), PATIENCE_S)
+            return await asyncio.wait_for(writer.append(draft(2)), PATIENCE_S)
+
+        assert run_with_writer(tmp_path / "g.db", body)["seq"] == 1

@@ -19,6 +19,10 @@ from governance.cli.main import main
 from governance.store import open_store
 from governance.types import Principal, Role
 
+DISK_FULL = (
+    "CREATE TRIGGER disk_full BEFORE INSERT ON audit_events"
+    " BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+)
 KEY = re.compile(r"gp_[0-9a-f]{16}_[A-Za-z0-9_-]{43}")
 DEMO_ARGS = ("--no-serve", "--seed", "7", "--customers", "50")
 ADD_CRM_SYNC = "callers add crm-sync --role service --purpose marketing_push"
@@ -37,6 +41,12 @@ def govproxy(
     code = main(["--config", str(config), *command.split()])
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def issued_key(out: str) -> str:
+    """The one key a command printed."""
+    (key,) = KEY.findall(out)
+    return str(key)
 
 
 def store_bytes(demo_dir: Path) -> bytes:
@@ -72,7 +82,7 @@ class TestCallersAdd:
     ):
         """Neither the key nor its secret part is in the store; the secret's hash is."""
         _, out, _ = govproxy(capsys, config, ADD_CRM_SYNC)
-        key = KEY.search(out).group()
+        key = issued_key(out)
         secret = key.split("_", 2)[2]
         stored = store_bytes(demo_dir)
 
@@ -92,7 +102,7 @@ class TestCallersAdd:
             )
             try:
                 registry = CallerRegistry(store, known_purposes=frozenset())
-                return await registry.authenticate(KEY.search(out).group())
+                return await registry.authenticate(issued_key(out))
             finally:
                 await store.dispose()
 
@@ -105,7 +115,7 @@ class TestCallersAdd:
     ):
         """`callers list` names the caller, role, purposes and state, never a key."""
         _, added, _ = govproxy(capsys, config, ADD_CRM_SYNC)
-        key_id = KEY.search(added).group()[3:19]
+        key_id = issued_key(added)[3:19]
 
         code, out, _ = govproxy(capsys, config, "callers list")
 
@@ -123,7 +133,7 @@ class TestCallersAdd:
 
         rows = query(
             demo_dir / "governance.db",
-            "SELECT detail FROM audit_events WHERE kind = 'caller.added'",
+            "SELECT detail FROM audit_events WHERE kind = 'caller.added' AND caller = 'cli'",
         )
         code, _, _ = govproxy(capsys, config, "audit verify")
 
@@ -215,6 +225,53 @@ class TestCallersRevoke:
 
         assert code == 2
         assert "no active caller" in err
+
+
+class TestAuditOutage:
+    """Caller changes and their audit events are stored together, or not at all."""
+
+    @pytest.fixture
+    def outage(self, demo_dir: Path) -> None:
+        """The governance store refuses every new audit event."""
+        with closing(sqlite3.connect(demo_dir / "governance.db")) as conn:
+            conn.execute(DISK_FULL)
+            conn.commit()
+
+    @pytest.mark.parametrize(
+        "command",
+        [ADD_CRM_SYNC, "callers revoke campaign-sms"],
+        ids=["add", "revoke"],
+    )
+    def test_when_audit_store_refuses_writes_then_exit_2_with_reason(
+        self, capsys, config, outage, command
+    ):
+        """An unauditable caller change exits 2, says why, and prints no key."""
+        code, out, err = govproxy(capsys, config, command)
+
+        assert code == 2
+        assert "audit store could not be written" in err
+        assert not KEY.search(out + err)
+
+    def test_when_audit_store_refuses_writes_then_no_caller_is_added(
+        self, capsys, config, outage
+    ):
+        """A caller whose registration cannot be audited is not registered."""
+        govproxy(capsys, config, ADD_CRM_SYNC)
+
+        _, out, _ = govproxy(capsys, config, "callers list")
+
+        assert "crm-sync" not in out
+
+    def test_when_audit_store_refuses_writes_then_caller_stays_active(
+        self, capsys, config, outage
+    ):
+        """A revocation that cannot be audited leaves the caller as it was."""
+        govproxy(capsys, config, "callers revoke campaign-sms")
+
+        _, out, _ = govproxy(capsys, config, "callers list")
+
+        (line,) = [ln for ln in out.splitlines() if ln.startswith("campaign-sms\t")]
+        assert line.endswith("\tactive")
 
 
 class TestAuditVerify:

@@ -17,6 +17,8 @@ from fastapi.testclient import TestClient
 from pg import demo_customers, execute, fetch, pg_customers_url, pg_url
 
 from governance.app import create_app
+from audit.record import AuditDraft
+from audit.writer import AuditWriter
 from governance.auth.registry import CallerRegistry
 from governance.catalog import load_catalog
 from governance.demo.dataset import Customer
@@ -77,10 +79,17 @@ def register_callers(settings: Settings) -> dict[str, str]:
         store = await open_store(settings.store_url)
         try:
             registry = CallerRegistry(store, known_purposes=purposes)
-            return {
-                name: (await registry.add(name, role, ps))[1]
-                for name, role, ps in CALLERS
-            }
+            writer = AuditWriter(store)
+            await writer.start()
+            keys = {}
+            for name, role, ps in CALLERS:
+                _, keys[name], stmt = await registry.registration(name, role, ps)
+                draft = AuditDraft(
+                    kind="caller.added", outcome="allowed", caller="test"
+                )
+                await writer.append(draft, also=[stmt])
+            await writer.stop()
+            return keys
         finally:
             await store.dispose()
 

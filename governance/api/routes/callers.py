@@ -44,9 +44,10 @@ async def add_caller(
     )
 
     async def step() -> dict[str, Any]:
-        info, key = await services.callers.add(
+        info, key, stmt = await services.callers.registration(
             body.name, Role(body.role), body.purposes
         )
+        trail.also.append(stmt)
         trail.detail |= {"role": info.role.value, "purposes": list(info.purposes)}
         return caller_body(info, key)
 
@@ -64,7 +65,7 @@ async def revoke_caller(
     trail = Trail(kind="caller.revoked", caller=principal.name, detail={"name": name})
 
     async def step() -> dict[str, str]:
-        await services.callers.revoke(name)
+        trail.also.append(await services.callers.revocation(name))
         return {"name": name, "status": "revoked"}
 
     return await audited(services.audit, trail, step)

@@ -1,0 +1,19 @@
+"""The container's settings and catalog load as shipped."""
+
+from pathlib import Path
+
+from governance.catalog import load_catalog
+from governance.settings import load_settings
+
+CONFIG = Path(__file__).resolve().parents[1] / "docker" / "config"
+
+
+def test_container_settings_and_catalog_load(monkeypatch):
+    """docker/config holds valid settings and a catalog reading its source from the env."""
+    monkeypatch.setenv("GOV_CUSTOMERS_URL", "postgresql+asyncpg://reader@db/crm")
+
+    settings = load_settings(CONFIG / "govproxy.yaml")
+    catalog = load_catalog(CONFIG / "catalog.yaml")
+
+    assert settings.server.host == "0.0.0.0"
+    assert catalog.sources["demo"] == "postgresql+asyncpg://reader@db/crm"
