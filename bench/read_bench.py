@@ -21,7 +21,6 @@ import os
 import random
 import socket
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,13 +43,19 @@ def free_port() -> int:
 
 def consented_adults(data_dir: Path) -> list[str]:
     with closing(sqlite3.connect(data_dir / "governance.db")) as conn:
-        latest = dict(conn.execute(
-            "SELECT subject_id, action FROM consent_events WHERE purpose = 'marketing_push' ORDER BY id"
-        ).fetchall())  # fmt: skip
+        latest = dict(
+            conn.execute(
+                "SELECT subject_id, action FROM consent_events"
+                " WHERE purpose = 'marketing_push' ORDER BY id"
+            ).fetchall()
+        )
     with closing(sqlite3.connect(data_dir / "customers.db")) as conn:
-        adults = {r[0] for r in conn.execute(
-            "SELECT customer_id FROM customers WHERE birth_date < '2008-01-01'"
-        )}  # fmt: skip
+        adults = {
+            r[0]
+            for r in conn.execute(
+                "SELECT customer_id FROM customers WHERE birth_date < '2008-01-01'"
+            )
+        }
     return sorted(s for s, a in latest.items() if a == "granted" and s in adults)
 
 
@@ -59,7 +64,9 @@ def pct(samples: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
 
 
-async def direct_sql(db: Path, ids: list[str], seconds: float) -> tuple[float, list[float]]:
+async def direct_sql(
+    db: Path, ids: list[str], seconds: float
+) -> tuple[float, list[float]]:
     """Read the same rows by key with the proxy's driver, no HTTP: the floor."""
     cols = "customer_id, name, nickname, mobile, email"
     lat: list[float] = []
@@ -77,20 +84,31 @@ async def direct_sql(db: Path, ids: list[str], seconds: float) -> tuple[float, l
         return len(lat) / (time.perf_counter() - start), lat
 
 
-async def http_client(port: int, key: str, ids: list[str], end: float, lat: list[float],
-                      statuses: dict[int, int]) -> None:  # fmt: skip
+async def http_client(
+    port: int,
+    key: str,
+    ids: list[str],
+    end: float,
+    lat: list[float],
+    statuses: dict[int, int],
+) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         while time.perf_counter() < end:
             path = f"/v1/datasets/customers/records/{random.choice(ids)}"
-            request = (f"GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {key}\r\n"
-                       "X-Purpose: marketing_push\r\n\r\n")  # fmt: skip
+            request = (
+                f"GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {key}\r\n"
+                "X-Purpose: marketing_push\r\n\r\n"
+            )
             t = time.perf_counter()
             writer.write(request.encode())
             head = await reader.readuntil(b"\r\n\r\n")
             status = int(head.split(b" ", 2)[1])
-            length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                          if line.lower().startswith(b"content-length"))  # fmt: skip
+            length = next(
+                int(line.split(b":")[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length")
+            )
             await reader.readexactly(length)
             lat.append(time.perf_counter() - t)
             statuses[status] = statuses.get(status, 0) + 1
@@ -98,14 +116,16 @@ async def http_client(port: int, key: str, ids: list[str], end: float, lat: list
         writer.close()
 
 
-async def governed(port: int, key: str, ids: list[str], seconds: float,
-                   concurrency: int) -> tuple[float, list[float], dict[int, int]]:  # fmt: skip
+async def governed(
+    port: int, key: str, ids: list[str], seconds: float, concurrency: int
+) -> tuple[float, list[float], dict[int, int]]:
     lat: list[float] = []
     statuses: dict[int, int] = {}
     start = time.perf_counter()
     end = start + seconds
-    await asyncio.gather(*[http_client(port, key, ids, end, lat, statuses)
-                           for _ in range(concurrency)])  # fmt: skip
+    await asyncio.gather(
+        *[http_client(port, key, ids, end, lat, statuses) for _ in range(concurrency)]
+    )
     return len(lat) / (time.perf_counter() - start), lat, statuses
 
 
@@ -128,21 +148,36 @@ def main() -> int:
     args = parser.parse_args()
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="govbench-"))
     port = free_port()
-    deployment = prepare_demo(data_dir, seed=2026, customers=args.customers, port=port,
-                              host="127.0.0.1")  # fmt: skip
+    deployment = prepare_demo(
+        data_dir, seed=2026, customers=args.customers, port=port, host="127.0.0.1"
+    )
     key = next(c["key"] for c in deployment.credentials if c["name"] == "campaign-sms")
     ids = consented_adults(data_dir)
     env = os.environ | {"GOV_LOG_FORMAT": "json"}
     proxy = subprocess.Popen(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "governance", "--config", str(data_dir / "govproxy.yaml"),
-         "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "governance",
+            "--config",
+            str(data_dir / "govproxy.yaml"),
+            "serve",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_ready(port)
         asyncio.run(governed(port, key, ids, 1.0, 4))  # warm-up: caches, connections
-        sql_rps, sql_lat = asyncio.run(direct_sql(data_dir / "customers.db", ids, args.seconds))
-        seq_rps, seq_lat, seq_st = asyncio.run(governed(port, key, ids, args.seconds, 1))
+        sql_rps, sql_lat = asyncio.run(
+            direct_sql(data_dir / "customers.db", ids, args.seconds)
+        )
+        seq_rps, seq_lat, seq_st = asyncio.run(
+            governed(port, key, ids, args.seconds, 1)
+        )
         par_rps, par_lat, par_st = asyncio.run(
             governed(port, key, ids, args.seconds, args.concurrency)
         )
@@ -155,11 +190,17 @@ def main() -> int:
         ("governed HTTP, 1 connection", seq_rps, seq_lat, seq_st),
         (f"governed HTTP, {args.concurrency} connections", par_rps, par_lat, par_st),
     ]
-    print(f"{len(ids)} consented adult subjects of {args.customers}; {args.seconds:.0f} s per run")
+    print(
+        f"{len(ids)} consented adult subjects of {args.customers}; {args.seconds:.0f} s per run"
+    )
     print(f"{'mode':40} {'reads/s':>9} {'p50 ms':>8} {'p99 ms':>8}  statuses")
     for name, rps, lat, st in rows:
-        print(f"{name:40} {rps:9.0f} {pct(lat, .5):8.2f} {pct(lat, .99):8.2f}  {json.dumps(st)}")
-    print(f"added by governance at p50 (1 connection): {added:.2f} ms (target <= {TARGET_ADDED_MS})")
+        print(
+            f"{name:40} {rps:9.0f} {pct(lat, 0.5):8.2f} {pct(lat, 0.99):8.2f}  {json.dumps(st)}"
+        )
+    print(
+        f"added by governance at p50 (1 connection): {added:.2f} ms (target <= {TARGET_ADDED_MS})"
+    )
     print(f"governed throughput: {par_rps:.0f}/s (target >= {TARGET_RPS})")
     ok = par_rps >= TARGET_RPS and added <= TARGET_ADDED_MS and set(par_st) == {200}
     print("PASS" if ok else "FAIL")

@@ -55,9 +55,17 @@ CREATE TABLE customer_tags (
 );
 """
 _CUSTOMER_COLUMNS = (
-    "customer_id", "name", "nickname", "mobile", "id_number", "email",
-    "address", "birth_date", "bank_card", "service_note",
-)  # fmt: skip
+    "customer_id",
+    "name",
+    "nickname",
+    "mobile",
+    "id_number",
+    "email",
+    "address",
+    "birth_date",
+    "bank_card",
+    "service_note",
+)
 
 
 def demo_customers() -> list[Customer]:

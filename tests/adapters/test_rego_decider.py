@@ -21,7 +21,7 @@ INPUT = {
         "categories": ["contact.phone"],
         "sensitive_categories": [],
         "excludes_minors": True,
-    },  # fmt: skip
+    },
     "dataset": "customers",
     "fields": [{"name": "mobile", "category": "contact.phone", "sensitive": False}],
     "explicit_fields": True,
@@ -51,13 +51,23 @@ def test_shipped_bundle_allows_and_obliges():
 
 @pytest.mark.parametrize(
     "result",
-    [None, [], {"allow": "yes", "reasons": [], "obligations": {}},
-     {"allow": True, "reasons": [1], "obligations": {}},
-     {"allow": True, "reasons": [], "obligations": {"mobile": "publish"}},
-     {"allow": True, "reasons": []}],
-    ids=["undefined", "not-object", "allow-not-bool", "reason-not-str", "unknown-obligation",
-         "no-obligations"],
-)  # fmt: skip
+    [
+        None,
+        [],
+        {"allow": "yes", "reasons": [], "obligations": {}},
+        {"allow": True, "reasons": [1], "obligations": {}},
+        {"allow": True, "reasons": [], "obligations": {"mobile": "publish"}},
+        {"allow": True, "reasons": []},
+    ],
+    ids=[
+        "undefined",
+        "not-object",
+        "allow-not-bool",
+        "reason-not-str",
+        "unknown-obligation",
+        "no-obligations",
+    ],
+)
 def test_when_result_malformed_then_engine_unavailable(result):
     """A decision the engine did not shape correctly is never read as an allow."""
     with pytest.raises(PolicyEngineUnavailable):

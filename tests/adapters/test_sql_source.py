@@ -85,10 +85,14 @@ def scan_ids(
     rows = run(
         url,
         lambda s: s.scan(
-            dataset, columns=["customer_id"], tags_any=tags_any, tags_all=tags_all,
-            after=after, limit=limit,
+            dataset,
+            columns=["customer_id"],
+            tags_any=tags_any,
+            tags_all=tags_all,
+            after=after,
+            limit=limit,
         ),
-    )  # fmt: skip
+    )
     return [r["customer_id"] for r in rows]
 
 
@@ -170,9 +174,15 @@ class TestScan:
         """Every scanned row holds exactly the requested columns."""
         rows = run(
             url,
-            lambda s: s.scan(dataset, columns=["customer_id", "nickname"], tags_any=[],
-                             tags_all=[], after=None, limit=5),
-        )  # fmt: skip
+            lambda s: s.scan(
+                dataset,
+                columns=["customer_id", "nickname"],
+                tags_any=[],
+                tags_all=[],
+                after=None,
+                limit=5,
+            ),
+        )
 
         assert rows == [
             {"customer_id": cid, "nickname": CUSTOMERS[cid].nickname}

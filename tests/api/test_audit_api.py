@@ -21,8 +21,11 @@ def test_when_filtering_by_caller_and_outcome_then_only_matching_events(
         headers=auth(keys["brand-app"], "analytics"),
     )
 
-    events = client.get("/v1/audit/events", params={"caller": "brand-app", "outcome": "denied"},
-                        headers=officer(keys)).json()["events"]  # fmt: skip
+    events = client.get(
+        "/v1/audit/events",
+        params={"caller": "brand-app", "outcome": "denied"},
+        headers=officer(keys),
+    ).json()["events"]
 
     assert events
     assert all(e["caller"] == "brand-app" and e["outcome"] == "denied" for e in events)
@@ -76,8 +79,11 @@ def test_reading_the_trail_is_itself_audited(client, keys):
     """An officer's read leaves an audit.read event."""
     client.get("/v1/audit/events", headers=officer(keys))
 
-    events = client.get("/v1/audit/events", params={"caller": "compliance-officer"},
-                        headers=officer(keys)).json()["events"]  # fmt: skip
+    events = client.get(
+        "/v1/audit/events",
+        params={"caller": "compliance-officer"},
+        headers=officer(keys),
+    ).json()["events"]
 
     assert any(e["kind"] == "audit.read" for e in events)
 
@@ -105,8 +111,12 @@ def test_when_an_event_is_altered_then_verify_names_it(client, keys, demo_dir):
     body = client.get("/v1/audit/verify", headers=officer(keys)).json()
 
     assert body["ok"] is False
-    assert body["first_bad"] == {"chain_id": chain, "seq": seq, "event_id": event_id,
-                                 "problem": "altered"}  # fmt: skip
+    assert body["first_bad"] == {
+        "chain_id": chain,
+        "seq": seq,
+        "event_id": event_id,
+        "problem": "altered",
+    }
 
 
 def test_when_an_event_is_deleted_then_verify_reports_the_gap(client, keys, demo_dir):

@@ -20,8 +20,10 @@ def consent_rows(demo_dir, subject_id):
 
 def read(client, keys, subject_id):
     """A marketing read of the subject by the SMS sender."""
-    return client.get(f"/v1/datasets/customers/records/{subject_id}",
-                      headers=auth(keys["campaign-sms"], "marketing_push"))  # fmt: skip
+    return client.get(
+        f"/v1/datasets/customers/records/{subject_id}",
+        headers=auth(keys["campaign-sms"], "marketing_push"),
+    )
 
 
 def test_when_withdrawn_then_the_very_next_read_is_refused(client, keys, demo_dir):
@@ -56,8 +58,10 @@ def test_when_withdrawn_then_contract_purposes_still_work(client, keys, demo_dir
         headers=auth(keys["brand-app"]),
     )
 
-    response = client.get(f"/v1/datasets/customers/records/{sid}",
-                          headers=auth(keys["brand-app"], "order_fulfilment"))  # fmt: skip
+    response = client.get(
+        f"/v1/datasets/customers/records/{sid}",
+        headers=auth(keys["brand-app"], "order_fulfilment"),
+    )
 
     assert response.status_code == 200
 
@@ -128,7 +132,7 @@ def test_when_withdrawing_twice_then_second_changes_nothing(client, keys, demo_d
         "contract-purpose",
         "unknown-purpose",
         "bad-notice-version",
-    ],  # fmt: skip
+    ],
 )
 def test_when_consent_is_not_valid_then_nothing_is_recorded(
     client, keys, demo_dir, change, code
@@ -153,8 +157,11 @@ def test_when_service_records_consent_for_foreign_purpose_then_refused(
     """A service may record consent only for purposes it acts for."""
     sid = subjects(demo_dir, minor=False)[15]
 
-    response = client.post(f"/v1/subjects/{sid}/consents", json={"purpose": "analytics", **EVIDENCE},
-                           headers=auth(keys["campaign-sms"]))  # fmt: skip
+    response = client.post(
+        f"/v1/subjects/{sid}/consents",
+        json={"purpose": "analytics", **EVIDENCE},
+        headers=auth(keys["campaign-sms"]),
+    )
 
     assert response.status_code == 403
     assert response.json()["code"] == "purpose_not_permitted"
@@ -162,8 +169,11 @@ def test_when_service_records_consent_for_foreign_purpose_then_refused(
 
 def test_when_officer_records_consent_then_forbidden_role(client, keys, demo_dir):
     """Officers review; they do not record consent."""
-    response = client.post("/v1/subjects/C000001/consents", json={"purpose": "analytics", **EVIDENCE},
-                           headers=auth(keys["compliance-officer"]))  # fmt: skip
+    response = client.post(
+        "/v1/subjects/C000001/consents",
+        json={"purpose": "analytics", **EVIDENCE},
+        headers=auth(keys["compliance-officer"]),
+    )
 
     assert response.status_code == 403
     assert response.json()["code"] == "forbidden_role"
@@ -172,13 +182,19 @@ def test_when_officer_records_consent_then_forbidden_role(client, keys, demo_dir
 def test_consent_change_and_its_audit_event_are_stored_together(client, keys, demo_dir):
     """Each ledger event has exactly one audit event naming it."""
     sid = subjects(demo_dir, minor=False)[16]
-    granted = client.post(f"/v1/subjects/{sid}/consents", json={"purpose": "analytics", **EVIDENCE},
-                          headers=auth(keys["brand-app"])).json()  # fmt: skip
+    granted = client.post(
+        f"/v1/subjects/{sid}/consents",
+        json={"purpose": "analytics", **EVIDENCE},
+        headers=auth(keys["brand-app"]),
+    ).json()
 
     with closing(sqlite3.connect(demo_dir / "governance.db")) as conn:
-        details = [r[0] for r in conn.execute(
-            "SELECT detail FROM audit_events WHERE kind = 'consent.granted' AND detail LIKE ?",
-            (f'%{granted["event_id"]}%',),
-        )]  # fmt: skip
+        details = [
+            r[0]
+            for r in conn.execute(
+                "SELECT detail FROM audit_events WHERE kind = 'consent.granted' AND detail LIKE ?",
+                (f"%{granted['event_id']}%",),
+            )
+        ]
 
     assert len(details) == 1

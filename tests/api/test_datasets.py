@@ -11,8 +11,12 @@ def test_when_service_lists_then_it_sees_its_purposes_only(client, keys):
     fields = {f["name"]: f for f in customers["fields"]}
     assert [p["name"] for p in body["purposes"]] == ["marketing_push"]
     assert fields["mobile"]["purposes"] == ["marketing_push"]
-    assert fields["bank_card"] == {"name": "bank_card", "category": "financial.bank_card",
-                                   "sensitive": True, "purposes": []}  # fmt: skip
+    assert fields["bank_card"] == {
+        "name": "bank_card",
+        "category": "financial.bank_card",
+        "sensitive": True,
+        "purposes": [],
+    }
     assert (
         next(t for t in customers["tags"] if t["name"] == "孕期")["sensitive"] is True
     )

@@ -611,7 +611,10 @@ def _planted(text: str) -> bytes:
 
 MALFORMED = {
     # name: (url template, raw body)
-    "query-truncated-json": (QUERY, _planted('{"fields": ["mobile"], "cursor": "PHONE')),
+    "query-truncated-json": (
+        QUERY,
+        _planted('{"fields": ["mobile"], "cursor": "PHONE'),
+    ),
     "query-fields-not-a-list": (QUERY, _planted('{"fields": "PHONE"}')),
     "query-field-not-a-string": (QUERY, _planted('{"fields": [PHONE]}')),
     "query-limit-not-an-int": (QUERY, _planted('{"limit": "PHONEx"}')),
@@ -625,16 +628,31 @@ MALFORMED = {
     # regression: the `loc` of an unknown key is the key itself, and it was echoed
     "query-phone-as-unknown-key": (QUERY, _planted('{"fields": ["name"], "PHONE": 1}')),
     "consent-truncated-json": (CONSENTS, _planted('{"purpose": "PHONE')),
-    "consent-purpose-not-a-string": (CONSENTS, _planted(
-        '{"purpose": PHONE, "notice_version": "1", "method": "click", "channel": "app"}')),
-    "consent-missing-method": (CONSENTS, _planted(
-        '{"purpose": "marketing_push", "notice_version": "PHONE", "channel": "app"}')),
-    "consent-unknown-key": (CONSENTS, _planted(
-        '{"purpose": "marketing_push", "notice_version": "1", "method": "click",'
-        ' "channel": "app", "mobile": "PHONE"}')),
-    "withdraw-unknown-key": (WITHDRAW, _planted('{"method": "click", "mobile": "PHONE"}')),
+    "consent-purpose-not-a-string": (
+        CONSENTS,
+        _planted(
+            '{"purpose": PHONE, "notice_version": "1", "method": "click", "channel": "app"}'
+        ),
+    ),
+    "consent-missing-method": (
+        CONSENTS,
+        _planted(
+            '{"purpose": "marketing_push", "notice_version": "PHONE", "channel": "app"}'
+        ),
+    ),
+    "consent-unknown-key": (
+        CONSENTS,
+        _planted(
+            '{"purpose": "marketing_push", "notice_version": "1", "method": "click",'
+            ' "channel": "app", "mobile": "PHONE"}'
+        ),
+    ),
+    "withdraw-unknown-key": (
+        WITHDRAW,
+        _planted('{"method": "click", "mobile": "PHONE"}'),
+    ),
     "withdraw-method-not-a-string": (WITHDRAW, _planted('{"method": PHONE}')),
-}  # fmt: skip
+}
 
 
 class TestMalformedBodies:

@@ -34,8 +34,11 @@ def run(client, keys, body, caller="campaign-sms", purpose="marketing_push"):
 
 def test_when_tags_any_then_only_consenting_adults_are_returned(client, keys, demo_dir):
     """Phone and nickname of 高消费 or 母婴 customers: exactly the consenting adults."""
-    body = {"fields": ["mobile", "nickname"], "where": {"tags_any": ["高消费", "母婴"]},
-            "limit": 1000}  # fmt: skip
+    body = {
+        "fields": ["mobile", "nickname"],
+        "where": {"tags_any": ["高消费", "母婴"]},
+        "limit": 1000,
+    }
 
     response = run(client, keys, body)
 
@@ -89,9 +92,16 @@ def test_when_minors_in_audience_then_they_are_excluded_and_counted(
 ):
     """Children who somehow consented are still left out of marketing audiences (M-01)."""
     child = subjects(demo_dir, minor=True)[0]
-    client.post(f"/v1/subjects/{child}/consents", headers=auth(keys["brand-app"]),
-                json={"purpose": "marketing_push", "notice_version": "2026.01",
-                      "method": "click", "channel": "app"})  # fmt: skip
+    client.post(
+        f"/v1/subjects/{child}/consents",
+        headers=auth(keys["brand-app"]),
+        json={
+            "purpose": "marketing_push",
+            "notice_version": "2026.01",
+            "method": "click",
+            "channel": "app",
+        },
+    )
 
     result = run(client, keys, {"fields": ["nickname"], "limit": 1000}).json()
 
@@ -141,8 +151,13 @@ def test_when_cursor_used_for_other_purpose_then_refused(client, keys):
     """A cursor is sealed to its dataset and purpose."""
     cursor = run(client, keys, {"limit": 2}).json()["next_cursor"]
 
-    response = run(client, keys, {"limit": 2, "cursor": cursor}, caller="brand-app",
-                   purpose="personalised_recommendation")  # fmt: skip
+    response = run(
+        client,
+        keys,
+        {"limit": 2, "cursor": cursor},
+        caller="brand-app",
+        purpose="personalised_recommendation",
+    )
 
     assert response.status_code == 422
 
@@ -156,7 +171,8 @@ def test_when_analytics_queries_then_subject_ids_are_pseudonymous(
     ).json()
 
     ids = [r["subject_id"] for r in page["records"]]
-    assert ids and all(i.startswith("pv1_") for i in ids)
+    assert ids
+    assert all(i.startswith("pv1_") for i in ids)
     assert "C000" not in page["next_cursor"]  # raw keys are C + 6 digits
 
 
@@ -165,8 +181,11 @@ def test_query_audit_event_names_returned_subjects_by_reference(client, keys):
     response = run(
         client, keys, {"fields": ["mobile"], "where": {"tags_any": ["母婴"]}}
     )
-    events = client.get("/v1/audit/events", params={"caller": "campaign-sms"},
-                        headers=auth(keys["compliance-officer"])).json()["events"]  # fmt: skip
+    events = client.get(
+        "/v1/audit/events",
+        params={"caller": "campaign-sms"},
+        headers=auth(keys["compliance-officer"]),
+    ).json()["events"]
 
     event = next(
         e for e in events if e["decision_id"] == response.headers["X-Decision-Id"]

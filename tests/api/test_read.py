@@ -86,13 +86,18 @@ class TestMarketingRead:
     def test_when_never_consented_then_consent_missing(self, client, keys, demo_dir):
         """A subject without any consent event is refused for a consent-based purpose."""
         sid = adult(demo_dir)
-        client.post(f"/v1/subjects/{sid}/consents/marketing_push/withdraw",
-                    headers=auth(keys["brand-app"]))  # fmt: skip
+        client.post(
+            f"/v1/subjects/{sid}/consents/marketing_push/withdraw",
+            headers=auth(keys["brand-app"]),
+        )
         fresh = next(
-            s for s in subjects(demo_dir, minor=False)
-            if client.get(f"/v1/subjects/{s}/consents", headers=auth(keys["brand-app"]))
-            .json()["consents"] == []
-        )  # fmt: skip
+            s
+            for s in subjects(demo_dir, minor=False)
+            if client.get(
+                f"/v1/subjects/{s}/consents", headers=auth(keys["brand-app"])
+            ).json()["consents"]
+            == []
+        )
 
         response = client.get(
             RECORD.format(fresh), headers=auth(keys["campaign-sms"], "marketing_push")
@@ -179,7 +184,7 @@ class TestPseudonymisedRead:
     def test_when_analytics_reads_then_ids_are_stable_pseudonyms(
         self, client, keys, demo_dir
     ):
-        """Analytics gets keyed pseudonyms: the same subject maps to the same value, never the raw id."""
+        """Analytics gets keyed pseudonyms: stable per subject, never the raw id."""
         sid = adult(demo_dir)
         grant(client, keys, sid, "analytics")
         headers = auth(keys["brand-app"], "analytics")

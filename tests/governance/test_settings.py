@@ -116,9 +116,16 @@ class TestInvalid:
             ("store_url: [a, b]\n", "store_url"),
             ("databse_url: sqlite:///x.db\n", "databse_url"),
         ],
-        ids=["port-range", "env", "log-format", "limit-zero", "not-a-number",
-             "url-list", "unknown-key"],
-    )  # fmt: skip
+        ids=[
+            "port-range",
+            "env",
+            "log-format",
+            "limit-zero",
+            "not-a-number",
+            "url-list",
+            "unknown-key",
+        ],
+    )
     def test_invalid_value_names_file_and_key(
         self, tmp_path: Path, text: str, key: str
     ) -> None:

@@ -16,9 +16,9 @@ from factories import auth
 from fastapi.testclient import TestClient
 from pg import demo_customers, execute, fetch, pg_customers_url, pg_url
 
-from governance.app import create_app
 from audit.record import AuditDraft
 from audit.writer import AuditWriter
+from governance.app import create_app
 from governance.auth.registry import CallerRegistry
 from governance.catalog import load_catalog
 from governance.demo.dataset import Customer
@@ -45,9 +45,10 @@ def adults(*, tagged: bool) -> list[Customer]:
     """Adult customers with (or without) the query tag, in id order."""
     today = today_in_china()
     return [
-        c for c in CUSTOMERS
+        c
+        for c in CUSTOMERS
         if not is_minor(c.birth_date, today) and (TAG in c.tags) == tagged
-    ]  # fmt: skip
+    ]
 
 
 def write_deployment(folder: Path, *, store_url: str, source_url: str) -> Path:
@@ -63,11 +64,16 @@ def write_deployment(folder: Path, *, store_url: str, source_url: str) -> Path:
     config = folder / "govproxy.yaml"
     config.write_text(
         yaml.safe_dump(
-            {"env": "test", "catalog_file": "catalog.yaml", "keys_file": "keys.json",
-             "store_url": store_url, "log_format": "console"}
+            {
+                "env": "test",
+                "catalog_file": "catalog.yaml",
+                "keys_file": "keys.json",
+                "store_url": store_url,
+                "log_format": "console",
+            }
         ),
         "utf-8",
-    )  # fmt: skip
+    )
     return config
 
 
@@ -120,10 +126,14 @@ def grant(client: TestClient, key: str, subject_id: str) -> None:
     """Record the subject's marketing consent through the API."""
     response = client.post(
         f"/v1/subjects/{subject_id}/consents",
-        json={"purpose": "marketing_push", "notice_version": "2026.01", "method": "click",
-              "channel": "app"},
+        json={
+            "purpose": "marketing_push",
+            "notice_version": "2026.01",
+            "method": "click",
+            "channel": "app",
+        },
         headers=auth(key),
-    )  # fmt: skip
+    )
     assert response.status_code == 201, response.text
 
 
@@ -226,9 +236,10 @@ def test_audit_events_list_for_subject(
     read(client, keys["campaign-sms"], subject_id)
 
     response = client.get(
-        "/v1/audit/events", params={"subject_id": subject_id},
+        "/v1/audit/events",
+        params={"subject_id": subject_id},
         headers=auth(keys["compliance-officer"]),
-    )  # fmt: skip
+    )
 
     assert response.status_code == 200, response.text
     events = response.json()["events"]

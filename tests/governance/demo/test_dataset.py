@@ -27,9 +27,17 @@ SEED = 20260101
 COUNT = 2000
 SENSITIVE_TAGS = ("孕期", "糖尿病", "负债")
 CUSTOMER_COLUMNS = (
-    "customer_id", "name", "nickname", "mobile", "id_number",
-    "email", "address", "birth_date", "bank_card", "service_note",
-)  # fmt: skip
+    "customer_id",
+    "name",
+    "nickname",
+    "mobile",
+    "id_number",
+    "email",
+    "address",
+    "birth_date",
+    "bank_card",
+    "service_note",
+)
 ELEVEN_DIGITS = re.compile(r"(?<!\d)\d{11}(?!\d)")
 
 
