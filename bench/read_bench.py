@@ -4,8 +4,8 @@ Usage: python bench/read_bench.py [--customers 10000] [--seconds 10] [--concurre
 
 Builds (or reuses) a demo deployment, starts one proxy worker (uvicorn, as
 `govproxy serve` does), and measures in the same run:
-  * direct SQL: the same rows read by key through the same driver (aiosqlite),
-    no HTTP, no governance: the floor;
+  * direct SQL: the same rows read by key with sqlite3 in process, no HTTP, no
+    governance: the floor;
   * governed reads: GET /v1/datasets/customers/records/{id} for marketing_push
     over keep-alive HTTP/1.1, sequentially (latency) and with N connections
     (throughput).
@@ -27,8 +27,6 @@ import tempfile
 import time
 from contextlib import closing
 from pathlib import Path
-
-import aiosqlite
 
 from governance.demo.setup import prepare_demo
 
@@ -64,22 +62,17 @@ def pct(samples: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
 
 
-async def direct_sql(
-    db: Path, ids: list[str], seconds: float
-) -> tuple[float, list[float]]:
-    """Read the same rows by key with the proxy's driver, no HTTP: the floor."""
+def direct_sql(db: Path, ids: list[str], seconds: float) -> tuple[float, list[float]]:
+    """Read the same rows by key with sqlite3 in process, no HTTP: the floor."""
     cols = "customer_id, name, nickname, mobile, email"
+    sql = f"SELECT {cols} FROM customers WHERE customer_id = ?"  # noqa: S608 - constant
     lat: list[float] = []
-    async with aiosqlite.connect(db) as conn:
-        end = time.perf_counter() + seconds
+    with closing(sqlite3.connect(db)) as conn:
         start = time.perf_counter()
+        end = start + seconds
         while time.perf_counter() < end:
             t = time.perf_counter()
-            async with conn.execute(
-                f"SELECT {cols} FROM customers WHERE customer_id = ?",  # noqa: S608 - constant
-                (random.choice(ids),),
-            ) as cur:
-                await cur.fetchone()
+            conn.execute(sql, (random.choice(ids),)).fetchone()
             lat.append(time.perf_counter() - t)
         return len(lat) / (time.perf_counter() - start), lat
 
@@ -172,9 +165,7 @@ def main() -> int:
     try:
         wait_ready(port)
         asyncio.run(governed(port, key, ids, 1.0, 4))  # warm-up: caches, connections
-        sql_rps, sql_lat = asyncio.run(
-            direct_sql(data_dir / "customers.db", ids, args.seconds)
-        )
+        sql_rps, sql_lat = direct_sql(data_dir / "customers.db", ids, args.seconds)
         seq_rps, seq_lat, seq_st = asyncio.run(
             governed(port, key, ids, args.seconds, 1)
         )
@@ -186,7 +177,7 @@ def main() -> int:
         proxy.wait(10)
     added = pct(seq_lat, 0.5) - pct(sql_lat, 0.5)
     rows = [
-        ("direct SQL (aiosqlite, by key)", sql_rps, sql_lat, {}),
+        ("direct SQL (sqlite3, by key)", sql_rps, sql_lat, {}),
         ("governed HTTP, 1 connection", seq_rps, seq_lat, seq_st),
         (f"governed HTTP, {args.concurrency} connections", par_rps, par_lat, par_st),
     ]
@@ -196,7 +187,7 @@ def main() -> int:
     print(f"{'mode':40} {'reads/s':>9} {'p50 ms':>8} {'p99 ms':>8}  statuses")
     for name, rps, lat, st in rows:
         print(
-            f"{name:40} {rps:9.0f} {pct(lat, 0.5):8.2f} {pct(lat, 0.99):8.2f}  {json.dumps(st)}"
+            f"{name:40} {rps:9.0f} {pct(lat, 0.5):8.3f} {pct(lat, 0.99):8.3f}  {json.dumps(st)}"
         )
     print(
         f"added by governance at p50 (1 connection): {added:.2f} ms (target <= {TARGET_ADDED_MS})"
