@@ -20,6 +20,7 @@ import os
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import fields
 
 import asyncpg
 import pytest
@@ -54,18 +55,7 @@ CREATE TABLE customer_tags (
     PRIMARY KEY (customer_id, tag)
 );
 """
-_CUSTOMER_COLUMNS = (
-    "customer_id",
-    "name",
-    "nickname",
-    "mobile",
-    "id_number",
-    "email",
-    "address",
-    "birth_date",
-    "bank_card",
-    "service_note",
-)
+_CUSTOMER_COLUMNS = tuple(f.name for f in fields(Customer) if f.name != "tags")
 
 
 def demo_customers() -> list[Customer]:

@@ -5,6 +5,7 @@ import random
 import re
 import sqlite3
 from collections import Counter
+from dataclasses import fields
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -26,18 +27,7 @@ from governance.demo.dataset import (
 SEED = 20260101
 COUNT = 2000
 SENSITIVE_TAGS = ("孕期", "糖尿病", "负债")
-CUSTOMER_COLUMNS = (
-    "customer_id",
-    "name",
-    "nickname",
-    "mobile",
-    "id_number",
-    "email",
-    "address",
-    "birth_date",
-    "bank_card",
-    "service_note",
-)
+CUSTOMER_COLUMNS = tuple(f.name for f in fields(Customer) if f.name != "tags")
 ELEVEN_DIGITS = re.compile(r"(?<!\d)\d{11}(?!\d)")
 
 
