@@ -71,10 +71,17 @@ def resolve_fields(
     return list(dict.fromkeys(names)), True
 
 
-def check_consent(purpose: Purpose, state: ConsentState) -> ConsentState:
-    """Raise unless the purpose needs no consent or the subject granted it."""
+async def check_consent(
+    services: Services, purpose: Purpose, subject_id: str
+) -> ConsentState:
+    """Raise unless the purpose needs no consent or the subject granted it.
+
+    Read from the ledger on every request, never cached, so that a withdrawal
+    holds from the very next request in every worker.
+    """
     if not purpose.requires_consent:
         return ConsentState.NOT_REQUIRED
+    state = await services.consents.state(subject_id, purpose.name)
     if state is ConsentState.WITHDRAWN:
         raise ConsentWithdrawn("the subject withdrew consent for this purpose")
     if state is not ConsentState.GRANTED:
@@ -127,7 +134,7 @@ def released_columns(decision: Decision, fields: Sequence[str]) -> list[str]:
     return [
         f
         for f in fields
-        if decision.obligations.get(f, Obligation.WITHHOLD) != "withhold"
+        if decision.obligations.get(f, Obligation.WITHHOLD) is not Obligation.WITHHOLD
     ]
 
 
@@ -162,9 +169,7 @@ async def read_record(
     )
     if facts is None:
         raise UnknownSubject("the dataset holds no record for this subject")
-    consent = check_consent(
-        purpose, await services.consents.state(subject_id, purpose.name)
-    )
+    consent = await check_consent(services, purpose, subject_id)
     minor = is_minor(facts.get(dataset.birth_date_field or ""), services.today())
     access = Access(caller, purpose, dataset, requested, explicit)
     decision = await decide(services, trail, access, consent, minor)

@@ -122,6 +122,16 @@ def _read_file(path: Path) -> dict[str, Any]:
     return raw
 
 
+def _describe(error: Any, path: Path | None) -> str:
+    """One fault, named by where its value came from: the environment or the file."""
+    loc = [str(p) for p in error["loc"]]
+    env_name = "GOV_" + "__".join(loc).upper()
+    fault = f"invalid settings: {'.'.join(loc)}: {error['msg']}"
+    if any(k.startswith(env_name) for k in os.environ) or path is None:
+        return f"environment: {fault} (from {env_name})"
+    return f"{path}: {fault}"
+
+
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Build settings from the config file, the environment and `overrides`.
 
@@ -135,10 +145,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        where = str(path) if path else "environment"
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigurationError(f"{where}: invalid settings: {problems}") from None
+        problems = "\n".join(_describe(e, path) for e in exc.errors())
+        raise ConfigurationError(problems) from None
     finally:
         _FILE_VALUES.reset(token)

@@ -362,3 +362,17 @@ class TestSourceUrls:
             catalog.sources["demo"]
             == f"sqlite+aiosqlite:///{(folder / 'crm.db').resolve()}"
         )
+
+
+def test_when_source_url_names_an_unset_variable_then_it_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`${VAR}` that is not set stops loading, naming the source and the variable."""
+    monkeypatch.delenv("GOV_TEST_UNSET_URL", raising=False)
+    doc = demo_doc()
+    doc["sources"]["demo"]["url"] = "${GOV_TEST_UNSET_URL}"
+    path = write_catalog(tmp_path, doc)
+
+    assert load_error(path) == [
+        f"{path}: sources.demo.url: environment variable GOV_TEST_UNSET_URL is not set"
+    ]

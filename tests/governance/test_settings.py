@@ -167,6 +167,20 @@ class TestInvalid:
         with pytest.raises(ConfigurationError, match=r"^environment: .*server\.port: "):
             load_settings()
 
+    def test_bad_environment_value_is_blamed_on_the_environment_not_the_file(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """With a valid file, a bad GOV_ value names the variable, not the file."""
+        config = write_config(tmp_path, "server: {port: 9000}\n")
+        monkeypatch.setenv("GOV_SERVER__PORT", "http")
+
+        with pytest.raises(ConfigurationError) as caught:
+            load_settings(config)
+
+        assert str(caught.value).startswith("environment: ")
+        assert "GOV_SERVER__PORT" in str(caught.value)
+        assert str(config) not in str(caught.value)
+
     @pytest.mark.parametrize(
         "text",
         ["server: {port: 8080\n", "env: dev\n  log_format: [\n", "\tenv: dev\n"],
