@@ -1,0 +1,69 @@
+"""Caller administration over the API: keys issued once, revocation immediate, all audited."""
+
+import sqlite3
+from contextlib import closing
+
+from factories import auth
+
+NEW = {"name": "crm-sync", "role": "service", "purposes": ["order_fulfilment"]}
+
+
+def test_when_admin_adds_caller_then_its_key_works_and_is_stored_only_hashed(
+    client, keys, demo_dir
+):
+    """The key comes back once, authenticates, and is nowhere in the store."""
+    created = client.post("/v1/callers", json=NEW, headers=auth(keys["platform-admin"]))
+    key = created.json()["key"]
+
+    read = client.get("/v1/datasets/customers/records/C000001",
+                      headers=auth(key, "order_fulfilment"))  # fmt: skip
+    listed = client.get("/v1/callers", headers=auth(keys["platform-admin"])).json()
+
+    assert created.status_code == 201
+    assert read.status_code == 200
+    assert all("key" not in c for c in listed["callers"])
+    assert key.encode() not in (demo_dir / "governance.db").read_bytes()
+
+
+def test_when_admin_revokes_caller_then_its_next_request_is_refused(client, keys):
+    """Revocation takes effect on the very next request."""
+    admin = auth(keys["platform-admin"])
+    key = client.post("/v1/callers", json=NEW, headers=admin).json()["key"]
+
+    revoked = client.post("/v1/callers/crm-sync/revoke", headers=admin)
+    after = client.get("/v1/datasets/customers/records/C000001",
+                       headers=auth(key, "order_fulfilment"))  # fmt: skip
+
+    assert revoked.status_code == 200
+    assert after.status_code == 401
+
+
+def test_caller_changes_are_audited_with_the_change(client, keys, demo_dir):
+    """Adding and revoking leave caller.added and caller.revoked events by the admin."""
+    admin = auth(keys["platform-admin"])
+    client.post("/v1/callers", json=NEW, headers=admin)
+    client.post("/v1/callers/crm-sync/revoke", headers=admin)
+
+    with closing(sqlite3.connect(demo_dir / "governance.db")) as conn:
+        kinds = [r[0] for r in conn.execute(
+            "SELECT kind FROM audit_events WHERE caller = 'platform-admin' ORDER BY ts"
+        )]  # fmt: skip
+
+    assert kinds == ["caller.added", "caller.revoked"]
+
+
+def test_when_name_taken_then_conflict(client, keys):
+    """A second caller of the same name is refused with 409."""
+    response = client.post("/v1/callers", json=NEW | {"name": "campaign-sms"},
+                           headers=auth(keys["platform-admin"]))  # fmt: skip
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "conflict"
+
+
+def test_when_service_manages_callers_then_forbidden_role(client, keys):
+    """Only admins manage callers."""
+    response = client.post("/v1/callers", json=NEW, headers=auth(keys["brand-app"]))
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "forbidden_role"
