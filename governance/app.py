@@ -7,6 +7,7 @@ starts this process's audit writer, and connects the data sources.
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
@@ -21,6 +22,7 @@ from governance.api.routes import audit, callers, consent, data, health
 from governance.auth.registry import CallerRegistry
 from governance.catalog import load_catalog
 from governance.consent.ledger import ConsentLedger
+from governance.consent.receipts import ReceiptSigner
 from governance.cursor import CursorSealer
 from governance.logging import configure_logging
 from governance.masking.apply import build_operators
@@ -28,7 +30,6 @@ from governance.policy.decide import CachingDecider
 from governance.services import Services, subject_referencer
 from governance.settings import Settings
 from governance.store import open_store
-from governance.subjects import today_in_china
 
 DESCRIPTION = """
 PIPL compliance proxy for private-domain marketing data. Internal services read
@@ -37,6 +38,10 @@ against the subject's consent and the Rego policy, masked as the policy obliges,
 and audited in a hash-chained trail before it is answered. Errors are RFC 9457
 `application/problem+json` with a stable `code`.
 """
+
+
+def _seed_and_version(key: tuple[str, bytes]) -> tuple[bytes, str]:
+    return key[1], key[0]
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -65,7 +70,9 @@ def create_app(settings: Settings) -> FastAPI:
             subject_ref=subject_referencer(keys.key("subject_ref")[1]),
             cursors=CursorSealer(keys.key("cursor")[1]),
             limits=settings.limits,
-            today=today_in_china,
+            now=lambda: datetime.now(UTC),
+            receipts=ReceiptSigner(*_seed_and_version(keys.key("receipt_signing"))),
+            issuer=settings.issuer,
         )
         try:
             yield

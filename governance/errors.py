@@ -8,6 +8,9 @@
     + PurposeNotPermitted              purpose_not_permitted
     + ConsentMissing                   consent_missing
     + ConsentWithdrawn                 consent_withdrawn
+    + ConsentExpired                   consent_expired
+    + ConsentStale                     consent_stale (notice changed since; C-05)
+    + PersonalisationOptedOut          personalisation_opted_out (A-01)
     + PolicyDenied                     policy_denied (carries the policy's reasons)
   x NotFound                    404
     + UnknownDataset                   unknown_dataset
@@ -82,6 +85,27 @@ class ConsentWithdrawn(AccessDenied):
 
     code = "consent_withdrawn"
     title = "Consent withdrawn"
+
+
+class ConsentExpired(AccessDenied):
+    """The subject's consent for the purpose has passed its expiry."""
+
+    code = "consent_expired"
+    title = "Consent expired"
+
+
+class ConsentStale(AccessDenied):
+    """The purpose's notice changed after the consent was given (C-05)."""
+
+    code = "consent_stale"
+    title = "Consent must be renewed"
+
+
+class PersonalisationOptedOut(AccessDenied):
+    """The subject turned personalisation off (A-01)."""
+
+    code = "personalisation_opted_out"
+    title = "Personalisation turned off"
 
 
 class PolicyDenied(AccessDenied):

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from governance.catalog import Catalog, Dataset, Purpose
+from governance.consent.check import check_consent
+from governance.consent.ledger import ConsentRecord
 from governance.errors import (
     AuthenticationFailed,
-    ConsentMissing,
-    ConsentWithdrawn,
     ForbiddenRole,
     InvalidRequest,
     PolicyDenied,
@@ -24,10 +24,9 @@ from governance.errors import (
 from governance.masking.apply import mask_record
 from governance.policy.input import build_policy_input
 from governance.services import Services
-from governance.subjects import is_minor
+from governance.subjects import china_date, minor_of
 from governance.trail import Trail
 from governance.types import (
-    ConsentState,
     Decision,
     FieldFact,
     Obligation,
@@ -71,24 +70,6 @@ def resolve_fields(
     return list(dict.fromkeys(names)), True
 
 
-async def check_consent(
-    services: Services, purpose: Purpose, subject_id: str
-) -> ConsentState:
-    """Raise unless the purpose needs no consent or the subject granted it.
-
-    Read from the ledger on every request, never cached, so that a withdrawal
-    holds from the very next request in every worker.
-    """
-    if not purpose.requires_consent:
-        return ConsentState.NOT_REQUIRED
-    state = await services.consents.state(subject_id, purpose.name)
-    if state is ConsentState.WITHDRAWN:
-        raise ConsentWithdrawn("the subject withdrew consent for this purpose")
-    if state is not ConsentState.GRANTED:
-        raise ConsentMissing("the subject has not consented to this purpose")
-    return state
-
-
 @dataclass(frozen=True)
 class Access:
     """The resolved parts of one governed access: who, why, what."""
@@ -100,7 +81,9 @@ class Access:
     explicit: bool
     tags: tuple[FieldFact, ...] = ()
 
-    def policy_input(self, consent: ConsentState, minor: bool | None) -> dict[str, Any]:
+    def policy_input(
+        self, consent: ConsentRecord, minor: bool | None
+    ) -> dict[str, Any]:
         """The policy input for this access about a subject with these facts."""
         return build_policy_input(
             principal=self.principal,
@@ -118,7 +101,7 @@ async def decide(
     services: Services,
     trail: Trail,
     access: Access,
-    consent: ConsentState,
+    consent: ConsentRecord,
     minor: bool | None,
 ) -> Decision:
     """Ask the policy; raise `PolicyDenied` with its reasons unless it allows."""
@@ -139,8 +122,8 @@ def released_columns(decision: Decision, fields: Sequence[str]) -> list[str]:
 
 
 def facts_columns(dataset: Dataset) -> list[str]:
-    """Columns read before deciding: the key, and the birth date for minority."""
-    extra = [dataset.birth_date_field] if dataset.birth_date_field else []
+    """Columns read before deciding: the key, and the birth date or ID for minority."""
+    extra = [f for f in (dataset.birth_date_field, dataset.id_card_field) if f]
     return [dataset.subject_key, *extra]
 
 
@@ -169,8 +152,11 @@ async def read_record(
     )
     if facts is None:
         raise UnknownSubject("the dataset holds no record for this subject")
-    consent = await check_consent(services, purpose, subject_id)
-    minor = is_minor(facts.get(dataset.birth_date_field or ""), services.today())
+    now = services.now()
+    consent = await check_consent(
+        services.catalog, services.consents, purpose, subject_id, now=now
+    )
+    minor = minor_of(facts, dataset, china_date(now))
     access = Access(caller, purpose, dataset, requested, explicit)
     decision = await decide(services, trail, access, consent, minor)
     columns = released_columns(decision, requested)

@@ -8,9 +8,12 @@ left out and counted by reason, never named.
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from governance.catalog import Dataset, Purpose
+from governance.catalog import Catalog, Dataset, Purpose
+from governance.consent.check import NOT_REQUIRED, consent_problem
+from governance.consent.ledger import ConsentRecord
 from governance.errors import InvalidRequest
 from governance.masking.apply import mask_record
 from governance.pipeline import (
@@ -23,7 +26,7 @@ from governance.pipeline import (
     resolve_purpose,
 )
 from governance.services import Services
-from governance.subjects import is_minor
+from governance.subjects import china_date, minor_of
 from governance.trail import Trail
 from governance.types import ConsentState, FieldFact, Principal, Record, Role
 
@@ -79,7 +82,8 @@ async def run_query(
     page = _Page(
         services.cursors.open(spec.cursor, scope=scope) if spec.cursor else None
     )
-    await decide(services, trail, access, _assumed_consent(purpose), minor=False)
+    assumed = _assumed_consent(services.catalog, purpose)
+    await decide(services, trail, access, assumed, minor=False)
     await _fill(services, access, spec, page, limit)
     trail.detail |= {"excluded": dict(page.excluded), "subject_refs": page.refs}
     cursor = None
@@ -112,9 +116,17 @@ def _limit(services: Services, limit: int | None) -> int:
     return value
 
 
-def _assumed_consent(purpose: Purpose) -> ConsentState:
-    return (
-        ConsentState.GRANTED if purpose.requires_consent else ConsentState.NOT_REQUIRED
+def _assumed_consent(catalog: Catalog, purpose: Purpose) -> ConsentRecord:
+    """The best consent a subject could have: what the query shape is decided with."""
+    notice = catalog.current_notice(purpose.name)
+    if not purpose.requires_consent or notice is None:
+        return NOT_REQUIRED
+    return ConsentRecord(
+        ConsentState.GRANTED,
+        notice_version=notice.version,
+        kind=notice.kind,
+        grantor="self",
+        scope=notice.categories,
     )
 
 
@@ -124,6 +136,7 @@ async def _fill(
     """Scan in subject-key order until the page is full, the scan budget spent, or the end."""
     dataset, budget = access.dataset, limit * services.limits.max_scan_factor
     columns = list(dict.fromkeys([*facts_columns(dataset), *access.fields]))
+    now = services.now()
     while len(page.records) < limit and budget > 0:
         size = min(limit - len(page.records), budget)
         rows = await services.source.scan(
@@ -136,38 +149,54 @@ async def _fill(
         )
         budget -= len(rows)
         keys = [str(r[dataset.subject_key]) for r in rows]
-        states = await services.consents.states(keys, access.purpose.name)
+        facts = await _subject_facts(services, access.purpose, keys, now)
         for key, row in zip(keys, rows, strict=True):
             page.after = key
-            await _admit(services, access, row, key, states.get(key), page)
+            excluded = await _admit(services, access, row, facts.get(key), now, page)
+            if excluded:
+                page.excluded[excluded] += 1
+            else:
+                page.refs.append(services.subject_ref(key))
         if len(rows) < size:
             page.exhausted = True
             return
+
+
+async def _subject_facts(
+    services: Services, purpose: Purpose, keys: list[str], now: datetime
+) -> dict[str, ConsentRecord | None]:
+    """Each subject's consent record, or None when it opted out of personalisation."""
+    opted = (
+        await services.consents.opted_out_many(keys) if purpose.personalised else set()
+    )
+    records = (
+        await services.consents.current_many(keys, purpose.name, now=now)
+        if purpose.requires_consent
+        else dict.fromkeys(keys, NOT_REQUIRED)
+    )
+    return {k: None if k in opted else records[k] for k in keys}
 
 
 async def _admit(
     services: Services,
     access: Access,
     row: Record,
-    key: str,
-    state: ConsentState | None,
+    consent: ConsentRecord | None,
+    now: datetime,
     page: _Page,
-) -> None:
-    """Add the subject to the page if its own facts allow, else count why not."""
-    consent = _assumed_consent(access.purpose)
-    if consent is ConsentState.GRANTED and state is not ConsentState.GRANTED:
-        page.excluded[
-            "consent_withdrawn"
-            if state is ConsentState.WITHDRAWN
-            else "consent_missing"
-        ] += 1
-        return
+) -> str | None:
+    """Add the subject to the page if its own facts allow; else return why not."""
+    if consent is None:
+        return "personalisation_opted_out"
+    if access.purpose.requires_consent:
+        problem = consent_problem(services.catalog, access.purpose, consent)
+        if problem is not None:
+            return problem.code
     dataset = access.dataset
-    minor = is_minor(row.get(dataset.birth_date_field or ""), services.today())
+    minor = minor_of(row, dataset, china_date(now))
     decision = await services.decider.decide(access.policy_input(consent, minor))
     if not decision.allow:
-        page.excluded[decision.reasons[0] if decision.reasons else "policy_denied"] += 1
-        return
+        return decision.reasons[0] if decision.reasons else "policy_denied"
     kept = {f: row[f] for f in released_columns(decision, access.fields)}
     out = mask_record(
         kept,
@@ -176,4 +205,4 @@ async def _admit(
         operators=services.operators,
     )
     page.records.append({"subject_id": out.pop(dataset.subject_key, None), **out})
-    page.refs.append(services.subject_ref(key))
+    return None

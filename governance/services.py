@@ -8,7 +8,7 @@ import hashlib
 import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -16,6 +16,7 @@ from audit.writer import AuditWriter
 from governance.auth.registry import CallerRegistry
 from governance.catalog import Catalog
 from governance.consent.ledger import ConsentLedger
+from governance.consent.receipts import ReceiptSigner
 from governance.cursor import CursorSealer
 from governance.masking.operators.base import Operator
 from governance.ports import DataSource, PolicyDecider
@@ -38,7 +39,9 @@ class Services:
     subject_ref: Callable[[str], str]
     cursors: CursorSealer
     limits: LimitSettings
-    today: Callable[[], date]
+    now: Callable[[], datetime]
+    receipts: ReceiptSigner
+    issuer: str
 
 
 def subject_referencer(key: bytes) -> Callable[[str], str]:

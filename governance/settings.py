@@ -99,6 +99,9 @@ class Settings(BaseSettings):
         Path(__file__).resolve().parent.parent / "policies",
         description="Rego bundle directory.",
     )
+    issuer: str = Field(
+        "Governance Proxy", description="Who signs consent receipts (the brand's name)."
+    )
     decision_cache_size: int = Field(
         4096, ge=0, description="Policy decisions cached per access shape."
     )

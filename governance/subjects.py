@@ -4,16 +4,39 @@ PIPL Art. 28/31 treat a person under 14 as a minor whose data needs guardian
 consent. Age is counted in whole years on `today` (China Standard Time).
 """
 
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
+
+from stdnum.cn import ric
+from stdnum.exceptions import ValidationError
+
+from governance.catalog import Dataset
 
 MINOR_AGE = 14
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
-def today_in_china() -> date:
-    """Today's date in China Standard Time."""
-    return datetime.now(CHINA_TZ).date()
+def china_date(moment: datetime) -> date:
+    """The calendar date of `moment` in China Standard Time."""
+    return moment.astimezone(CHINA_TZ).date()
+
+
+def minor_of(row: Mapping[str, Any], dataset: Dataset, today: date) -> bool | None:
+    """Minority from the row's birth date, else from its resident ID's birth date (M-02)."""
+    if dataset.birth_date_field and row.get(dataset.birth_date_field) is not None:
+        return is_minor(row[dataset.birth_date_field], today)
+    if dataset.id_card_field and row.get(dataset.id_card_field):
+        return is_minor(_id_birth_date(str(row[dataset.id_card_field])), today)
+    return None
+
+
+def _id_birth_date(number: str) -> date | None:
+    try:
+        birth: date = ric.get_birth_date(ric.compact(number))
+    except (ValidationError, ValueError):
+        return None
+    return birth
 
 
 def age_on(birth: date, today: date) -> int:

@@ -32,6 +32,7 @@ class ConsentState(StrEnum):
 
     GRANTED = "granted"
     WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
     NONE = "none"
     NOT_REQUIRED = "not_required"
 

@@ -2,10 +2,10 @@
 
 import sqlite3
 from contextlib import closing
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
-from governance.subjects import age_on, today_in_china
+from governance.subjects import age_on, china_date
 
 
 def subjects(
@@ -19,7 +19,7 @@ def subjects(
         params = (tag,)
     with closing(sqlite3.connect(demo_dir / "customers.db")) as conn:
         rows = conn.execute(sql + " ORDER BY c.customer_id", params).fetchall()
-    today = today_in_china()
+    today = china_date(datetime.now(UTC))
     return [
         cid
         for cid, birth in rows

@@ -1,8 +1,9 @@
 """Local key file: named, versioned secret keys in a JSON file readable only by its owner.
 
 The file is created (mode 0600) with fresh random keys when absent; a key name
-missing from an existing file is added. A remote KMS or Vault provider will
-implement the same `KeyProvider` interface.
+missing from an existing file is added. Each key is 32 random bytes; the
+`receipt_signing` key is the Ed25519 private seed that signs consent receipts.
+A remote KMS or Vault provider will implement the same `KeyProvider` interface.
 """
 
 import base64
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from governance.errors import ConfigurationError
 
-KEY_NAMES = ("pseudonymise", "subject_ref", "cursor")
+KEY_NAMES = ("pseudonymise", "subject_ref", "cursor", "receipt_signing")
 _KEY_BYTES = 32
 
 

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 _NAME = Field(min_length=1, max_length=64)
 
@@ -54,6 +54,26 @@ class ConsentIn(_In):
     notice_version: str = Field(min_length=1, max_length=64, pattern=r"^[\w.\-]+$")
     method: str = Field(min_length=1, max_length=32)
     channel: str = Field(min_length=1, max_length=32)
+    kind: str = Field("general", description="general, separate or guardian.")
+    grantor: str = Field("self", description="self, or guardian for a child under 14.")
+    scope: list[str] | None = Field(
+        None, max_length=50, description="Categories covered; default: the notice's."
+    )
+    evidence: dict[str, Any] | None = Field(
+        None,
+        description="What proves the act (kept as a SHA-256 hash only; <= 16 KiB).",
+    )
+    expires_at: AwareDatetime | None = None
+    declared_frequency: str | None = Field(
+        None, max_length=16, description="For messaging purposes, e.g. '4/month'."
+    )
+
+
+class PersonalisationIn(_In):
+    """Turn personalised processing on or off for the subject (A-01)."""
+
+    enabled: bool
+    channel: str = Field("api", min_length=1, max_length=32)
 
 
 class WithdrawIn(_In):

@@ -1,6 +1,6 @@
 """The catalog: what data exists, how it is classified, and which purposes may use it."""
 
-from governance.catalog.catalog import Catalog, Dataset, Purpose, TagTable
+from governance.catalog.catalog import Catalog, Dataset, Notice, Purpose, TagTable
 from governance.catalog.load import load_catalog
 
-__all__ = ["Catalog", "Dataset", "Purpose", "TagTable", "load_catalog"]
+__all__ = ["Catalog", "Dataset", "Notice", "Purpose", "TagTable", "load_catalog"]

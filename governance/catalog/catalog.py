@@ -5,6 +5,7 @@ Built once at startup from a validated `CatalogSpec`; immutable afterwards.
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from types import MappingProxyType
 
@@ -14,6 +15,7 @@ from governance.errors import UnknownDataset
 from governance.types import FieldFact
 
 _BIRTH_DATE = "identity.birth_date"
+_ID_CARD = "identity.id_card"
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class Dataset:
     fields: Mapping[str, FieldFact]
     tags: TagTable | None
     birth_date_field: str | None
+    id_card_field: str | None
     description: str
 
 
@@ -50,11 +53,27 @@ class Purpose:
     sensitive_categories: frozenset[str]
     excludes_minors: bool
     description: str
+    marketing: bool = False
+    personalised: bool = False
+    messaging: bool = False
 
     @property
     def requires_consent(self) -> bool:
         """Whether access for this purpose needs the subject's consent."""
         return self.legal_basis == "consent"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One version of a purpose's notice: what a consent citing it covers."""
+
+    purpose: str
+    version: str
+    published: date
+    summary: str
+    categories: frozenset[str]
+    kind: str
+    retired: bool
 
 
 @dataclass(frozen=True)
@@ -65,6 +84,18 @@ class Catalog:
     datasets: Mapping[str, Dataset]
     tags: Mapping[str, FieldFact]
     purposes: Mapping[str, Purpose]
+    notices: Mapping[str, tuple[Notice, ...]]
+
+    def notice(self, purpose: str, version: str) -> Notice | None:
+        """The notice `version` of `purpose`, retired or not, if it exists."""
+        return next(
+            (n for n in self.notices.get(purpose, ()) if n.version == version), None
+        )
+
+    def current_notice(self, purpose: str) -> Notice | None:
+        """The newest active notice of `purpose`."""
+        active = [n for n in self.notices.get(purpose, ()) if not n.retired]
+        return max(active, key=lambda n: n.published) if active else None
 
     def dataset(self, name: str) -> Dataset:
         """Return the dataset or raise `UnknownDataset`."""
@@ -104,8 +135,28 @@ class Catalog:
                         sensitive_categories=frozenset(p.sensitive_categories),
                         excludes_minors=p.excludes_minors,
                         description=p.description,
+                        marketing=p.marketing,
+                        personalised=p.personalised,
+                        messaging=p.messaging,
                     )
                     for n, p in spec.purposes.items()
+                }
+            ),
+            notices=MappingProxyType(
+                {
+                    purpose: tuple(
+                        Notice(
+                            purpose,
+                            n.version,
+                            n.published,
+                            n.summary,
+                            frozenset(n.categories),
+                            n.kind,
+                            n.retired,
+                        )
+                        for n in versions
+                    )
+                    for purpose, versions in spec.notices.items()
                 }
             ),
         )
@@ -117,6 +168,7 @@ def _dataset(name: str, spec: DatasetSpec, sensitive: dict[str, bool]) -> Datase
         for f, s in spec.fields.items()
     }
     birth = [f for f, s in spec.fields.items() if s.category == _BIRTH_DATE]
+    ids = [f for f, s in spec.fields.items() if s.category == _ID_CARD]
     tags = spec.tags
     return Dataset(
         name=name,
@@ -127,5 +179,6 @@ def _dataset(name: str, spec: DatasetSpec, sensitive: dict[str, bool]) -> Datase
         fields=MappingProxyType(fields),
         tags=TagTable(tags.table, tags.subject_key, tags.column) if tags else None,
         birth_date_field=birth[0] if birth else None,
+        id_card_field=ids[0] if ids else None,
         description=spec.description,
     )

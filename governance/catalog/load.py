@@ -24,6 +24,7 @@ from governance.catalog.models import (
 from governance.errors import ConfigurationError
 
 _BIRTH_DATE = "identity.birth_date"
+RESERVED_PURPOSE = "personalisation"
 _UNSET_VAR = re.compile(r"\$\{?(\w+)\}?")
 
 
@@ -73,6 +74,39 @@ def _cross_check(spec: CatalogSpec) -> list[str]:
             faults.append(f"tags.{name}.category: unknown category '{tag.category}'")
     for name, purpose in spec.purposes.items():
         faults += _check_purpose(spec, name, purpose)
+    faults += _check_notices(spec)
+    return faults
+
+
+def _check_notices(spec: CatalogSpec) -> list[str]:
+    """Each consent purpose has a current notice; notices cover what the purpose uses."""
+    faults = []
+    for name, purpose in spec.purposes.items():
+        active = [n for n in spec.notices.get(name, []) if not n.retired]
+        if purpose.legal_basis == "consent" and not active:
+            faults.append(f"notices.{name}: a consent purpose needs an active notice")
+    for name, versions in spec.notices.items():
+        owner = spec.purposes.get(name)
+        if owner is None:
+            faults.append(f"notices.{name}: no consent purpose of that name")
+            continue
+        allowed = set(owner.categories) | set(owner.sensitive_categories)
+        seen: set[str] = set()
+        for i, notice in enumerate(versions):
+            at = f"notices.{name}[{i}]"
+            if notice.version in seen:
+                faults.append(f"{at}.version: '{notice.version}' appears twice")
+            seen.add(notice.version)
+            outside = sorted(set(notice.categories) - allowed)
+            if outside:
+                faults.append(f"{at}.categories: not used by the purpose: {outside}")
+            sensitive = [
+                c for c in notice.categories if c in owner.sensitive_categories
+            ]
+            if sensitive and notice.kind != "separate":
+                faults.append(
+                    f"{at}.kind: covers sensitive {sensitive}; must be separate"
+                )
     return faults
 
 
@@ -107,6 +141,8 @@ def _check_field(spec: CatalogSpec, at: str, fname: str, field: FieldSpec) -> li
 def _check_purpose(spec: CatalogSpec, name: str, purpose: PurposeSpec) -> list[str]:
     at = f"purposes.{name}"
     faults = [] if re.fullmatch(NAME, name) else [f"{at}: name must match {NAME}"]
+    if name == RESERVED_PURPOSE:
+        faults.append(f"{at}: '{RESERVED_PURPOSE}' is reserved for the opt-out (A-01)")
     for cat in purpose.categories:
         if cat not in spec.categories:
             faults.append(f"{at}.categories: unknown category '{cat}'")

@@ -5,6 +5,7 @@ references between entries and turns every fault into a `ConfigurationError`
 that names the file and the entry.
 """
 
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -85,6 +86,26 @@ class PurposeSpec(_Strict):
     categories: list[str] = Field(default_factory=list)
     sensitive_categories: list[str] = Field(default_factory=list)
     excludes_minors: bool = False
+    marketing: bool = Field(False, description="Withdrawn by 'withdraw all marketing'.")
+    personalised: bool = Field(
+        False, description="Off when the subject opts out (A-01)."
+    )
+    messaging: bool = Field(
+        False, description="Sends messages: consent must declare a frequency (MSG-02)."
+    )
+
+
+class NoticeSpec(_Strict):
+    """One version of the notice (告知) a consent for a purpose refers to."""
+
+    version: str = Field(pattern=r"^[\w.\-]{1,64}$")
+    published: date
+    summary: str = Field(
+        min_length=1, description="What the subject is told, in Chinese."
+    )
+    categories: list[str] = Field(min_length=1, description="What the consent covers.")
+    kind: Literal["general", "separate"] = "general"
+    retired: bool = False
 
 
 class CatalogSpec(_Strict):
@@ -95,3 +116,4 @@ class CatalogSpec(_Strict):
     datasets: dict[str, DatasetSpec] = Field(min_length=1)
     tags: dict[str, TagSpec] = Field(default_factory=dict)
     purposes: dict[str, PurposeSpec] = Field(min_length=1)
+    notices: dict[str, list[NoticeSpec]] = Field(default_factory=dict)

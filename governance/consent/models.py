@@ -1,4 +1,9 @@
-"""The consent ledger table: append-only grant and withdraw events per subject and purpose."""
+"""The consent ledger table: append-only consent events per subject and purpose.
+
+Actions: `granted`, `withdrawn`, `expired`, `superseded` (an older grant replaced
+by a newer one), and for the personalisation opt-out (A-01, purpose
+`personalisation`) `opted_out` / `opted_in`. Rows are only ever inserted.
+"""
 
 from datetime import datetime
 
@@ -11,14 +16,27 @@ class ConsentEventBase(SQLModel):
 
     subject_id: str = Field(max_length=128)
     purpose: str = Field(max_length=64)
-    action: str = Field(max_length=16, description="granted | withdrawn")
+    action: str = Field(max_length=16)
     notice_version: str = Field(max_length=64)
     method: str = Field(max_length=32)
     channel: str = Field(max_length=32)
+    scope: str = Field(default="[]", description="JSON list of categories covered.")
+    kind: str = Field(
+        default="general", max_length=16, description="general|separate|guardian"
+    )
+    grantor: str = Field(default="self", max_length=16, description="self|guardian")
+    evidence_hash: str | None = Field(default=None, max_length=64)
+    expires_at: datetime | None = None
+    declared_frequency: str | None = Field(default=None, max_length=32)
+    refers_to: str | None = Field(
+        default=None,
+        max_length=36,
+        description="The grant a superseded/expired event ends.",
+    )
 
 
 class ConsentEvent(ConsentEventBase, table=True):
-    """A stored consent event; rows are only ever inserted."""
+    """A stored consent event."""
 
     __tablename__ = "consent_events"
     __table_args__ = (

@@ -12,7 +12,7 @@ import os
 import random
 import sqlite3
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,9 +25,10 @@ from audit.record import AuditDraft
 from audit.writer import AuditWriter
 from governance.auth.registry import CallerRegistry
 from governance.catalog import Catalog, load_catalog
+from governance.consent.grant import opt_change
 from governance.consent.ledger import ConsentAction, ConsentChange
 from governance.consent.models import ConsentEvent
-from governance.demo.dataset import write_demo_store
+from governance.demo.dataset import REFERENCE_DATE, write_demo_store
 from governance.services import subject_referencer
 from governance.settings import Settings, load_settings
 from governance.store import open_store
@@ -44,6 +45,7 @@ DEMO_CALLERS: tuple[tuple[str, Role, tuple[str, ...]], ...] = (
             "refund_processing",
             "marketing_push",
             "personalised_recommendation",
+            "maternal_care_recommendation",
             "analytics",
         ),
     ),
@@ -52,12 +54,17 @@ DEMO_CALLERS: tuple[tuple[str, Role, tuple[str, ...]], ...] = (
 )
 # Share of customers granting each consent purpose, and of grants later withdrawn.
 CONSENT_RATES = {
+    "maternal_care_recommendation": 0.05,
     "marketing_push": 0.6,
     "personalised_recommendation": 0.4,
     "analytics": 0.3,
 }
 WITHDRAWN_SHARE = 0.1
-NOTICE_VERSION = "2026.01"
+STALE_SHARE = 0.1  # marketing consents given on the retired 2025.06 notice (C-05)
+OPT_OUT_SHARE = 0.03  # subjects who turned personalisation off (A-01)
+OLD_NOTICE = "2025.06"
+# Born after this: under 14 on the demo data's reference day.
+MINOR_BORN_AFTER = REFERENCE_DATE.replace(year=REFERENCE_DATE.year - 14).isoformat()
 
 
 @dataclass(frozen=True)
@@ -155,56 +162,62 @@ async def _consents(
             await conn.execute(select(func.count()).select_from(ConsentEvent))
         ).scalar_one():
             return
-    subject_ids = _customer_ids(customers_db)
+    catalog = load_catalog(settings.catalog_file)
     ref = subject_referencer(LocalKeyProvider(settings.keys_file).key("subject_ref")[1])
-    await asyncio.gather(
-        *[writer.append(d, also=[s]) for d, s in _changes(subject_ids, ref, seed)]
+    changes = _changes(catalog, _customers(customers_db), seed)
+    await asyncio.gather(*[writer.append(_draft(c, ref), also=[s]) for c, s in changes])
+
+
+def _customers(path: Path) -> list[tuple[str, bool]]:
+    """(customer id, under 14 on the reference date) of every demo customer."""
+    with closing(sqlite3.connect(path)) as conn:
+        rows = conn.execute("SELECT customer_id, birth_date FROM customers ORDER BY 1")
+        return [(cid, birth > MINOR_BORN_AFTER) for cid, birth in rows]
+
+
+def _draft(change: ConsentChange, ref: Any) -> AuditDraft:
+    return AuditDraft(
+        kind=f"consent.{change.action.value}",
+        outcome=Outcome.ALLOWED.value,
+        caller="demo-import",
+        purpose=change.purpose,
+        subject_ref=ref(change.subject_id),
+        detail={"notice_version": change.notice_version, "kind": change.kind},
     )
 
 
-def _customer_ids(path: Path) -> list[str]:
-    with closing(sqlite3.connect(path)) as conn:
-        return [
-            r[0]
-            for r in conn.execute(
-                "SELECT customer_id FROM customers ORDER BY customer_id"
-            )
-        ]
-
-
 def _changes(
-    subject_ids: list[str], ref: Any, seed: int
-) -> list[tuple[AuditDraft, Any]]:
+    catalog: Catalog, customers: list[tuple[str, bool]], seed: int
+) -> list[tuple[ConsentChange, Any]]:
+    """Grants (some on an older notice, some by guardians), withdrawals, opt-outs."""
     rng = random.Random(f"governance.demo.consents:{seed}")
-    changes = []
-    for subject_id in subject_ids:
+    out = []
+    for subject_id, minor in customers:
         for purpose, rate in CONSENT_RATES.items():
             if rng.random() >= rate:
                 continue
-            actions = [ConsentAction.GRANTED]
+            old = purpose == "marketing_push" and rng.random() < STALE_SHARE
+            grant = _grant(catalog, subject_id, purpose, old=old, guardian=minor)
+            chain = [grant]
             if rng.random() < WITHDRAWN_SHARE:
-                actions.append(ConsentAction.WITHDRAWN)
-            for action in actions:
-                change = ConsentChange(
-                    subject_id,
-                    purpose,
-                    action,
-                    NOTICE_VERSION,
-                    "import",
-                    "import",
-                    "demo-import",
-                )
-                event_id, stmt = change.statement()
-                draft = AuditDraft(
-                    kind=f"consent.{action.value}",
-                    outcome=Outcome.ALLOWED.value,
-                    caller="demo-import",
-                    purpose=purpose,
-                    subject_ref=ref(subject_id),
-                    detail={
-                        "consent_event_id": event_id,
-                        "notice_version": NOTICE_VERSION,
-                    },
-                )
-                changes.append((draft, stmt))
-    return changes
+                chain.append(replace(grant, action=ConsentAction.WITHDRAWN))
+            out += [(c, c.statement()[2]) for c in chain]
+        if rng.random() < OPT_OUT_SHARE:
+            opt = opt_change(subject_id, ConsentAction.OPTED_OUT, "app", "demo-import")
+            out.append((opt, opt.statement()[2]))
+    return out
+
+
+def _grant(
+    catalog: Catalog, subject_id: str, purpose: str, *, old: bool, guardian: bool
+) -> ConsentChange:
+    notice = catalog.notice(purpose, OLD_NOTICE) if old else None
+    notice = notice or catalog.current_notice(purpose)
+    assert notice is not None  # noqa: S101 - the demo catalog has one per purpose
+    kind = "guardian" if guardian else notice.kind
+    return ConsentChange(
+        subject_id, purpose, ConsentAction.GRANTED, notice.version, "import", "import",
+        "demo-import", scope=tuple(sorted(notice.categories)), kind=kind,
+        grantor="guardian" if guardian else "self",
+        declared_frequency="4/month" if catalog.purposes[purpose].messaging else None,
+    )  # fmt: skip

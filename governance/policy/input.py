@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from governance.catalog import Purpose
+from governance.consent.ledger import ConsentRecord
 from governance.types import ConsentState, FieldFact, Principal
 
 
@@ -19,7 +20,7 @@ def build_policy_input(
     fields: Iterable[FieldFact],
     explicit_fields: bool,
     tags: Iterable[FieldFact],
-    consent: ConsentState,
+    consent: ConsentRecord,
     minor: bool | None,
 ) -> dict[str, Any]:
     """Return the JSON-ready input document for one access decision."""
@@ -40,8 +41,21 @@ def build_policy_input(
         "fields": [_fact(f) for f in fields],
         "explicit_fields": explicit_fields,
         "tags": [_fact(t) for t in tags],
-        "consent": {"required": purpose.requires_consent, "state": consent.value},
+        "consent": _consent(purpose, consent),
         "subject": {"minor": minor},
+    }
+
+
+def _consent(purpose: Purpose, record: ConsentRecord) -> dict[str, Any]:
+    if not purpose.requires_consent:
+        return {"required": False, "state": ConsentState.NOT_REQUIRED.value,
+                "kind": None, "grantor": None, "scope": []}  # fmt: skip
+    return {
+        "required": True,
+        "state": record.state.value,
+        "kind": record.kind,
+        "grantor": record.grantor,
+        "scope": sorted(record.scope),
     }
 
 

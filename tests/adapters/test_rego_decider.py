@@ -26,7 +26,13 @@ INPUT = {
     "fields": [{"name": "mobile", "category": "contact.phone", "sensitive": False}],
     "explicit_fields": True,
     "tags": [],
-    "consent": {"required": True, "state": "granted"},
+    "consent": {
+        "required": True,
+        "state": "granted",
+        "kind": "general",
+        "grantor": "self",
+        "scope": ["contact.phone"],
+    },
     "subject": {"minor": False},
 }
 

@@ -6,7 +6,12 @@ from contextlib import closing
 import pytest
 from factories import auth, subjects
 
-EVIDENCE = {"notice_version": "2026.01", "method": "click", "channel": "mini_program"}
+EVIDENCE = {
+    "notice_version": "2026.01",
+    "method": "click",
+    "channel": "mini_program",
+    "declared_frequency": "4/month",
+}
 
 
 def consent_rows(demo_dir, subject_id):

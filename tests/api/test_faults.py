@@ -37,6 +37,7 @@ PERSONAL_FIELDS = ("name", "mobile", "id_number", "email", "bank_card")
 GRANT = {
     "purpose": "marketing_push",
     "notice_version": "2026.01",
+    "declared_frequency": "4/month",
     "method": "click",
     "channel": "app",
 }
@@ -556,15 +557,15 @@ class TestHostileValues:
         assert_problem(response, status, code, personal)
 
     @pytest.mark.parametrize("value", list(HOSTILE.values()), ids=list(HOSTILE))
-    def test_when_a_consent_subject_id_holds_odd_text_then_it_is_stored_verbatim(
+    def test_when_a_consent_subject_id_holds_odd_text_then_it_is_looked_up_verbatim(
         self, client, keys, demo_dir, value
     ):
-        """A subject id is a bound parameter: the grant stores exactly one row with that id."""
+        """A subject id is a bound parameter: no such subject, so 404 and nothing stored."""
         response = grant(client, keys["brand-app"], subject=value)
 
-        assert response.status_code == 201
-        assert response.json()["subject_id"] == value
-        assert consent_rows(demo_dir, value) == 1
+        assert response.status_code == 404
+        assert response.json()["code"] == "unknown_subject"
+        assert consent_rows(demo_dir, value) == 0
 
     @pytest.mark.parametrize("value", list(HOSTILE.values()), ids=list(HOSTILE))
     @pytest.mark.parametrize("target", AUDIT_FILTERS, ids=AUDIT_FILTERS)

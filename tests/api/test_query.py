@@ -10,21 +10,29 @@ QUERY = "/v1/datasets/customers/query"
 
 
 def consent_states(demo_dir, purpose):
-    """subject -> latest consent action, read straight from the governance store."""
+    """subject -> (action, notice version, grantor) of its latest state event."""
     with closing(sqlite3.connect(demo_dir / "governance.db")) as conn:
         rows = conn.execute(
-            "SELECT subject_id, action FROM consent_events WHERE purpose = ? ORDER BY id",
+            "SELECT subject_id, action, notice_version, grantor FROM consent_events"
+            " WHERE purpose = ? AND action IN ('granted', 'withdrawn', 'expired')"
+            " ORDER BY id",
             (purpose,),
         ).fetchall()
-    return dict(rows)
+    return {subject: rest for subject, *rest in rows}
 
 
 def audience(demo_dir, tags):
-    """Adults with any of `tags` who currently consent to marketing_push."""
+    """Those tagged who hold a current marketing consent: adults, or children by guardian."""
     states = consent_states(demo_dir, "marketing_push")
     adults = set(subjects(demo_dir, minor=False))
     tagged = {s for t in tags for s in subjects(demo_dir, tag=t)}
-    return sorted(s for s in tagged & adults if states.get(s) == "granted")
+    return sorted(
+        s
+        for s in tagged
+        if s in states
+        and states[s][:2] == ["granted", "2026.01"]
+        and (s in adults or states[s][2] == "guardian")
+    )
 
 
 def run(client, keys, body, caller="campaign-sms", purpose="marketing_push"):
@@ -90,7 +98,7 @@ def test_when_paging_then_pages_cover_the_audience_once(client, keys, demo_dir):
 def test_when_minors_in_audience_then_they_are_excluded_and_counted(
     client, keys, demo_dir
 ):
-    """Children who somehow consented are still left out of marketing audiences (M-01)."""
+    """Children who consented themselves are still left out of marketing audiences (M-01)."""
     child = subjects(demo_dir, minor=True)[0]
     client.post(
         f"/v1/subjects/{child}/consents",
@@ -98,6 +106,7 @@ def test_when_minors_in_audience_then_they_are_excluded_and_counted(
         json={
             "purpose": "marketing_push",
             "notice_version": "2026.01",
+            "declared_frequency": "4/month",
             "method": "click",
             "channel": "app",
         },
@@ -106,7 +115,7 @@ def test_when_minors_in_audience_then_they_are_excluded_and_counted(
     result = run(client, keys, {"fields": ["nickname"], "limit": 1000}).json()
 
     assert child not in {r["subject_id"] for r in result["records"]}
-    assert result["excluded"]["subject_is_minor"] >= 1
+    assert result["excluded"]["guardian_consent_required"] >= 1
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,12 @@ import pytest
 from factories import auth, customer, subjects
 
 RECORD = "/v1/datasets/customers/records/{}"
-CONSENT = {"notice_version": "2026.01", "method": "click", "channel": "app"}
+CONSENT = {
+    "notice_version": "2026.01",
+    "method": "click",
+    "channel": "app",
+    "declared_frequency": "4/month",
+}
 
 
 def grant(client, keys, subject_id, purpose="marketing_push"):
@@ -109,7 +114,7 @@ class TestMarketingRead:
     def test_when_subject_is_minor_then_marketing_is_refused(
         self, client, keys, demo_dir
     ):
-        """A child under 14 is excluded from marketing even with a (non-guardian) consent."""
+        """A child's own consent is not enough: marketing needs a guardian's (M-01, M-02)."""
         child = subjects(demo_dir, minor=True)[0]
         grant(client, keys, child)
 
@@ -118,7 +123,29 @@ class TestMarketingRead:
         )
 
         assert response.status_code == 403
-        assert response.json()["reasons"] == ["subject_is_minor"]
+        assert response.json()["reasons"] == [
+            "guardian_consent_required",
+            "subject_is_minor",
+        ]
+
+    def test_when_guardian_consented_then_child_may_be_reached(
+        self, client, keys, demo_dir
+    ):
+        """A guardian's consent lifts the exclusion of a child from marketing (M-01)."""
+        child = subjects(demo_dir, minor=True)[1]
+        response = client.post(
+            f"/v1/subjects/{child}/consents",
+            json={"purpose": "marketing_push", **CONSENT, "kind": "guardian",
+                  "grantor": "guardian"},
+            headers=auth(keys["brand-app"]),
+        )  # fmt: skip
+
+        read = client.get(
+            RECORD.format(child), headers=auth(keys["campaign-sms"], "marketing_push")
+        )
+
+        assert response.status_code == 201
+        assert read.status_code == 200
 
 
 class TestContractPurposes:
@@ -228,7 +255,8 @@ def test_every_read_is_audited_with_its_decision(client, keys, demo_dir):
         RECORD.format(sid), headers=auth(keys["brand-app"], "order_fulfilment")
     )
     denied = client.get(
-        RECORD.format(sid), headers=auth(keys["brand-app"], "analytics")
+        RECORD.format(sid) + "?fields=bank_card",
+        headers=auth(keys["brand-app"], "order_fulfilment"),
     )
 
     events = client.get(
@@ -245,5 +273,5 @@ def test_every_read_is_audited_with_its_decision(client, keys, demo_dir):
     assert (ok["outcome"], ok["reason"], ok["kind"]) == ("allowed", None, "access.read")
     assert ok["obligations"]["name"] == "keep"
     assert ok["policy_revision"].startswith("sha256:")
-    assert (no["outcome"], no["reason"]) == ("denied", "consent_missing")
+    assert (no["outcome"], no["reason"]) == ("denied", "policy_denied")
     assert sid not in str(events)

@@ -47,7 +47,8 @@ def consent(subject_id: str = "C000001") -> tuple[str, Any]:
         "app",
         "brand-app",
     )
-    return change.statement()
+    event_id, _, stmt = change.statement()
+    return event_id, stmt
 
 
 async def gather_settled(*appends: Awaitable[dict[str, Any]]) -> list[Any]:

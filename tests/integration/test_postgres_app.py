@@ -6,6 +6,7 @@ database per module. Callers are registered through `CallerRegistry`.
 
 import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from governance.demo.dataset import Customer
 from governance.masking.masks import mask_name
 from governance.settings import Settings, load_settings
 from governance.store import open_store
-from governance.subjects import is_minor, today_in_china
+from governance.subjects import china_date, is_minor
 from governance.types import Role
 
 __all__ = ["pg_customers_url", "pg_url"]  # fixtures: imported so that pytest finds them
@@ -43,7 +44,7 @@ TAG = "高消费"
 
 def adults(*, tagged: bool) -> list[Customer]:
     """Adult customers with (or without) the query tag, in id order."""
-    today = today_in_china()
+    today = china_date(datetime.now(UTC))
     return [
         c
         for c in CUSTOMERS
@@ -129,6 +130,7 @@ def grant(client: TestClient, key: str, subject_id: str) -> None:
         json={
             "purpose": "marketing_push",
             "notice_version": "2026.01",
+            "declared_frequency": "4/month",
             "method": "click",
             "channel": "app",
         },

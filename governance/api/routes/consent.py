@@ -1,40 +1,43 @@
-"""The consent API: grant, list and withdraw a subject's consent per purpose.
+"""The consent API: grant, list, withdraw (one purpose or all marketing), as-of, opt-out.
 
-A grant or withdrawal is stored in the same transaction as its audit event,
-and takes effect for the very next request: consent state is never cached.
+Every change is stored in the same transaction as its audit event and takes
+effect for the very next request: consent state is never cached.
 """
 
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path
+from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import JSONResponse
 
 from governance.api.deps import ServicesDep, require
-from governance.api.schemas import ConsentIn, ConsentsOut, WithdrawIn
-from governance.catalog import Purpose
-from governance.consent.ledger import ConsentAction, ConsentChange
-from governance.consent.models import ConsentEvent
-from governance.consent.rules import check_evidence
-from governance.errors import InvalidRequest, PurposeNotPermitted
+from governance.api.schemas import ConsentIn, ConsentsOut, PersonalisationIn, WithdrawIn
+from governance.consent.grant import (
+    GrantRequest,
+    changes_for_grant,
+    changes_for_withdrawal,
+    consent_purpose,
+    opt_change,
+    validate_grant,
+)
+from governance.consent.ledger import PERSONALISATION, ConsentAction, ConsentChange
+from governance.consent.view import consents_body, event_body, record_body
+from governance.errors import InvalidRequest, PurposeNotPermitted, UnknownSubject
 from governance.services import Services
 from governance.trail import Trail, audited
-from governance.types import ConsentState, Principal, Role
+from governance.types import Principal, Role
 
-router = APIRouter(prefix="/v1/subjects/{subject_id}/consents", tags=["consent"])
+router = APIRouter(prefix="/v1/subjects/{subject_id}", tags=["consent"])
 SubjectId = Annotated[str, Path(min_length=1, max_length=128)]
+PurposeName = Annotated[str, Path(min_length=1, max_length=64)]
 _WRITERS = require(Role.SERVICE, Role.ADMIN)
 _READERS = require(Role.SERVICE, Role.OFFICER, Role.ADMIN)
+_OFFICERS = require(Role.OFFICER, Role.ADMIN)
 
 
-def _consent_purpose(services: Services, principal: Principal, name: str) -> Purpose:
-    purpose = services.catalog.purposes.get(name)
-    if purpose is None:
-        raise InvalidRequest("purpose names no declared purpose")
-    if principal.role is Role.SERVICE and name not in principal.purposes:
-        raise PurposeNotPermitted("the caller may not record consent for this purpose")
-    if not purpose.requires_consent:
-        raise InvalidRequest("this purpose's legal basis is not consent")
-    return purpose
+def _allowed(principal: Principal, purpose: str) -> None:
+    if principal.role is Role.SERVICE and purpose not in principal.purposes:
+        raise PurposeNotPermitted("the caller may not act on consent for this purpose")
 
 
 def _trail(
@@ -45,52 +48,93 @@ def _trail(
     )
 
 
-@router.post("", status_code=201)
+def record(trail: Trail, changes: list[ConsentChange]) -> list[str]:
+    """Queue `changes` to commit with the trail's audit event; return their event ids."""
+    ids = []
+    for change in changes:
+        event_id, _, stmt = change.statement()
+        trail.also.append(stmt)
+        ids.append(event_id)
+    trail.detail["consent_event_ids"] = ids
+    return ids
+
+
+async def subject_exists(services: Services, subject_id: str) -> bool:
+    """Whether any catalogued dataset holds the subject."""
+    for dataset in services.catalog.datasets.values():
+        if await services.source.fetch_record(
+            dataset, subject_id, [dataset.subject_key]
+        ):
+            return True
+    return False
+
+
+async def _answer(
+    services: Services, trail: Trail, step: Any, status: int = 200
+) -> JSONResponse:
+    result = await audited(services.audit, trail, step)
+    return JSONResponse(
+        result, status_code=status, headers={"X-Decision-Id": trail.decision_id}
+    )
+
+
+@router.post("/consents", status_code=201)
 async def grant(
     subject_id: SubjectId,
     body: ConsentIn,
     services: ServicesDep,
     principal: Principal = _WRITERS,
 ) -> JSONResponse:
-    """Record that the subject consented to a purpose."""
+    """Record a consent with its evidence; answer with a signed receipt."""
     trail = _trail("consent.granted", principal, services, subject_id)
 
     async def step() -> dict[str, Any]:
-        purpose = _consent_purpose(services, principal, body.purpose)
-        trail.purpose = purpose.name
-        check_evidence(body.method, body.channel)
-        change = ConsentChange(
-            subject_id,
-            purpose.name,
-            ConsentAction.GRANTED,
-            body.notice_version,
-            body.method,
-            body.channel,
-            principal.name,
+        trail.purpose = consent_purpose(services.catalog, body.purpose).name
+        _allowed(principal, body.purpose)
+        now = services.now()
+        scope = tuple(body.scope) if body.scope is not None else None
+        request = GrantRequest(
+            subject_id, **body.model_dump(exclude={"scope"}), scope=scope
         )
-        event_id, stmt = change.statement()
-        trail.also.append(stmt)
-        trail.detail |= {
-            "consent_event_id": event_id,
-            "notice_version": body.notice_version,
-        }
-        return {
-            "event_id": event_id,
-            "subject_id": subject_id,
-            "purpose": purpose.name,
-            "state": ConsentState.GRANTED.value,
-        }
+        change = validate_grant(
+            services.catalog, request, recorded_by=principal.name, now=now
+        )
+        if not await subject_exists(services, subject_id):
+            raise UnknownSubject("no catalogued dataset holds this subject")
+        changes = await changes_for_grant(services.consents, change, now=now)
+        event_id = record(trail, changes)[-1]
+        trail.detail |= {"notice_version": change.notice_version, "kind": change.kind}
+        receipt = services.receipts.sign(
+            receipt_fields(services, change, event_id, now)
+        )
+        return {"event_id": event_id, "subject_id": subject_id, "purpose": change.purpose,
+                "state": "granted", "superseded": len(changes) > 1, "receipt": receipt}  # fmt: skip
 
-    result = await audited(services.audit, trail, step)
-    return JSONResponse(
-        result, status_code=201, headers={"X-Decision-Id": trail.decision_id}
-    )
+    return await _answer(services, trail, step, 201)
 
 
-@router.post("/{purpose}/withdraw")
+def receipt_fields(
+    services: Services, change: ConsentChange, event_id: str, granted_at: datetime
+) -> dict[str, Any]:
+    """What a consent receipt states about a grant."""
+
+    def iso(moment: datetime | None) -> str | None:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if moment else None
+
+    return {
+        "receipt_id": event_id, "subject_id": change.subject_id, "purpose": change.purpose,
+        "scope": sorted(change.scope), "kind": change.kind, "grantor": change.grantor,
+        "notice_version": change.notice_version, "method": change.method,
+        "channel": change.channel, "evidence_hash": change.evidence_hash,
+        "granted_at": iso(granted_at), "expires_at": iso(change.expires_at),
+        "declared_frequency": change.declared_frequency, "issuer": services.issuer,
+    }  # fmt: skip
+
+
+@router.post("/consents/{purpose}/withdraw")
 async def withdraw(
     subject_id: SubjectId,
-    purpose: Annotated[str, Path(min_length=1, max_length=64)],
+    purpose: PurposeName,
     services: ServicesDep,
     body: Annotated[WithdrawIn | None, Body()] = None,
     principal: Principal = _WRITERS,
@@ -100,50 +144,88 @@ async def withdraw(
     how = body or WithdrawIn()
 
     async def step() -> dict[str, Any]:
-        declared = _consent_purpose(services, principal, purpose)
+        declared = consent_purpose(services.catalog, purpose)
+        _allowed(principal, purpose)
         trail.purpose = declared.name
-        check_evidence(how.method, how.channel)
-        state = await services.consents.state(subject_id, declared.name)
-        answer = {
-            "subject_id": subject_id,
-            "purpose": declared.name,
-            "event_id": None,
-            "state": ConsentState.WITHDRAWN.value
-            if state is ConsentState.GRANTED
-            else state.value,
-            "changed": state is ConsentState.GRANTED,
-        }
-        if state is ConsentState.GRANTED:
-            latest = await _latest(services, subject_id, declared.name)
-            change = ConsentChange(
-                subject_id,
-                declared.name,
-                ConsentAction.WITHDRAWN,
-                latest.notice_version if latest else "unknown",
-                how.method,
-                how.channel,
-                principal.name,
-            )
-            answer["event_id"], stmt = change.statement()
-            trail.also.append(stmt)
-            trail.detail["consent_event_id"] = answer["event_id"]
-        trail.detail["changed"] = answer["changed"]
-        return answer
+        changes = await changes_for_withdrawal(
+            services.consents, subject_id, declared, method=how.method, channel=how.channel,
+            recorded_by=principal.name, now=services.now(),
+        )  # fmt: skip
+        ids = record(trail, changes)
+        trail.detail["changed"] = bool(ids)
+        return {"subject_id": subject_id, "purpose": declared.name, "state": "withdrawn"
+                if ids else (await services.consents.current(subject_id, declared.name,
+                now=services.now())).state.value, "changed": bool(ids),
+                "event_id": ids[0] if ids else None}  # fmt: skip
 
-    result = await audited(services.audit, trail, step)
-    return JSONResponse(result, headers={"X-Decision-Id": trail.decision_id})
+    return await _answer(services, trail, step)
 
 
-async def _latest(
-    services: Services, subject_id: str, purpose: str
-) -> ConsentEvent | None:
-    events = [
-        e for e in await services.consents.history(subject_id) if e.purpose == purpose
-    ]
-    return events[-1] if events else None
+@router.post("/consents/withdraw-marketing")
+async def withdraw_marketing(
+    subject_id: SubjectId,
+    services: ServicesDep,
+    body: Annotated[WithdrawIn | None, Body()] = None,
+    principal: Principal = _WRITERS,
+) -> JSONResponse:
+    """Withdraw every marketing consent of the subject at once."""
+    trail = _trail("consent.withdrawn", principal, services, subject_id)
+    how = body or WithdrawIn()
+
+    async def step() -> dict[str, Any]:
+        withdrawn = await withdraw_all_marketing(
+            services, trail, subject_id, how, principal
+        )
+        return {"subject_id": subject_id, "withdrawn": withdrawn}
+
+    return await _answer(services, trail, step)
 
 
-@router.get("", response_model=None, responses={200: {"model": ConsentsOut}})
+async def withdraw_all_marketing(
+    services: Services,
+    trail: Trail,
+    subject_id: str,
+    how: WithdrawIn,
+    principal: Principal,
+) -> list[str]:
+    """Queue withdrawals of every granted marketing purpose; return their names."""
+    changes, now = [], services.now()
+    for purpose in services.catalog.purposes.values():
+        if purpose.marketing and purpose.requires_consent:
+            if (
+                principal.role is Role.SERVICE
+                and purpose.name not in principal.purposes
+            ):
+                continue
+            changes += await changes_for_withdrawal(
+                services.consents, subject_id, purpose, method=how.method,
+                channel=how.channel, recorded_by=principal.name, now=now,
+            )  # fmt: skip
+    record(trail, changes)
+    trail.detail["purposes"] = [c.purpose for c in changes]
+    return [c.purpose for c in changes]
+
+
+@router.post("/personalisation")
+async def personalisation(
+    subject_id: SubjectId,
+    body: PersonalisationIn,
+    services: ServicesDep,
+    principal: Principal = _WRITERS,
+) -> JSONResponse:
+    """Turn personalisation off (or back on) for the subject (A-01)."""
+    trail = _trail("consent.personalisation", principal, services, subject_id)
+
+    async def step() -> dict[str, Any]:
+        action = ConsentAction.OPTED_IN if body.enabled else ConsentAction.OPTED_OUT
+        record(trail, [opt_change(subject_id, action, body.channel, principal.name)])
+        trail.detail["enabled"] = body.enabled
+        return {"subject_id": subject_id, "personalisation": body.enabled}
+
+    return await _answer(services, trail, step)
+
+
+@router.get("/consents", response_model=None, responses={200: {"model": ConsentsOut}})
 async def list_consents(
     subject_id: SubjectId, services: ServicesDep, principal: Principal = _READERS
 ) -> JSONResponse:
@@ -153,42 +235,34 @@ async def list_consents(
     async def step() -> dict[str, Any]:
         events = await services.consents.history(subject_id)
         if principal.role is Role.SERVICE:
-            events = [e for e in events if e.purpose in principal.purposes]
-        return _consents_body(subject_id, events)
+            events = [
+                e for e in events if e.purpose in principal.purposes | {PERSONALISATION}
+            ]
+        return consents_body(services.catalog, subject_id, events, services.now())
 
-    result = await audited(services.audit, trail, step)
-    return JSONResponse(result, headers={"X-Decision-Id": trail.decision_id})
+    return await _answer(services, trail, step)
 
 
-def _consents_body(subject_id: str, events: list[ConsentEvent]) -> dict[str, Any]:
-    latest: dict[str, ConsentEvent] = {}
-    for event in events:
-        latest[event.purpose] = event
-    return {
-        "subject_id": subject_id,
-        "consents": [
-            {
-                "purpose": p,
-                "state": e.action,
-                "since": e.recorded_at.isoformat(),
-                "notice_version": e.notice_version,
-            }
-            for p, e in sorted(latest.items())
-        ],
-        "events": [
-            {
-                k: getattr(e, k)
-                for k in (
-                    "event_id",
-                    "purpose",
-                    "action",
-                    "notice_version",
-                    "method",
-                    "channel",
-                    "recorded_by",
-                )
-            }
-            | {"recorded_at": e.recorded_at.isoformat()}
-            for e in events
-        ],
-    }
+@router.get("/consents/{purpose}/as-of")
+async def as_of(
+    subject_id: SubjectId,
+    purpose: PurposeName,
+    services: ServicesDep,
+    at: Annotated[datetime, Query(description="The instant, ISO 8601 with offset.")],
+    principal: Principal = _OFFICERS,
+) -> JSONResponse:
+    """The consent as it stood at an instant, with the events that produced it."""
+    trail = _trail("consent.read", principal, services, subject_id)
+
+    async def step() -> dict[str, Any]:
+        if at.tzinfo is None:
+            raise InvalidRequest(
+                "at needs a UTC offset, e.g. 2026-03-01T10:00:00+08:00"
+            )
+        declared = consent_purpose(services.catalog, purpose)
+        trail.purpose = declared.name
+        record_at, events = await services.consents.as_of(subject_id, declared.name, at)
+        return {"subject_id": subject_id, "purpose": declared.name, "at": at.isoformat(),
+                **record_body(record_at), "events": [event_body(e) for e in events]}  # fmt: skip
+
+    return await _answer(services, trail, step)

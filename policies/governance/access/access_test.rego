@@ -24,7 +24,13 @@ _base := {
 	],
 	"explicit_fields": true,
 	"tags": [],
-	"consent": {"required": true, "state": "granted"},
+	"consent": {
+		"required": true,
+		"state": "granted",
+		"kind": "general",
+		"grantor": "self",
+		"scope": ["identity.customer_id", "profile.nickname", "contact.phone"],
+	},
 	"subject": {"minor": false},
 }
 
@@ -46,6 +52,24 @@ _sensitive_purpose := {"purpose": {
 	"sensitive_categories": ["health.pregnancy"],
 }}
 
+# A granted consent of the given kind covering the phone and the pregnancy stage.
+_sensitive_consent(kind) := {"consent": {"kind": kind, "scope": ["contact.phone", "health.pregnancy"]}}
+
+_stage := _field("stage", "health.pregnancy", true)
+
+_pregnancy_tag := _field("孕期", "health.pregnancy", true)
+
+# What the proxy sends for a purpose whose basis is not consent (e.g. a contract).
+_contract := {
+	"purpose": {"legal_basis": "contract"},
+	"consent": {"required": false, "state": "not_required", "kind": null, "grantor": null, "scope": []},
+}
+
+_guardian_grant := {"consent": {"grantor": "guardian"}}
+
+# Obligations that would release the pregnancy stage, so a withhold can only come from consent.
+_stage_obligations := {"default": {"contact.phone": "keep", "health.pregnancy": "mask"}, "by_purpose": {}}
+
 # Allow path
 
 test_allow_when_every_check_passes if {
@@ -60,6 +84,7 @@ test_allow_with_permitted_tag if {
 	decision := _decide({
 		"purpose": {"categories": ["identity.customer_id", "contact.phone", "consumption.level"]},
 		"tags": [_field("高消费", "consumption.level", false)],
+		"consent": {"scope": ["identity.customer_id", "contact.phone", "consumption.level"]},
 	})
 	decision.allow
 	decision.reasons == []
@@ -96,11 +121,9 @@ test_consent_not_required_state_counts_as_missing_when_required if {
 }
 
 test_consent_not_required_allows if {
-	decision := _decide({
-		"purpose": {"legal_basis": "contract"},
-		"consent": {"required": false, "state": "not_required"},
-	})
+	decision := _decide(_contract)
 	decision.allow
+	decision.obligations == {"customer_id": "keep", "mobile": "keep"}
 }
 
 test_absent_consent_fails_closed if {
@@ -137,7 +160,7 @@ test_sensitive_field_not_permitted_via_categories if {
 }
 
 test_sensitive_field_permitted_via_sensitive_categories if {
-	patch := object.union(_sensitive_purpose, {"fields": [_field("stage", "health.pregnancy", true)]})
+	patch := object.union_n([_sensitive_purpose, _sensitive_consent("separate"), {"fields": [_stage]}])
 	decision := _decide(patch)
 	decision.allow
 
@@ -155,14 +178,259 @@ test_field_without_sensitive_flag_is_treated_as_sensitive if {
 }
 
 test_field_without_sensitive_flag_is_permitted_via_sensitive_categories if {
-	patch := object.union(_sensitive_purpose, {"fields": [{"name": "stage", "category": "health.pregnancy"}]})
+	patch := object.union_n([
+		_sensitive_purpose,
+		_sensitive_consent("separate"),
+		{"fields": [{"name": "stage", "category": "health.pregnancy"}]},
+	])
 	_decide(patch).allow
+}
+
+test_field_without_sensitive_flag_needs_separate_consent if {
+	patch := object.union(_sensitive_purpose, {"fields": [{"name": "stage", "category": "health.pregnancy"}]})
+	_reasons(patch) == ["separate_consent_required:stage"]
 }
 
 test_absent_explicit_fields_counts_as_explicit if {
 	inp := json.remove(object.union(_base, {"fields": [_field("email", "contact.email", false)]}), ["explicit_fields"])
 	decision := access.decision with input as inp
 	decision.reasons == ["field_not_permitted:email"]
+}
+
+# Consent scope (C-01, C-03)
+
+test_field_inside_consent_scope_allowed if {
+	decision := _decide({"consent": {"scope": ["contact.phone", "identity.customer_id", "contact.email"]}})
+	decision.allow
+	decision.obligations == {"customer_id": "keep", "mobile": "keep"}
+}
+
+test_field_outside_consent_scope_denies_when_explicit if {
+	decision := _decide({"consent": {"scope": ["identity.customer_id"]}})
+	decision.reasons == ["outside_consent_scope:mobile"]
+	decision.obligations == {"customer_id": "keep", "mobile": "withhold"}
+}
+
+test_field_outside_consent_scope_is_withheld_silently_when_implicit if {
+	decision := _decide({"explicit_fields": false, "consent": {"scope": ["identity.customer_id"]}})
+	decision.allow
+	decision.obligations == {"customer_id": "keep", "mobile": "withhold"}
+}
+
+test_empty_consent_scope_withholds_every_implicit_field if {
+	decision := _decide({"explicit_fields": false, "consent": {"scope": []}})
+	decision.allow
+	decision.obligations == {"customer_id": "withhold", "mobile": "withhold"}
+}
+
+test_tag_outside_consent_scope_denies if {
+	patch := {
+		"purpose": {"categories": ["identity.customer_id", "contact.phone", "consumption.level"]},
+		"tags": [_field("高消费", "consumption.level", false)],
+	}
+	_reasons(patch) == ["outside_consent_scope:高消费"]
+}
+
+test_tag_outside_consent_scope_denies_when_fields_implicit if {
+	patch := {
+		"explicit_fields": false,
+		"purpose": {"categories": ["identity.customer_id", "contact.phone", "consumption.level"]},
+		"tags": [_field("高消费", "consumption.level", false)],
+	}
+	decision := _decide(patch)
+	decision.reasons == ["outside_consent_scope:高消费"]
+	decision.obligations == {"customer_id": "keep", "mobile": "keep"}
+}
+
+test_field_not_permitted_keeps_its_reason_outside_consent_scope if {
+	decision := _decide({"fields": [_field("email", "contact.email", false)], "consent": {"scope": []}})
+	decision.reasons == ["field_not_permitted:email"]
+}
+
+test_tag_not_permitted_keeps_its_reason_outside_consent_scope if {
+	_reasons({"tags": [_field("高消费", "consumption.level", false)]}) == ["tag_not_permitted:高消费"]
+}
+
+test_unclassified_field_keeps_its_reason_outside_consent_scope if {
+	_reasons({"fields": [_field("notes", "", false)], "consent": {"scope": []}}) == ["unclassified:notes"]
+}
+
+test_consent_scope_not_checked_unless_granted if {
+	_reasons({"consent": {"state": "withdrawn", "scope": []}}) == ["consent_withdrawn"]
+	_reasons({"consent": {"state": "none", "scope": []}}) == ["consent_missing"]
+}
+
+test_consent_scope_ignored_when_consent_not_required if {
+	decision := _decide(object.union(_contract, {"tags": [_field("昵称", "profile.nickname", false)]}))
+	decision.allow
+	decision.obligations == {"customer_id": "keep", "mobile": "keep"}
+}
+
+# Separate consent for sensitive PI (SC-01)
+
+test_sensitive_field_with_general_consent_denies_when_explicit if {
+	patch := object.union_n([_sensitive_purpose, _sensitive_consent("general"), {"fields": [_stage]}])
+	decision := _decide(patch)
+	decision.reasons == ["separate_consent_required:stage"]
+	decision.obligations == {"stage": "withhold"}
+}
+
+test_sensitive_field_with_general_consent_is_withheld_silently_when_implicit if {
+	patch := object.union_n([
+		_sensitive_purpose,
+		_sensitive_consent("general"),
+		{"explicit_fields": false, "fields": [_field("mobile", "contact.phone", false), _stage]},
+	])
+	decision := _decide(patch) with data.governance.obligations as _stage_obligations
+	decision.allow
+	decision.obligations == {"mobile": "keep", "stage": "withhold"}
+}
+
+test_sensitive_tag_with_general_consent_denies if {
+	patch := object.union_n([
+		_sensitive_purpose,
+		_sensitive_consent("general"),
+		{"fields": [_field("mobile", "contact.phone", false)], "tags": [_pregnancy_tag]},
+	])
+	_reasons(patch) == ["separate_consent_required:孕期"]
+}
+
+test_sensitive_tag_with_general_consent_denies_when_fields_implicit if {
+	patch := object.union_n([
+		_sensitive_purpose,
+		_sensitive_consent("general"),
+		{"explicit_fields": false, "fields": [_field("mobile", "contact.phone", false)], "tags": [_pregnancy_tag]},
+	])
+	_reasons(patch) == ["separate_consent_required:孕期"]
+}
+
+test_separate_consent_outside_its_scope_is_reported_once if {
+	patch := object.union_n([
+		_sensitive_purpose,
+		{"consent": {"kind": "separate", "scope": ["contact.phone"]}},
+		{"fields": [_field("mobile", "contact.phone", false), _stage], "tags": [_pregnancy_tag]},
+	])
+	decision := _decide(patch)
+	decision.reasons == ["separate_consent_required:stage", "separate_consent_required:孕期"]
+	decision.obligations == {"mobile": "keep", "stage": "withhold"}
+}
+
+test_separate_consent_outside_its_scope_withholds_implicit_field if {
+	patch := object.union_n([
+		_sensitive_purpose,
+		{"consent": {"kind": "separate", "scope": ["contact.phone"]}},
+		{"explicit_fields": false, "fields": [_field("mobile", "contact.phone", false), _stage]},
+	])
+	decision := _decide(patch) with data.governance.obligations as _stage_obligations
+	decision.allow
+	decision.obligations == {"mobile": "keep", "stage": "withhold"}
+}
+
+test_guardian_consent_counts_as_separate_consent if {
+	patch := object.union_n([
+		_sensitive_purpose,
+		_sensitive_consent("guardian"),
+		{"fields": [_field("mobile", "contact.phone", false), _stage], "tags": [_pregnancy_tag]},
+	])
+	decision := _decide(patch) with data.governance.obligations as _stage_obligations
+	decision.allow
+	decision.obligations == {"mobile": "keep", "stage": "mask"}
+}
+
+test_separate_consent_releases_implicit_sensitive_field if {
+	patch := object.union_n([
+		_sensitive_purpose,
+		_sensitive_consent("separate"),
+		{"explicit_fields": false, "fields": [_field("mobile", "contact.phone", false), _stage]},
+	])
+	decision := _decide(patch) with data.governance.obligations as _stage_obligations
+	decision.allow
+	decision.obligations == {"mobile": "keep", "stage": "mask"}
+}
+
+test_separate_consent_missing_kind_counts_as_general if {
+	patch := object.union_n([_sensitive_purpose, _sensitive_consent("separate"), {"fields": [_stage]}])
+	inp := json.remove(object.union(_base, patch), ["consent/kind"])
+	decision := access.decision with input as inp
+	decision.reasons == ["separate_consent_required:stage"]
+}
+
+test_separate_consent_unknown_kind_counts_as_general if {
+	patch := object.union_n([_sensitive_purpose, _sensitive_consent("Separate"), {"fields": [_stage]}])
+	_reasons(patch) == ["separate_consent_required:stage"]
+}
+
+test_separate_consent_kind_counts_only_when_granted if {
+	patch := object.union_n([
+		_sensitive_purpose,
+		_sensitive_consent("separate"),
+		{"consent": {"state": "withdrawn"}, "fields": [_stage]},
+	])
+	_reasons(patch) == ["consent_withdrawn", "separate_consent_required:stage"]
+}
+
+test_sensitive_not_permitted_keeps_its_reason_without_separate_consent if {
+	patch := {
+		"purpose": {"categories": ["contact.phone", "health.pregnancy"]},
+		"fields": [_stage],
+		"tags": [_pregnancy_tag],
+	}
+	_reasons(patch) == ["sensitive_field_not_permitted:stage", "sensitive_tag_not_permitted:孕期"]
+}
+
+test_separate_consent_not_needed_when_consent_not_required if {
+	patch := object.union_n([
+		_contract,
+		_sensitive_purpose,
+		{"fields": [_field("mobile", "contact.phone", false), _stage], "tags": [_pregnancy_tag]},
+	])
+	decision := _decide(patch) with data.governance.obligations as _stage_obligations
+	decision.allow
+	decision.obligations == {"mobile": "keep", "stage": "mask"}
+}
+
+test_minor_sensitive_field_needs_both_guardian_grantor_and_separate_kind if {
+	minor := object.union_n([
+		_sensitive_purpose,
+		{"purpose": {"excludes_minors": false}, "fields": [_stage], "subject": {"minor": true}},
+	])
+	_reasons(object.union_n([minor, _sensitive_consent("separate")])) == ["guardian_consent_required"]
+	_reasons(object.union_n([minor, _sensitive_consent("general"), _guardian_grant])) == ["separate_consent_required:stage"]
+	_decide(object.union_n([minor, _sensitive_consent("guardian"), _guardian_grant])).allow
+}
+
+# Malformed consent
+
+test_consent_without_scope_is_malformed if {
+	inp := json.remove(_base, ["consent/scope"])
+	decision := access.decision with input as inp
+	decision.reasons == ["consent_malformed", "outside_consent_scope:customer_id", "outside_consent_scope:mobile"]
+	decision.obligations == {"customer_id": "withhold", "mobile": "withhold"}
+}
+
+test_consent_with_null_scope_is_malformed if {
+	"consent_malformed" in _reasons({"consent": {"scope": null}})
+}
+
+test_consent_with_object_scope_is_malformed_and_covers_nothing if {
+	decision := _decide({
+		"explicit_fields": false,
+		"consent": {"scope": {"a": "identity.customer_id", "b": "contact.phone"}},
+	})
+	decision.reasons == ["consent_malformed"]
+	decision.obligations == {"customer_id": "withhold", "mobile": "withhold"}
+}
+
+test_consent_with_string_scope_is_malformed if {
+	_reasons({"explicit_fields": false, "consent": {"scope": "contact.phone"}}) == ["consent_malformed"]
+}
+
+test_malformed_scope_reported_when_consent_not_granted if {
+	_reasons({"consent": {"state": "withdrawn", "scope": null}}) == ["consent_malformed", "consent_withdrawn"]
+}
+
+test_malformed_scope_ignored_when_consent_not_required if {
+	_decide(object.union(_contract, {"consent": {"scope": null}})).allow
 }
 
 # Tags
@@ -180,10 +448,14 @@ test_sensitive_tag_not_permitted if {
 }
 
 test_sensitive_tag_permitted_via_sensitive_categories if {
-	patch := object.union(_sensitive_purpose, {
-		"fields": [_field("mobile", "contact.phone", false)],
-		"tags": [_field("孕期", "health.pregnancy", true)],
-	})
+	patch := object.union_n([
+		_sensitive_purpose,
+		_sensitive_consent("separate"),
+		{
+			"fields": [_field("mobile", "contact.phone", false)],
+			"tags": [_pregnancy_tag],
+		},
+	])
 	_decide(patch).allow
 }
 
@@ -215,7 +487,48 @@ test_unclassified_tag if {
 # Minors
 
 test_subject_is_minor if {
-	_reasons({"subject": {"minor": true}}) == ["subject_is_minor"]
+	patch := object.union(_contract, {"subject": {"minor": true}})
+	_reasons(patch) == ["subject_is_minor"]
+}
+
+test_minor_with_own_consent_needs_guardian_consent if {
+	_reasons({"subject": {"minor": true}}) == ["guardian_consent_required", "subject_is_minor"]
+}
+
+test_minor_with_guardian_consent_allowed if {
+	patch := object.union(_guardian_grant, {"subject": {"minor": true}})
+	_decide(patch) == {
+		"allow": true,
+		"reasons": [],
+		"obligations": {"customer_id": "keep", "mobile": "keep"},
+	}
+}
+
+test_guardian_consent_required_when_purpose_does_not_exclude_minors if {
+	patch := {"purpose": {"excludes_minors": false}, "subject": {"minor": true}}
+	_reasons(patch) == ["guardian_consent_required"]
+	_decide(object.union(patch, _guardian_grant)).allow
+}
+
+test_guardian_consent_missing_grantor_counts_as_self if {
+	inp := json.remove(object.union(_base, {"subject": {"minor": true}}), ["consent/grantor"])
+	decision := access.decision with input as inp
+	decision.reasons == ["guardian_consent_required", "subject_is_minor"]
+}
+
+test_guardian_grantor_counts_only_when_granted if {
+	patch := object.union(_guardian_grant, {"consent": {"state": "withdrawn"}, "subject": {"minor": true}})
+	_reasons(patch) == ["consent_withdrawn", "guardian_consent_required", "subject_is_minor"]
+}
+
+test_guardian_grantor_ignored_when_consent_not_required if {
+	patch := object.union_n([_contract, {"consent": {"grantor": "guardian"}}, {"subject": {"minor": true}}])
+	_reasons(patch) == ["subject_is_minor"]
+}
+
+test_guardian_consent_does_not_lift_unknown_age if {
+	patch := object.union(_guardian_grant, {"subject": {"minor": null}})
+	_reasons(patch) == ["subject_age_unknown"]
 }
 
 test_subject_age_unknown_when_null if {
@@ -233,14 +546,21 @@ test_adult_subject_allowed if {
 }
 
 test_minority_ignored_when_purpose_does_not_exclude_minors if {
-	_decide({"purpose": {"excludes_minors": false}, "subject": {"minor": true}}).allow
 	_decide({"purpose": {"excludes_minors": false}, "subject": {"minor": null}}).allow
+	contract := object.union(_contract, {"purpose": {"excludes_minors": false}})
+	_decide(object.union(contract, {"subject": {"minor": true}})).allow
 }
 
 test_absent_excludes_minors_counts_as_excluding if {
-	inp := json.remove(object.union(_base, {"subject": {"minor": true}}), ["purpose/excludes_minors"])
+	inp := json.remove(object.union_n([_base, _contract, {"subject": {"minor": true}}]), ["purpose/excludes_minors"])
 	decision := access.decision with input as inp
 	decision.reasons == ["subject_is_minor"]
+}
+
+test_absent_excludes_minors_lifted_by_guardian_consent if {
+	inp := json.remove(object.union_n([_base, _guardian_grant, {"subject": {"minor": true}}]), ["purpose/excludes_minors"])
+	decision := access.decision with input as inp
+	decision.allow
 }
 
 # Obligations
@@ -301,11 +621,31 @@ test_reasons_sorted_and_deduplicated if {
 	_reasons(patch) == [
 		"consent_withdrawn",
 		"field_not_permitted:email",
+		"guardian_consent_required",
 		"purpose_not_permitted",
 		"role_not_permitted",
 		"subject_is_minor",
 		"tag_not_permitted:高消费",
 		"unclassified:notes",
+	]
+}
+
+test_consent_reasons_sorted_and_deduplicated if {
+	patch := object.union(_sensitive_purpose, {
+		"purpose": {"categories": ["contact.phone", "consumption.level"]},
+		"consent": {"scope": []},
+		"fields": [_field("mobile", "contact.phone", false), _stage],
+		"tags": [
+			_field("高消费", "consumption.level", false),
+			_field("高消费", "consumption.level", false),
+			_pregnancy_tag,
+		],
+	})
+	_reasons(patch) == [
+		"outside_consent_scope:mobile",
+		"outside_consent_scope:高消费",
+		"separate_consent_required:stage",
+		"separate_consent_required:孕期",
 	]
 }
 

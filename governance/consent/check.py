@@ -1,0 +1,74 @@
+"""Is the subject's consent good for this access? Missing, withdrawn, expired, stale.
+
+`consent_problem()` names what is wrong with a consent record, as the error the
+request would end with (or None); `check_consent()` reads the ledger and raises
+it. Queries use `consent_problem()` to leave a subject out and count why.
+Consent is read on every request, never cached: a withdrawal holds from the
+very next request in every worker and instance.
+"""
+
+from datetime import datetime
+
+from governance.catalog import Catalog, Purpose
+from governance.consent.ledger import ConsentLedger, ConsentRecord
+from governance.errors import (
+    AccessDenied,
+    ConsentExpired,
+    ConsentMissing,
+    ConsentStale,
+    ConsentWithdrawn,
+    PersonalisationOptedOut,
+)
+from governance.types import ConsentState
+
+NOT_REQUIRED = ConsentRecord(ConsentState.NOT_REQUIRED)
+
+
+def is_stale(catalog: Catalog, purpose: str, record: ConsentRecord) -> bool:
+    """Whether the notice changed in substance since the consent was given (C-05).
+
+    A consent citing an older notice version stays good while the current notice
+    covers the same categories with the same kind of consent; otherwise the
+    subject must be asked again.
+    """
+    given = catalog.notice(purpose, record.notice_version or "")
+    current = catalog.current_notice(purpose)
+    if given is None or current is None:
+        return True
+    return given.categories != current.categories or given.kind != current.kind
+
+
+def consent_problem(
+    catalog: Catalog, purpose: Purpose, record: ConsentRecord
+) -> AccessDenied | None:
+    """Why `record` cannot support an access for `purpose`, or None if it can."""
+    state = record.state
+    if state is ConsentState.WITHDRAWN:
+        return ConsentWithdrawn("the subject withdrew consent for this purpose")
+    if state is ConsentState.EXPIRED:
+        return ConsentExpired("the subject's consent for this purpose has expired")
+    if state is not ConsentState.GRANTED:
+        return ConsentMissing("the subject has not consented to this purpose")
+    if is_stale(catalog, purpose.name, record):
+        return ConsentStale("the notice changed since consent was given; ask again")
+    return None
+
+
+async def check_consent(
+    catalog: Catalog,
+    ledger: ConsentLedger,
+    purpose: Purpose,
+    subject_id: str,
+    *,
+    now: datetime,
+) -> ConsentRecord:
+    """The consent that supports this access, or raise why there is none."""
+    if purpose.personalised and await ledger.opted_out(subject_id):
+        raise PersonalisationOptedOut("the subject turned personalisation off")
+    if not purpose.requires_consent:
+        return NOT_REQUIRED
+    record = await ledger.current(subject_id, purpose.name, now=now)
+    problem = consent_problem(catalog, purpose, record)
+    if problem is not None:
+        raise problem
+    return record

@@ -1,0 +1,197 @@
+"""Validate a consent before it is recorded: PIPL Art. 14-15, 29, 31 (C-02..C-05, SC-01, M-02).
+
+`validate_grant()` turns what the brand's app (or an import) says into a
+`ConsentChange`, or raises `InvalidRequest` naming what is wrong. It never
+touches the store; `changes_for_grant()` and `changes_for_withdrawal()` add the
+ledger's view (what the new event supersedes, whether there is anything to
+withdraw) and return the events to record.
+"""
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from governance.catalog import Catalog, Notice, Purpose
+from governance.consent.ledger import (
+    PERSONALISATION,
+    ConsentAction,
+    ConsentChange,
+    ConsentLedger,
+)
+from governance.consent.rules import check_evidence
+from governance.errors import InvalidRequest
+from governance.types import ConsentState
+
+MAX_EVIDENCE_BYTES = 16 * 1024
+FREQUENCY = re.compile(r"[1-9]\d{0,2}/(day|week|month)")
+KINDS = ("general", "separate", "guardian")
+GRANTORS = ("self", "guardian")
+
+
+@dataclass(frozen=True)
+class GrantRequest:
+    """A consent as the brand reports it."""
+
+    subject_id: str
+    purpose: str
+    notice_version: str
+    method: str
+    channel: str
+    kind: str = "general"
+    grantor: str = "self"
+    scope: tuple[str, ...] | None = None
+    evidence: Any = None
+    expires_at: datetime | None = None
+    declared_frequency: str | None = None
+
+
+def consent_purpose(catalog: Catalog, name: str) -> Purpose:
+    """The declared purpose `name`, if its legal basis is consent."""
+    purpose = catalog.purposes.get(name)
+    if purpose is None:
+        raise InvalidRequest("purpose names no declared purpose")
+    if not purpose.requires_consent:
+        raise InvalidRequest("this purpose's legal basis is not consent")
+    return purpose
+
+
+def validate_grant(
+    catalog: Catalog, req: GrantRequest, *, recorded_by: str, now: datetime
+) -> ConsentChange:
+    """The change recording `req`, or `InvalidRequest` saying what is wrong."""
+    purpose = consent_purpose(catalog, req.purpose)
+    notice = _notice(catalog, purpose, req.notice_version)
+    check_evidence(req.method, req.channel)
+    scope = _scope(catalog, notice, req)
+    if req.expires_at is not None and req.expires_at <= now:
+        raise InvalidRequest("expires_at must be in the future")
+    if purpose.messaging and not FREQUENCY.fullmatch(req.declared_frequency or ""):
+        raise InvalidRequest(
+            "messaging purposes need declared_frequency like '4/month'"
+        )
+    return ConsentChange(
+        subject_id=req.subject_id,
+        purpose=purpose.name,
+        action=ConsentAction.GRANTED,
+        notice_version=notice.version,
+        method=req.method,
+        channel=req.channel,
+        recorded_by=recorded_by,
+        scope=scope,
+        kind=req.kind,
+        grantor=req.grantor,
+        evidence_hash=evidence_hash(req.evidence),
+        expires_at=req.expires_at,
+        declared_frequency=req.declared_frequency if purpose.messaging else None,
+    )
+
+
+def _notice(catalog: Catalog, purpose: Purpose, version: str) -> Notice:
+    notice = catalog.notice(purpose.name, version)
+    if notice is None:
+        raise InvalidRequest("notice_version names no notice of this purpose")
+    if notice.retired:
+        raise InvalidRequest(
+            "notice_version names a retired notice; cite the current one"
+        )
+    return notice
+
+
+def _scope(catalog: Catalog, notice: Notice, req: GrantRequest) -> tuple[str, ...]:
+    if req.kind not in KINDS or req.grantor not in GRANTORS:
+        raise InvalidRequest(f"kind must be one of {KINDS}; grantor one of {GRANTORS}")
+    if (req.kind == "guardian") != (req.grantor == "guardian"):
+        raise InvalidRequest("guardian consent is given by a guardian, and only that")
+    scope = (
+        tuple(sorted(set(req.scope)))
+        if req.scope is not None
+        else tuple(sorted(notice.categories))
+    )
+    if not scope or not set(scope) <= notice.categories:
+        raise InvalidRequest("scope must be a non-empty part of what the notice covers")
+    sensitive = any(catalog_sensitive(catalog, c) for c in scope)
+    if (sensitive or notice.kind == "separate") and req.kind == "general":
+        raise InvalidRequest("sensitive personal information needs separate consent")
+    return scope
+
+
+def catalog_sensitive(catalog: Catalog, category: str) -> bool:
+    """Whether a category is sensitive, judged by the catalog's fields and tags."""
+    facts = [f for ds in catalog.datasets.values() for f in ds.fields.values()]
+    facts += list(catalog.tags.values())
+    return any(f.sensitive for f in facts if f.category == category)
+
+
+def evidence_hash(evidence: Any) -> str | None:
+    """SHA-256 of the evidence's canonical JSON; the evidence itself is not kept."""
+    if evidence is None:
+        return None
+    raw = orjson.dumps(evidence, option=orjson.OPT_SORT_KEYS)
+    if len(raw) > MAX_EVIDENCE_BYTES:
+        raise InvalidRequest(f"evidence is limited to {MAX_EVIDENCE_BYTES} bytes")
+    return hashlib.sha256(raw).hexdigest()
+
+
+async def changes_for_grant(
+    ledger: ConsentLedger, change: ConsentChange, *, now: datetime
+) -> list[ConsentChange]:
+    """The grant, preceded by a `superseded` event when it replaces a live grant."""
+    current = await ledger.current(change.subject_id, change.purpose, now=now)
+    if current.state is not ConsentState.GRANTED:
+        return [change]
+    ended = ConsentChange(
+        subject_id=change.subject_id,
+        purpose=change.purpose,
+        action=ConsentAction.SUPERSEDED,
+        notice_version=current.notice_version or change.notice_version,
+        method=change.method,
+        channel=change.channel,
+        recorded_by=change.recorded_by,
+        refers_to=current.event_id,
+    )
+    return [ended, change]
+
+
+async def changes_for_withdrawal(
+    ledger: ConsentLedger,
+    subject_id: str,
+    purpose: Purpose,
+    *,
+    method: str,
+    channel: str,
+    recorded_by: str,
+    now: datetime,
+) -> list[ConsentChange]:
+    """A `withdrawn` event if there is a live grant; nothing otherwise (idempotent)."""
+    check_evidence(method, channel)
+    current = await ledger.current(subject_id, purpose.name, now=now)
+    if current.state is not ConsentState.GRANTED:
+        return []
+    return [
+        ConsentChange(
+            subject_id=subject_id,
+            purpose=purpose.name,
+            action=ConsentAction.WITHDRAWN,
+            notice_version=current.notice_version or "",
+            method=method,
+            channel=channel,
+            recorded_by=recorded_by,
+            scope=tuple(sorted(current.scope)),
+            kind=current.kind or "general",
+            grantor=current.grantor or "self",
+            refers_to=current.event_id,
+        )
+    ]
+
+
+def opt_change(
+    subject_id: str, action: ConsentAction, channel: str, by: str
+) -> ConsentChange:
+    """The ledger event of a personalisation opt-out or opt-in (A-01)."""
+    return ConsentChange(
+        subject_id, PERSONALISATION, action, "-", "user_request", channel, by
+    )
