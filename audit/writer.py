@@ -31,6 +31,8 @@ from audit.record import AuditDraft, utc_now_iso
 from governance.errors import AuditWriteFailed
 
 _MAX_BATCH = 512
+# A statement to run with the events, or a statement and its parameter rows.
+Also = Executable | tuple[Executable, list[dict[str, Any]]]
 # Built once; every commit binds values into them.
 _INSERT_EVENTS = insert(AuditEventRow)
 _MOVE_HEAD = (
@@ -43,9 +45,9 @@ _log = structlog.get_logger(__name__)
 
 @dataclass
 class _Pending:
-    draft: AuditDraft
-    also: Sequence[Executable]
-    done: asyncio.Future[dict[str, Any]] = field(
+    drafts: tuple[AuditDraft, ...]
+    also: Sequence[Also]
+    done: asyncio.Future[list[dict[str, Any]]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
 
@@ -85,12 +87,24 @@ class AuditWriter:
         await asyncio.gather(task, return_exceptions=True)
 
     async def append(
-        self, draft: AuditDraft, *, also: Sequence[Executable] = ()
+        self, draft: AuditDraft, *, also: Sequence[Also] = ()
     ) -> dict[str, Any]:
         """Commit `draft` (and `also`) durably and return the stored row."""
+        return (await self.append_all([draft], also=also))[0]
+
+    async def append_all(
+        self, drafts: Sequence[AuditDraft], *, also: Sequence[Also] = ()
+    ) -> list[dict[str, Any]]:
+        """Commit all `drafts` and `also` in one transaction: all are stored, or none.
+
+        `also` holds statements, or (statement, parameter rows) pairs run as one
+        executemany, for bulk work such as a consent import.
+        """
+        if not drafts:
+            raise ValueError("append_all needs at least one draft")
         if self._task is None or self._task.done():
             raise AuditWriteFailed("the audit writer is not running")
-        pending = _Pending(draft, also)
+        pending = _Pending(tuple(drafts), also)
         self._queue.put_nowait(pending)
         return await pending.done
 
@@ -124,22 +138,26 @@ class AuditWriter:
                 return
             _fail(batch[0])
             return
-        for item, row in zip(batch, rows, strict=True):
+        for item in batch:
+            mine, rows = rows[: len(item.drafts)], rows[len(item.drafts) :]
             if not item.done.done():
-                item.done.set_result(row)
+                item.done.set_result(mine)
 
     async def _commit(self, batch: list[_Pending]) -> list[dict[str, Any]]:
         seq, head, rows = self._seq, self._head, []
-        for item in batch:
+        for draft in (d for item in batch for d in item.drafts):
             seq += 1
-            row = link(item.draft, chain_id=self.chain_id, seq=seq, prev_hash=head)
+            row = link(draft, chain_id=self.chain_id, seq=seq, prev_hash=head)
             head = row["hash"]
             rows.append(row)
         async with self._engine.begin() as conn:
             await conn.execute(_INSERT_EVENTS, rows)
             for item in batch:
-                for stmt in item.also:
-                    await conn.execute(stmt)
+                for extra in item.also:
+                    if isinstance(extra, tuple):
+                        await conn.execute(*extra)
+                    else:
+                        await conn.execute(extra)
             await self._move_head(conn, seq, head)
         self._seq, self._head = seq, head
         return rows

@@ -14,7 +14,13 @@ from pathlib import Path
 
 from governance.errors import ConfigurationError
 
-KEY_NAMES = ("pseudonymise", "subject_ref", "cursor", "receipt_signing")
+KEY_NAMES = (
+    "pseudonymise",
+    "subject_ref",
+    "cursor",
+    "receipt_signing",
+    "center_link",
+)
 _KEY_BYTES = 32
 
 
