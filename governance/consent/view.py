@@ -83,9 +83,13 @@ def consents_body(
         purpose = catalog.purposes.get(purpose_name)
         problem = consent_problem(catalog, purpose, record) if purpose else None
         consents.append(
-            {"purpose": purpose_name, **record_body(record),
-             "usable": problem is None, "problem": problem.code if problem else None}
-        )  # fmt: skip
+            {
+                "purpose": purpose_name,
+                **record_body(record),
+                "usable": problem is None,
+                "problem": problem.code if problem else None,
+            }
+        )
     return {
         "subject_id": subject_id,
         "consents": consents,

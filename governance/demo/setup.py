@@ -216,8 +216,15 @@ def _grant(
     assert notice is not None  # noqa: S101 - the demo catalog has one per purpose
     kind = "guardian" if guardian else notice.kind
     return ConsentChange(
-        subject_id, purpose, ConsentAction.GRANTED, notice.version, "import", "import",
-        "demo-import", scope=tuple(sorted(notice.categories)), kind=kind,
+        subject_id,
+        purpose,
+        ConsentAction.GRANTED,
+        notice.version,
+        "import",
+        "import",
+        "demo-import",
+        scope=tuple(sorted(notice.categories)),
+        kind=kind,
         grantor="guardian" if guardian else "self",
         declared_frequency="4/month" if catalog.purposes[purpose].messaging else None,
-    )  # fmt: skip
+    )

@@ -48,8 +48,13 @@ def build_policy_input(
 
 def _consent(purpose: Purpose, record: ConsentRecord) -> dict[str, Any]:
     if not purpose.requires_consent:
-        return {"required": False, "state": ConsentState.NOT_REQUIRED.value,
-                "kind": None, "grantor": None, "scope": []}  # fmt: skip
+        return {
+            "required": False,
+            "state": ConsentState.NOT_REQUIRED.value,
+            "kind": None,
+            "grantor": None,
+            "scope": [],
+        }
     return {
         "required": True,
         "state": record.state.value,

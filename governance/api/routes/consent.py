@@ -107,8 +107,14 @@ async def grant(
         receipt = services.receipts.sign(
             receipt_fields(services, change, event_id, now)
         )
-        return {"event_id": event_id, "subject_id": subject_id, "purpose": change.purpose,
-                "state": "granted", "superseded": len(changes) > 1, "receipt": receipt}  # fmt: skip
+        return {
+            "event_id": event_id,
+            "subject_id": subject_id,
+            "purpose": change.purpose,
+            "state": "granted",
+            "superseded": len(changes) > 1,
+            "receipt": receipt,
+        }
 
     return await _answer(services, trail, step, 201)
 
@@ -122,13 +128,21 @@ def receipt_fields(
         return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if moment else None
 
     return {
-        "receipt_id": event_id, "subject_id": change.subject_id, "purpose": change.purpose,
-        "scope": sorted(change.scope), "kind": change.kind, "grantor": change.grantor,
-        "notice_version": change.notice_version, "method": change.method,
-        "channel": change.channel, "evidence_hash": change.evidence_hash,
-        "granted_at": iso(granted_at), "expires_at": iso(change.expires_at),
-        "declared_frequency": change.declared_frequency, "issuer": services.issuer,
-    }  # fmt: skip
+        "receipt_id": event_id,
+        "subject_id": change.subject_id,
+        "purpose": change.purpose,
+        "scope": sorted(change.scope),
+        "kind": change.kind,
+        "grantor": change.grantor,
+        "notice_version": change.notice_version,
+        "method": change.method,
+        "channel": change.channel,
+        "evidence_hash": change.evidence_hash,
+        "granted_at": iso(granted_at),
+        "expires_at": iso(change.expires_at),
+        "declared_frequency": change.declared_frequency,
+        "issuer": services.issuer,
+    }
 
 
 @router.post("/consents/{purpose}/withdraw")
@@ -148,15 +162,29 @@ async def withdraw(
         _allowed(principal, purpose)
         trail.purpose = declared.name
         changes = await changes_for_withdrawal(
-            services.consents, subject_id, declared, method=how.method, channel=how.channel,
-            recorded_by=principal.name, now=services.now(),
-        )  # fmt: skip
+            services.consents,
+            subject_id,
+            declared,
+            method=how.method,
+            channel=how.channel,
+            recorded_by=principal.name,
+            now=services.now(),
+        )
         ids = record(trail, changes)
         trail.detail["changed"] = bool(ids)
-        return {"subject_id": subject_id, "purpose": declared.name, "state": "withdrawn"
-                if ids else (await services.consents.current(subject_id, declared.name,
-                now=services.now())).state.value, "changed": bool(ids),
-                "event_id": ids[0] if ids else None}  # fmt: skip
+        return {
+            "subject_id": subject_id,
+            "purpose": declared.name,
+            "state": "withdrawn"
+            if ids
+            else (
+                await services.consents.current(
+                    subject_id, declared.name, now=services.now()
+                )
+            ).state.value,
+            "changed": bool(ids),
+            "event_id": ids[0] if ids else None,
+        }
 
     return await _answer(services, trail, step)
 
@@ -198,9 +226,14 @@ async def withdraw_all_marketing(
             ):
                 continue
             changes += await changes_for_withdrawal(
-                services.consents, subject_id, purpose, method=how.method,
-                channel=how.channel, recorded_by=principal.name, now=now,
-            )  # fmt: skip
+                services.consents,
+                subject_id,
+                purpose,
+                method=how.method,
+                channel=how.channel,
+                recorded_by=principal.name,
+                now=now,
+            )
     record(trail, changes)
     trail.detail["purposes"] = [c.purpose for c in changes]
     return [c.purpose for c in changes]
@@ -262,7 +295,12 @@ async def as_of(
         declared = consent_purpose(services.catalog, purpose)
         trail.purpose = declared.name
         record_at, events = await services.consents.as_of(subject_id, declared.name, at)
-        return {"subject_id": subject_id, "purpose": declared.name, "at": at.isoformat(),
-                **record_body(record_at), "events": [event_body(e) for e in events]}  # fmt: skip
+        return {
+            "subject_id": subject_id,
+            "purpose": declared.name,
+            "at": at.isoformat(),
+            **record_body(record_at),
+            "events": [event_body(e) for e in events],
+        }
 
     return await _answer(services, trail, step)
