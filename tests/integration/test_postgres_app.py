@@ -6,7 +6,8 @@ database per module. Callers are registered through `CallerRegistry`.
 
 import asyncio
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -302,3 +303,38 @@ def test_when_row_tampered_then_verify_names_it(
         "event_id": target["event_id"],
         "problem": "altered",
     }
+
+
+def test_on_postgres_expiry_and_as_of_follow_the_clock(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    """Expiry and as-of answers hold on PostgreSQL's timestamps as on SQLite's."""
+    subject_id = adults(tagged=False)[2].customer_id
+    until = datetime.now(UTC) + timedelta(days=1)
+    granted = client.post(
+        f"/v1/subjects/{subject_id}/consents",
+        json={
+            "purpose": "marketing_push",
+            "notice_version": "2026.01",
+            "declared_frequency": "4/month",
+            "method": "click",
+            "channel": "app",
+            "expires_at": until.isoformat(),
+        },
+        headers=auth(keys["brand-app"]),
+    )
+    services = client.app.state.services
+    client.app.state.services = replace(
+        services, now=lambda: until + timedelta(minutes=1)
+    )
+    expired = read(client, keys["campaign-sms"], subject_id)
+    client.app.state.services = services
+    before = client.get(
+        f"/v1/subjects/{subject_id}/consents/marketing_push/as-of",
+        params={"at": (datetime.now(UTC) - timedelta(days=1)).isoformat()},
+        headers=auth(keys["compliance-officer"]),
+    )
+
+    assert granted.status_code == 201, granted.text
+    assert expired.json()["code"] == "consent_expired"
+    assert before.json()["state"] == "none"
