@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from factories import auth, subjects
+from fastapi.testclient import TestClient
 
 from adapters.keys.local import LocalKeyProvider
+from governance.app import create_app
 from governance.consent.receipts import ReceiptSigner, verify_receipt
 
 MARKETING = {
@@ -348,3 +350,27 @@ class TestLifecycle:
         assert set(statuses) <= {200, 201}
         assert statuses.count(201) == history.count("granted")
         assert listed["consents"][0]["state"] == state_events[-1]
+
+
+def test_withdrawal_through_one_instance_holds_in_another(
+    demo_settings, keys, demo_dir
+):
+    """Two proxies on one store: a withdrawal made on one is enforced by the other at once."""
+    sid = subjects(demo_dir, minor=False)[20]
+    with (
+        TestClient(create_app(demo_settings)) as one,
+        TestClient(create_app(demo_settings)) as two,
+    ):
+        grant(one, keys, sid, MARKETING)
+        before = read(two, keys, sid)
+        one.post(
+            f"/v1/subjects/{sid}/consents/marketing_push/withdraw",
+            headers=auth(keys["brand-app"]),
+        )
+        after = read(two, keys, sid)
+        report = one.get("/v1/audit/verify", headers=auth(keys["compliance-officer"]))
+
+    assert before.status_code == 200
+    assert after.json()["code"] == "consent_withdrawn"
+    assert report.json()["ok"] is True
+    assert report.json()["chains"] >= 3
