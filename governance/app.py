@@ -18,9 +18,10 @@ from adapters.sources.sql import SqlDataSource
 from audit.writer import AuditWriter
 from governance.api.limits import BodyLimit
 from governance.api.problems import install_problem_handlers
-from governance.api.routes import audit, callers, consent, data, health
+from governance.api.routes import audit, callers, center, consent, data, health
 from governance.auth.registry import CallerRegistry
 from governance.catalog import load_catalog
+from governance.center.links import LINK_KEY_NAME, LinkSigner
 from governance.consent.ledger import ConsentLedger
 from governance.consent.receipts import ReceiptSigner
 from governance.cursor import CursorSealer
@@ -73,6 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
             now=lambda: datetime.now(UTC),
             receipts=ReceiptSigner(*_seed_and_version(keys.key("receipt_signing"))),
             issuer=settings.issuer,
+            links=LinkSigner(keys.key(LINK_KEY_NAME)[1]),
         )
         try:
             yield
@@ -90,6 +92,6 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
     install_problem_handlers(app)
-    for module in (health, data, consent, audit, callers):
+    for module in (health, data, consent, audit, callers, center):
         app.include_router(module.router)
     return app

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from audit.writer import AuditWriter
 from governance.auth.registry import CallerRegistry
 from governance.catalog import Catalog
+from governance.center.links import LinkSigner
 from governance.consent.ledger import ConsentLedger
 from governance.consent.receipts import ReceiptSigner
 from governance.cursor import CursorSealer
@@ -42,6 +43,7 @@ class Services:
     now: Callable[[], datetime]
     receipts: ReceiptSigner
     issuer: str
+    links: LinkSigner
 
 
 def subject_referencer(key: bytes) -> Callable[[str], str]:

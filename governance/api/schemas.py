@@ -140,3 +140,16 @@ class VerifyOut(BaseModel):
     events: int
     chains: int
     first_bad: dict[str, Any] | None
+
+
+class CenterLinkIn(_In):
+    """How long a consent-center link stays valid."""
+
+    ttl_minutes: int = Field(30, ge=1, le=1440, description="1 minute to 24 hours.")
+
+
+class CenterLinkOut(BaseModel):
+    """A link that opens the subject's consent center; hand it only to the subject."""
+
+    url: str = Field(description="Path of the page: /consent-center/<token>.")
+    expires_at: datetime

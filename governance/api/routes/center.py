@@ -1,0 +1,195 @@
+"""The consent center: a sealed link for the subject, and the page it opens (C-08, A-01).
+
+`POST /v1/subjects/{subject_id}/consent-center-link` (service or admin) issues a
+link. `GET /consent-center/{token}` shows the subject's consents, the
+personalisation switch and who read their data. Three form POSTs withdraw one
+purpose, withdraw every marketing purpose, or flip personalisation, then 303
+back to the page. Changes go through the consent API's own functions, are
+recorded by caller `consent-center` on channel `h5` as `user_request`, and
+commit with their audit event before the redirect: the next read sees them.
+
+The token in the path is the only credential and also what makes the forms
+unforgeable from another site. A forged, tampered or expired token gets a
+Chinese 403 page, as does any other refusal (as its own status): never
+problem+json, never a trace. Only the link API appears in OpenAPI.
+"""
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Annotated, Any
+from urllib.parse import parse_qs
+
+import structlog
+from fastapi import APIRouter, Body, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from governance.api.deps import ServicesDep, require
+from governance.api.routes.consent import (
+    SubjectId,
+    record,
+    subject_exists,
+    withdraw_all_marketing,
+)
+from governance.api.schemas import CenterLinkIn, CenterLinkOut, WithdrawIn
+from governance.center.links import LinkError, LinkExpired, link_expiry
+from governance.center.page import render_center, render_error
+from governance.center.view import load_view
+from governance.consent.grant import changes_for_withdrawal, opt_change
+from governance.consent.ledger import ConsentAction
+from governance.errors import GovernanceError, InvalidRequest, NotFound, UnknownSubject
+from governance.services import Services
+from governance.trail import Trail, audited
+from governance.types import Principal, Role
+
+router = APIRouter()
+CALLER, CHANNEL, METHOD = "consent-center", "h5", "user_request"
+_ISSUERS = require(Role.SERVICE, Role.ADMIN)
+_HOW = WithdrawIn(method=METHOD, channel=CHANNEL)
+# The subject acts on all of their own purposes; withdraw_all_marketing narrows
+# to a principal's purposes only for service callers.
+_SUBJECT = Principal(name=CALLER, role=Role.ADMIN, purposes=frozenset())
+_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+}
+_log = structlog.get_logger("governance.center")
+Change = Callable[[str, Trail], Awaitable[str]]
+
+
+@router.post(
+    "/v1/subjects/{subject_id}/consent-center-link",
+    status_code=201,
+    tags=["consent"],
+    response_model=None,
+    responses={201: {"model": CenterLinkOut}},
+)
+async def issue_link(
+    subject_id: SubjectId,
+    services: ServicesDep,
+    body: Annotated[CenterLinkIn | None, Body()] = None,
+    principal: Principal = _ISSUERS,
+) -> JSONResponse:
+    """A link that opens the subject's consent center; hand it only to the subject."""
+    trail = Trail(kind="consent.center_link", caller=principal.name,
+                  subject_ref=services.subject_ref(subject_id))  # fmt: skip
+    ttl = timedelta(minutes=(body or CenterLinkIn()).ttl_minutes)
+
+    async def step() -> dict[str, Any]:
+        if not await subject_exists(services, subject_id):
+            raise UnknownSubject("no catalogued dataset holds this subject")
+        now = services.now()
+        token = services.links.issue(subject_id, ttl=ttl, now=now)
+        expires_at = link_expiry(now, ttl).isoformat()
+        trail.detail |= {"ttl_minutes": ttl // timedelta(minutes=1),
+                         "expires_at": expires_at}  # fmt: skip
+        return {"url": f"/consent-center/{token}", "expires_at": expires_at}
+
+    result = await audited(services.audit, trail, step)
+    return JSONResponse(
+        result, status_code=201, headers={"X-Decision-Id": trail.decision_id}
+    )
+
+
+@router.get("/consent-center/{token}", include_in_schema=False)
+async def center_page(
+    token: str, services: ServicesDep, done: str | None = None
+) -> Response:
+    """The subject's consent center."""
+    try:
+        subject_id = _open(services, token)
+        trail = _trail("consent.read", services, subject_id)
+        view = await audited(
+            services.audit, trail, lambda: load_view(services, subject_id)
+        )
+    except (LinkError, GovernanceError) as exc:
+        return _refused(exc)
+    return HTMLResponse(render_center(view, token=token, done=done), headers=_HEADERS)
+
+
+@router.post("/consent-center/{token}/withdraw/{purpose}", include_in_schema=False)
+async def center_withdraw(token: str, purpose: str, services: ServicesDep) -> Response:
+    """Withdraw the consent for one purpose."""
+
+    async def change(subject_id: str, trail: Trail) -> str:
+        declared = services.catalog.purposes.get(purpose)
+        if declared is None or not declared.requires_consent:
+            raise NotFound("no consent purpose of that name")
+        trail.purpose = declared.name
+        changes = await changes_for_withdrawal(
+            services.consents, subject_id, declared, method=METHOD, channel=CHANNEL,
+            recorded_by=CALLER, now=services.now(),
+        )  # fmt: skip
+        trail.detail["changed"] = bool(record(trail, changes))
+        return "withdrawn"
+
+    return await _act(services, token, "consent.withdrawn", change)
+
+
+@router.post("/consent-center/{token}/withdraw-marketing", include_in_schema=False)
+async def center_withdraw_marketing(token: str, services: ServicesDep) -> Response:
+    """Withdraw every marketing consent at once."""
+
+    async def change(subject_id: str, trail: Trail) -> str:
+        await withdraw_all_marketing(services, trail, subject_id, _HOW, _SUBJECT)
+        return "marketing"
+
+    return await _act(services, token, "consent.withdrawn", change)
+
+
+@router.post("/consent-center/{token}/personalisation", include_in_schema=False)
+async def center_personalisation(
+    token: str, request: Request, services: ServicesDep
+) -> Response:
+    """Turn personalisation off or back on (form field `enabled=true|false`)."""
+
+    async def change(subject_id: str, trail: Trail) -> str:
+        enabled = _enabled(await request.body())
+        action = ConsentAction.OPTED_IN if enabled else ConsentAction.OPTED_OUT
+        record(trail, [opt_change(subject_id, action, CHANNEL, CALLER)])
+        trail.detail["enabled"] = enabled
+        return "personalisation_on" if enabled else "personalisation_off"
+
+    return await _act(services, token, "consent.personalisation", change)
+
+
+def _open(services: Services, token: str) -> str:
+    try:
+        return services.links.open(token, now=services.now())
+    except LinkError as exc:
+        reason = "expired" if isinstance(exc, LinkExpired) else "invalid"
+        _log.warning("center_link_refused", reason=reason)
+        raise
+
+
+def _trail(kind: str, services: Services, subject_id: str) -> Trail:
+    return Trail(kind=kind, caller=CALLER, subject_ref=services.subject_ref(subject_id),
+                 detail={"channel": CHANNEL})  # fmt: skip
+
+
+def _enabled(body: bytes) -> bool:
+    values = parse_qs(body.decode("utf-8", "replace"), max_num_fields=8).get("enabled")
+    if values not in (["true"], ["false"]):
+        raise InvalidRequest("enabled must be true or false")
+    return values == ["true"]
+
+
+async def _act(services: Services, token: str, kind: str, change: Change) -> Response:
+    """Open the token, make the change under its audit event, 303 back to the page."""
+    try:
+        subject_id = _open(services, token)
+        trail = _trail(kind, services, subject_id)
+        done = await audited(services.audit, trail, lambda: change(subject_id, trail))
+    except (LinkError, GovernanceError) as exc:
+        return _refused(exc)
+    return RedirectResponse(
+        f"/consent-center/{token}?done={done}", status_code=303, headers=_HEADERS
+    )
+
+
+def _refused(exc: LinkError | GovernanceError) -> HTMLResponse:
+    status = 403 if isinstance(exc, LinkError) else exc.status
+    status = 400 if status == 422 else 503 if status >= 500 else status
+    return HTMLResponse(render_error(status), status_code=status, headers=_HEADERS)

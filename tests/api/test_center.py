@@ -1,0 +1,517 @@
+"""The consent center: sealed links, the subject's page, and one-tap changes that hold at once."""
+
+import base64
+import re
+import sqlite3
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from factories import auth, subjects
+
+from adapters.keys.local import LocalKeyProvider
+from governance.center.links import LinkSigner
+
+GRANT = {
+    "notice_version": "2026.01",
+    "method": "click",
+    "channel": "app",
+    "declared_frequency": "4/month",
+}
+CONSENT_PURPOSES = (
+    "marketing_push",
+    "personalised_recommendation",
+    "maternal_care_recommendation",
+    "analytics",
+)
+REFUSED = "链接无效或已过期"
+
+
+def governance_rows(demo_dir, sql, *params):
+    """Rows of a query on the demo's governance store."""
+    with closing(sqlite3.connect(demo_dir / "governance.db")) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def fresh_adults(demo_dir):
+    """Adult demo subjects without any consent event."""
+    known = {
+        r[0] for r in governance_rows(demo_dir, "SELECT subject_id FROM consent_events")
+    }
+    return [s for s in subjects(demo_dir, minor=False) if s not in known]
+
+
+def signer(demo_dir):
+    """A link signer holding the deployment's own `center_link` key."""
+    return LinkSigner(LocalKeyProvider(demo_dir / "keys.json").key("center_link")[1])
+
+
+def issue(client, keys, subject_id, caller="brand-app", **body):
+    """Ask the link API for a consent-center link."""
+    return client.post(
+        f"/v1/subjects/{subject_id}/consent-center-link",
+        json=body or None,
+        headers=auth(keys[caller]),
+    )
+
+
+def center_url(client, keys, subject_id):
+    """The page path of a freshly issued link."""
+    response = issue(client, keys, subject_id)
+    assert response.status_code == 201
+    return response.json()["url"]
+
+
+def grant(client, keys, subject_id, purpose="marketing_push"):
+    """Record a consent through the API as the brand's app."""
+    response = client.post(
+        f"/v1/subjects/{subject_id}/consents",
+        json={"purpose": purpose, **GRANT},
+        headers=auth(keys["brand-app"]),
+    )
+    assert response.status_code == 201
+
+
+def read(client, keys, subject_id, caller="campaign-sms", purpose="marketing_push"):
+    """A governed read of the subject's record."""
+    return client.get(
+        f"/v1/datasets/customers/records/{subject_id}",
+        headers=auth(keys[caller], purpose),
+    )
+
+
+def card_state(html, purpose):
+    """The `data-state` of a purpose's card on the page, or None without a card."""
+    found = re.search(rf'data-purpose="{purpose}" data-state="(\w+)"', html)
+    return found.group(1) if found else None
+
+
+def card(html, purpose):
+    """The HTML of one purpose's card."""
+    start = html.index(f'data-purpose="{purpose}"')
+    return html[start : html.index("</article>", start)]
+
+
+class TestLinkApi:
+    def test_when_a_service_asks_then_a_sealed_link_is_issued(
+        self, client, keys, demo_dir
+    ):
+        """The link is a page path whose token names nobody, valid for 30 minutes."""
+        sid = fresh_adults(demo_dir)[0]
+        before = datetime.now(UTC)
+
+        response = issue(client, keys, sid)
+        after = datetime.now(UTC)
+
+        body = response.json()
+        expires = datetime.fromisoformat(body["expires_at"])
+        token = body["url"].removeprefix("/consent-center/")
+        assert response.status_code == 201
+        assert body["url"].startswith("/consent-center/")
+        assert re.fullmatch(r"[A-Za-z0-9_-]+", token)
+        assert sid.encode() not in base64.urlsafe_b64decode(token + "==")
+        assert signer(demo_dir).open(token, now=datetime.now(UTC)) == sid
+        assert before + timedelta(minutes=29) < expires <= after + timedelta(minutes=30)
+
+    def test_when_an_admin_sets_ttl_then_the_link_expires_then(
+        self, client, keys, demo_dir
+    ):
+        """`ttl_minutes` bounds the link's life."""
+        sid = fresh_adults(demo_dir)[0]
+        before = datetime.now(UTC)
+
+        response = issue(client, keys, sid, caller="platform-admin", ttl_minutes=5)
+        after = datetime.now(UTC)
+
+        expires = datetime.fromisoformat(response.json()["expires_at"])
+        assert response.status_code == 201
+        assert before + timedelta(minutes=4) < expires <= after + timedelta(minutes=5)
+
+    def test_when_an_officer_asks_then_forbidden_role(self, client, keys, demo_dir):
+        """Only services and admins hand out links."""
+        response = issue(
+            client, keys, fresh_adults(demo_dir)[0], caller="compliance-officer"
+        )
+
+        assert response.status_code == 403
+        assert response.json()["code"] == "forbidden_role"
+
+    def test_when_no_key_then_unauthenticated(self, client, demo_dir):
+        """The link API needs a caller key."""
+        sid = fresh_adults(demo_dir)[0]
+
+        response = client.post(f"/v1/subjects/{sid}/consent-center-link")
+
+        assert response.status_code == 401
+
+    @pytest.mark.parametrize(
+        "ttl", [0, 1441, "forever"], ids=["zero", "over-a-day", "text"]
+    )
+    def test_when_ttl_out_of_range_then_invalid_request(
+        self, client, keys, demo_dir, ttl
+    ):
+        """A link lives one minute to one day."""
+        response = issue(client, keys, fresh_adults(demo_dir)[0], ttl_minutes=ttl)
+
+        assert response.status_code == 422
+        assert response.json()["code"] == "invalid_request"
+
+    def test_when_subject_unknown_then_404(self, client, keys):
+        """No link for a subject no catalogued dataset holds."""
+        response = issue(client, keys, "NO-SUCH-CUSTOMER")
+
+        assert response.status_code == 404
+        assert response.json()["code"] == "unknown_subject"
+
+    def test_when_issued_then_audited_without_the_token(self, client, keys, demo_dir):
+        """Issuing is audited as consent.center_link; the trail never holds the token."""
+        sid = fresh_adults(demo_dir)[0]
+        token = center_url(client, keys, sid).removeprefix("/consent-center/")
+
+        events = client.get(
+            "/v1/audit/events",
+            params={"subject_id": sid},
+            headers=auth(keys["compliance-officer"]),
+        ).json()["events"]
+
+        linked = [e for e in events if e["kind"] == "consent.center_link"]
+        assert [(e["caller"], e["outcome"]) for e in linked] == [
+            ("brand-app", "allowed")
+        ]
+        assert token not in str(events)
+
+    def test_when_reading_openapi_then_only_the_link_api_is_listed(self, client):
+        """The HTML routes stay out of the API description."""
+        paths = client.get("/openapi.json").json()["paths"]
+
+        assert "/v1/subjects/{subject_id}/consent-center-link" in paths
+        assert not [p for p in paths if p.startswith("/consent-center")]
+
+
+class TestPage:
+    def test_when_opened_then_every_consent_purpose_has_a_card(
+        self, client, keys, demo_dir
+    ):
+        """A phone-ready Chinese page with one card per consent purpose, none for contracts."""
+        sid = fresh_adults(demo_dir)[0]
+        grant(client, keys, sid)
+
+        response = client.get(center_url(client, keys, sid))
+
+        html = response.text
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/html")
+        assert '<html lang="zh-CN">' in html
+        assert (
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            in html
+        )
+        assert "<script" not in html
+        assert [card_state(html, p) for p in CONSENT_PURPOSES] == [
+            "granted",
+            "none",
+            "none",
+            "none",
+        ]
+        assert card_state(html, "order_fulfilment") is None
+
+    def test_when_granted_then_the_card_shows_notice_scope_and_time(
+        self, client, keys, demo_dir
+    ):
+        """The agreed notice's summary, its categories in Chinese, the time and a 撤回 button."""
+        sid = fresh_adults(demo_dir)[0]
+        grant(client, keys, sid)
+
+        html = card(client.get(center_url(client, keys, sid)).text, "marketing_push")
+
+        assert "营销推送" in html
+        assert "已同意" in html
+        assert "每月不超过 4 次" in html
+        assert "姓名、昵称、手机号、电子邮箱" in html
+        assert "告知版本 2026.01" in html
+        assert re.search(
+            r"同意时间：\d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d（北京时间）", html
+        )
+        assert ">撤回</button>" in html
+
+    def test_when_never_granted_then_no_withdraw_button(self, client, keys, demo_dir):
+        """未同意 cards explain the purpose but offer nothing to withdraw."""
+        sid = fresh_adults(demo_dir)[0]
+
+        html = client.get(center_url(client, keys, sid)).text
+
+        assert "未同意" in card(html, "analytics")
+        assert "撤回</button>" not in html
+        assert "撤回全部营销" not in html
+
+    def test_when_consent_cites_an_outdated_notice_then_stale(
+        self, client, keys, demo_dir
+    ):
+        """A grant on the retired 2025.06 notice shows 需重新确认 with what was agreed."""
+        stale = governance_rows(
+            demo_dir,
+            "SELECT subject_id FROM consent_events e WHERE purpose = 'marketing_push'"
+            " AND notice_version = '2025.06' AND action = 'granted' AND NOT EXISTS ("
+            " SELECT 1 FROM consent_events l WHERE l.subject_id = e.subject_id"
+            " AND l.purpose = e.purpose AND l.id > e.id)",
+        )[0][0]
+
+        html = card(client.get(center_url(client, keys, stale)).text, "marketing_push")
+
+        assert 'data-state="stale"' in html
+        assert "需重新确认" in html
+        assert (
+            "向您发送优惠活动短信" in html
+        )  # the 2025.06 summary the subject agreed to
+        assert ">撤回</button>" in html
+
+    def test_when_opened_then_audited_as_the_subjects_own_read(
+        self, client, keys, demo_dir
+    ):
+        """Viewing the page is a consent.read by consent-center."""
+        sid = fresh_adults(demo_dir)[0]
+        client.get(center_url(client, keys, sid))
+
+        events = client.get(
+            "/v1/audit/events",
+            params={"subject_id": sid, "caller": "consent-center"},
+            headers=auth(keys["compliance-officer"]),
+        ).json()["events"]
+
+        assert [e["kind"] for e in events] == ["consent.read"]
+
+    def test_when_served_then_it_cannot_be_framed_cached_or_leak_referrers(
+        self, client, keys, demo_dir
+    ):
+        """The page forbids framing (one-tap buttons), caching and referrers."""
+        response = client.get(center_url(client, keys, fresh_adults(demo_dir)[0]))
+
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["referrer-policy"] == "no-referrer"
+
+    def test_when_subject_id_holds_markup_then_it_is_escaped(self, client, demo_dir):
+        """Whatever the token names is shown as text, never as markup."""
+        token = signer(demo_dir).issue(
+            "<script>alert(1)</script>", ttl=timedelta(minutes=5), now=datetime.now(UTC)
+        )
+
+        response = client.get(f"/consent-center/{token}")
+
+        assert response.status_code == 200
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in response.text
+        assert "<script" not in response.text
+
+
+class TestChanges:
+    def test_when_withdrawn_on_the_page_then_the_next_read_is_refused(
+        self, client, keys, demo_dir
+    ):
+        """One tap withdraws; the very next governed read is consent_withdrawn."""
+        sid = fresh_adults(demo_dir)[0]
+        grant(client, keys, sid)
+        url = center_url(client, keys, sid)
+        before = read(client, keys, sid)
+
+        tapped = client.post(f"{url}/withdraw/marketing_push", follow_redirects=False)
+        after = read(client, keys, sid)
+        page = client.get(tapped.headers["location"]).text
+
+        assert before.status_code == 200
+        assert tapped.status_code == 303
+        assert tapped.headers["location"] == f"{url}?done=withdrawn"
+        assert after.status_code == 403
+        assert after.json()["code"] == "consent_withdrawn"
+        assert card_state(page, "marketing_push") == "withdrawn"
+        assert "已撤回" in card(page, "marketing_push")
+        assert "撤回时间：" in card(page, "marketing_push")
+
+    def test_when_withdrawn_then_the_ledger_names_the_center_and_h5(
+        self, client, keys, demo_dir
+    ):
+        """The withdrawal is recorded by consent-center, channel h5, as the user's request."""
+        sid = fresh_adults(demo_dir)[0]
+        grant(client, keys, sid)
+
+        client.post(f"{center_url(client, keys, sid)}/withdraw/marketing_push")
+
+        rows = governance_rows(
+            demo_dir,
+            "SELECT action, method, channel, recorded_by FROM consent_events"
+            " WHERE subject_id = ? ORDER BY id",
+            sid,
+        )
+        assert rows[-1] == ("withdrawn", "user_request", "h5", "consent-center")
+
+    def test_when_all_marketing_withdrawn_then_only_marketing_ends(
+        self, client, keys, demo_dir
+    ):
+        """撤回全部营销 ends every marketing consent and leaves analytics as it was."""
+        sid = fresh_adults(demo_dir)[0]
+        for purpose in ("marketing_push", "personalised_recommendation", "analytics"):
+            grant(client, keys, sid, purpose)
+        url = center_url(client, keys, sid)
+
+        tapped = client.post(f"{url}/withdraw-marketing", follow_redirects=False)
+        page = client.get(url).text
+
+        assert tapped.status_code == 303
+        assert [card_state(page, p) for p in CONSENT_PURPOSES] == [
+            "withdrawn",
+            "withdrawn",
+            "none",
+            "granted",
+        ]
+        assert read(client, keys, sid).json()["code"] == "consent_withdrawn"
+
+    def test_when_personalisation_turned_off_then_recommendation_reads_are_refused(
+        self, client, keys, demo_dir
+    ):
+        """关闭个性化推荐 holds for the next personalised read; 开启 restores it (A-01)."""
+        sid = fresh_adults(demo_dir)[0]
+        grant(client, keys, sid, "personalised_recommendation")
+        url = center_url(client, keys, sid)
+        rec = {"caller": "brand-app", "purpose": "personalised_recommendation"}
+
+        off = client.post(
+            f"{url}/personalisation", data={"enabled": "false"}, follow_redirects=False
+        )
+        refused = read(client, keys, sid, **rec)
+        page_off = client.get(url).text
+        client.post(f"{url}/personalisation", data={"enabled": "true"})
+        allowed = read(client, keys, sid, **rec)
+
+        assert off.status_code == 303
+        assert refused.status_code == 403
+        assert refused.json()["code"] == "personalisation_opted_out"
+        assert 'data-enabled="false"' in page_off
+        assert "开启个性化推荐" in page_off
+        assert allowed.status_code == 200
+
+    @pytest.mark.parametrize(
+        "body", ["", "enabled=maybe", "enabled=true&enabled=false"]
+    )
+    def test_when_switch_value_is_not_a_boolean_then_400_page(
+        self, client, keys, demo_dir, body
+    ):
+        """The switch takes enabled=true or enabled=false and nothing else."""
+        url = center_url(client, keys, fresh_adults(demo_dir)[0])
+
+        response = client.post(
+            f"{url}/personalisation",
+            content=body,
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+
+        assert response.status_code == 400
+        assert "请求无效" in response.text
+
+    @pytest.mark.parametrize("purpose", ["no_such_purpose", "order_fulfilment"])
+    def test_when_purpose_is_no_consent_purpose_then_404_page(
+        self, client, keys, demo_dir, purpose
+    ):
+        """Only consent purposes can be withdrawn; contracts are not consent (C-10)."""
+        url = center_url(client, keys, fresh_adults(demo_dir)[0])
+
+        response = client.post(f"{url}/withdraw/{purpose}")
+
+        assert response.status_code == 404
+        assert response.headers["content-type"].startswith("text/html")
+        assert "未找到该授权项目" in response.text
+
+
+def forged(demo_dir, sid):
+    """A token of the right shape that no key sealed."""
+    return "AQ" + "A" * 100
+
+
+def tampered(demo_dir, sid):
+    """A genuine token with one character changed."""
+    token = signer(demo_dir).issue(sid, ttl=timedelta(minutes=5), now=datetime.now(UTC))
+    return token[:20] + ("B" if token[20] != "B" else "C") + token[21:]
+
+
+def expired(demo_dir, sid):
+    """A genuine token issued an hour ago for thirty minutes."""
+    issued = datetime.now(UTC) - timedelta(hours=1)
+    return signer(demo_dir).issue(sid, ttl=timedelta(minutes=30), now=issued)
+
+
+def other_key(demo_dir, sid):
+    """A token sealed by another deployment's key."""
+    return LinkSigner(b"k" * 32).issue(
+        sid, ttl=timedelta(minutes=5), now=datetime.now(UTC)
+    )
+
+
+class TestRefusedTokens:
+    @pytest.mark.parametrize("make", [forged, tampered, expired, other_key])
+    @pytest.mark.parametrize(
+        ("method", "path", "data"),
+        [
+            ("GET", "", None),
+            ("POST", "/withdraw/marketing_push", None),
+            ("POST", "/withdraw-marketing", None),
+            ("POST", "/personalisation", {"enabled": "false"}),
+        ],
+        ids=["page", "withdraw", "withdraw-marketing", "personalisation"],
+    )
+    def test_when_token_is_not_good_then_403_page_and_nothing_changes(
+        self, client, keys, demo_dir, make, method, path, data
+    ):
+        """Forged, tampered, expired or foreign tokens get a Chinese 403 page; consent stands."""
+        sid = fresh_adults(demo_dir)[0]
+        grant(client, keys, sid)
+
+        response = client.request(
+            method, f"/consent-center/{make(demo_dir, sid)}{path}", data=data
+        )
+
+        assert response.status_code == 403
+        assert response.headers["content-type"].startswith("text/html")
+        assert REFUSED in response.text
+        assert "Traceback" not in response.text
+        assert read(client, keys, sid).status_code == 200
+
+
+class TestAccessHistory:
+    def test_when_callers_read_then_the_page_lists_who_why_when_and_outcome(
+        self, client, keys, demo_dir
+    ):
+        """An allowed and a refused read both appear with caller, purpose and outcome."""
+        sid = fresh_adults(demo_dir)[0]
+        grant(client, keys, sid)
+        url = center_url(client, keys, sid)
+        read(client, keys, sid)
+        client.post(f"{url}/withdraw/marketing_push")
+        read(client, keys, sid)
+
+        html = client.get(url).text
+
+        lines = re.findall(r'<li class="access">(.*?)</li>', html)
+        assert len(lines) == 2
+        assert all("campaign-sms" in line and "营销推送" in line for line in lines)
+        assert "已拒绝" in lines[0]
+        assert "您已撤回同意" in lines[0]
+        assert "已允许" in lines[1]
+
+    def test_when_another_subject_is_read_then_it_never_shows(
+        self, client, keys, demo_dir
+    ):
+        """The history holds this subject's accesses only."""
+        sid, other = fresh_adults(demo_dir)[:2]
+        read(client, keys, sid, caller="brand-app", purpose="order_fulfilment")
+        read(client, keys, other, caller="brand-app", purpose="customer_service")
+
+        html = client.get(center_url(client, keys, sid)).text
+
+        lines = re.findall(r'<li class="access">(.*?)</li>', html)
+        assert len(lines) == 1
+        assert "订单履约" in lines[0]
+        assert "客户服务" not in html
+
+    def test_when_nobody_read_then_the_history_says_so(self, client, keys, demo_dir):
+        """An empty history is said in words."""
+        html = client.get(center_url(client, keys, fresh_adults(demo_dir)[0])).text
+
+        assert "暂无访问记录" in html

@@ -1,0 +1,72 @@
+"""The consent-center page: every recorded value is text, never markup."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from governance.center.labels import category_labels, china_time, purpose_title
+from governance.center.page import render_center, render_error
+from governance.center.view import Access, Card, CenterView
+
+EVIL = '<img src=x onerror="alert(1)">'
+AT = datetime(2026, 3, 1, 2, 5, tzinfo=UTC)
+
+
+def view_of(value):
+    """A view whose every free-text field holds `value`."""
+    card = Card(
+        purpose="marketing_push", title=value, state="granted", summary=value,
+        notice_version=value, categories=(value,), agreed_at=AT, ended_at=None,
+        expires_at=None, marketing=True,
+    )  # fmt: skip
+    access = Access(
+        caller=value, purpose=value, action=value, at=AT, outcome=value, reason=value
+    )
+    return CenterView(value, (card,), personalisation=True, accesses=(access,))
+
+
+def test_when_values_hold_markup_then_it_is_escaped_everywhere():
+    """Titles, notices, categories, callers, outcomes and the subject id are escaped."""
+    html = render_center(view_of(EVIL), token="tok")
+
+    assert "<img" not in html
+    assert html.count("&lt;img src=x onerror=&quot;alert(1)&quot;&gt;") >= 8
+
+
+def test_when_done_is_unknown_then_no_message_is_shown():
+    """Only the page's own confirmation messages are ever shown."""
+    html = render_center(view_of("x"), token="tok", done=EVIL)
+
+    assert 'class="done"' not in html
+    assert "onerror" not in html
+
+
+@pytest.mark.parametrize(
+    ("status", "words"),
+    [
+        (403, "链接无效或已过期"),
+        (404, "未找到该授权项目"),
+        (400, "请求无效"),
+        (503, "服务暂时不可用"),
+    ],
+)
+def test_error_pages_say_what_happened_in_chinese(status, words):
+    """Each refusal has its own plain-Chinese page."""
+    html = render_error(status)
+
+    assert f"<h1>{words}</h1>" in html
+    assert '<html lang="zh-CN">' in html
+
+
+def test_labels_read_as_plain_chinese():
+    """Purposes lose their English gloss, categories are named, times are Beijing time."""
+    assert (
+        purpose_title("营销推送 (SMS and app pushes)", "marketing_push") == "营销推送"
+    )
+    assert purpose_title("", "analytics") == "analytics"
+    assert category_labels(["contact.phone", "x.unknown", "identity.name"]) == (
+        "姓名",
+        "手机号",
+        "x.unknown",
+    )
+    assert china_time(AT) == "2026年3月1日 10:05"
