@@ -41,10 +41,6 @@ and audited in a hash-chained trail before it is answered. Errors are RFC 9457
 """
 
 
-def _seed_and_version(key: tuple[str, bytes]) -> tuple[bytes, str]:
-    return key[1], key[0]
-
-
 def create_app(settings: Settings) -> FastAPI:
     """Build the FastAPI app for `settings`; services start in its lifespan."""
     configure_logging(settings.log_format)
@@ -72,7 +68,7 @@ def create_app(settings: Settings) -> FastAPI:
             cursors=CursorSealer(keys.key("cursor")[1]),
             limits=settings.limits,
             now=lambda: datetime.now(UTC),
-            receipts=ReceiptSigner(*_seed_and_version(keys.key("receipt_signing"))),
+            receipts=ReceiptSigner.from_keys(keys),
             issuer=settings.issuer,
             links=LinkSigner(keys.key(LINK_KEY_NAME)[1]),
         )
