@@ -3,6 +3,7 @@
 Built once at startup from a validated `CatalogSpec`; immutable afterwards.
 """
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -94,8 +95,7 @@ class Catalog:
 
     def current_notice(self, purpose: str) -> Notice | None:
         """The newest active notice of `purpose`."""
-        active = [n for n in self.notices.get(purpose, ()) if not n.retired]
-        return max(active, key=lambda n: n.published) if active else None
+        return _current_notice(self.notices.get(purpose, ()))
 
     def dataset(self, name: str) -> Dataset:
         """Return the dataset or raise `UnknownDataset`."""
@@ -160,6 +160,13 @@ class Catalog:
                 }
             ),
         )
+
+
+@functools.lru_cache(maxsize=256)
+def _current_notice(versions: tuple[Notice, ...]) -> Notice | None:
+    """Computed once per purpose: every consent check asks for it."""
+    active = [n for n in versions if not n.retired]
+    return max(active, key=lambda n: n.published) if active else None
 
 
 def _dataset(name: str, spec: DatasetSpec, sensitive: dict[str, bool]) -> Dataset:

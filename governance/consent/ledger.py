@@ -11,15 +11,16 @@ State: the latest `granted`/`withdrawn`/`expired` event decides; a grant whose
 Nothing here is cached: a withdrawal holds from the very next read, everywhere.
 """
 
+import functools
 import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Insert, bindparam, insert, select
+from sqlalchemy import Insert, bindparam, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
@@ -113,7 +114,26 @@ class ConsentRecord:
 NO_CONSENT = ConsentRecord(ConsentState.NONE)
 
 
-def derive(event: ConsentEvent | None, now: datetime) -> ConsentRecord:
+class StateEvent(Protocol):
+    """The columns of a state event that `derive` reads (an event or a row of them)."""
+
+    action: str
+    event_id: str
+    notice_version: str
+    kind: str
+    grantor: str
+    scope: str
+    recorded_at: datetime
+    expires_at: datetime | None
+
+
+@functools.lru_cache(maxsize=4096)
+def _scope(text: str) -> frozenset[str]:
+    """Parse a stored scope once: few distinct scopes recur across millions of rows."""
+    return frozenset(json.loads(text))
+
+
+def derive(event: StateEvent | None, now: datetime) -> ConsentRecord:
     """The record a latest state event stands for at `now`."""
     if event is None:
         return NO_CONSENT
@@ -127,19 +147,32 @@ def derive(event: ConsentEvent | None, now: datetime) -> ConsentRecord:
         notice_version=event.notice_version,
         kind=event.kind,
         grantor=event.grantor,
-        scope=frozenset(json.loads(event.scope)),
+        scope=_scope(event.scope),
         since=as_utc(event.recorded_at),
         expires_at=expires,
     )
 
 
-# Built once: the hot path binds values into them instead of building statements.
+# Only what `derive` needs, with the action list as constant SQL, so the hot path
+# builds no ORM objects and binds two values into a statement compiled once.
+_STATE_COLUMNS = (
+    col(ConsentEvent.subject_id),
+    col(ConsentEvent.action),
+    col(ConsentEvent.event_id),
+    col(ConsentEvent.notice_version),
+    col(ConsentEvent.kind),
+    col(ConsentEvent.grantor),
+    col(ConsentEvent.scope),
+    col(ConsentEvent.recorded_at),
+    col(ConsentEvent.expires_at),
+)
+_IS_STATE = text("action IN ('granted', 'withdrawn', 'expired')")
 _CURRENT = (
-    select(ConsentEvent)
+    select(*_STATE_COLUMNS)
     .where(
         col(ConsentEvent.subject_id) == bindparam("subject_id"),
         col(ConsentEvent.purpose) == bindparam("purpose"),
-        col(ConsentEvent.action).in_(_STATE_ACTIONS),
+        _IS_STATE,
     )
     .order_by(col(ConsentEvent.id).desc())
     .limit(1)
@@ -170,7 +203,7 @@ class ConsentLedger:
                 _CURRENT, {"subject_id": subject_id, "purpose": purpose}
             )
             row = result.first()
-        return derive(ConsentEvent.model_validate(row._mapping) if row else None, now)
+        return derive(cast(StateEvent, row), now)
 
     async def current_many(
         self, subject_ids: Sequence[str], purpose: str, *, now: datetime
@@ -179,23 +212,18 @@ class ConsentLedger:
         if not subject_ids:
             return {}
         stmt = (
-            select(ConsentEvent)
+            select(*_STATE_COLUMNS)
             .where(
                 col(ConsentEvent.subject_id).in_(subject_ids),
                 col(ConsentEvent.purpose) == purpose,
-                col(ConsentEvent.action).in_(_STATE_ACTIONS),
+                _IS_STATE,
             )
             .order_by(col(ConsentEvent.id))
         )
         async with self._engine.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         latest = {r.subject_id: r for r in rows}  # ledger order: the latest event wins
-        return {
-            s: derive(ConsentEvent.model_validate(latest[s]._mapping), now)
-            if s in latest
-            else NO_CONSENT
-            for s in subject_ids
-        }
+        return {s: derive(cast(StateEvent, latest.get(s)), now) for s in subject_ids}
 
     async def opted_out(self, subject_id: str) -> bool:
         """Whether the subject turned personalisation off (A-01)."""
