@@ -3,6 +3,8 @@
 ```
 govproxy consent verify-receipt FILE [--public-key PEMFILE]   exit 0 valid, 1 INVALID
 govproxy consent public-key                                   the receipt public key PEM
+govproxy consent import FILE [--encoding auto|utf-8|gbk] [--dry-run]
+                          all rows or none: exit 0 imported, 1 bad rows, 2 unreadable
 ```
 
 Without `--public-key`, the key is read from the key file of the configured
@@ -31,7 +33,7 @@ from governance.settings import load_settings
 
 def add_parser(sub: Any) -> Any:
     """Register the `consent` group; return its subparsers for more subcommands."""
-    consent = sub.add_parser("consent", help="consent receipts")
+    consent = sub.add_parser("consent", help="consent receipts and imports")
     csub = consent.add_subparsers(dest="consent_command", required=True)
     verify = csub.add_parser(
         "verify-receipt", help="check a signed consent receipt offline"

@@ -201,13 +201,18 @@ def _build_customer(
         nickname=f"{rng.choice(_NICKNAME_STEMS)}{fake.first_name()}",
         mobile=mobile,
         id_number=_unique(taken, lambda: _draw_id_number(rng, birth_date)),
-        email=_unique(taken, lambda: f"{fake.user_name()}@{rng.choice(EMAIL_DOMAINS)}"),
+        email=_unique(taken, lambda: _draw_email(fake, rng)),
         address=str(fake.address()),
         birth_date=birth_date,
         bank_card=_unique(taken, lambda: _draw_bank_card(rng)),
         service_note=_draw_note(rng, name=name, mobile=mobile),
         tags=_draw_tags(rng, minor=birth_date >= _MINOR_BIRTHS[0]),
     )
+
+
+def _draw_email(fake: Faker, rng: random.Random) -> str:
+    # Faker has only some thousands of user names: a number keeps large stores unique.
+    return f"{fake.user_name()}{rng.randrange(10_000)}@{rng.choice(EMAIL_DOMAINS)}"
 
 
 def _unique(taken: set[str], draw: Callable[[], str]) -> str:

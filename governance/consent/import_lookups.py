@@ -1,0 +1,124 @@
+"""What a consent import must know from the stores, asked in batches, never per row.
+
+`existing_subjects()` asks each catalogued dataset which of the ids it holds;
+`latest_states()` reads the ledger's latest state event (granted, withdrawn,
+expired) per subject and purpose. Both send one query per 500 ids.
+"""
+
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnClause,
+    Row,
+    String,
+    bindparam,
+    column,
+    select,
+    table,
+    type_coerce,
+)
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col
+
+from governance.catalog import Catalog
+from governance.consent.ledger import ConsentAction, as_utc
+from governance.consent.models import ConsentEvent
+from governance.errors import DataSourceUnavailable
+
+CHUNK = 500
+_STATES = (ConsentAction.GRANTED, ConsentAction.WITHDRAWN, ConsentAction.EXPIRED)
+_LATEST = (
+    select(
+        col(ConsentEvent.subject_id),
+        col(ConsentEvent.purpose),
+        col(ConsentEvent.action),
+        col(ConsentEvent.event_id),
+        col(ConsentEvent.notice_version),
+        # Raw values: only the latest event per pair is converted (`_utc`).
+        type_coerce(col(ConsentEvent.recorded_at), String),
+        type_coerce(col(ConsentEvent.expires_at), String),
+    )
+    .where(
+        col(ConsentEvent.subject_id).in_(bindparam("ids", expanding=True)),
+        col(ConsentEvent.purpose).in_(bindparam("purposes", expanding=True)),
+        col(ConsentEvent.action).in_([a.value for a in _STATES]),
+    )
+    .order_by(col(ConsentEvent.id))
+)
+
+
+@dataclass(frozen=True)
+class LedgerState:
+    """The latest state event of one subject and purpose."""
+
+    action: str
+    event_id: str
+    notice_version: str
+    recorded_at: datetime
+    expires_at: datetime | None
+
+    def live(self, now: datetime) -> bool:
+        """Whether this is a grant still in force at `now`."""
+        return self.action == ConsentAction.GRANTED and (
+            self.expires_at is None or self.expires_at > now
+        )
+
+
+def chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    """`items` in slices of at most `CHUNK`."""
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+async def existing_subjects(
+    catalog: Catalog, sources: Mapping[str, AsyncEngine], ids: Collection[str]
+) -> set[str]:
+    """Those of `ids` that some catalogued dataset holds."""
+    found: set[str] = set()
+    for dataset in catalog.datasets.values():
+        key: ColumnClause[Any] = column(dataset.subject_key)
+        stmt = (
+            select(key)
+            .select_from(table(dataset.table, key, schema=dataset.schema))
+            .where(key.in_(bindparam("ids", expanding=True)))
+        )
+        wanted = sorted(i for i in ids if i not in found)
+        try:
+            async with sources[dataset.source].connect() as conn:
+                for part in chunks(wanted):
+                    result = await conn.execute(stmt, {"ids": list(part)})
+                    found.update(str(v) for v in result.scalars())
+        except (SQLAlchemyError, OSError) as exc:
+            raise DataSourceUnavailable(
+                f"data source '{dataset.source}' failed ({type(exc).__name__})"
+            ) from None
+    return found
+
+
+async def latest_states(
+    store: AsyncEngine, pairs: Collection[tuple[str, str]]
+) -> dict[tuple[str, str], LedgerState]:
+    """The latest state event of each (subject, purpose) in `pairs` that has one."""
+    purposes = sorted({p for _, p in pairs})
+    latest: dict[tuple[str, str], Row[str, str, str, str, str, str, str]] = {}
+    async with store.connect() as conn:
+        for part in chunks(sorted({s for s, _ in pairs})):
+            params = {"ids": list(part), "purposes": purposes}
+            for row in await conn.execute(_LATEST, params):
+                latest[row[0], row[1]] = row  # in id order: the latest wins
+    return {
+        pair: LedgerState(
+            action, event_id, notice, _utc(at), _utc(expires) if expires else None
+        )
+        for pair, (_, _, action, event_id, notice, at, expires) in latest.items()
+        if pair in pairs
+    }
+
+
+def _utc(value: str | datetime) -> datetime:
+    """An aware UTC instant from a stored timestamp (SQLite text or a datetime)."""
+    return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
