@@ -24,18 +24,14 @@ from fastapi import APIRouter, Body, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from governance.api.deps import ServicesDep, require
-from governance.api.routes.consent import (
-    SubjectId,
-    record,
-    subject_exists,
-    withdraw_all_marketing,
-)
+from governance.api.routes.consent import SubjectId
 from governance.api.schemas import CenterLinkIn, CenterLinkOut, WithdrawIn
 from governance.center.links import LinkError, LinkExpired, link_expiry
 from governance.center.page import render_center, render_error
 from governance.center.view import load_view
 from governance.consent.grant import changes_for_withdrawal, opt_change
 from governance.consent.ledger import ConsentAction
+from governance.consent.service import record, subject_exists, withdraw_all_marketing
 from governance.errors import GovernanceError, InvalidRequest, NotFound, UnknownSubject
 from governance.services import Services
 from governance.trail import Trail, audited
@@ -133,7 +129,14 @@ async def center_withdraw_marketing(token: str, services: ServicesDep) -> Respon
     """Withdraw every marketing consent at once."""
 
     async def change(subject_id: str, trail: Trail) -> str:
-        await withdraw_all_marketing(services, trail, subject_id, _HOW, _SUBJECT)
+        await withdraw_all_marketing(
+            services,
+            trail,
+            subject_id,
+            _SUBJECT,
+            method=_HOW.method,
+            channel=_HOW.channel,
+        )
         return "marketing"
 
     return await _act(services, token, "consent.withdrawn", change)

@@ -20,7 +20,13 @@ from governance.consent.grant import (
     opt_change,
     validate_grant,
 )
-from governance.consent.ledger import PERSONALISATION, ConsentAction, ConsentChange
+from governance.consent.ledger import PERSONALISATION, ConsentAction
+from governance.consent.service import (
+    receipt_fields,
+    record,
+    subject_exists,
+    withdraw_all_marketing,
+)
 from governance.consent.view import consents_body, event_body, record_body
 from governance.errors import InvalidRequest, PurposeNotPermitted, UnknownSubject
 from governance.services import Services
@@ -46,27 +52,6 @@ def _trail(
     return Trail(
         kind=kind, caller=principal.name, subject_ref=services.subject_ref(subject_id)
     )
-
-
-def record(trail: Trail, changes: list[ConsentChange]) -> list[str]:
-    """Queue `changes` to commit with the trail's audit event; return their event ids."""
-    ids = []
-    for change in changes:
-        event_id, _, stmt = change.statement()
-        trail.also.append(stmt)
-        ids.append(event_id)
-    trail.detail["consent_event_ids"] = ids
-    return ids
-
-
-async def subject_exists(services: Services, subject_id: str) -> bool:
-    """Whether any catalogued dataset holds the subject."""
-    for dataset in services.catalog.datasets.values():
-        if await services.source.fetch_record(
-            dataset, subject_id, [dataset.subject_key]
-        ):
-            return True
-    return False
 
 
 async def _answer(
@@ -117,32 +102,6 @@ async def grant(
         }
 
     return await _answer(services, trail, step, 201)
-
-
-def receipt_fields(
-    services: Services, change: ConsentChange, event_id: str, granted_at: datetime
-) -> dict[str, Any]:
-    """What a consent receipt states about a grant."""
-
-    def iso(moment: datetime | None) -> str | None:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if moment else None
-
-    return {
-        "receipt_id": event_id,
-        "subject_id": change.subject_id,
-        "purpose": change.purpose,
-        "scope": sorted(change.scope),
-        "kind": change.kind,
-        "grantor": change.grantor,
-        "notice_version": change.notice_version,
-        "method": change.method,
-        "channel": change.channel,
-        "evidence_hash": change.evidence_hash,
-        "granted_at": iso(granted_at),
-        "expires_at": iso(change.expires_at),
-        "declared_frequency": change.declared_frequency,
-        "issuer": services.issuer,
-    }
 
 
 @router.post("/consents/{purpose}/withdraw")
@@ -202,41 +161,16 @@ async def withdraw_marketing(
 
     async def step() -> dict[str, Any]:
         withdrawn = await withdraw_all_marketing(
-            services, trail, subject_id, how, principal
+            services,
+            trail,
+            subject_id,
+            principal,
+            method=how.method,
+            channel=how.channel,
         )
         return {"subject_id": subject_id, "withdrawn": withdrawn}
 
     return await _answer(services, trail, step)
-
-
-async def withdraw_all_marketing(
-    services: Services,
-    trail: Trail,
-    subject_id: str,
-    how: WithdrawIn,
-    principal: Principal,
-) -> list[str]:
-    """Queue withdrawals of every granted marketing purpose; return their names."""
-    changes, now = [], services.now()
-    for purpose in services.catalog.purposes.values():
-        if purpose.marketing and purpose.requires_consent:
-            if (
-                principal.role is Role.SERVICE
-                and purpose.name not in principal.purposes
-            ):
-                continue
-            changes += await changes_for_withdrawal(
-                services.consents,
-                subject_id,
-                purpose,
-                method=how.method,
-                channel=how.channel,
-                recorded_by=principal.name,
-                now=now,
-            )
-    record(trail, changes)
-    trail.detail["purposes"] = [c.purpose for c in changes]
-    return [c.purpose for c in changes]
 
 
 @router.post("/personalisation")

@@ -1,0 +1,93 @@
+"""Consent changes as the API and the consent center make them.
+
+Each helper queues ledger events on a `Trail` (so they commit with its audit
+event) or answers a question both entry points ask.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from governance.consent.grant import changes_for_withdrawal
+from governance.consent.ledger import ConsentChange
+from governance.services import Services
+from governance.trail import Trail
+from governance.types import Principal, Role
+
+
+def record(trail: Trail, changes: list[ConsentChange]) -> list[str]:
+    """Queue `changes` to commit with the trail's audit event; return their event ids."""
+    ids = []
+    for change in changes:
+        event_id, _, stmt = change.statement()
+        trail.also.append(stmt)
+        ids.append(event_id)
+    trail.detail["consent_event_ids"] = ids
+    return ids
+
+
+async def subject_exists(services: Services, subject_id: str) -> bool:
+    """Whether any catalogued dataset holds the subject."""
+    for dataset in services.catalog.datasets.values():
+        if await services.source.fetch_record(
+            dataset, subject_id, [dataset.subject_key]
+        ):
+            return True
+    return False
+
+
+def receipt_fields(
+    services: Services, change: ConsentChange, event_id: str, granted_at: datetime
+) -> dict[str, Any]:
+    """What a consent receipt states about a grant."""
+
+    def iso(moment: datetime | None) -> str | None:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if moment else None
+
+    return {
+        "receipt_id": event_id,
+        "subject_id": change.subject_id,
+        "purpose": change.purpose,
+        "scope": sorted(change.scope),
+        "kind": change.kind,
+        "grantor": change.grantor,
+        "notice_version": change.notice_version,
+        "method": change.method,
+        "channel": change.channel,
+        "evidence_hash": change.evidence_hash,
+        "granted_at": iso(granted_at),
+        "expires_at": iso(change.expires_at),
+        "declared_frequency": change.declared_frequency,
+        "issuer": services.issuer,
+    }
+
+
+async def withdraw_all_marketing(
+    services: Services,
+    trail: Trail,
+    subject_id: str,
+    principal: Principal,
+    *,
+    method: str = "user_request",
+    channel: str = "api",
+) -> list[str]:
+    """Queue withdrawals of every granted marketing purpose; return their names."""
+    changes, now = [], services.now()
+    for purpose in services.catalog.purposes.values():
+        if purpose.marketing and purpose.requires_consent:
+            if (
+                principal.role is Role.SERVICE
+                and purpose.name not in principal.purposes
+            ):
+                continue
+            changes += await changes_for_withdrawal(
+                services.consents,
+                subject_id,
+                purpose,
+                method=method,
+                channel=channel,
+                recorded_by=principal.name,
+                now=now,
+            )
+    record(trail, changes)
+    trail.detail["purposes"] = [c.purpose for c in changes]
+    return [c.purpose for c in changes]
