@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from governance.cli import admin, consent, consent_import, demo
+from governance.cli import admin, consent, consent_expire, consent_import, demo
 from governance.errors import ConfigurationError, GovernanceError
 
 
@@ -29,7 +29,9 @@ def _parser() -> argparse.ArgumentParser:
 
     demo.add_parser(sub)
     admin.add_parsers(sub)
-    consent_import.add_parser(consent.add_parser(sub))
+    consent_commands = consent.add_parser(sub)
+    consent_import.add_parser(consent_commands)
+    consent_expire.add_parser(consent_commands)
     return parser
 
 
