@@ -143,17 +143,7 @@ async def changes_for_grant(
     current = await ledger.current(change.subject_id, change.purpose, now=now)
     if current.state is not ConsentState.GRANTED:
         return [change]
-    ended = ConsentChange(
-        subject_id=change.subject_id,
-        purpose=change.purpose,
-        action=ConsentAction.SUPERSEDED,
-        notice_version=current.notice_version or change.notice_version,
-        method=change.method,
-        channel=change.channel,
-        recorded_by=change.recorded_by,
-        refers_to=current.event_id,
-    )
-    return [ended, change]
+    return [change.ending(current.event_id, current.notice_version), change]
 
 
 async def changes_for_withdrawal(

@@ -10,12 +10,12 @@ carry the same `ts`: they commit in one transaction.
 
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from audit.record import AuditDraft, utc_now_iso
 from governance.consent.import_lookups import LedgerState
 from governance.consent.import_rows import ImportRow
-from governance.consent.ledger import ConsentAction, ConsentChange
 from governance.types import Outcome
 
 _ALLOWED = Outcome.ALLOWED.value
@@ -42,7 +42,9 @@ def records(
             written = [next(ids)]
         else:
             written = [next(ids), next(ids)]
-            ended = _superseded(change, row.subject_id, live)
+            ended = replace(change, subject_id=row.subject_id).ending(
+                live.event_id, live.notice_version
+            )
             consents.append(ended.values(written[0], row.granted_at))
         consents.append(row.columns(written[-1]))
         detail = {
@@ -86,19 +88,3 @@ def random_ids(count: int) -> Iterator[str]:
     for i in range(0, 32 * count, 32):
         d = digits[i : i + 32]
         yield f"{d[:8]}-{d[8:12]}-4{d[13:16]}-{_VARIANT[d[16]]}{d[17:20]}-{d[20:]}"
-
-
-def _superseded(
-    change: ConsentChange, subject_id: str, live: LedgerState
-) -> ConsentChange:
-    """The event ending the live grant that the imported one replaces."""
-    return ConsentChange(
-        subject_id=subject_id,
-        purpose=change.purpose,
-        action=ConsentAction.SUPERSEDED,
-        notice_version=live.notice_version or change.notice_version,
-        method=change.method,
-        channel=change.channel,
-        recorded_by=change.recorded_by,
-        refers_to=live.event_id,
-    )

@@ -15,7 +15,7 @@ import functools
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol, cast
@@ -90,6 +90,23 @@ class ConsentChange:
             "recorded_at": recorded_at,
             "recorded_by": self.recorded_by,
         }
+
+    def ending(
+        self, grant_event_id: str | None, notice_version: str | None
+    ) -> "ConsentChange":
+        """The `superseded` event this grant records for the live grant it replaces."""
+        return replace(
+            self,
+            action=ConsentAction.SUPERSEDED,
+            notice_version=notice_version or self.notice_version,
+            scope=(),
+            kind="general",
+            grantor="self",
+            evidence_hash=None,
+            expires_at=None,
+            declared_frequency=None,
+            refers_to=grant_event_id,
+        )
 
     def statement(self) -> tuple[str, datetime, Insert]:
         """A new event id, its timestamp, and the insert that records this change."""
