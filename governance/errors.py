@@ -18,12 +18,13 @@
     + UnknownCaller                    unknown_caller
   x InvalidRequest              422    invalid_request
   x Conflict                    409    conflict
-  x PayloadTooLarge             413    payload_too_large
   x DependencyUnavailable       503    dependency_unavailable (fail closed)
     + PolicyEngineUnavailable, DataSourceUnavailable, AuditWriteFailed
 * ConfigurationError(ValueError)       startup only: names the file, the entry, the fault
 * MaskingParamsError(ValueError)       an operator's parameters are invalid
 ```
+413 `payload_too_large` is answered by `governance.api.limits.BodyLimit` before any
+handler runs, so it has no class here.
 """
 
 from typing import ClassVar
@@ -158,14 +159,6 @@ class Conflict(GovernanceError):
     code = "conflict"
     status = 409
     title = "Conflict"
-
-
-class PayloadTooLarge(GovernanceError):
-    """The request body exceeds the configured maximum."""
-
-    code = "payload_too_large"
-    status = 413
-    title = "Payload too large"
 
 
 class DependencyUnavailable(GovernanceError):
