@@ -122,9 +122,13 @@ def released_columns(decision: Decision, fields: Sequence[str]) -> list[str]:
 
 
 def facts_columns(dataset: Dataset) -> list[str]:
-    """Columns read before deciding: the key, and the birth date or ID for minority."""
-    extra = [f for f in (dataset.birth_date_field, dataset.id_card_field) if f]
-    return [dataset.subject_key, *extra]
+    """Columns read before deciding: the key, and what minority is told from.
+
+    The birth date when the dataset has one; only otherwise the resident ID,
+    whose digits carry the birth date (M-02). Nothing more is read to decide.
+    """
+    age = dataset.birth_date_field or dataset.id_card_field
+    return [dataset.subject_key, *([age] if age else [])]
 
 
 async def read_record(

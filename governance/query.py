@@ -83,8 +83,11 @@ async def run_query(
         services.cursors.open(spec.cursor, scope=scope) if spec.cursor else None
     )
     assumed = _assumed_consent(services.catalog, purpose)
-    await decide(services, trail, access, assumed, minor=False)
-    await _fill(services, access, spec, page, limit)
+    shape = await decide(services, trail, access, assumed, minor=False)
+    # A subject's own decision can only withhold more than the shape's, so the
+    # shape's released columns are all a scan ever needs to read.
+    released = released_columns(shape, access.fields)
+    await _fill(services, access, released, spec, page, limit)
     trail.detail |= {"excluded": dict(page.excluded), "subject_refs": page.refs}
     cursor = None
     if not page.exhausted and page.after is not None:
@@ -131,11 +134,16 @@ def _assumed_consent(catalog: Catalog, purpose: Purpose) -> ConsentRecord:
 
 
 async def _fill(
-    services: Services, access: Access, spec: QuerySpec, page: _Page, limit: int
+    services: Services,
+    access: Access,
+    released: list[str],
+    spec: QuerySpec,
+    page: _Page,
+    limit: int,
 ) -> None:
     """Scan in subject-key order until the page is full, the scan budget spent, or the end."""
     dataset, budget = access.dataset, limit * services.limits.max_scan_factor
-    columns = list(dict.fromkeys([*facts_columns(dataset), *access.fields]))
+    columns = list(dict.fromkeys([*facts_columns(dataset), *released]))
     now = services.now()
     while len(page.records) < limit and budget > 0:
         size = min(limit - len(page.records), budget)
@@ -197,7 +205,7 @@ async def _admit(
     decision = await services.decider.decide(access.policy_input(consent, minor))
     if not decision.allow:
         return decision.reasons[0] if decision.reasons else "policy_denied"
-    kept = {f: row[f] for f in released_columns(decision, access.fields)}
+    kept = {f: row[f] for f in released_columns(decision, access.fields) if f in row}
     out = mask_record(
         kept,
         obligations=decision.obligations,

@@ -2,6 +2,7 @@
 
 import sqlite3
 from contextlib import closing
+from dataclasses import replace
 
 import pytest
 from factories import auth, subjects
@@ -203,3 +204,27 @@ def test_query_audit_event_names_returned_subjects_by_reference(client, keys):
     assert len(event["detail"]["subject_refs"]) == len(response.json()["records"])
     assert event["detail"]["excluded"] == response.json()["excluded"]
     assert event["detail"]["tags"] == ["母婴"]
+
+
+def test_a_query_reads_from_the_store_only_what_may_leave(client, keys):
+    """Columns the policy withholds (ID, card, notes) are never even selected."""
+    services = client.app.state.services
+    asked = []
+
+    class Recording:
+        async def fetch_record(self, *args, **kwargs):
+            return await services.source.fetch_record(*args, **kwargs)
+
+        async def scan(self, dataset, **kwargs):
+            asked.append(set(kwargs["columns"]))
+            return await services.source.scan(dataset, **kwargs)
+
+    client.app.state.services = replace(services, source=Recording())
+    try:
+        response = run(client, keys, {"limit": 20})
+    finally:
+        client.app.state.services = services
+
+    assert response.status_code == 200
+    assert asked
+    assert all(not cols & {"id_number", "bank_card", "service_note"} for cols in asked)
