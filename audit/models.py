@@ -1,7 +1,12 @@
-"""Audit tables: hash-chained events, one chain per writer, and each chain's head.
+"""Audit tables: hash-chained events, one chain per writer, each chain's head, and
+the subject index of events about many subjects.
 
 Events are only ever inserted. A chain's head row is updated in the same
 transaction as the events it covers, so a truncated tail shows as a mismatch.
+An audience query releases records of many subjects in one event; its detail
+lists their references (hashed, so under the chain) and `audit_subjects` indexes
+them, written in the same transaction, so "who read this subject's data" is one
+indexed lookup for queries as for single reads.
 """
 
 from sqlalchemy import Index
@@ -48,3 +53,14 @@ class AuditChain(SQLModel, table=True):
     started_at: str = Field(max_length=32)
     head_seq: int = 0
     head_hash: str = Field(max_length=64)
+
+
+class AuditSubjectRow(SQLModel, table=True):
+    """One subject of a multi-subject event: (subject, when, which event)."""
+
+    __tablename__ = "audit_subjects"
+
+    subject_ref: str = Field(primary_key=True, max_length=64)
+    ts: str = Field(primary_key=True, max_length=32)
+    chain_id: str = Field(primary_key=True, max_length=32)
+    seq: int = Field(primary_key=True)

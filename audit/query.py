@@ -5,11 +5,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
-from audit.models import AuditEventRow
+from audit.models import AuditEventRow, AuditSubjectRow
 from governance.errors import InvalidRequest
 
 _JSON_COLUMNS = ("fields", "obligations", "detail")
@@ -29,10 +29,20 @@ class EventFilter:
 
 def _conditions(f: EventFilter) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = []
-    for name in ("subject_ref", "caller", "purpose", "outcome"):
+    for name in ("caller", "purpose", "outcome"):
         value = getattr(f, name)
         if value is not None:
             conds.append(getattr(AuditEventRow, name) == value)
+    if f.subject_ref is not None:  # its own events, and queries that released it
+        many = select(col(AuditSubjectRow.chain_id), col(AuditSubjectRow.seq)).where(
+            col(AuditSubjectRow.subject_ref) == f.subject_ref
+        )
+        conds.append(
+            or_(
+                col(AuditEventRow.subject_ref) == f.subject_ref,
+                tuple_(col(AuditEventRow.chain_id), col(AuditEventRow.seq)).in_(many),
+            )
+        )
     if f.since is not None:
         conds.append(col(AuditEventRow.ts) >= f.since)
     if f.until is not None:

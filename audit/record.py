@@ -12,6 +12,10 @@ from typing import Any
 
 import orjson
 
+# The detail key of an event about many subjects (an audience query): the
+# references of every subject whose record it released, indexed by the writer.
+SUBJECT_REFS = "subject_refs"
+
 
 def utc_now_iso() -> str:
     """Now, as the fixed-width UTC string the audit trail sorts and hashes by."""

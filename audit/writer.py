@@ -7,7 +7,8 @@ the next one, so durability costs one commit per batch, not per request. Each
 writer owns its chain, so writers never contend for a chain head.
 
 Statements passed as `also` (for example a consent event) commit in the same
-transaction as their audit event: both are stored, or neither.
+transaction as their audit event: both are stored, or neither. So do the
+`audit_subjects` rows of an event that lists `SUBJECT_REFS` in its detail.
 """
 
 import asyncio
@@ -26,8 +27,8 @@ from sqlalchemy.sql import Executable
 from sqlmodel import col
 
 from audit.chain import genesis_hash, link
-from audit.models import AuditChain, AuditEventRow
-from audit.record import AuditDraft, utc_now_iso
+from audit.models import AuditChain, AuditEventRow, AuditSubjectRow
+from audit.record import SUBJECT_REFS, AuditDraft, utc_now_iso
 from governance.errors import AuditWriteFailed
 
 _MAX_BATCH = 512
@@ -35,6 +36,7 @@ _MAX_BATCH = 512
 Also = Executable | tuple[Executable, list[dict[str, Any]]]
 # Built once; every commit binds values into them.
 _INSERT_EVENTS = insert(AuditEventRow)
+_INSERT_SUBJECTS = insert(AuditSubjectRow)
 _MOVE_HEAD = (
     update(AuditChain)
     .where(col(AuditChain.chain_id) == bindparam("b_chain"))
@@ -144,14 +146,25 @@ class AuditWriter:
                 item.done.set_result(mine)
 
     async def _commit(self, batch: list[_Pending]) -> list[dict[str, Any]]:
-        seq, head, rows = self._seq, self._head, []
+        seq, head, rows, subjects = self._seq, self._head, [], []
         for draft in (d for item in batch for d in item.drafts):
             seq += 1
             row = link(draft, chain_id=self.chain_id, seq=seq, prev_hash=head)
             head = row["hash"]
             rows.append(row)
+            subjects += [
+                {
+                    "subject_ref": ref,
+                    "ts": draft.ts,
+                    "chain_id": self.chain_id,
+                    "seq": seq,
+                }
+                for ref in draft.detail.get(SUBJECT_REFS, ())
+            ]
         async with self._engine.begin() as conn:
             await conn.execute(_INSERT_EVENTS, rows)
+            if subjects:
+                await conn.execute(_INSERT_SUBJECTS, subjects)
             for item in batch:
                 for extra in item.also:
                     if isinstance(extra, tuple):

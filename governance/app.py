@@ -15,6 +15,7 @@ from adapters.keys.local import LocalKeyProvider
 from adapters.rego.bundle import load_bundle
 from adapters.rego.decider import RegorusDecider
 from adapters.sources.sql import SqlDataSource
+from adapters.sql.pg_states import PgStateReader
 from audit.writer import AuditWriter
 from governance.api.limits import BodyLimit
 from governance.api.problems import install_problem_handlers
@@ -54,12 +55,17 @@ def create_app(settings: Settings) -> FastAPI:
         writer = AuditWriter(store)
         await writer.start()
         source = SqlDataSource.from_urls(catalog.sources)
+        states = (  # PostgreSQL: consent reads skip SQLAlchemy's pool (see pg_states)
+            await PgStateReader.open(settings.store_url)
+            if store.dialect.name == "postgresql"
+            else None
+        )
         engine = RegorusDecider(bundle)
         app.state.services = Services(
             catalog=catalog,
             store=store,
             callers=CallerRegistry(store, known_purposes=frozenset(catalog.purposes)),
-            consents=ConsentLedger(store),
+            consents=ConsentLedger(store, states),
             decider=CachingDecider(engine, size=settings.decision_cache_size),
             source=source,
             operators=build_operators(keys),
@@ -78,6 +84,8 @@ def create_app(settings: Settings) -> FastAPI:
             engine.close()
             await writer.stop()
             await source.close()
+            if states is not None:
+                await states.close()
             await store.dispose()
 
     app = FastAPI(

@@ -19,7 +19,8 @@
   x InvalidRequest              422    invalid_request
   x Conflict                    409    conflict
   x DependencyUnavailable       503    dependency_unavailable (fail closed)
-    + PolicyEngineUnavailable, DataSourceUnavailable, AuditWriteFailed
+    + PolicyEngineUnavailable, DataSourceUnavailable, AuditWriteFailed,
+      StoreUnavailable
 * ConfigurationError(ValueError)       startup only: names the file, the entry, the fault
 * MaskingParamsError(ValueError)       an operator's parameters are invalid
 ```
@@ -175,6 +176,10 @@ class PolicyEngineUnavailable(DependencyUnavailable):
 
 class DataSourceUnavailable(DependencyUnavailable):
     """The data source could not be read."""
+
+
+class StoreUnavailable(DependencyUnavailable):
+    """The governance store (consent state) could not be read."""
 
 
 class AuditWriteFailed(DependencyUnavailable):

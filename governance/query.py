@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from audit.record import SUBJECT_REFS
 from governance.catalog import Catalog, Dataset, Purpose
 from governance.consent.check import NOT_REQUIRED, consent_problem
 from governance.consent.ledger import ConsentRecord
@@ -88,7 +89,7 @@ async def run_query(
     # shape's released columns are all a scan ever needs to read.
     released = released_columns(shape, access.fields)
     await _fill(services, access, released, spec, page, limit)
-    trail.detail |= {"excluded": dict(page.excluded), "subject_refs": page.refs}
+    trail.detail |= {"excluded": dict(page.excluded), SUBJECT_REFS: page.refs}
     cursor = None
     if not page.exhausted and page.after is not None:
         cursor = services.cursors.seal(page.after, scope=scope)
@@ -174,14 +175,14 @@ async def _subject_facts(
     services: Services, purpose: Purpose, keys: list[str], now: datetime
 ) -> dict[str, ConsentRecord | None]:
     """Each subject's consent record, or None when it opted out of personalisation."""
-    opted = (
-        await services.consents.opted_out_many(keys) if purpose.personalised else set()
+    records, opted = await services.consents.lookup(
+        keys,
+        purpose.name if purpose.requires_consent else None,
+        now=now,
+        opt_out=purpose.personalised,
     )
-    records = (
-        await services.consents.current_many(keys, purpose.name, now=now)
-        if purpose.requires_consent
-        else dict.fromkeys(keys, NOT_REQUIRED)
-    )
+    if not purpose.requires_consent:
+        records = dict.fromkeys(keys, NOT_REQUIRED)
     return {k: None if k in opted else records[k] for k in keys}
 
 

@@ -4,6 +4,7 @@
 with WAL and full fsync, or PostgreSQL) and creates the tables on first use.
 """
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
@@ -14,11 +15,16 @@ from adapters.sql.engine import create_engine
 
 # Imported for their side effect: each module registers its tables.
 _TABLE_MODULES = (audit.models, governance.auth.models, governance.consent.models)
+# PostgreSQL: instances starting together take turns creating tables and
+# triggers (`CREATE ... IF NOT EXISTS` races); released when the transaction ends.
+_CREATE_LOCK = text("SELECT pg_advisory_xact_lock(1735358064)")  # b"govp"
 
 
 async def open_store(url: str) -> AsyncEngine:
     """Open the store at `url` and create missing tables."""
     engine = create_engine(url)
     async with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            await conn.execute(_CREATE_LOCK)
         await conn.run_sync(SQLModel.metadata.create_all)
     return engine

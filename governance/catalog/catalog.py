@@ -97,6 +97,25 @@ class Catalog:
         """The newest active notice of `purpose`."""
         return _current_notice(self.notices.get(purpose, ()))
 
+    @functools.cached_property
+    def lasting_notices(self) -> frozenset[tuple[str, str]]:
+        """(purpose, version) pairs whose consents still hold (not stale, C-05).
+
+        A consent citing an older version stays good while the current notice
+        covers the same categories with the same kind of consent. Computed once:
+        every consent check asks.
+        """
+        lasting: set[tuple[str, str]] = set()
+        for purpose, versions in self.notices.items():
+            current = self.current_notice(purpose)
+            if current is not None:
+                lasting.update(
+                    (purpose, n.version)
+                    for n in versions
+                    if (n.categories, n.kind) == (current.categories, current.kind)
+                )
+        return frozenset(lasting)
+
     def dataset(self, name: str) -> Dataset:
         """Return the dataset or raise `UnknownDataset`."""
         try:

@@ -27,15 +27,11 @@ NOT_REQUIRED = ConsentRecord(ConsentState.NOT_REQUIRED)
 def is_stale(catalog: Catalog, purpose: str, record: ConsentRecord) -> bool:
     """Whether the notice changed in substance since the consent was given (C-05).
 
-    A consent citing an older notice version stays good while the current notice
-    covers the same categories with the same kind of consent; otherwise the
-    subject must be asked again.
+    See `Catalog.lasting_notices`: an older notice version stays good while the
+    current one covers the same categories with the same kind of consent;
+    otherwise the subject must be asked again.
     """
-    given = catalog.notice(purpose, record.notice_version or "")
-    current = catalog.current_notice(purpose)
-    if given is None or current is None:
-        return True
-    return given.categories != current.categories or given.kind != current.kind
+    return (purpose, record.notice_version or "") not in catalog.lasting_notices
 
 
 def consent_problem(
@@ -63,11 +59,19 @@ async def check_consent(
     now: datetime,
 ) -> ConsentRecord:
     """The consent that supports this access, or raise why there is none."""
-    if purpose.personalised and await ledger.opted_out(subject_id):
+    if not (purpose.requires_consent or purpose.personalised):
+        return NOT_REQUIRED
+    records, opted = await ledger.lookup(
+        [subject_id],
+        purpose.name if purpose.requires_consent else None,
+        now=now,
+        opt_out=purpose.personalised,
+    )
+    if opted:
         raise PersonalisationOptedOut("the subject turned personalisation off")
     if not purpose.requires_consent:
         return NOT_REQUIRED
-    record = await ledger.current(subject_id, purpose.name, now=now)
+    record = records[subject_id]
     problem = consent_problem(catalog, purpose, record)
     if problem is not None:
         raise problem

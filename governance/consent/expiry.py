@@ -9,36 +9,25 @@ committed with its own audit event, all in one transaction.
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from audit.record import AuditDraft
 from audit.writer import AuditWriter
 from governance.consent.ledger import ConsentAction, ConsentChange
-from governance.consent.models import ConsentEvent
-
-_Later = aliased(ConsentEvent)
+from governance.consent.models import ConsentCurrent, ConsentEvent
 
 
 async def expired_grants(store: AsyncEngine, now: datetime) -> list[ConsentEvent]:
     """Grants that are each subject's latest state event and are past their expiry."""
-    later = exists().where(
-        and_(
-            col(_Later.subject_id) == col(ConsentEvent.subject_id),
-            col(_Later.purpose) == col(ConsentEvent.purpose),
-            col(_Later.id) > col(ConsentEvent.id),
-            col(_Later.action).in_(("granted", "withdrawn", "expired")),
-        )
-    )
     stmt = (
         select(ConsentEvent)
+        .join(ConsentCurrent, col(ConsentCurrent.ledger_id) == col(ConsentEvent.id))
         .where(
-            col(ConsentEvent.action) == ConsentAction.GRANTED.value,
-            col(ConsentEvent.expires_at).is_not(None),
-            col(ConsentEvent.expires_at) <= now,
-            ~later,
+            col(ConsentCurrent.action) == ConsentAction.GRANTED.value,
+            col(ConsentCurrent.expires_at).is_not(None),
+            col(ConsentCurrent.expires_at) <= now,
         )
         .order_by(col(ConsentEvent.id))
     )

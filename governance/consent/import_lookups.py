@@ -1,8 +1,8 @@
 """What a consent import must know from the stores, asked in batches, never per row.
 
 `existing_subjects()` asks each catalogued dataset which of the ids it holds;
-`latest_states()` reads the ledger's latest state event (granted, withdrawn,
-expired) per subject and purpose. Both send one query per 500 ids.
+`latest_states()` reads the latest state event (granted, withdrawn, expired)
+per subject and purpose from `consent_current`. Both send one query per 500 ids.
 """
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -26,28 +26,24 @@ from sqlmodel import col
 
 from governance.catalog import Catalog
 from governance.consent.ledger import ConsentAction, as_utc
-from governance.consent.models import ConsentEvent
+from governance.consent.models import ConsentCurrent
 from governance.errors import DataSourceUnavailable
 
 CHUNK = 500
 _STATES = (ConsentAction.GRANTED, ConsentAction.WITHDRAWN, ConsentAction.EXPIRED)
-_LATEST = (
-    select(
-        col(ConsentEvent.subject_id),
-        col(ConsentEvent.purpose),
-        col(ConsentEvent.action),
-        col(ConsentEvent.event_id),
-        col(ConsentEvent.notice_version),
-        # Raw values: only the latest event per pair is converted (`_utc`).
-        type_coerce(col(ConsentEvent.recorded_at), String),
-        type_coerce(col(ConsentEvent.expires_at), String),
-    )
-    .where(
-        col(ConsentEvent.subject_id).in_(bindparam("ids", expanding=True)),
-        col(ConsentEvent.purpose).in_(bindparam("purposes", expanding=True)),
-        col(ConsentEvent.action).in_([a.value for a in _STATES]),
-    )
-    .order_by(col(ConsentEvent.id))
+_LATEST = select(
+    col(ConsentCurrent.subject_id),
+    col(ConsentCurrent.purpose),
+    col(ConsentCurrent.action),
+    col(ConsentCurrent.event_id),
+    col(ConsentCurrent.notice_version),
+    # Raw values, converted only for the pairs asked about (`_utc`).
+    type_coerce(col(ConsentCurrent.recorded_at), String),
+    type_coerce(col(ConsentCurrent.expires_at), String),
+).where(
+    col(ConsentCurrent.subject_id).in_(bindparam("ids", expanding=True)),
+    col(ConsentCurrent.purpose).in_(bindparam("purposes", expanding=True)),
+    col(ConsentCurrent.action).in_([a.value for a in _STATES]),
 )
 
 
@@ -109,7 +105,7 @@ async def latest_states(
         for part in chunks(sorted({s for s, _ in pairs})):
             params = {"ids": list(part), "purposes": purposes}
             for row in await conn.execute(_LATEST, params):
-                latest[row[0], row[1]] = row  # in id order: the latest wins
+                latest[row[0], row[1]] = row
     return {
         pair: LedgerState(
             action, event_id, notice, _utc(at), _utc(expires) if expires else None

@@ -8,23 +8,28 @@ consent change is never stored without its audit event, nor the reverse.
 
 State: the latest `granted`/`withdrawn`/`expired` event decides; a grant whose
 `expires_at` has passed counts as expired even before a sweep records it.
-Nothing here is cached: a withdrawal holds from the very next read, everywhere.
+Current state is read from `consent_current`, the projection the database keeps
+in step with the ledger (see `models`): one lookup by key, whatever the length of
+the history. Nothing is cached: a withdrawal holds from the very next read,
+everywhere.
 """
 
 import functools
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Insert, bindparam, insert, select, text
+from sqlalchemy import Insert, TextClause, bindparam, insert, select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
-from governance.consent.models import ConsentEvent
+from governance.consent.models import ConsentCurrent, ConsentEvent
+from governance.errors import StoreUnavailable
 from governance.types import ConsentState
 
 PERSONALISATION = "personalisation"
@@ -114,7 +119,7 @@ class ConsentChange:
         return event_id, now, insert(ConsentEvent).values(**self.values(event_id, now))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ConsentRecord:
     """A subject's consent for one purpose, as derived from the ledger."""
 
@@ -170,101 +175,151 @@ def derive(event: StateEvent | None, now: datetime) -> ConsentRecord:
     )
 
 
-# Only what `derive` needs, with the action list as constant SQL, so the hot path
-# builds no ORM objects and binds two values into a statement compiled once.
-_STATE_COLUMNS = (
-    col(ConsentEvent.subject_id),
-    col(ConsentEvent.action),
-    col(ConsentEvent.event_id),
-    col(ConsentEvent.notice_version),
-    col(ConsentEvent.kind),
-    col(ConsentEvent.grantor),
-    col(ConsentEvent.scope),
-    col(ConsentEvent.recorded_at),
-    col(ConsentEvent.expires_at),
+# What a decision needs from `consent_current`, in the order a reader returns it.
+STATE_COLUMNS = (
+    "subject_id",
+    "purpose",
+    "action",
+    "notice_version",
+    "kind",
+    "grantor",
+    "scope",
+    "expires_at",
 )
-_IS_STATE = text("action IN ('granted', 'withdrawn', 'expired')")
-_CURRENT = (
-    select(*_STATE_COLUMNS)
-    .where(
-        col(ConsentEvent.subject_id) == bindparam("subject_id"),
-        col(ConsentEvent.purpose) == bindparam("purpose"),
-        _IS_STATE,
-    )
-    .order_by(col(ConsentEvent.id).desc())
-    .limit(1)
+# Untyped text: rows come back as the driver gives them, with no per-value
+# conversion (`_instant` converts the one timestamp that may matter). One subject
+# (a governed read) binds fixed parameters, so the statement is prepared once;
+# a page of subjects passes its ids as one JSON array on SQLite and as an
+# expanded IN list elsewhere.
+_SELECT = f"SELECT {', '.join(STATE_COLUMNS)} FROM consent_current WHERE "  # noqa: S608
+_ONE = text(_SELECT + "subject_id = :id AND purpose IN (:p0, :p1)")
+_MANY_SQLITE = text(
+    _SELECT  # noqa: S608 - constants; the ids are one bound parameter
+    + "subject_id IN (SELECT value FROM json_each(:ids)) AND purpose IN"
+    " (SELECT value FROM json_each(:purposes))"
 )
-_OPT = (
-    select(col(ConsentEvent.action))
-    .where(
-        col(ConsentEvent.subject_id) == bindparam("subject_id"),
-        col(ConsentEvent.purpose) == PERSONALISATION,
-    )
-    .order_by(col(ConsentEvent.id).desc())
-    .limit(1)
+_MANY = text(_SELECT + "subject_id IN :ids AND purpose IN :purposes").bindparams(
+    bindparam("ids", expanding=True), bindparam("purposes", expanding=True)
 )
+_FULL = select(ConsentCurrent).where(
+    col(ConsentCurrent.subject_id) == bindparam("subject_id"),
+    col(ConsentCurrent.purpose) == bindparam("purpose"),
+)
+_STATE_OF = {s.value: s for s in ConsentState}
 
 
-class ConsentLedger:
-    """Reads consent state from the governance store."""
+class StateReader(Protocol):
+    """Reads `consent_current` rows by key, as tuples in `STATE_COLUMNS` order."""
+
+    async def states(
+        self, subject_ids: Sequence[str], purposes: Sequence[str]
+    ) -> Iterable[Sequence[Any]]:
+        """The rows of these subjects for these purposes (absent pairs: no row)."""
+        ...
+
+
+class SqlStateReader:
+    """`StateReader` over the store's SQLAlchemy engine (SQLite, PostgreSQL)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
+    async def states(
+        self, subject_ids: Sequence[str], purposes: Sequence[str]
+    ) -> Iterable[Sequence[Any]]:
+        """One indexed query per call; a store that fails raises `StoreUnavailable`."""
+        stmt: TextClause
+        params: dict[str, Any]
+        if len(subject_ids) == 1 and len(purposes) <= 2:
+            stmt = _ONE
+            params = {"id": subject_ids[0], "p0": purposes[0], "p1": purposes[-1]}
+        elif self._engine.dialect.name == "sqlite":
+            stmt = _MANY_SQLITE
+            params = {"ids": json.dumps(subject_ids), "purposes": json.dumps(purposes)}
+        else:
+            stmt, params = _MANY, {"ids": list(subject_ids), "purposes": list(purposes)}
+        try:
+            async with self._engine.connect() as conn:
+                return (await conn.execute(stmt, params)).all()
+        except (SQLAlchemyError, OSError) as exc:
+            raise StoreUnavailable(
+                f"consent store failed ({type(exc).__name__})"
+            ) from None
+
+
+def _instant(value: str | datetime) -> datetime:
+    """An aware UTC instant from a stored timestamp (SQLite text or a datetime)."""
+    return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
+
+
+def _decision_record(row: Sequence[Any], now: datetime) -> ConsentRecord:
+    """The record a `consent_current` row stands for at `now` (no event id, no since)."""
+    _, _, action, notice, kind, grantor, scope, expires = row
+    state = _STATE_OF[action]
+    if expires is not None:
+        expires = _instant(expires)
+        if state is ConsentState.GRANTED and expires <= now:
+            state = ConsentState.EXPIRED
+    return ConsentRecord(
+        state, None, notice, kind, grantor, _scope(scope), None, expires
+    )
+
+
+class ConsentLedger:
+    """Reads consent state from the governance store.
+
+    Current state comes from `consent_current`: decisions read it through a
+    `StateReader` (by default the store's engine; on PostgreSQL the app passes
+    a leaner asyncpg pool, `adapters.sql.pg_states`). History comes from the
+    ledger itself.
+    """
+
+    def __init__(self, engine: AsyncEngine, reader: StateReader | None = None) -> None:
+        self._engine = engine
+        self._reader = reader or SqlStateReader(engine)
+
     async def current(
         self, subject_id: str, purpose: str, *, now: datetime
     ) -> ConsentRecord:
-        """The subject's consent for `purpose` at `now`."""
+        """The subject's consent for `purpose` at `now`, with its deciding event."""
         async with self._engine.connect() as conn:
-            result = await conn.execute(
-                _CURRENT, {"subject_id": subject_id, "purpose": purpose}
-            )
-            row = result.first()
-        return derive(cast(StateEvent, row), now)
+            row = (
+                await conn.execute(
+                    _FULL, {"subject_id": subject_id, "purpose": purpose}
+                )
+            ).first()
+        return derive(cast(StateEvent | None, row), now)
 
-    async def current_many(
-        self, subject_ids: Sequence[str], purpose: str, *, now: datetime
-    ) -> dict[str, ConsentRecord]:
-        """The consent for `purpose` of each subject in `subject_ids`."""
-        if not subject_ids:
-            return {}
-        stmt = (
-            select(*_STATE_COLUMNS)
-            .where(
-                col(ConsentEvent.subject_id).in_(subject_ids),
-                col(ConsentEvent.purpose) == purpose,
-                _IS_STATE,
-            )
-            .order_by(col(ConsentEvent.id))
-        )
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(stmt)).all()
-        latest = {r.subject_id: r for r in rows}  # ledger order: the latest event wins
-        return {s: derive(cast(StateEvent, latest.get(s)), now) for s in subject_ids}
-
-    async def opted_out(self, subject_id: str) -> bool:
-        """Whether the subject turned personalisation off (A-01)."""
-        async with self._engine.connect() as conn:
-            action = (
-                await conn.execute(_OPT, {"subject_id": subject_id})
-            ).scalar_one_or_none()
-        return action == ConsentAction.OPTED_OUT
-
-    async def opted_out_many(self, subject_ids: Sequence[str]) -> set[str]:
-        """Those of `subject_ids` who turned personalisation off."""
-        if not subject_ids:
-            return set()
-        stmt = (
-            select(col(ConsentEvent.subject_id), col(ConsentEvent.action))
-            .where(
-                col(ConsentEvent.subject_id).in_(subject_ids),
-                col(ConsentEvent.purpose) == PERSONALISATION,
-            )
-            .order_by(col(ConsentEvent.id))
-        )
-        async with self._engine.connect() as conn:
-            latest = dict((await conn.execute(stmt)).all())
-        return {s for s, action in latest.items() if action == ConsentAction.OPTED_OUT}
+    async def lookup(
+        self,
+        subject_ids: Sequence[str],
+        purpose: str | None,
+        *,
+        now: datetime,
+        opt_out: bool = False,
+    ) -> tuple[dict[str, ConsentRecord], set[str]]:
+        """What decisions need, in one read: each subject's consent for `purpose`
+        (if given; records without event id or `since`) and, when `opt_out`, those
+        who turned personalisation off (A-01)."""
+        purposes = [p for p in (purpose, PERSONALISATION if opt_out else None) if p]
+        records = dict.fromkeys(subject_ids, NO_CONSENT)
+        opted: set[str] = set()
+        if not subject_ids or not purposes:
+            return records, opted
+        shared: dict[tuple[Any, ...], ConsentRecord] = {}  # few distinct per page
+        for row in await self._reader.states(subject_ids, purposes):
+            if row[1] != purpose:
+                if row[2] == ConsentAction.OPTED_OUT:
+                    opted.add(row[0])
+            elif row[7] is not None:  # an expiry: depends on `now`, not shared
+                records[row[0]] = _decision_record(row, now)
+            else:
+                key = tuple(row[2:7])
+                record = shared.get(key)
+                if record is None:
+                    record = shared[key] = _decision_record(row, now)
+                records[row[0]] = record
+        return records, opted
 
     async def history(
         self,

@@ -510,6 +510,29 @@ class TestAccessHistory:
         assert "订单履约" in lines[0]
         assert "客户服务" not in html
 
+    def test_when_an_audience_query_returned_the_subject_then_the_page_lists_it(
+        self, client, keys, demo_dir
+    ):
+        """Queries count too: the subject sees the audience read that included it."""
+        tagged = set(subjects(demo_dir, minor=False, tag="母婴"))
+        sid, other = [s for s in fresh_adults(demo_dir) if s in tagged][:2]
+        grant(client, keys, sid)
+        url, other_url = center_url(client, keys, sid), center_url(client, keys, other)
+        response = client.post(
+            "/v1/datasets/customers/query",
+            json={"fields": ["mobile"], "where": {"tags_any": ["母婴"]}, "limit": 1000},
+            headers=auth(keys["campaign-sms"], "marketing_push"),
+        )
+        assert response.status_code == 200
+
+        lines = re.findall(r'<li class="access">(.*?)</li>', client.get(url).text)
+        assert len(lines) == 1
+        assert "在人群筛选中读取了您的资料" in lines[0]
+        assert "campaign-sms" in lines[0]
+        assert "已允许" in lines[0]
+        # Not consented, so left out of the audience: nothing was read about it.
+        assert "暂无访问记录" in client.get(other_url).text
+
     def test_when_nobody_read_then_the_history_says_so(self, client, keys, demo_dir):
         """An empty history is said in words."""
         html = client.get(center_url(client, keys, fresh_adults(demo_dir)[0])).text

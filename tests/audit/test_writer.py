@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from audit.record import AuditDraft
+from audit.record import SUBJECT_REFS, AuditDraft
 from audit.verify import VerifyReport, verify_trail
 from audit.writer import AuditWriter
 from governance.consent.ledger import ConsentAction, ConsentChange
@@ -385,3 +385,45 @@ class TestSettling:
             return await asyncio.wait_for(writer.append(draft(2)), PATIENCE_S)
 
         assert run_with_writer(tmp_path / "g.db", body)["seq"] == 1
+
+
+class TestSubjectIndex:
+    """Events about many subjects (queries) are indexed per subject, atomically."""
+
+    def test_each_listed_subject_is_indexed_with_its_event(self, tmp_path):
+        db = tmp_path / "g.db"
+        query_event = AuditDraft(
+            kind="access.query",
+            outcome="allowed",
+            caller="campaign-sms",
+            detail={SUBJECT_REFS: ["s_a", "s_b"]},
+        )
+
+        async def body(store: AsyncEngine, writer: AuditWriter) -> list[Any]:
+            return await writer.append_all([draft(1), query_event])
+
+        rows = run_with_writer(db, body)
+
+        indexed = query(
+            db, "SELECT subject_ref, ts, seq FROM audit_subjects ORDER BY subject_ref"
+        )
+        assert indexed == [
+            ("s_a", rows[1]["ts"], rows[1]["seq"]),
+            ("s_b", rows[1]["ts"], rows[1]["seq"]),
+        ]
+
+    def test_when_the_commit_fails_then_no_index_row_is_left(self, tmp_path):
+        db = tmp_path / "g.db"
+        _, taken = consent("C000001")
+        query_event = AuditDraft(
+            kind="access.query", outcome="allowed", detail={SUBJECT_REFS: ["s_a"]}
+        )
+
+        async def body(store: AsyncEngine, writer: AuditWriter) -> list[Any]:
+            await writer.append(draft(0), also=[taken])
+            return await gather_settled(writer.append(query_event, also=[taken]))
+
+        (result,) = run_with_writer(db, body)
+
+        assert isinstance(result, AuditWriteFailed)
+        assert query(db, "SELECT count(*) FROM audit_subjects") == [(0,)]

@@ -1,0 +1,248 @@
+"""`consent_current` always says what the ledger says, on SQLite and PostgreSQL.
+
+The projection is kept by a database trigger; these tests write events the way
+the proxy does (and the way a bulk load does) and compare every pair's current
+state with the state derived from its full history.
+"""
+
+import asyncio
+import random
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pg import pg_url
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.sql.pg_states import PgStateReader
+from governance.consent.ledger import (
+    PERSONALISATION,
+    ConsentAction,
+    ConsentChange,
+    ConsentLedger,
+    SqlStateReader,
+)
+from governance.errors import StoreUnavailable
+from governance.store import open_store
+from governance.types import ConsentState
+
+__all__ = ["pg_url"]  # fixture: imported so that pytest finds it
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+SUBJECTS = ("C0000001", "C0000002", "C0000003")
+PURPOSES = ("marketing_push", "analytics", PERSONALISATION)
+ACTIONS = (
+    ConsentAction.GRANTED,
+    ConsentAction.WITHDRAWN,
+    ConsentAction.EXPIRED,
+    ConsentAction.SUPERSEDED,
+)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty governance store on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'governance.db'}"
+    else:
+        yield request.getfixturevalue("pg_url")
+
+
+def change(rng: random.Random, subject: str, purpose: str) -> ConsentChange:
+    """A random event for one pair, with what each action carries."""
+    if purpose == PERSONALISATION:
+        action = rng.choice((ConsentAction.OPTED_OUT, ConsentAction.OPTED_IN))
+    else:
+        action = rng.choice(ACTIONS)
+    return ConsentChange(
+        subject_id=subject,
+        purpose=purpose,
+        action=action,
+        notice_version=rng.choice(("2025.06", "2026.01")),
+        method="click",
+        channel="app",
+        recorded_by="test",
+        scope=tuple(rng.sample(("contact.phone", "identity.name"), rng.randint(0, 2))),
+        kind=rng.choice(("general", "separate")),
+        expires_at=rng.choice((None, NOW - timedelta(days=1), NOW + timedelta(days=9))),
+    )
+
+
+async def write(engine: AsyncEngine, changes: list[ConsentChange]) -> None:
+    """Commit `changes` in one transaction, as the API and the import do."""
+    async with engine.begin() as conn:
+        for item in changes:
+            await conn.execute(item.statement()[2])
+
+
+async def expected(ledger: ConsentLedger, subject: str, purpose: str) -> ConsentState:
+    """The state the full history gives, ignoring the projection."""
+    record, _ = await ledger.as_of(subject, purpose, NOW)
+    return record.state
+
+
+async def assert_matches_history(ledger: ConsentLedger) -> None:
+    for purpose in PURPOSES[:2]:
+        records, _ = await ledger.lookup(list(SUBJECTS), purpose, now=NOW)
+        for subject in SUBJECTS:
+            want = await expected(ledger, subject, purpose)
+            current = await ledger.current(subject, purpose, now=NOW)
+            assert (records[subject].state, current.state) == (want, want)
+    _, opted = await ledger.lookup(list(SUBJECTS), None, now=NOW, opt_out=True)
+    for subject in SUBJECTS:
+        history = await ledger.history(subject, purpose=PERSONALISATION)
+        assert (subject in opted) == (
+            bool(history) and history[-1].action == ConsentAction.OPTED_OUT
+        )
+
+
+def test_after_every_commit_the_current_state_is_the_one_the_history_gives(
+    store_url: str,
+) -> None:
+    """400 random events in 40 transactions, checked after each commit."""
+    rng = random.Random(11)
+
+    async def run() -> None:
+        engine = await open_store(store_url)
+        ledger = ConsentLedger(engine)
+        try:
+            for _ in range(40):
+                batch = [
+                    change(rng, rng.choice(SUBJECTS), rng.choice(PURPOSES))
+                    for _ in range(10)
+                ]
+                await write(engine, batch)
+                await assert_matches_history(ledger)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+def test_a_store_made_before_the_projection_is_filled_on_the_next_start(
+    store_url: str,
+) -> None:
+    """Upgrade path: events written with no trigger are projected when the store opens."""
+    rng = random.Random(5)
+
+    async def run() -> None:
+        engine = await open_store(store_url)
+        async with engine.begin() as conn:  # as a store of the previous release
+            on = " ON consent_events" if engine.dialect.name == "postgresql" else ""
+            await conn.execute(text(f"DROP TRIGGER consent_current_follows{on}"))
+            await conn.execute(text("DROP TABLE consent_current"))
+        await write(
+            engine,
+            [change(rng, s, p) for s in SUBJECTS for p in PURPOSES for _ in range(3)],
+        )
+        await engine.dispose()
+        engine = await open_store(store_url)
+        try:
+            await assert_matches_history(ConsentLedger(engine))
+            await write(engine, [change(rng, SUBJECTS[0], PURPOSES[0])])
+            await assert_matches_history(ConsentLedger(engine))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+@pytest.mark.postgres
+def test_racing_transactions_end_on_the_event_with_the_highest_ledger_id(
+    pg_url: str,
+) -> None:
+    """Sixteen writers for one pair, each holding its transaction open a random while."""
+    rng = random.Random(3)
+
+    async def one(engine: AsyncEngine, action: ConsentAction) -> None:
+        async with engine.begin() as conn:
+            item = replace(change(rng, SUBJECTS[0], "marketing_push"), action=action)
+            await conn.execute(item.statement()[2])
+            await asyncio.sleep(rng.random() / 20)
+
+    async def run() -> None:
+        engine = await open_store(pg_url)
+        try:
+            actions = [ConsentAction.GRANTED, ConsentAction.WITHDRAWN] * 8
+            await asyncio.gather(*(one(engine, a) for a in actions))
+            reader = await PgStateReader.open(pg_url)
+            ledger = ConsentLedger(engine, reader)
+            history = await ledger.history(SUBJECTS[0], purpose="marketing_push")
+            assert len(history) == 16
+            records, _ = await ledger.lookup([SUBJECTS[0]], "marketing_push", now=NOW)
+            current = await ledger.current(SUBJECTS[0], "marketing_push", now=NOW)
+            want = await expected(ledger, SUBJECTS[0], "marketing_push")
+            assert records[SUBJECTS[0]].state == want
+            assert current.event_id == history[-1].event_id  # ledger (id) order
+            await reader.close()
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+@pytest.mark.postgres
+def test_the_asyncpg_reader_returns_what_the_engine_reader_returns(
+    pg_url: str,
+) -> None:
+    rng = random.Random(8)
+
+    async def run() -> None:
+        engine = await open_store(pg_url)
+        reader = await PgStateReader.open(pg_url)
+        try:
+            await write(
+                engine,
+                [
+                    change(rng, s, p)
+                    for s in SUBJECTS
+                    for p in PURPOSES
+                    for _ in range(2)
+                ],
+            )
+            args = (list(SUBJECTS), list(PURPOSES))
+            fast = sorted(tuple(r) for r in await reader.states(*args))
+            plain = sorted(tuple(r) for r in await SqlStateReader(engine).states(*args))
+            assert fast == plain
+            assert len(fast) == len(SUBJECTS) * len(PURPOSES)
+        finally:
+            await reader.close()
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+def test_a_store_that_cannot_be_read_fails_closed(tmp_path: Path) -> None:
+    """A broken store is a 503 `StoreUnavailable`, never a state nor a crash."""
+
+    async def run() -> None:
+        engine = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'g.db'}")
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP TABLE consent_current"))
+        try:
+            with pytest.raises(StoreUnavailable) as caught:
+                await ConsentLedger(engine).lookup(["C1"], "marketing_push", now=NOW)
+            assert caught.value.status == 503
+            assert "C1" not in str(caught.value)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+@pytest.mark.postgres
+def test_a_postgres_store_that_went_away_fails_closed(pg_url: str) -> None:
+    """No table (a store never opened), then a closed pool: both are 503s."""
+
+    async def run() -> None:
+        reader = await PgStateReader.open(pg_url)
+        with pytest.raises(StoreUnavailable):
+            await reader.states(["C1"], ["marketing_push"])
+        await reader.close()
+        with pytest.raises(StoreUnavailable):
+            await reader.states(["C1"], ["marketing_push"])
+
+    asyncio.run(run())
