@@ -81,12 +81,17 @@ def check_bundle(root: Path, catalog: Catalog) -> list[Finding]:
         policy_mods = [m for m in mods if not is_test_file(m.file)]
         findings += _layout(root, mods, docs, roots)
         findings += _evaluate_packages(root, engine, policy_mods)
-        findings += _missing_data(root, policy_mods, mods, docs)
+        if not any(f.code in _UNLOADED_DATA for f in findings):
+            # A document that did not load is reported; what it leaves unread is not.
+            findings += _missing_data(root, policy_mods, mods, docs)
         refs = [*rego_references(policy_mods, catalog), *data_references(docs, catalog)]
         findings += _unknown_references(root, refs, catalog)
         findings += _entrypoint(root, engine, mods, catalog)
     unique = {(f.file, f.line, f.code, f.message): f for f in findings}
     return sorted(unique.values(), key=Finding.sort_key)
+
+
+_UNLOADED_DATA = frozenset({"invalid_json", "data_not_object", "unreadable"})
 
 
 def is_test_file(name: str) -> bool:
@@ -267,8 +272,11 @@ def _missing_data(
     packages = [m.package for m in mods]
     findings = []
     for module in policy_mods:
-        for path, line in data_reads(module):
-            if not _resolves(path, rules, packages, tree):
+        missing: list[Path_] = []
+        for path, line in sorted(data_reads(module), key=lambda read: len(read[0])):
+            known_gap = any(path[: len(m)] == m for m in missing)
+            if not known_gap and not _resolves(path, rules, packages, tree):
+                missing.append(path)
                 findings.append(
                     Finding(
                         str(root / module.file),
