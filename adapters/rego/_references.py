@@ -24,9 +24,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from adapters.rego._load import DataDocument
 from adapters.rego._regorus import (
+    DataPath,
     Module,
-    Path_,
     line_of,
     references,
     root_var,
@@ -35,19 +36,9 @@ from adapters.rego._regorus import (
 )
 from governance.catalog import Catalog
 
-OBLIGATIONS_DOCUMENT: Path_ = ("governance", "obligations")
+OBLIGATIONS_DOCUMENT: DataPath = ("governance", "obligations")
 _DOTTED = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 _CATEGORY_COLLECTIONS = ("categories", "sensitive_categories")
-
-
-@dataclass(frozen=True)
-class DataDocument:
-    """A `data.json`: its file (relative to the root), mount path, value and lines."""
-
-    file: str
-    mount: Path_
-    document: dict[str, Any]
-    lines: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -116,7 +107,7 @@ def _compared(
             yield "category", value["String"]["value"], line_of(value["String"])
 
 
-def _path(node: Any) -> Path_:
+def _path(node: Any) -> DataPath:
     return static_path(node)[0] if root_var(node) else ()
 
 
@@ -169,9 +160,9 @@ def _category_shaped(value: str, spaces: set[str]) -> bool:
     return bool(_DOTTED.match(value)) and value.split(".", 1)[0] in spaces
 
 
-def data_reads(module: Module) -> list[tuple[Path_, int]]:
+def data_reads(module: Module) -> list[tuple[DataPath, int]]:
     """The `data.` paths a module reads (static prefix), each once, with a line."""
-    seen: dict[Path_, int] = {}
+    seen: dict[DataPath, int] = {}
     for path, line in _import_paths(module):
         seen.setdefault(path, line)
     for ref in references(module.ast.get("rules", [])):
@@ -187,7 +178,7 @@ def data_reads(module: Module) -> list[tuple[Path_, int]]:
     return list(seen.items())
 
 
-def _import_paths(module: Module) -> Iterator[tuple[Path_, int]]:
+def _import_paths(module: Module) -> Iterator[tuple[DataPath, int]]:
     for imp in module.ast.get("imports", []):
         path, line = static_path(imp["refr"])
         if path[:1] == ("data",):
@@ -205,7 +196,7 @@ def data_references(docs: Sequence[DataDocument], catalog: Catalog) -> list[Refe
 
 
 def _document_names(
-    mount: Path_, document: dict[str, Any], spaces: set[str]
+    mount: DataPath, document: dict[str, Any], spaces: set[str]
 ) -> Iterator[tuple[str, str]]:
     if mount == OBLIGATIONS_DOCUMENT:
         yield from _obligation_names(document)

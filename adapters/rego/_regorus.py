@@ -18,7 +18,7 @@ _LOCATION = re.compile(r"-->\s*(?P<file>.+?):(?P<line>\d+):\d+")
 _ERROR = re.compile(r"^error:\s*(?P<message>.+)$", re.MULTILINE)
 _IMPORT_ALIAS = re.compile(r"^\s*import\s+([\w.\[\]\"]+)(?:\s+as\s+(\w+))?")
 
-Path_ = tuple[str, ...]
+DataPath = tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def engine_error(exc: BaseException) -> EngineError:
 class Rule:
     """One rule definition: its path below `data`, its line, and its kind."""
 
-    path: Path_
+    path: DataPath
     line: int
     function: bool
     node: dict[str, Any]
@@ -61,9 +61,9 @@ class Module:
     """One parsed policy module."""
 
     file: str
-    package: Path_  # below `data`: ("governance", "access")
+    package: DataPath  # below `data`: ("governance", "access")
     package_line: int
-    imports: dict[str, Path_]
+    imports: dict[str, DataPath]
     rules: tuple[Rule, ...]
     ast: dict[str, Any]
 
@@ -87,7 +87,7 @@ def modules(engine: Any) -> list[Module]:
     return found
 
 
-def _imports(imports: list[dict[str, Any]], source: str) -> dict[str, Path_]:
+def _imports(imports: list[dict[str, Any]], source: str) -> dict[str, DataPath]:
     """Alias -> data path of each `import data...` (the AST keeps no alias name)."""
     lines = source.splitlines()
     aliases = {}
@@ -101,7 +101,7 @@ def _imports(imports: list[dict[str, Any]], source: str) -> dict[str, Path_]:
     return aliases
 
 
-def _rule(package: Path_, node: dict[str, Any]) -> Rule:
+def _rule(package: DataPath, node: dict[str, Any]) -> Rule:
     ((kind, body),) = node.items()
     if kind == "Default":
         head_ref, function = body["refr"], bool(body.get("args"))
@@ -112,7 +112,7 @@ def _rule(package: Path_, node: dict[str, Any]) -> Rule:
     return Rule(path=package + path, line=line, function=function, node=node)
 
 
-def static_path(ref: Any) -> tuple[Path_, int]:
+def static_path(ref: Any) -> tuple[DataPath, int]:
     """The names of a reference up to its first non-literal index, and its line.
 
     `data.governance.obligations.by_purpose[input.purpose.name]` gives

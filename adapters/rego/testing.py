@@ -18,14 +18,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from adapters.rego._regorus import Module, engine_error, modules
-from adapters.rego.lint import (
+from adapters.rego._load import (
     Finding,
     compile_bundle,
     is_test_file,
     mounted,
     read_bundle_files,
 )
+from adapters.rego._regorus import Module, engine_error, modules
 from governance.errors import ConfigurationError
 
 
