@@ -18,7 +18,7 @@ tag or subject, or unusable configuration.
 
 import argparse
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -194,7 +194,7 @@ def _dataset(catalog: Catalog, name: str) -> Dataset:
         raise ExplainError(f"unknown dataset {name!r} (declared: {known})") from None
 
 
-def _refusal(explanation: Explanation, check: Any) -> None:
+def _refusal(explanation: Explanation, check: Callable[[], object]) -> None:
     """Run one of the pipeline's checks; keep the refusal it raises, if any."""
     try:
         check()
@@ -218,10 +218,14 @@ def _access(
     fields: list[str] | None = args.fields
     try:
         requested, explicit = resolve_fields(dataset, fields)
-        tags = resolve_tags(catalog, dataset, args.tags)
     except InvalidRequest as exc:
         names = ", ".join(dataset.fields)
         raise ExplainError(f"{exc} (fields of {dataset.name}: {names})") from None
+    try:
+        tags = resolve_tags(catalog, dataset, args.tags)
+    except InvalidRequest as exc:
+        names = ", ".join(catalog.tags) or "none"
+        raise ExplainError(f"{exc} (declared tags: {names})") from None
     if tags and dataset.subject_key not in requested:
         requested.insert(0, dataset.subject_key)  # as governance.query.run_query
     return Access(principal, purpose, dataset, requested, explicit, tags)

@@ -268,7 +268,8 @@ class TestBadInput:
             ),
             (
                 (*SMS, "--dataset", "customers", "--tags", "不存在"),
-                "where names a tag that is not declared in the catalog",
+                "where names a tag that is not declared in the catalog "
+                "(declared tags: 高消费,",
             ),
             (
                 (*SMS, "--dataset", "customers", "--subject", "C999999"),
