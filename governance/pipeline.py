@@ -70,6 +70,18 @@ def resolve_fields(
     return list(dict.fromkeys(names)), True
 
 
+def resolve_tags(
+    catalog: Catalog, dataset: Dataset, names: Sequence[str]
+) -> tuple[FieldFact, ...]:
+    """The classified tags named (each once), if the dataset has tags and all are declared."""
+    unique = list(dict.fromkeys(names))
+    if unique and dataset.tags is None:
+        raise InvalidRequest("this dataset has no tags to filter on")
+    if any(n not in catalog.tags for n in unique):
+        raise InvalidRequest("where names a tag that is not declared in the catalog")
+    return tuple(catalog.tags[n] for n in unique)
+
+
 @dataclass(frozen=True)
 class Access:
     """The resolved parts of one governed access: who, why, what."""

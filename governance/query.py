@@ -25,6 +25,7 @@ from governance.pipeline import (
     require_role,
     resolve_fields,
     resolve_purpose,
+    resolve_tags,
 )
 from governance.services import Services
 from governance.subjects import china_date, minor_of
@@ -104,12 +105,7 @@ async def run_query(
 def _tags(
     services: Services, dataset: Dataset, spec: QuerySpec
 ) -> tuple[FieldFact, ...]:
-    names = list(dict.fromkeys([*spec.tags_any, *spec.tags_all]))
-    if names and dataset.tags is None:
-        raise InvalidRequest("this dataset has no tags to filter on")
-    if any(n not in services.catalog.tags for n in names):
-        raise InvalidRequest("where names a tag that is not declared in the catalog")
-    return tuple(services.catalog.tags[n] for n in names)
+    return resolve_tags(services.catalog, dataset, [*spec.tags_any, *spec.tags_all])
 
 
 def _limit(services: Services, limit: int | None) -> int:

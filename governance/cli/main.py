@@ -9,7 +9,14 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from governance.cli import admin, consent, consent_expire, consent_import, demo
+from governance.cli import (
+    admin,
+    consent,
+    consent_expire,
+    consent_import,
+    demo,
+    policy,
+)
 from governance.errors import ConfigurationError, GovernanceError
 
 
@@ -32,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     consent_commands = consent.add_parser(sub)
     consent_import.add_parser(consent_commands)
     consent_expire.add_parser(consent_commands)
+    policy.add_parser(sub)
     return parser
 
 

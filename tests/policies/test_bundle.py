@@ -1,114 +1,42 @@
-"""Run the Rego tests of the policy bundle on the embedded engine, as `opa test` would.
+"""The shipped bundle's Rego tests, one pytest item per `test_` rule.
 
-Loads every `*.rego` under `policies/` and every `data.json` (mounted at the data path
-of its directory), then evaluates each `test_` rule of each `*_test.rego` as
-`data.<package>.<rule>`. A rule passes only if it is `true`; undefined (None), `false`
-or any other value fails. One pytest case per Rego test, with id `package.rule`.
+They run on `adapters.rego.testing.RegoSuite`, the runner behind
+`govproxy policy test`: a rule passes only if it evaluates to `true`. Item ids
+are `package.rule`. A bundle that does not load fails collection, naming the
+file, line and fault.
 """
 
 import json
-import re
-import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import regorus
+
+from adapters.rego.bundle import load_bundle
+from adapters.rego.testing import RegoSuite, RegoTest, Verdict
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
-
-_PACKAGE = re.compile(r"^package\s+([\w.]+)", re.MULTILINE)
-_TEST_RULE = re.compile(r"^(test_\w+)", re.MULTILINE)
+SUITE = RegoSuite(POLICIES)
 
 
-@dataclass(frozen=True)
-class RegoTest:
-    """One `test_` rule of a test package."""
-
-    package: str
-    rule: str
-
-    @property
-    def id(self) -> str:
-        return f"{self.package}.{self.rule}"
-
-
-def mount(path: Path, root: Path) -> dict[str, Any]:
-    """Wrap a `data.json` in the data path of its directory below `root` (OPA)."""
-    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    for part in reversed(path.parent.relative_to(root).parts):
-        document = {part: document}
-    return document
-
-
-def load_bundle(root: Path) -> Any:
-    """Build a `regorus.Engine` holding every policy and data document under `root`."""
-    engine = regorus.Engine()
-    for path in sorted(root.rglob("*.rego")):
-        engine.add_policy(str(path.relative_to(root)), path.read_text(encoding="utf-8"))
-    for path in sorted(root.rglob("data.json")):
-        engine.add_data_json(json.dumps(mount(path, root)))
-    return engine
-
-
-def discover(root: Path) -> list[RegoTest]:
-    """List the `test_` rules of every `*_test.rego` under `root`, in file order."""
-    found: dict[RegoTest, None] = {}
-    for path in sorted(root.rglob("*_test.rego")):
-        text = path.read_text(encoding="utf-8")
-        package = _PACKAGE.search(text)
-        assert package, f"{path} declares no package"
-        for rule in _TEST_RULE.findall(text):
-            found[RegoTest(package.group(1), rule)] = None
-    return list(found)
-
-
-def passes(engine: Any, test: RegoTest) -> bool:
-    """Whether the rule evaluates to exactly `true`."""
-    return engine.eval_rule(f"data.{test.id}") is True
-
-
-def failures(root: Path) -> list[str]:
-    """Ids of the tests under `root` that do not pass."""
-    engine = load_bundle(root)
-    return [test.id for test in discover(root) if not passes(engine, test)]
-
-
-TESTS = discover(POLICIES)
-
-
-@pytest.fixture(scope="module")
-def engine() -> Any:
-    return load_bundle(POLICIES)
-
-
-@pytest.mark.parametrize("test", TESTS, ids=[test.id for test in TESTS])
-def test_rego(engine: Any, test: RegoTest) -> None:
+@pytest.mark.parametrize(
+    "test", SUITE.tests, ids=[".".join(t.path) for t in SUITE.tests]
+)
+def test_rego(test: RegoTest) -> None:
     """Each Rego `test_` rule evaluates to true."""
-    assert passes(engine, test)
+    result = SUITE.run(test)
+
+    assert result.verdict is Verdict.PASS, f"{test.file}:{test.line}: {result.detail}"
 
 
 def test_runner_finds_the_rego_tests() -> None:
     """Discovery sees the suite, so an empty parametrisation cannot pass silently."""
-    assert len(TESTS) >= 15
+    assert len(SUITE.tests) >= 15
 
 
-def test_runner_reports_a_broken_bundle(tmp_path: Path) -> None:
-    """A false and an undefined test rule in a copy of the bundle both fail by name."""
-    broken = tmp_path / "policies"
-    shutil.copytree(POLICIES, broken)
-    suite = broken / "governance" / "access" / "access_test.rego"
-    with suite.open("a", encoding="utf-8") as file:
-        file.write(
-            "\ntest_broken_value := false\n"
-            "\ntest_broken_assertion if access.decision.allow with input as {}\n"
-        )
-
-    assert failures(broken) == [
-        "governance.access_test.test_broken_value",
-        "governance.access_test.test_broken_assertion",
-    ]
+@pytest.fixture(scope="module")
+def engine() -> Any:
+    return load_bundle(POLICIES).engine()
 
 
 def test_data_json_is_mounted_at_its_directory_path(engine: Any) -> None:
