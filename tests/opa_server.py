@@ -44,6 +44,7 @@ class Mode(StrEnum):
     SLOW = "slow"  # the real answer, after `slow_s` seconds
     NOT_JSON = "not_json"  # 200, JSON content type, a body that does not parse
     HTML = "html"  # 200, an HTML error page (a proxy in the way)
+    NOT_OBJECT = "not_object"  # 200 [...]: JSON, but not OPA's response object
     WRONG_SHAPE = "wrong_shape"  # 200 {"result": [...]}: a result that is no decision
     NON_BOOLEAN_ALLOW = "non_boolean_allow"  # the real decision with "allow": "true"
     UNDEFINED = "undefined"  # 200 {}: no bundle loaded, or a wrong path
@@ -102,12 +103,14 @@ class OpaTestServer:
         self.engine = opa_engine(bundle_dir)
         self.mode = Mode.OK
         self.slow_s = slow_s
-        self.requests = 0
+        self.paths: list[str] = []  # path and query of every data request, in order
         self._stopping = threading.Event()
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._http.daemon_threads = True
         self._http.block_on_close = False
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -130,7 +133,7 @@ class OpaTestServer:
         """(status, content type, body) of one data request in the current mode."""
         from opa_bindings import OpaError, OpaUndefinedError
 
-        self.requests += 1
+        self.paths.append(path)
         mode = self.mode
         if mode is Mode.SLOW:
             self._stopping.wait(self.slow_s)
@@ -138,6 +141,8 @@ class OpaTestServer:
             return 200, "application/json", b'{"result": {"allow": tr'
         if mode is Mode.HTML:
             return 200, "text/html", b"<html><body>502 Bad Gateway</body></html>"
+        if mode is Mode.NOT_OBJECT:
+            return _json(200, [{"allow": True}])
         if mode is Mode.UNDEFINED:
             return _json(200, {})
         if mode is Mode.SERVER_ERROR:
@@ -168,6 +173,12 @@ def _json(status: int, document: Any) -> tuple[int, str, bytes]:
 def _handler(server: OpaTestServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as OPA answers
+
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body go out as two writes: without this, Nagle holds the
+            # body until the client's delayed ACK (~40 ms per request).
+            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def do_GET(self) -> None:
             if self.path.startswith("/health"):
