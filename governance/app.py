@@ -6,13 +6,14 @@ starts this process's audit writer, and connects the data sources.
 """
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
 from adapters.keys.local import LocalKeyProvider
-from adapters.rego.bundle import load_bundle
+from adapters.opa.decider import OpaDecider
+from adapters.rego.bundle import Bundle, load_bundle
 from adapters.rego.decider import RegorusDecider
 from adapters.sources.sql import SqlDataSource
 from adapters.sql.pg_states import PgStateReader
@@ -29,6 +30,7 @@ from governance.cursor import CursorSealer
 from governance.logging import configure_logging
 from governance.masking.apply import build_operators
 from governance.policy.decide import CachingDecider
+from governance.ports import PolicyDecider
 from governance.services import Services, subject_referencer
 from governance.settings import Settings
 from governance.store import open_store
@@ -40,6 +42,31 @@ against the subject's consent and the Rego policy, masked as the policy obliges,
 and audited in a hash-chained trail before it is answered. Errors are RFC 9457
 `application/problem+json` with a stable `code`.
 """
+
+
+@asynccontextmanager
+async def _policy_engine(
+    settings: Settings, bundle: Bundle
+) -> AsyncIterator[PolicyDecider]:
+    """The configured policy engine, open until exit.
+
+    `opa` asks the OPA sidecar at `opa_url`, which must serve the same bundle as
+    `policy_dir` (its revision is what the audit trail records); `regorus`
+    evaluates `bundle` in process and drops the engine on this thread.
+    """
+    if settings.policy_engine == "opa":
+        async with OpaDecider(
+            settings.opa_url,
+            timeout_ms=settings.opa_timeout_ms,
+            revision=bundle.revision,
+        ) as sidecar:
+            yield sidecar
+        return
+    engine = RegorusDecider(bundle)
+    try:
+        yield engine
+    finally:
+        engine.close()
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -60,7 +87,8 @@ def create_app(settings: Settings) -> FastAPI:
             if store.dialect.name == "postgresql"
             else None
         )
-        engine = RegorusDecider(bundle)
+        engines = AsyncExitStack()
+        engine = await engines.enter_async_context(_policy_engine(settings, bundle))
         app.state.services = Services(
             catalog=catalog,
             store=store,
@@ -81,7 +109,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
-            engine.close()
+            await engines.aclose()
             await writer.stop()
             await source.close()
             if states is not None:

@@ -10,9 +10,10 @@ import os
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -105,9 +106,45 @@ class Settings(BaseSettings):
     decision_cache_size: int = Field(
         4096, ge=0, description="Policy decisions cached per access shape."
     )
+    policy_engine: Literal["regorus", "opa"] = Field(
+        "regorus",
+        description="Who evaluates the bundle: in process (regorus) or an OPA sidecar.",
+    )
+    opa_url: str = Field(
+        "http://127.0.0.1:8181",
+        description="The OPA sidecar, as http(s)://host:port (policy_engine: opa).",
+    )
+    opa_timeout_ms: int = Field(
+        250,
+        gt=0,
+        le=10_000,
+        description="Longest wait for one sidecar decision; past it the access is denied.",
+    )
     log_format: Literal["json", "console"] = Field("json", description="Log output.")
     server: ServerSettings = ServerSettings()
     limits: LimitSettings = LimitSettings()
+
+    @field_validator("opa_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        """Only a scheme, a host and a port: the client adds `/v1/data/...` itself."""
+        parts = urlsplit(value)
+        try:
+            parts.port  # noqa: B018 - raises on a port that is not a number in range
+        except ValueError:
+            raise ValueError("must be http(s)://host[:port]: bad port") from None
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.username is not None
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+        ):
+            raise ValueError(
+                "must be http(s)://host[:port], without credentials, path or query"
+            )
+        return value
 
 
 def _read_file(path: Path) -> dict[str, Any]:

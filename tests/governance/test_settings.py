@@ -271,3 +271,75 @@ class TestRelativePaths:
         settings = load_settings(write_config(tmp_path, "catalog_file: catalog.yaml\n"))
 
         assert settings.catalog_file == Path("other.yaml")
+
+
+class TestPolicyEngine:
+    """Which engine decides: regorus in process by default, or an OPA sidecar."""
+
+    def test_defaults_to_the_embedded_engine(self) -> None:
+        """Without settings the bundle is evaluated in process; the sidecar is local."""
+        settings = load_settings()
+
+        assert settings.policy_engine == "regorus"
+        assert settings.opa_url == "http://127.0.0.1:8181"
+        assert settings.opa_timeout_ms == 250
+
+    def test_sidecar_from_file_and_environment(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The file picks OPA and its URL; GOV_OPA_TIMEOUT_MS replaces the timeout."""
+        config = write_config(
+            tmp_path,
+            "policy_engine: opa\nopa_url: https://opa.example:8443\nopa_timeout_ms: 50\n",
+        )
+        monkeypatch.setenv("GOV_OPA_TIMEOUT_MS", "80")
+
+        settings = load_settings(config)
+
+        assert settings.policy_engine == "opa"
+        assert settings.opa_url == "https://opa.example:8443"
+        assert settings.opa_timeout_ms == 80
+
+    @pytest.mark.parametrize(
+        ("text", "key", "fault"),
+        [
+            ("policy_engine: wasm\n", "policy_engine", "'regorus' or 'opa'"),
+            ("opa_url: ftp://opa.example\n", "opa_url", "http(s)://host[:port]"),
+            ("opa_url: opa.example:8181\n", "opa_url", "http(s)://host[:port]"),
+            (
+                "opa_url: http://127.0.0.1:8181/v1/data\n",
+                "opa_url",
+                "without credentials, path or query",
+            ),
+            (
+                "opa_url: http://user:pw@127.0.0.1:8181\n",
+                "opa_url",
+                "without credentials, path or query",
+            ),
+            ("opa_url: http://127.0.0.1:99999\n", "opa_url", "bad port"),
+            ("opa_timeout_ms: 0\n", "opa_timeout_ms", "greater than 0"),
+            ("opa_timeout_ms: 60000\n", "opa_timeout_ms", "less than or equal to"),
+        ],
+        ids=[
+            "engine",
+            "scheme",
+            "no-scheme",
+            "path",
+            "credentials",
+            "port",
+            "zero-timeout",
+            "long-timeout",
+        ],
+    )
+    def test_invalid_value_names_file_key_and_fault(
+        self, tmp_path: Path, text: str, key: str, fault: str
+    ) -> None:
+        """A bad engine, sidecar URL or timeout stops startup, saying what is wrong."""
+        path = write_config(tmp_path, text)
+
+        with pytest.raises(ConfigurationError) as caught:
+            load_settings(path)
+
+        message = str(caught.value)
+        assert message.startswith(f"{path}: invalid settings: {key}: ")
+        assert fault in message

@@ -165,6 +165,16 @@ _excludes_minors if not input.purpose.excludes_minors == false
 
 _is_service if input.caller.role == "service"
 
+# Portability: OPA reads `not f(x)` (and `not x in y`) with x undefined as undefined, where
+# regorus reads it as true; each such test is a helper rule, so `not` sees a missing key.
+_purpose_declared if input.purpose.name in input.caller.purposes
+
+_consent_given_or_withdrawn if input.consent.state in {"granted", "withdrawn"}
+
+_consent_scope_listed if is_array(input.consent.scope)
+
+_age_known if is_boolean(input.subject.minor)
+
 # METADATA
 # title: Role not permitted
 # description: Only callers with the service role may read subject data.
@@ -180,7 +190,7 @@ _deny contains "role_not_permitted" if {
 # custom:
 #   code: purpose_not_permitted
 _deny contains "purpose_not_permitted" if {
-	not input.purpose.name in input.caller.purposes
+	not _purpose_declared
 }
 
 # METADATA
@@ -200,7 +210,7 @@ _deny contains "consent_withdrawn" if {
 #   code: consent_missing
 _deny contains "consent_missing" if {
 	_consent_required
-	not input.consent.state in {"granted", "withdrawn"}
+	not _consent_given_or_withdrawn
 }
 
 # METADATA
@@ -213,7 +223,7 @@ _deny contains "consent_missing" if {
 _deny contains "consent_malformed" if {
 	_consent_required
 	object.get(input, "consent", null) != null
-	not is_array(input.consent.scope)
+	not _consent_scope_listed
 }
 
 # METADATA
@@ -312,5 +322,5 @@ _deny contains "guardian_consent_required" if {
 #   code: subject_age_unknown
 _deny contains "subject_age_unknown" if {
 	_excludes_minors
-	not is_boolean(input.subject.minor)
+	not _age_known
 }

@@ -664,3 +664,28 @@ test_default_decision_on_duplicate_field_names if {
 test_default_decision_on_malformed_tags if {
 	_reasons({"tags": {"name": "高消费"}}) == ["no_decision"]
 }
+
+# Portability: a missing key denies in OPA as in regorus (OPA reads `not f(x)` with x
+# undefined as undefined, not true; tests/adapters/opa runs these tests on OPA too)
+
+test_purpose_not_permitted_when_caller_lists_no_purposes if {
+	inp := json.remove(_base, ["caller/purposes"])
+	decision := access.decision with input as inp
+	decision.reasons == ["purpose_not_permitted"]
+}
+
+test_consent_missing_when_state_absent if {
+	inp := json.remove(_base, ["consent/state"])
+	decision := access.decision with input as inp
+	decision.reasons == ["consent_missing"]
+}
+
+test_consent_not_an_object_is_missing_and_malformed if {
+	_reasons({"consent": "granted"}) == ["consent_malformed", "consent_missing"]
+}
+
+test_subject_age_unknown_when_subject_absent if {
+	inp := json.remove(_base, ["subject"])
+	decision := access.decision with input as inp
+	decision.reasons == ["subject_age_unknown"]
+}

@@ -1,0 +1,1 @@
+"""opa: the OPA-sidecar policy engine, asked over OPA's Data API."""
