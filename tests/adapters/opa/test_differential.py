@@ -175,7 +175,7 @@ def _fact_of(fact: FieldFact) -> dict[str, Any]:
 
 def generate(seed: int, count: int) -> list[Any]:
     """`count` policy inputs drawn from `seed`: coherent accesses, most of them bent."""
-    rng = random.Random(seed)  # noqa: S311 - seeded on purpose, so a failure replays
+    rng = random.Random(seed)
     inputs: list[Any] = []
     for _ in range(count):
         if rng.random() < 0.01:
