@@ -12,8 +12,8 @@ asyncpg COPY), then ANALYZE (PostgreSQL: VACUUM ANALYZE of the ledger and of
 fills `consent_current` during the load, as it does in service. Each subject's
 four events follow one of a few histories: grants on the current notice,
 grants on the retired 2025.06 notice (stale, some renewed with a `superseded`
-event), withdrawals, expiries, re-grants, personalisation opt-outs and opt-
-ins. Events of different subjects are interleaved as they would be in time, so
+event), withdrawals, expiries, re-grants, personalisation opt-outs and
+opt-ins. Events of different subjects are interleaved as they would be in time, so
 a subject's rows are spread over the table.
 Then measures, after a warm-up, through the real `ConsentLedger`:
   * read: `check_consent(..., "marketing_push", subject)`, what a governed
