@@ -1,6 +1,9 @@
-"""The checked catalog the pipeline reads: datasets, fields, tags and purposes.
+"""The checked catalog the pipeline reads: datasets, fields, tags, recipients, purposes.
 
-Built once at startup from a validated `CatalogSpec`; immutable afterwards.
+Built once at startup from a validated, cross-checked `CatalogSpec`; immutable
+afterwards. A tag's sensitivity is worked out here: it is sensitive when its
+category is, or when anything it is derived from is (S-04), whatever its own
+category says; its lineage travels with it to the policy, which checks it again.
 """
 
 import functools
@@ -11,12 +14,46 @@ from pathlib import Path
 from types import MappingProxyType
 
 from governance._urls import resolve_sqlite_url
-from governance.catalog.models import CatalogSpec, DatasetSpec
+from governance.catalog.models import CatalogSpec, DatasetSpec, RecipientSpec, TagSpec
 from governance.errors import UnknownDataset
 from governance.types import FieldFact
 
 _BIRTH_DATE = "identity.birth_date"
 _ID_CARD = "identity.id_card"
+DOMESTIC = "CN"
+"""Mainland China: any other country or region (Hong Kong, Macao, Taiwan too) is abroad."""
+
+
+@dataclass(frozen=True, order=True)
+class DerivedInput:
+    """One input a tag is inferred from, as the policy sees it: its class, never a value."""
+
+    category: str
+    sensitive: bool
+
+
+@dataclass(frozen=True)
+class TagFact(FieldFact):
+    """A tag with its lineage: every input it derives from, directly or through tags."""
+
+    derived_from: tuple[DerivedInput, ...] = ()
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A registered independent recipient (PIPL 23) and how transfers to it are lawful."""
+
+    name: str
+    legal_name: str
+    country: str
+    contact: str
+    transfer_mechanism: str | None
+    mechanism_reference: str | None
+
+    @property
+    def cross_border(self) -> bool:
+        """Whether providing data to it is a transfer abroad (SC-04)."""
+        return self.country != DOMESTIC
 
 
 @dataclass(frozen=True)
@@ -42,6 +79,7 @@ class Dataset:
     birth_date_field: str | None
     id_card_field: str | None
     description: str
+    bulk_threshold: int | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +95,10 @@ class Purpose:
     marketing: bool = False
     personalised: bool = False
     messaging: bool = False
+    pricing: bool = False
+    third_party: bool = False
+    recipients: frozenset[str] = frozenset()
+    impact_assessment: str | None = None
 
     @property
     def requires_consent(self) -> bool:
@@ -83,9 +125,10 @@ class Catalog:
 
     sources: Mapping[str, str]
     datasets: Mapping[str, Dataset]
-    tags: Mapping[str, FieldFact]
+    tags: Mapping[str, TagFact]
     purposes: Mapping[str, Purpose]
     notices: Mapping[str, tuple[Notice, ...]]
+    recipients: Mapping[str, Recipient]
 
     def notice(self, purpose: str, version: str) -> Notice | None:
         """The notice `version` of `purpose`, retired or not, if it exists."""
@@ -110,6 +153,7 @@ class Catalog:
     ) -> "Catalog":
         """Turn a cross-checked spec into the runtime catalog."""
         sensitive = {name: c.sensitive for name, c in spec.categories.items()}
+        datasets = {n: _dataset(n, d, sensitive) for n, d in spec.datasets.items()}
         return cls(
             sources=MappingProxyType(
                 {
@@ -117,15 +161,8 @@ class Catalog:
                     for n, s in spec.sources.items()
                 }
             ),
-            datasets=MappingProxyType(
-                {n: _dataset(n, d, sensitive) for n, d in spec.datasets.items()}
-            ),
-            tags=MappingProxyType(
-                {
-                    n: FieldFact(n, t.category, sensitive[t.category])
-                    for n, t in spec.tags.items()
-                }
-            ),
+            datasets=MappingProxyType(datasets),
+            tags=MappingProxyType(_Lineage(spec.tags, sensitive, datasets).facts()),
             purposes=MappingProxyType(
                 {
                     n: Purpose(
@@ -138,6 +175,10 @@ class Catalog:
                         marketing=p.marketing,
                         personalised=p.personalised,
                         messaging=p.messaging,
+                        pricing=p.pricing,
+                        third_party=p.third_party,
+                        recipients=frozenset(p.recipients),
+                        impact_assessment=p.impact_assessment,
                     )
                     for n, p in spec.purposes.items()
                 }
@@ -158,6 +199,9 @@ class Catalog:
                     )
                     for purpose, versions in spec.notices.items()
                 }
+            ),
+            recipients=MappingProxyType(
+                {n: _recipient(n, r) for n, r in spec.recipients.items()}
             ),
         )
 
@@ -188,4 +232,64 @@ def _dataset(name: str, spec: DatasetSpec, sensitive: dict[str, bool]) -> Datase
         birth_date_field=birth[0] if birth else None,
         id_card_field=ids[0] if ids else None,
         description=spec.description,
+        bulk_threshold=spec.bulk_threshold,
     )
+
+
+def _recipient(name: str, spec: RecipientSpec) -> Recipient:
+    mechanism = spec.transfer_mechanism
+    return Recipient(
+        name=name,
+        legal_name=spec.legal_name,
+        country=spec.country,
+        contact=spec.contact,
+        transfer_mechanism=mechanism.type if mechanism else None,
+        mechanism_reference=mechanism.reference if mechanism else None,
+    )
+
+
+class _Lineage:
+    """Each tag's inputs, followed through the tags it derives from (S-04).
+
+    The loader has already refused unknown references and cycles, so the
+    recursion ends.
+    """
+
+    def __init__(
+        self,
+        tags: Mapping[str, TagSpec],
+        sensitive: Mapping[str, bool],
+        datasets: Mapping[str, Dataset],
+    ) -> None:
+        self._tags = tags
+        self._sensitive = sensitive
+        self._datasets = datasets
+        self._done: dict[str, TagFact] = {}
+
+    def facts(self) -> dict[str, TagFact]:
+        """Every tag as a fact: sensitive if its category or any input is."""
+        return {name: self._fact(name) for name in self._tags}
+
+    def _fact(self, name: str) -> TagFact:
+        if name not in self._done:
+            spec = self._tags[name]
+            inputs = tuple(sorted(set(self._inputs(spec))))
+            sensitive = self._sensitive[spec.category] or any(
+                i.sensitive for i in inputs
+            )
+            self._done[name] = TagFact(name, spec.category, sensitive, inputs)
+        return self._done[name]
+
+    def _inputs(self, spec: TagSpec) -> list[DerivedInput]:
+        source = spec.derived_from
+        if source is None:
+            return []
+        found = [DerivedInput(c, self._sensitive[c]) for c in source.categories]
+        for ref in source.fields:
+            dataset, _, field = ref.partition(".")
+            fact = self._datasets[dataset].fields[field]
+            found.append(DerivedInput(fact.category, fact.sensitive))
+        for tag in source.tags:
+            fact = self._fact(tag)
+            found += [DerivedInput(fact.category, fact.sensitive), *fact.derived_from]
+        return found

@@ -21,9 +21,21 @@ INPUT = {
         "categories": ["contact.phone"],
         "sensitive_categories": [],
         "excludes_minors": True,
+        "marketing": True,
+        "pricing": False,
+        "third_party": False,
+        "recipients": [],
+        "impact_assessment": None,
     },
     "dataset": "customers",
-    "fields": [{"name": "mobile", "category": "contact.phone", "sensitive": False}],
+    "fields": [
+        {
+            "name": "mobile",
+            "category": "contact.phone",
+            "sensitive": False,
+            "derived_from": [],
+        }
+    ],
     "explicit_fields": True,
     "tags": [],
     "consent": {
@@ -34,6 +46,15 @@ INPUT = {
         "scope": ["contact.phone"],
     },
     "subject": {"minor": False},
+    "recipient": {
+        "requested": False,
+        "registered": False,
+        "name": None,
+        "country": None,
+        "cross_border": None,
+        "transfer_mechanism": None,
+    },
+    "bulk": {"size": 1, "threshold": None, "approved": False},
 }
 
 
