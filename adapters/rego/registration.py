@@ -31,12 +31,14 @@ class RegoTagScreen:
             result = engine.eval_rule(REGISTRATION_RULE)
         except Exception as exc:
             raise self._fault(f"the rule failed ({type(exc).__name__})") from None
+        if result is None:
+            raise self._fault("the rule is undefined")
         if not isinstance(result, dict):
-            raise self._fault("the rule gave no answer")
+            raise self._fault("the rule gave a malformed answer")
         if result.get("error") is not None:
             raise self._fault(str(result["error"]))
-        rejected = result.get("rejected")
-        if not isinstance(result.get("valid"), bool) or not _findings(rejected):
+        rejected, valid = result.get("rejected"), result.get("valid")
+        if not _findings(rejected) or valid is not (not rejected):
             raise self._fault("the rule gave a malformed answer")
         return {n: list(rejected[n]) for n in names if n in rejected}
 

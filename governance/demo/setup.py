@@ -48,6 +48,7 @@ DEMO_CALLERS: tuple[tuple[str, Role, tuple[str, ...]], ...] = (
             "maternal_care_recommendation",
             "analytics",
             "coupon_targeting",
+            "partner_sharing",
         ),
     ),
     ("partner-gateway", Role.SERVICE, ("partner_sharing",)),
