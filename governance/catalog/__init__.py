@@ -3,13 +3,12 @@
 from governance.catalog.catalog import (
     Catalog,
     Dataset,
-    DerivedInput,
     Notice,
     Purpose,
     Recipient,
-    TagFact,
     TagTable,
 )
+from governance.catalog.lineage import DerivedInput, TagFact
 from governance.catalog.load import load_catalog
 from governance.catalog.registration import TagScreen
 

@@ -1,9 +1,8 @@
 """The checked catalog the pipeline reads: datasets, fields, tags, recipients, purposes.
 
 Built once at startup from a validated, cross-checked `CatalogSpec`; immutable
-afterwards. A tag's sensitivity is worked out here: it is sensitive when its
-category is, or when anything it is derived from is (S-04), whatever its own
-category says; its lineage travels with it to the policy, which checks it again.
+afterwards. Tags carry their lineage and inherited sensitivity
+(`governance.catalog.lineage`, S-04).
 """
 
 import functools
@@ -14,7 +13,8 @@ from pathlib import Path
 from types import MappingProxyType
 
 from governance._urls import resolve_sqlite_url
-from governance.catalog.models import CatalogSpec, DatasetSpec, RecipientSpec, TagSpec
+from governance.catalog.lineage import TagFact, tag_facts
+from governance.catalog.models import CatalogSpec, DatasetSpec, RecipientSpec
 from governance.errors import UnknownDataset
 from governance.types import FieldFact
 
@@ -22,21 +22,6 @@ _BIRTH_DATE = "identity.birth_date"
 _ID_CARD = "identity.id_card"
 DOMESTIC = "CN"
 """Mainland China: any other country or region (Hong Kong, Macao, Taiwan too) is abroad."""
-
-
-@dataclass(frozen=True, order=True)
-class DerivedInput:
-    """One input a tag is inferred from, as the policy sees it: its class, never a value."""
-
-    category: str
-    sensitive: bool
-
-
-@dataclass(frozen=True)
-class TagFact(FieldFact):
-    """A tag with its lineage: every input it derives from, directly or through tags."""
-
-    derived_from: tuple[DerivedInput, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -162,7 +147,7 @@ class Catalog:
                 }
             ),
             datasets=MappingProxyType(datasets),
-            tags=MappingProxyType(_Lineage(spec.tags, sensitive, datasets).facts()),
+            tags=MappingProxyType(tag_facts(spec.tags, sensitive, _fields(datasets))),
             purposes=MappingProxyType(
                 {
                     n: Purpose(
@@ -236,6 +221,15 @@ def _dataset(name: str, spec: DatasetSpec, sensitive: dict[str, bool]) -> Datase
     )
 
 
+def _fields(datasets: Mapping[str, Dataset]) -> dict[str, FieldFact]:
+    """Every field of every dataset, keyed `dataset.field` as lineage names them."""
+    return {
+        f"{name}.{field}": fact
+        for name, ds in datasets.items()
+        for field, fact in ds.fields.items()
+    }
+
+
 def _recipient(name: str, spec: RecipientSpec) -> Recipient:
     mechanism = spec.transfer_mechanism
     return Recipient(
@@ -246,50 +240,3 @@ def _recipient(name: str, spec: RecipientSpec) -> Recipient:
         transfer_mechanism=mechanism.type if mechanism else None,
         mechanism_reference=mechanism.reference if mechanism else None,
     )
-
-
-class _Lineage:
-    """Each tag's inputs, followed through the tags it derives from (S-04).
-
-    The loader has already refused unknown references and cycles, so the
-    recursion ends.
-    """
-
-    def __init__(
-        self,
-        tags: Mapping[str, TagSpec],
-        sensitive: Mapping[str, bool],
-        datasets: Mapping[str, Dataset],
-    ) -> None:
-        self._tags = tags
-        self._sensitive = sensitive
-        self._datasets = datasets
-        self._done: dict[str, TagFact] = {}
-
-    def facts(self) -> dict[str, TagFact]:
-        """Every tag as a fact: sensitive if its category or any input is."""
-        return {name: self._fact(name) for name in self._tags}
-
-    def _fact(self, name: str) -> TagFact:
-        if name not in self._done:
-            spec = self._tags[name]
-            inputs = tuple(sorted(set(self._inputs(spec))))
-            sensitive = self._sensitive[spec.category] or any(
-                i.sensitive for i in inputs
-            )
-            self._done[name] = TagFact(name, spec.category, sensitive, inputs)
-        return self._done[name]
-
-    def _inputs(self, spec: TagSpec) -> list[DerivedInput]:
-        source = spec.derived_from
-        if source is None:
-            return []
-        found = [DerivedInput(c, self._sensitive[c]) for c in source.categories]
-        for ref in source.fields:
-            dataset, _, field = ref.partition(".")
-            fact = self._datasets[dataset].fields[field]
-            found.append(DerivedInput(fact.category, fact.sensitive))
-        for tag in source.tags:
-            fact = self._fact(tag)
-            found += [DerivedInput(fact.category, fact.sensitive), *fact.derived_from]
-        return found

@@ -14,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from governance.catalog.catalog import Catalog
+from governance.catalog.lineage import lineage_faults
 from governance.catalog.models import (
     IDENTIFIER,
     NAME,
@@ -23,7 +24,6 @@ from governance.catalog.models import (
     FieldSpec,
     NoticeSpec,
     PurposeSpec,
-    TagSpec,
 )
 from governance.catalog.registration import TagScreen, screen_faults
 from governance.errors import ConfigurationError
@@ -81,61 +81,18 @@ def _cross_check(spec: CatalogSpec) -> list[str]:
             )
     for name, ds in spec.datasets.items():
         faults += _check_dataset(spec, name, ds)
-    for name, tag in spec.tags.items():
-        faults += _check_tag(spec, name, tag)
-    faults += _check_lineage_cycles(spec)
+    faults += [
+        f"tags.{name}.category: unknown category '{tag.category}'"
+        for name, tag in spec.tags.items()
+        if tag.category not in spec.categories
+    ]
+    faults += lineage_faults(spec)
     for name in spec.recipients:
         if not re.fullmatch(NAME, name):
             faults.append(f"recipients.{name}: name must match {NAME}")
     for name, purpose in spec.purposes.items():
         faults += _check_purpose(spec, name, purpose)
     faults += _check_notices(spec)
-    return faults
-
-
-def _check_tag(spec: CatalogSpec, name: str, tag: TagSpec) -> list[str]:
-    at = f"tags.{name}"
-    faults = []
-    if tag.category not in spec.categories:
-        faults.append(f"{at}.category: unknown category '{tag.category}'")
-    source = tag.derived_from
-    if source is None:
-        return faults
-    for cat in source.categories:
-        if cat not in spec.categories:
-            faults.append(f"{at}.derived_from.categories: unknown category '{cat}'")
-    for other in source.tags:
-        if other not in spec.tags:
-            faults.append(f"{at}.derived_from.tags: unknown tag '{other}'")
-    for ref in source.fields:
-        dataset, _, field = ref.partition(".")
-        if field not in getattr(spec.datasets.get(dataset), "fields", {}):
-            faults.append(
-                f"{at}.derived_from.fields: '{ref}' names no field (dataset.field)"
-            )
-    return faults
-
-
-def _check_lineage_cycles(spec: CatalogSpec) -> list[str]:
-    """A tag may not derive from itself, directly or through other tags."""
-    edges = {
-        n: [
-            t for t in (s.derived_from.tags if s.derived_from else ()) if t in spec.tags
-        ]
-        for n, s in spec.tags.items()
-    }
-    faults = []
-    for start in edges:
-        seen: set[str] = set()
-        todo = list(edges[start])
-        while todo:
-            tag = todo.pop()
-            if tag == start:
-                faults.append(f"tags.{start}.derived_from: derives from itself")
-                break
-            if tag not in seen:
-                seen.add(tag)
-                todo += edges[tag]
     return faults
 
 
