@@ -122,17 +122,22 @@ _separate_kinds := {"separate", "guardian"}
 # Sensitive unless marked otherwise, and whatever its own mark says when anything it
 # is derived from is sensitive (S-04): a derived tag cannot be laundered by its flag.
 # derived_from lists the catalog's lineage of the item ([] for a plain field or tag);
-# anything but an array counts as sensitive lineage.
-_sensitive(item) if not item.sensitive == false
+# anything but an array counts as sensitive lineage. Worked out once per item: the
+# set is cheaper to ask than the rule is to re-evaluate at every use.
+_sensitive(item) if not item in _plain_items
 
-_sensitive(item) if _derived_from_sensitive(item)
-
-_derived_from_sensitive(item) if not is_array(object.get(item, "derived_from", null))
-
-_derived_from_sensitive(item) if {
-	some source in _lineage(item)
-	not source.sensitive == false
+_plain_items contains item if {
+	some item in _items
+	item.sensitive == false
+	is_array(item.derived_from)
+	every source in item.derived_from {
+		source.sensitive == false
+	}
 }
+
+# Every field and tag; empty for a part that is not an array (the input is then
+# malformed and the decision is the default anyway).
+_items := [item | some items in [input.fields, _tags]; is_array(items); some item in items]
 
 # The item's lineage when it is an array, else none (the item counts as sensitive).
 _lineage(item) := item.derived_from if {

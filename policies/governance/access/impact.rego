@@ -17,9 +17,9 @@ _has_impact_assessment if {
 
 # A sensitive item the purpose permits, under a purpose that names no assessment.
 _needs_impact_assessment(item) if {
-	_permitted(item)
 	_sensitive(item)
 	not _has_impact_assessment
+	_permitted(item)
 }
 
 # METADATA

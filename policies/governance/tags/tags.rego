@@ -18,15 +18,20 @@ _names := data.governance.tag_names
 
 # METADATA
 # title: Rules valid
-# description: The term lists are present and well formed.
+# description: >-
+#   The term lists are present and well formed: each group a non-empty list of
+#   literal terms in lower case (letters a-z, digits, Chinese characters), so that
+#   they can be matched as one regular expression per group.
 rules_valid if {
 	is_object(_names.denied)
 	every terms in _names.denied {
 		is_array(terms)
+		count(terms) > 0
 		every term in terms {
 			is_string(term)
 			term != ""
 		}
+		not regex.match(`[^a-z0-9\p{Han}|]`, concat("|", terms))
 	}
 	is_array(_names.allowed)
 	every phrase in _names.allowed {
@@ -34,14 +39,9 @@ rules_valid if {
 	}
 }
 
-# [group, term] pairs and allowed phrases, lower-cased; empty unless the rules are
-# valid (regorus raises, where OPA is undefined, on a builtin given the wrong type).
-_terms := [[group, lower(term)] |
-	rules_valid
-	some group, terms in _names.denied
-	some term in terms
-]
-
+# Allowed phrases, lower-cased, each to be blanked out of a name; empty unless the
+# rules are valid (regorus raises, where OPA is undefined, on a builtin given the
+# wrong type).
 _allowed := {lower(phrase): "|" |
 	rules_valid
 	some phrase in _names.allowed
@@ -54,16 +54,26 @@ _scrubbed(tag) := strings.replace_n(_allowed, lower(tag))
 # title: Findings
 # description: The "group:term" entries a tag name matches, sorted; empty if none.
 findings(tag) := sort([sprintf("%s:%s", [group, term]) |
+	rules_valid
 	is_string(tag)
-	some pair in _terms
-	[group, term] := pair
-	contains(_scrubbed(tag), term)
+	scrubbed := _scrubbed(tag)
+	some group, terms in _names.denied
+	some term in terms
+	contains(scrubbed, term)
 ])
 
 # METADATA
 # title: Discriminatory
-# description: Whether a tag name matches a listed term.
-discriminatory(tag) if count(findings(tag)) > 0
+# description: >-
+#   Whether a tag name matches a listed term: the same test as findings, one
+#   regular expression per group, cheap enough for every access decision.
+discriminatory(tag) if {
+	rules_valid
+	is_string(tag)
+	scrubbed := _scrubbed(tag)
+	some terms in _names.denied
+	regex.match(concat("|", terms), scrubbed)
+}
 
 # METADATA
 # title: Registration decision

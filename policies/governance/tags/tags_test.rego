@@ -57,9 +57,30 @@ test_accepted_and_rejected_are_reported_together if {
 	result == {"valid": false, "rejected": {"信教": ["religion:信教"]}, "error": null}
 }
 
-test_discriminatory_function if {
+test_discriminatory_agrees_with_findings if {
+	names := ["回族", "孕期", "乙肝歧视", "hiv阳性", "HIV阳性", "民族风", "民族风回族服饰", "水族箱", "水族", "上班族", "基督徒", ""]
+	every name in names {
+		_agree(name)
+	}
 	tags.discriminatory("回族")
 	not tags.discriminatory("孕期")
+}
+
+_agree(name) if {
+	tags.discriminatory(name)
+	count(tags.findings(name)) > 0
+}
+
+_agree(name) if {
+	not tags.discriminatory(name)
+	count(tags.findings(name)) == 0
+}
+
+test_terms_must_be_lower_case_literals if {
+	not tags.rules_valid with data.governance.tag_names as {"denied": {"disease": ["HIV"]}, "allowed": []}
+	not tags.rules_valid with data.governance.tag_names as {"denied": {"x": ["a.*"]}, "allowed": []}
+	not tags.rules_valid with data.governance.tag_names as {"denied": {"x": []}, "allowed": []}
+	tags.rules_valid with data.governance.tag_names as {"denied": {"x": ["hiv", "回族"]}, "allowed": []}
 }
 
 test_malformed_input_is_an_error if {
