@@ -1,8 +1,9 @@
 """`create_app(settings)`: the one place where the proxy is wired together.
 
-Startup loads the catalog and the policy bundle (either failing stops startup
-with a message naming the file and the fault), opens the governance store,
-starts this process's audit writer, and connects the data sources.
+Startup loads the policy bundle and the catalog, screening its tag names with
+the bundle (either failing stops startup with a message naming the file and the
+fault), opens the governance store, starts this process's audit writer, and
+connects the data sources.
 """
 
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ from adapters.keys.local import LocalKeyProvider
 from adapters.opa.decider import OpaDecider
 from adapters.rego.bundle import Bundle, load_bundle
 from adapters.rego.decider import RegorusDecider
+from adapters.rego.registration import RegoTagScreen
 from adapters.sources.sql import SqlDataSource
 from adapters.sql.pg_states import PgStateReader
 from audit.writer import AuditWriter
@@ -72,8 +74,8 @@ async def _policy_engine(
 def create_app(settings: Settings) -> FastAPI:
     """Build the FastAPI app for `settings`; services start in its lifespan."""
     configure_logging(settings.log_format)
-    catalog = load_catalog(settings.catalog_file)
     bundle = load_bundle(settings.policy_dir)
+    catalog = load_catalog(settings.catalog_file, screen=RegoTagScreen(bundle))
     keys = LocalKeyProvider(settings.keys_file)
 
     @asynccontextmanager

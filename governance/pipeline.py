@@ -3,7 +3,9 @@
 Every step either narrows what may leave or raises a `GovernanceError`; the
 HTTP layer wraps each call in `governance.trail.audited`, so every outcome is
 audited before it is answered. Reads as a checklist on purpose: this is the
-security boundary, so there is no generic step registry.
+security boundary, so there is no generic step registry. Whom the data goes to
+(`X-Recipient`) and the approval of a bulk read (`X-Approval-Ref`) are facts of
+the access like its fields: the policy decides on them, the audit event keeps them.
 """
 
 from collections.abc import Sequence
@@ -22,7 +24,13 @@ from governance.errors import (
     UnknownSubject,
 )
 from governance.masking.apply import mask_record
-from governance.policy.input import build_policy_input
+from governance.policy.input import (
+    NO_SHARING,
+    ONE_RECORD,
+    Bulk,
+    Sharing,
+    build_policy_input,
+)
 from governance.services import Services
 from governance.subjects import china_date, minor_of
 from governance.trail import Trail
@@ -82,9 +90,16 @@ def resolve_tags(
     return tuple(catalog.tags[n] for n in unique)
 
 
+def resolve_sharing(catalog: Catalog, name: str | None) -> Sharing:
+    """The recipient the caller names, registered or not: the policy judges both."""
+    if name is None:
+        return NO_SHARING
+    return Sharing(name, catalog.recipients.get(name))
+
+
 @dataclass(frozen=True)
 class Access:
-    """The resolved parts of one governed access: who, why, what."""
+    """The resolved parts of one governed access: who, why, what, for whom, how many."""
 
     principal: Principal
     purpose: Purpose
@@ -92,6 +107,8 @@ class Access:
     fields: list[str]
     explicit: bool
     tags: tuple[FieldFact, ...] = ()
+    sharing: Sharing = NO_SHARING
+    bulk: Bulk = ONE_RECORD
 
     def policy_input(
         self, consent: ConsentRecord, minor: bool | None
@@ -106,7 +123,35 @@ class Access:
             tags=self.tags,
             consent=consent,
             minor=minor,
+            sharing=self.sharing,
+            bulk=self.bulk,
         )
+
+    def note(self, trail: Trail, approval_ref: str | None) -> None:
+        """Record in the audit event whom the data goes to and under what approvals.
+
+        A cross-border recipient is flagged (SC-04); the approval reference of a
+        bulk read (K-02) and the purpose's impact assessment (L-03) are kept as
+        evidence.
+        """
+        if self.sharing.requested:
+            found = self.sharing.recipient
+            trail.detail["recipient"] = (
+                {
+                    "name": found.name,
+                    "registered": True,
+                    "country": found.country,
+                    "cross_border": found.cross_border,
+                    "transfer_mechanism": found.transfer_mechanism,
+                    "mechanism_reference": found.mechanism_reference,
+                }
+                if found
+                else {"name": self.sharing.name, "registered": False}
+            )
+        if approval_ref is not None:
+            trail.detail["approval_ref"] = approval_ref
+        if self.purpose.impact_assessment is not None:
+            trail.detail["impact_assessment"] = self.purpose.impact_assessment
 
 
 async def decide(
@@ -152,8 +197,14 @@ async def read_record(
     dataset_name: str,
     subject_id: str,
     fields: Sequence[str] | None,
+    recipient: str | None = None,
+    approval_ref: str | None = None,
 ) -> dict[str, Any]:
-    """Read one subject's record for a purpose: consented, decided, masked."""
+    """Read one subject's record for a purpose: consented, decided, masked.
+
+    `recipient` names whom the record is provided to (a third-party purpose);
+    `approval_ref` is kept in the audit event.
+    """
     caller = require_role(principal, Role.SERVICE)
     trail.caller = caller.name
     purpose = resolve_purpose(services.catalog, caller, purpose_name)
@@ -162,6 +213,16 @@ async def read_record(
     trail.dataset = dataset.name
     requested, explicit = resolve_fields(dataset, fields)
     trail.fields = tuple(requested)
+    access = Access(
+        caller,
+        purpose,
+        dataset,
+        requested,
+        explicit,
+        sharing=resolve_sharing(services.catalog, recipient),
+        bulk=Bulk(1, dataset.bulk_threshold, approval_ref is not None),
+    )
+    access.note(trail, approval_ref)
     trail.subject_ref = services.subject_ref(subject_id)
     facts = await services.source.fetch_record(
         dataset, subject_id, facts_columns(dataset)
@@ -173,7 +234,6 @@ async def read_record(
         services.catalog, services.consents, purpose, subject_id, now=now
     )
     minor = minor_of(facts, dataset, china_date(now))
-    access = Access(caller, purpose, dataset, requested, explicit)
     decision = await decide(services, trail, access, consent, minor)
     columns = released_columns(decision, requested)
     row = (

@@ -1,9 +1,11 @@
 """Governed queries: an audience by tags, only subjects who may be included, masked.
 
 The request shape is decided once (as if for a consenting adult): a field or tag
-the purpose may not use refuses the whole query. Then each scanned subject is
-checked on its own facts (consent, minority); those who may not be included are
-left out and counted by reason, never named.
+the purpose may not use, a recipient it may not provide to, or a page larger
+than the dataset's bulk threshold without an approval reference refuses the
+whole query. Then each scanned subject is checked on its own facts (consent,
+including consent naming the recipient, and minority); those who may not be
+included are left out and counted by reason, never named.
 """
 
 from collections import Counter
@@ -25,8 +27,10 @@ from governance.pipeline import (
     require_role,
     resolve_fields,
     resolve_purpose,
+    resolve_sharing,
     resolve_tags,
 )
+from governance.policy.input import Bulk
 from governance.services import Services
 from governance.subjects import china_date, minor_of
 from governance.trail import Trail
@@ -42,6 +46,8 @@ class QuerySpec:
     tags_all: list[str]
     limit: int | None
     cursor: str | None
+    recipient: str | None = None
+    approval_ref: str | None = None
 
 
 @dataclass
@@ -75,11 +81,20 @@ async def run_query(
     if dataset.subject_key not in requested:
         requested.insert(0, dataset.subject_key)
     trail.fields = tuple(requested)
-    access = Access(
-        caller, purpose, dataset, requested, explicit, _tags(services, dataset, spec)
-    )
-    trail.detail["tags"] = [t.name for t in access.tags]
+    tags = _tags(services, dataset, spec)
+    trail.detail["tags"] = [t.name for t in tags]
     limit = _limit(services, spec.limit)
+    access = Access(
+        caller,
+        purpose,
+        dataset,
+        requested,
+        explicit,
+        tags,
+        sharing=resolve_sharing(services.catalog, spec.recipient),
+        bulk=Bulk(limit, dataset.bulk_threshold, spec.approval_ref is not None),
+    )
+    access.note(trail, spec.approval_ref)
     scope = f"{dataset.name}\x1f{purpose.name}"
     page = _Page(
         services.cursors.open(spec.cursor, scope=scope) if spec.cursor else None

@@ -43,3 +43,50 @@ def auth(key: str, purpose: str | None = None) -> dict[str, str]:
     if purpose:
         headers["X-Purpose"] = purpose
     return headers
+
+
+# A well-formed policy input that the shipped bundle allows: a consented read of one
+# phone number for marketing_push. Tests of engines bend copies of it.
+POLICY_INPUT = {
+    "caller": {"name": "sms", "role": "service", "purposes": ["marketing_push"]},
+    "purpose": {
+        "name": "marketing_push",
+        "legal_basis": "consent",
+        "categories": ["contact.phone"],
+        "sensitive_categories": [],
+        "excludes_minors": True,
+        "marketing": True,
+        "pricing": False,
+        "third_party": False,
+        "recipients": [],
+        "impact_assessment": None,
+    },
+    "dataset": "customers",
+    "fields": [
+        {
+            "name": "mobile",
+            "category": "contact.phone",
+            "sensitive": False,
+            "derived_from": [],
+        }
+    ],
+    "explicit_fields": True,
+    "tags": [],
+    "consent": {
+        "required": True,
+        "state": "granted",
+        "kind": "general",
+        "grantor": "self",
+        "scope": ["contact.phone"],
+    },
+    "subject": {"minor": False},
+    "recipient": {
+        "requested": False,
+        "registered": False,
+        "name": None,
+        "country": None,
+        "cross_border": None,
+        "transfer_mechanism": None,
+    },
+    "bulk": {"size": 1, "threshold": None, "approved": False},
+}

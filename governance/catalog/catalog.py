@@ -1,6 +1,8 @@
-"""The checked catalog the pipeline reads: datasets, fields, tags and purposes.
+"""The checked catalog the pipeline reads: datasets, fields, tags, recipients, purposes.
 
-Built once at startup from a validated `CatalogSpec`; immutable afterwards.
+Built once at startup from a validated, cross-checked `CatalogSpec`; immutable
+afterwards. Tags carry their lineage and inherited sensitivity
+(`governance.catalog.lineage`, S-04).
 """
 
 import functools
@@ -11,12 +13,32 @@ from pathlib import Path
 from types import MappingProxyType
 
 from governance._urls import resolve_sqlite_url
-from governance.catalog.models import CatalogSpec, DatasetSpec
+from governance.catalog.lineage import TagFact, tag_facts
+from governance.catalog.models import CatalogSpec, DatasetSpec, RecipientSpec
 from governance.errors import UnknownDataset
 from governance.types import FieldFact
 
 _BIRTH_DATE = "identity.birth_date"
 _ID_CARD = "identity.id_card"
+DOMESTIC = "CN"
+"""Mainland China: any other country or region (Hong Kong, Macao, Taiwan too) is abroad."""
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A registered independent recipient (PIPL 23) and how transfers to it are lawful."""
+
+    name: str
+    legal_name: str
+    country: str
+    contact: str
+    transfer_mechanism: str | None
+    mechanism_reference: str | None
+
+    @property
+    def cross_border(self) -> bool:
+        """Whether providing data to it is a transfer abroad (SC-04)."""
+        return self.country != DOMESTIC
 
 
 @dataclass(frozen=True)
@@ -42,6 +64,7 @@ class Dataset:
     birth_date_field: str | None
     id_card_field: str | None
     description: str
+    bulk_threshold: int | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +80,10 @@ class Purpose:
     marketing: bool = False
     personalised: bool = False
     messaging: bool = False
+    pricing: bool = False
+    third_party: bool = False
+    recipients: frozenset[str] = frozenset()
+    impact_assessment: str | None = None
 
     @property
     def requires_consent(self) -> bool:
@@ -83,9 +110,10 @@ class Catalog:
 
     sources: Mapping[str, str]
     datasets: Mapping[str, Dataset]
-    tags: Mapping[str, FieldFact]
+    tags: Mapping[str, TagFact]
     purposes: Mapping[str, Purpose]
     notices: Mapping[str, tuple[Notice, ...]]
+    recipients: Mapping[str, Recipient]
 
     def notice(self, purpose: str, version: str) -> Notice | None:
         """The notice `version` of `purpose`, retired or not, if it exists."""
@@ -129,6 +157,7 @@ class Catalog:
     ) -> "Catalog":
         """Turn a cross-checked spec into the runtime catalog."""
         sensitive = {name: c.sensitive for name, c in spec.categories.items()}
+        datasets = {n: _dataset(n, d, sensitive) for n, d in spec.datasets.items()}
         return cls(
             sources=MappingProxyType(
                 {
@@ -136,15 +165,8 @@ class Catalog:
                     for n, s in spec.sources.items()
                 }
             ),
-            datasets=MappingProxyType(
-                {n: _dataset(n, d, sensitive) for n, d in spec.datasets.items()}
-            ),
-            tags=MappingProxyType(
-                {
-                    n: FieldFact(n, t.category, sensitive[t.category])
-                    for n, t in spec.tags.items()
-                }
-            ),
+            datasets=MappingProxyType(datasets),
+            tags=MappingProxyType(tag_facts(spec.tags, sensitive, _fields(datasets))),
             purposes=MappingProxyType(
                 {
                     n: Purpose(
@@ -157,6 +179,10 @@ class Catalog:
                         marketing=p.marketing,
                         personalised=p.personalised,
                         messaging=p.messaging,
+                        pricing=p.pricing,
+                        third_party=p.third_party,
+                        recipients=frozenset(p.recipients),
+                        impact_assessment=p.impact_assessment,
                     )
                     for n, p in spec.purposes.items()
                 }
@@ -177,6 +203,9 @@ class Catalog:
                     )
                     for purpose, versions in spec.notices.items()
                 }
+            ),
+            recipients=MappingProxyType(
+                {n: _recipient(n, r) for n, r in spec.recipients.items()}
             ),
         )
 
@@ -207,4 +236,26 @@ def _dataset(name: str, spec: DatasetSpec, sensitive: dict[str, bool]) -> Datase
         birth_date_field=birth[0] if birth else None,
         id_card_field=ids[0] if ids else None,
         description=spec.description,
+        bulk_threshold=spec.bulk_threshold,
+    )
+
+
+def _fields(datasets: Mapping[str, Dataset]) -> dict[str, FieldFact]:
+    """Every field of every dataset, keyed `dataset.field` as lineage names them."""
+    return {
+        f"{name}.{field}": fact
+        for name, ds in datasets.items()
+        for field, fact in ds.fields.items()
+    }
+
+
+def _recipient(name: str, spec: RecipientSpec) -> Recipient:
+    mechanism = spec.transfer_mechanism
+    return Recipient(
+        name=name,
+        legal_name=spec.legal_name,
+        country=spec.country,
+        contact=spec.contact,
+        transfer_mechanism=mechanism.type if mechanism else None,
+        mechanism_reference=mechanism.reference if mechanism else None,
     )

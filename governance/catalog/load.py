@@ -1,6 +1,7 @@
 """Load the catalog file into a checked, immutable `Catalog`.
 
-Input: a YAML file shaped like `CatalogSpec`. Output: a `Catalog`, or a
+Input: a YAML file shaped like `CatalogSpec`, and optionally a `TagScreen` that
+refuses discriminatory tag names (S-03). Output: a `Catalog`, or a
 `ConfigurationError` whose message names the file, the entry (as a dotted path)
 and what is wrong, one line per fault.
 """
@@ -13,14 +14,18 @@ import yaml
 from pydantic import ValidationError
 
 from governance.catalog.catalog import Catalog
+from governance.catalog.lineage import lineage_faults
 from governance.catalog.models import (
     IDENTIFIER,
     NAME,
+    RECIPIENT_SCOPE,
     CatalogSpec,
     DatasetSpec,
     FieldSpec,
+    NoticeSpec,
     PurposeSpec,
 )
+from governance.catalog.registration import TagScreen, screen_faults
 from governance.errors import ConfigurationError
 
 _BIRTH_DATE = "identity.birth_date"
@@ -28,10 +33,17 @@ RESERVED_PURPOSE = "personalisation"
 _UNSET_VAR = re.compile(r"\$\{?(\w+)\}?")
 
 
-def load_catalog(path: Path) -> Catalog:
-    """Read, validate and cross-check the catalog at `path`."""
+def load_catalog(path: Path, *, screen: TagScreen | None = None) -> Catalog:
+    """Read, validate and cross-check the catalog at `path`.
+
+    With `screen`, every tag name is also screened at registration (S-03). The
+    access policy refuses a discriminatory tag in any case; the screen makes such
+    a catalog fail to load instead, naming the tag.
+    """
     spec = _parse(path)
     faults = list(_cross_check(spec))
+    if screen is not None:
+        faults += screen_faults(spec.tags, screen)
     if faults:
         raise ConfigurationError("\n".join(f"{path}: {f}" for f in faults))
     return Catalog.build(spec, base_dir=path.parent, expand=os.path.expandvars)
@@ -69,9 +81,15 @@ def _cross_check(spec: CatalogSpec) -> list[str]:
             )
     for name, ds in spec.datasets.items():
         faults += _check_dataset(spec, name, ds)
-    for name, tag in spec.tags.items():
-        if tag.category not in spec.categories:
-            faults.append(f"tags.{name}.category: unknown category '{tag.category}'")
+    faults += [
+        f"tags.{name}.category: unknown category '{tag.category}'"
+        for name, tag in spec.tags.items()
+        if tag.category not in spec.categories
+    ]
+    faults += lineage_faults(spec)
+    for name in spec.recipients:
+        if not re.fullmatch(NAME, name):
+            faults.append(f"recipients.{name}: name must match {NAME}")
     for name, purpose in spec.purposes.items():
         faults += _check_purpose(spec, name, purpose)
     faults += _check_notices(spec)
@@ -90,7 +108,8 @@ def _check_notices(spec: CatalogSpec) -> list[str]:
         if owner is None:
             faults.append(f"notices.{name}: no consent purpose of that name")
             continue
-        allowed = set(owner.categories) | set(owner.sensitive_categories)
+        recipients = {RECIPIENT_SCOPE + r for r in owner.recipients}
+        allowed = set(owner.categories) | set(owner.sensitive_categories) | recipients
         seen: set[str] = set()
         for i, notice in enumerate(versions):
             at = f"notices.{name}[{i}]"
@@ -100,6 +119,7 @@ def _check_notices(spec: CatalogSpec) -> list[str]:
             outside = sorted(set(notice.categories) - allowed)
             if outside:
                 faults.append(f"{at}.categories: not used by the purpose: {outside}")
+            faults += _check_notice_recipients(at, notice, recipients)
             sensitive = [
                 c for c in notice.categories if c in owner.sensitive_categories
             ]
@@ -107,6 +127,25 @@ def _check_notices(spec: CatalogSpec) -> list[str]:
                 faults.append(
                     f"{at}.kind: covers sensitive {sensitive}; must be separate"
                 )
+    return faults
+
+
+def _check_notice_recipients(
+    at: str, notice: NoticeSpec, recipients: set[str]
+) -> list[str]:
+    """A notice of a third-party purpose names every recipient, as separate consent.
+
+    The subject is told who receives the data (PIPL 23; C-03), and a consent names
+    a recipient by holding `recipient:<name>` in its scope (SC-02).
+    """
+    if not recipients:
+        return []
+    faults = []
+    unnamed = sorted(recipients - set(notice.categories))
+    if unnamed and not notice.retired:
+        faults.append(f"{at}.categories: does not name recipients {unnamed}")
+    if notice.kind != "separate":
+        faults.append(f"{at}.kind: names recipients; must be separate (PIPL 23)")
     return faults
 
 
@@ -154,4 +193,23 @@ def _check_purpose(spec: CatalogSpec, name: str, purpose: PurposeSpec) -> list[s
     for cat in purpose.sensitive_categories:
         if cat not in spec.categories:
             faults.append(f"{at}.sensitive_categories: unknown category '{cat}'")
+    return faults + _check_sharing(spec, at, purpose)
+
+
+def _check_sharing(spec: CatalogSpec, at: str, purpose: PurposeSpec) -> list[str]:
+    """A third-party purpose names registered recipients and rests on consent."""
+    faults = [
+        f"{at}.recipients: unknown recipient '{r}'"
+        for r in purpose.recipients
+        if r not in spec.recipients
+    ]
+    if purpose.third_party and not purpose.recipients:
+        faults.append(f"{at}.recipients: a third-party purpose names its recipients")
+    if purpose.recipients and not purpose.third_party:
+        faults.append(f"{at}.recipients: only a third_party purpose has recipients")
+    if purpose.third_party and purpose.legal_basis != "consent":
+        faults.append(
+            f"{at}.legal_basis: providing to a third party needs the subject's"
+            " separate consent (PIPL 23); use consent"
+        )
     return faults

@@ -1,4 +1,4 @@
-"""The catalog as declared in YAML: categories, sources, datasets, tags and purposes.
+"""The catalog as declared in YAML: categories, sources, datasets, tags, recipients, purposes.
 
 These models check each entry on its own; `governance.catalog.load` checks the
 references between entries and turns every fault into a `ConfigurationError`
@@ -12,6 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
 NAME = r"^[a-z][a-z0-9_.-]{0,62}$"
+REFERENCE = r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}$"
+RECIPIENT_SCOPE = "recipient:"
+"""Prefix of the consent-scope entry naming a recipient, e.g. `recipient:cobrand-bank`."""
 
 LegalBasis = Literal[
     "consent",
@@ -68,14 +71,49 @@ class DatasetSpec(_Strict):
     subject_key: str = Field(pattern=IDENTIFIER)
     fields: dict[str, FieldSpec] = Field(min_length=1)
     tags: TagTableSpec | None = None
+    bulk_threshold: int | None = Field(
+        None,
+        ge=1,
+        description="Reads of more records at once need an approval reference (K-02).",
+    )
     description: str = ""
+
+
+class DerivedFromSpec(_Strict):
+    """What a tag is inferred from (S-04): categories, other tags, `dataset.field`s."""
+
+    categories: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    fields: list[str] = Field(default_factory=list)
 
 
 class TagSpec(_Strict):
-    """A marketing tag (用户标签) and its classification."""
+    """A marketing tag (用户标签), its classification and its lineage."""
 
     category: str = Field(min_length=1)
+    derived_from: DerivedFromSpec | None = Field(
+        None, description="A tag derived from anything sensitive is sensitive."
+    )
     description: str = ""
+
+
+class TransferMechanismSpec(_Strict):
+    """The recorded legal mechanism for transfers abroad (PIPL 38; SC-04)."""
+
+    type: Literal["standard_contract", "certification", "security_assessment"]
+    reference: str = Field(pattern=REFERENCE, description="Filing or approval number.")
+    recorded: date
+
+
+class RecipientSpec(_Strict):
+    """An independent recipient data may be provided to (PIPL 23; SC-02)."""
+
+    legal_name: str = Field(min_length=1)
+    country: str = Field(
+        pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2; CN is domestic."
+    )
+    contact: str = ""
+    transfer_mechanism: TransferMechanismSpec | None = None
 
 
 class PurposeSpec(_Strict):
@@ -92,6 +130,20 @@ class PurposeSpec(_Strict):
     )
     messaging: bool = Field(
         False, description="Sends messages: consent must declare a frequency (MSG-02)."
+    )
+    pricing: bool = Field(
+        False,
+        description="Sets prices or coupon values: no sensitive or willingness-to-pay"
+        " data (A-03).",
+    )
+    third_party: bool = Field(
+        False, description="Provides data to the named recipients (PIPL 23)."
+    )
+    recipients: list[str] = Field(default_factory=list)
+    impact_assessment: str | None = Field(
+        None,
+        pattern=REFERENCE,
+        description="Id of the impact assessment covering it (PIPL 55; L-03).",
     )
 
 
@@ -115,5 +167,6 @@ class CatalogSpec(_Strict):
     sources: dict[str, SourceSpec] = Field(min_length=1)
     datasets: dict[str, DatasetSpec] = Field(min_length=1)
     tags: dict[str, TagSpec] = Field(default_factory=dict)
+    recipients: dict[str, RecipientSpec] = Field(default_factory=dict)
     purposes: dict[str, PurposeSpec] = Field(min_length=1)
     notices: dict[str, list[NoticeSpec]] = Field(default_factory=dict)

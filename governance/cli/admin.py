@@ -10,6 +10,7 @@ import uvicorn
 from sqlalchemy.sql import Executable
 
 from adapters.rego.bundle import load_bundle
+from adapters.rego.registration import RegoTagScreen
 from audit.record import AuditDraft
 from audit.verify import verify_trail
 from audit.writer import AuditWriter
@@ -179,9 +180,9 @@ def audit_verify(args: argparse.Namespace) -> int:
 def config_check(args: argparse.Namespace) -> int:
     """Load settings, catalog and policy bundle; report what was found."""
     settings = _settings(args)
-    catalog = load_catalog(settings.catalog_file)
     bundle = load_bundle(settings.policy_dir)
     bundle.engine()
+    catalog = load_catalog(settings.catalog_file, screen=RegoTagScreen(bundle))
     print(
         f"ok: {len(catalog.datasets)} datasets, {len(catalog.purposes)} purposes, "
         f"{len(catalog.tags)} tags; policy bundle {bundle.revision}"

@@ -47,8 +47,11 @@ DEMO_CALLERS: tuple[tuple[str, Role, tuple[str, ...]], ...] = (
             "personalised_recommendation",
             "maternal_care_recommendation",
             "analytics",
+            "coupon_targeting",
+            "partner_sharing",
         ),
     ),
+    ("partner-gateway", Role.SERVICE, ("partner_sharing",)),
     ("compliance-officer", Role.OFFICER, ()),
     ("platform-admin", Role.ADMIN, ()),
 )

@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from factories import POLICY_INPUT
 
 from adapters.rego.bundle import load_bundle
 from adapters.rego.decider import RegorusDecider, to_decision
@@ -13,28 +14,7 @@ from governance.policy.decide import CachingDecider
 from governance.types import Obligation
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
-INPUT = {
-    "caller": {"name": "sms", "role": "service", "purposes": ["marketing_push"]},
-    "purpose": {
-        "name": "marketing_push",
-        "legal_basis": "consent",
-        "categories": ["contact.phone"],
-        "sensitive_categories": [],
-        "excludes_minors": True,
-    },
-    "dataset": "customers",
-    "fields": [{"name": "mobile", "category": "contact.phone", "sensitive": False}],
-    "explicit_fields": True,
-    "tags": [],
-    "consent": {
-        "required": True,
-        "state": "granted",
-        "kind": "general",
-        "grantor": "self",
-        "scope": ["contact.phone"],
-    },
-    "subject": {"minor": False},
-}
+INPUT = POLICY_INPUT
 
 
 def decide(decider, policy_input):

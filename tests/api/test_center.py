@@ -520,7 +520,7 @@ class TestAccessHistory:
         url, other_url = center_url(client, keys, sid), center_url(client, keys, other)
         response = client.post(
             "/v1/datasets/customers/query",
-            json={"fields": ["mobile"], "where": {"tags_any": ["母婴"]}, "limit": 1000},
+            json={"fields": ["mobile"], "where": {"tags_any": ["母婴"]}, "limit": 500},
             headers=auth(keys["campaign-sms"], "marketing_push"),
         )
         assert response.status_code == 200

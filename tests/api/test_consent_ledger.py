@@ -197,7 +197,7 @@ class TestScopeAndSeparateConsent:
         pregnant = subjects(demo_dir, minor=False, tag="孕期")
         chosen = pregnant[0]
         grant(client, keys, chosen, MATERNAL)
-        body = {"fields": ["nickname"], "where": {"tags_any": ["孕期"]}, "limit": 1000}
+        body = {"fields": ["nickname"], "where": {"tags_any": ["孕期"]}, "limit": 500}
 
         result = client.post(
             "/v1/datasets/customers/query",

@@ -775,8 +775,15 @@ class TestQueryLimit:
         "limit", list(SERVED_LIMITS.values()), ids=list(SERVED_LIMITS)
     )
     def test_when_limit_is_a_bound_then_the_page_is_served(self, client, keys, limit):
-        """The bounds 1 and 1000 themselves are served, with at most `limit` records."""
-        response = query(client, keys["campaign-sms"], body={"limit": limit})
+        """The bounds 1 and 1000 themselves are served, with at most `limit` records.
+
+        Above the demo's bulk threshold (500) a page needs an approval reference (K-02).
+        """
+        headers = auth(keys["campaign-sms"], "marketing_push")
+        headers["X-Approval-Ref"] = "K02-2026-001"
+        response = client.post(
+            QUERY.format(dataset="customers"), json={"limit": limit}, headers=headers
+        )
 
         assert response.status_code == 200
         assert 0 < len(response.json()["records"]) <= limit

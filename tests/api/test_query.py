@@ -46,7 +46,7 @@ def test_when_tags_any_then_only_consenting_adults_are_returned(client, keys, de
     body = {
         "fields": ["mobile", "nickname"],
         "where": {"tags_any": ["高消费", "母婴"]},
-        "limit": 1000,
+        "limit": 500,
     }
 
     response = run(client, keys, body)
@@ -69,7 +69,7 @@ def test_when_tags_all_then_subjects_have_every_tag(client, keys, demo_dir):
     both = set(subjects(demo_dir, tag="高消费")) & set(subjects(demo_dir, tag="复购"))
 
     result = run(
-        client, keys, {"where": {"tags_all": ["高消费", "复购"]}, "limit": 1000}
+        client, keys, {"where": {"tags_all": ["高消费", "复购"]}, "limit": 500}
     ).json()
 
     assert {r["subject_id"] for r in result["records"]} <= both
@@ -113,7 +113,7 @@ def test_when_minors_in_audience_then_they_are_excluded_and_counted(
         },
     )
 
-    result = run(client, keys, {"fields": ["nickname"], "limit": 1000}).json()
+    result = run(client, keys, {"fields": ["nickname"], "limit": 500}).json()
 
     assert child not in {r["subject_id"] for r in result["records"]}
     assert result["excluded"]["guardian_consent_required"] >= 1

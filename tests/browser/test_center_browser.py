@@ -226,7 +226,14 @@ def test_when_user_taps_withdraw_on_a_phone_then_the_next_read_is_refused(
 
     assert (granted, status, before) == (201, 201, 200)
     assert lang == "zh-CN"
-    assert titles == ["营销推送", "个性化推荐", "孕产关怀推荐", "经营分析"]
+    assert titles == [
+        "营销推送",
+        "个性化推荐",
+        "孕产关怀推荐",
+        "优惠券定向",
+        "向合作方提供",
+        "经营分析",
+    ]
     assert all(visible)
     assert width == [375, 375]  # laid out for the phone, nothing scrolls sideways
     assert first == ("granted", "已同意")

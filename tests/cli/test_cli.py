@@ -335,7 +335,7 @@ class TestConfigCheck:
         code, out, _ = govproxy(capsys, config, "config check")
 
         assert code == 0
-        assert out.startswith("ok: 1 datasets, 7 purposes, 12 tags; policy bundle ")
+        assert out.startswith("ok: 1 datasets, 9 purposes, 13 tags; policy bundle ")
 
     @pytest.mark.parametrize(
         ("old", "new", "entry", "fault"),

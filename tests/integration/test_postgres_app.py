@@ -217,7 +217,7 @@ def test_query_by_tag_returns_only_consented_subjects(
         json={
             "fields": ["customer_id", "name"],
             "where": {"tags_any": [TAG]},
-            "limit": 1000,
+            "limit": 500,
         },
         headers=auth(keys["campaign-sms"], "marketing_push"),
     )

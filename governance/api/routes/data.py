@@ -1,17 +1,20 @@
 """The data API: what a caller may read, one record, and governed queries.
 
 Every read and query is audited before it is answered, and every answer,
-allowed or denied, carries `X-Decision-Id`.
+allowed or denied, carries `X-Decision-Id`. `X-Recipient` names the third party
+the data is provided to; `X-Approval-Ref` carries the approval of a bulk read.
+Both are checked by the policy and kept in the audit event.
 """
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 
 from governance.api.deps import MaybePrincipalDep, PurposeHeader, ServicesDep, require
 from governance.api.schemas import QueryIn, QueryOut, RecordOut
-from governance.catalog import Catalog, Purpose
+from governance.catalog import Catalog, Purpose, TagFact
+from governance.catalog.models import NAME, REFERENCE
 from governance.errors import InvalidRequest
 from governance.pipeline import read_record
 from governance.query import QuerySpec, run_query
@@ -21,6 +24,22 @@ from governance.types import Principal, Role
 router = APIRouter(prefix="/v1/datasets", tags=["data"])
 MAX_SUBJECT_ID = 128
 _ANY_ROLE = require(Role.SERVICE, Role.OFFICER, Role.ADMIN)
+RecipientHeader = Annotated[
+    str | None,
+    Header(
+        alias="X-Recipient",
+        pattern=NAME,
+        description="The registered recipient the data is provided to (PIPL 23).",
+    ),
+]
+ApprovalHeader = Annotated[
+    str | None,
+    Header(
+        alias="X-Approval-Ref",
+        pattern=REFERENCE,
+        description="Approval of a read above the dataset's bulk threshold (K-02).",
+    ),
+]
 
 
 @router.get("")
@@ -42,9 +61,23 @@ async def list_datasets(
                 "legal_basis": p.legal_basis,
                 "requires_consent": p.requires_consent,
                 "description": p.description,
+                "pricing": p.pricing,
+                "recipients": [_recipient(catalog, r) for r in sorted(p.recipients)],
+                "impact_assessment": p.impact_assessment,
             }
             for p in purposes
         ],
+    }
+
+
+def _recipient(catalog: Catalog, name: str) -> dict[str, Any]:
+    found = catalog.recipients[name]
+    return {
+        "name": found.name,
+        "legal_name": found.legal_name,
+        "country": found.country,
+        "cross_border": found.cross_border,
+        "transfer_mechanism": found.transfer_mechanism,
     }
 
 
@@ -66,7 +99,18 @@ def _describe(catalog: Catalog, name: str, purposes: list[Purpose]) -> dict[str,
             {**vars(f), "purposes": users(f.category, f.sensitive)}
             for f in ds.fields.values()
         ],
-        "tags": [{**vars(t), "purposes": users(t.category, t.sensitive)} for t in tags],
+        "tags": [_tag(t, users(t.category, t.sensitive)) for t in tags],
+        "bulk_threshold": ds.bulk_threshold,
+    }
+
+
+def _tag(tag: TagFact, purposes: list[str]) -> dict[str, Any]:
+    return {
+        "name": tag.name,
+        "category": tag.category,
+        "sensitive": tag.sensitive,
+        "derived_from": sorted({i.category for i in tag.derived_from}),
+        "purposes": purposes,
     }
 
 
@@ -81,6 +125,8 @@ async def get_record(
     services: ServicesDep,
     principal: MaybePrincipalDep,
     purpose: PurposeHeader = None,
+    recipient: RecipientHeader = None,
+    approval_ref: ApprovalHeader = None,
     fields: Annotated[
         str | None, Query(description="Comma-separated field names; all when omitted.")
     ] = None,
@@ -99,6 +145,8 @@ async def get_record(
             dataset_name=dataset,
             subject_id=subject_id,
             fields=_split(fields),
+            recipient=recipient,
+            approval_ref=approval_ref,
         )
 
     body = await audited(services.audit, trail, step)
@@ -122,6 +170,8 @@ async def query(
     services: ServicesDep,
     principal: MaybePrincipalDep,
     purpose: PurposeHeader = None,
+    recipient: RecipientHeader = None,
+    approval_ref: ApprovalHeader = None,
 ) -> JSONResponse:
     """Select an audience by tags and read the allowed fields of those who may be included."""
     trail = Trail(kind="access.query")
@@ -131,6 +181,8 @@ async def query(
         tags_all=body.where.tags_all,
         limit=body.limit,
         cursor=body.cursor,
+        recipient=recipient,
+        approval_ref=approval_ref,
     )
 
     async def step() -> dict[str, Any]:

@@ -3,11 +3,19 @@
 # description: >-
 #   Decides whether a caller may read fields of a dataset for a purpose under PIPL
 #   (role, declared purpose, consent and its scope, separate consent for sensitive PI,
-#   minors and guardian consent, S-01 classification) and which obligation applies to
-#   each requested field. Every gap fails closed.
-#   Input: caller, purpose, dataset, fields, explicit_fields, tags, subject, and
-#   consent {required, state, kind, grantor, scope}.
-#   Data: data.governance.obligations.{default, by_purpose}.
+#   minors and guardian consent, S-01 classification, S-04 derived tags) and which
+#   obligation applies to each requested field. Every gap fails closed. The rules of
+#   the other files of this package: impact.rego (PIPIA for sensitive PI, L-03),
+#   pricing.rego (A-03), sharing.rego (third parties, SC-02/SC-04), bulk.rego (K-02),
+#   tag_names.rego (S-03).
+#   Input: caller, purpose {name, legal_basis, categories, sensitive_categories,
+#   excludes_minors, marketing, pricing, third_party, recipients, impact_assessment},
+#   dataset, fields and tags (each {name, category, sensitive, derived_from}),
+#   explicit_fields, subject, consent {required, state, kind, grantor, scope},
+#   recipient {requested, registered, name, country, cross_border, transfer_mechanism}
+#   and bulk {size, threshold, approved}.
+#   Data: data.governance.obligations.{default, by_purpose},
+#   data.governance.pricing.willingness_to_pay, data.governance.tag_names.
 package governance.access
 
 import rego.v1
@@ -61,28 +69,28 @@ _classified(item) if {
 	item.category != ""
 }
 
-# A field or tag is permitted by the purpose's categories only when it is explicitly
-# non-sensitive; anything else (sensitive or unmarked) needs a sensitive category.
+# A field or tag is permitted by the purpose's categories only when it is not
+# sensitive; anything sensitive (or unmarked) needs a sensitive category.
 _permitted(item) if {
 	_classified(item)
-	item.sensitive == false
+	not _sensitive(item)
 	item.category in input.purpose.categories
 }
 
 _permitted(item) if {
 	_classified(item)
-	not item.sensitive == false
+	_sensitive(item)
 	item.category in input.purpose.sensitive_categories
 }
 
 _not_permitted_reason(kind, item) := sprintf("%s_not_permitted:%s", [kind, item.name]) if {
-	item.sensitive == false
+	not _sensitive(item)
 } else := sprintf("sensitive_%s_not_permitted:%s", [kind, item.name])
 
 _obligation(item) := "withhold" if {
 	not _permitted(item)
 } else := "withhold" if {
-	_consent_withholds(item)
+	_withheld(item)
 } else := kind if {
 	kind := data.governance.obligations.by_purpose[input.purpose.name][item.category]
 	kind in _obligation_kinds
@@ -111,7 +119,30 @@ _in_consent_scope(item) if {
 # PI (PIPL 31) must itself be a separate consent for that processing (PIPL 29, SC-06).
 _separate_kinds := {"separate", "guardian"}
 
-_sensitive(item) if not item.sensitive == false
+# Sensitive unless marked otherwise, and whatever its own mark says when anything it
+# is derived from is sensitive (S-04): a derived tag cannot be laundered by its flag.
+# derived_from lists the catalog's lineage of the item ([] for a plain field or tag);
+# anything but an array counts as sensitive lineage. Worked out once per item: the
+# set is cheaper to ask than the rule is to re-evaluate at every use.
+_sensitive(item) if not item in _plain_items
+
+_plain_items contains item if {
+	some item in _items
+	item.sensitive == false
+	is_array(item.derived_from)
+	every source in item.derived_from {
+		source.sensitive == false
+	}
+}
+
+# Every field and tag; empty for a part that is not an array (the input is then
+# malformed and the decision is the default anyway).
+_items := [item | some items in [input.fields, _tags]; is_array(items); some item in items]
+
+# The item's lineage when it is an array, else none (the item counts as sensitive).
+_lineage(item) := item.derived_from if {
+	is_array(object.get(item, "derived_from", null))
+} else := []
 
 # A permitted, non-sensitive field or tag that the granted consent does not cover (C-01,
 # C-03). Sensitive items are checked by _needs_separate_consent instead, so an item
@@ -138,17 +169,26 @@ _separate_consent_covers(item) if {
 	_in_consent_scope(item)
 }
 
-_consent_withholds(item) if _outside_consent_scope(item)
+# A permitted item that must not leave all the same, so an implicit field is withheld
+# where a named one is denied: consent gaps (here), a missing impact assessment
+# (impact.rego) and price fairness (pricing.rego). Every clause of a function stays
+# in one file: regorus cannot bind the argument of a function whose clauses span
+# files ("binding plan not found").
+_withheld(item) if _outside_consent_scope(item)
 
-_consent_withholds(item) if _needs_separate_consent(item)
+_withheld(item) if _needs_separate_consent(item)
 
-# The items whose consent gaps deny: every tag, and the fields when they were named
-# explicitly. Implicit fields with a consent gap are withheld instead (_obligation).
-_consent_checked contains item if {
+_withheld(item) if _needs_impact_assessment(item)
+
+_withheld(item) if _price_restricted(item)
+
+# The items whose gaps deny: every tag, and the fields when they were named
+# explicitly. Implicit fields with a gap are withheld instead (_obligation).
+_checked contains item if {
 	some item in _tags
 }
 
-_consent_checked contains item if {
+_checked contains item if {
 	_explicit_fields
 	some item in input.fields
 }
@@ -161,7 +201,11 @@ _guardian_consent if {
 
 _explicit_fields if not input.explicit_fields == false
 
+# Marketing purposes exclude minors whatever excludes_minors says (M-01); a purpose
+# missing either flag counts as excluding them.
 _excludes_minors if not input.purpose.excludes_minors == false
+
+_excludes_minors if not input.purpose.marketing == false
 
 _is_service if input.caller.role == "service"
 
@@ -234,7 +278,7 @@ _deny contains "consent_malformed" if {
 # custom:
 #   code: outside_consent_scope
 _deny contains sprintf("outside_consent_scope:%s", [item.name]) if {
-	some item in _consent_checked
+	some item in _checked
 	_outside_consent_scope(item)
 }
 
@@ -247,7 +291,7 @@ _deny contains sprintf("outside_consent_scope:%s", [item.name]) if {
 # custom:
 #   code: separate_consent_required
 _deny contains sprintf("separate_consent_required:%s", [item.name]) if {
-	some item in _consent_checked
+	some item in _checked
 	_needs_separate_consent(item)
 }
 
@@ -292,8 +336,8 @@ _deny contains sprintf("unclassified:%s", [item.name]) if {
 # METADATA
 # title: Subject is a minor
 # description: >-
-#   The purpose excludes minors and the subject is one, unless the guardian granted
-#   the consent (M-02).
+#   The purpose excludes minors (excludes_minors, or any marketing purpose) and the
+#   subject is one, unless the guardian granted the consent (M-01, M-02).
 # custom:
 #   code: subject_is_minor
 _deny contains "subject_is_minor" if {

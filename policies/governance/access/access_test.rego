@@ -1,6 +1,10 @@
 # METADATA
 # title: Governance access tests
-# description: One test_ rule per behaviour of data.governance.access.decision.
+# description: >-
+#   One test_ rule per behaviour of data.governance.access.decision. The helpers here
+#   (_base, _decide, _reasons, _field…) serve every *_test.rego of this package, one
+#   file per rule family: impact_test, pricing_test, sharing_test, bulk_test,
+#   tag_names_test.
 package governance.access_test
 
 import rego.v1
@@ -16,11 +20,16 @@ _base := {
 		"categories": ["identity.customer_id", "profile.nickname", "contact.phone"],
 		"sensitive_categories": [],
 		"excludes_minors": true,
+		"marketing": true,
+		"pricing": false,
+		"third_party": false,
+		"recipients": [],
+		"impact_assessment": null,
 	},
 	"dataset": "customers",
 	"fields": [
-		{"name": "customer_id", "category": "identity.customer_id", "sensitive": false},
-		{"name": "mobile", "category": "contact.phone", "sensitive": false},
+		_field("customer_id", "identity.customer_id", false),
+		_field("mobile", "contact.phone", false),
 	],
 	"explicit_fields": true,
 	"tags": [],
@@ -32,6 +41,15 @@ _base := {
 		"scope": ["identity.customer_id", "profile.nickname", "contact.phone"],
 	},
 	"subject": {"minor": false},
+	"recipient": {
+		"requested": false,
+		"registered": false,
+		"name": null,
+		"country": null,
+		"cross_border": null,
+		"transfer_mechanism": null,
+	},
+	"bulk": {"size": 1, "threshold": null, "approved": false},
 }
 
 _obligations_fixture := {
@@ -45,12 +63,23 @@ _decide(patch) := decision if {
 
 _reasons(patch) := _decide(patch).reasons
 
-_field(name, category, sensitive) := {"name": name, "category": category, "sensitive": sensitive}
+_field(name, category, sensitive) := {"name": name, "category": category, "sensitive": sensitive, "derived_from": []}
 
+# A field or tag whose lineage holds one input of the given category and sensitivity.
+_derived(name, category, source_category, source_sensitive) := object.union(
+	_field(name, category, false),
+	{"derived_from": [{"category": source_category, "sensitive": source_sensitive}]},
+)
+
+# A purpose that may use the pregnancy stage, under an impact assessment.
 _sensitive_purpose := {"purpose": {
 	"categories": ["contact.phone"],
 	"sensitive_categories": ["health.pregnancy"],
+	"impact_assessment": "PIA-2026-001",
 }}
+
+# Neither marketing nor excluding minors: only consent rules apply to a child.
+_minors_allowed := {"purpose": {"excludes_minors": false, "marketing": false}}
 
 # A granted consent of the given kind covering the phone and the pregnancy stage.
 _sensitive_consent(kind) := {"consent": {"kind": kind, "scope": ["contact.phone", "health.pregnancy"]}}
@@ -390,10 +419,7 @@ test_separate_consent_not_needed_when_consent_not_required if {
 }
 
 test_minor_sensitive_field_needs_both_guardian_grantor_and_separate_kind if {
-	minor := object.union_n([
-		_sensitive_purpose,
-		{"purpose": {"excludes_minors": false}, "fields": [_stage], "subject": {"minor": true}},
-	])
+	minor := object.union_n([_sensitive_purpose, _minors_allowed, {"fields": [_stage], "subject": {"minor": true}}])
 	_reasons(object.union_n([minor, _sensitive_consent("separate")])) == ["guardian_consent_required"]
 	_reasons(object.union_n([minor, _sensitive_consent("general"), _guardian_grant])) == ["separate_consent_required:stage"]
 	_decide(object.union_n([minor, _sensitive_consent("guardian"), _guardian_grant])).allow
@@ -484,6 +510,61 @@ test_unclassified_tag if {
 	_reasons({"tags": [{"name": "新标签", "sensitive": false}]}) == ["unclassified:新标签"]
 }
 
+# Derived tags (S-04)
+
+test_tag_derived_from_sensitive_input_is_sensitive_whatever_its_flag if {
+	patch := {
+		"purpose": {"categories": ["identity.customer_id", "contact.phone", "interest.diet"]},
+		"consent": {"scope": ["identity.customer_id", "contact.phone", "interest.diet"]},
+		"tags": [_derived("控糖", "interest.diet", "health.condition", true)],
+	}
+	_reasons(patch) == ["sensitive_tag_not_permitted:控糖"]
+}
+
+test_tag_derived_from_plain_inputs_is_plain if {
+	patch := {
+		"purpose": {"categories": ["identity.customer_id", "contact.phone", "interest.diet"]},
+		"consent": {"scope": ["identity.customer_id", "contact.phone", "interest.diet"]},
+		"tags": [_derived("轻食", "interest.diet", "interest.shopping", false)],
+	}
+	_decide(patch).allow
+}
+
+test_derived_sensitive_tag_permitted_like_any_sensitive_tag if {
+	patch := object.union_n([
+		_sensitive_purpose,
+		{"purpose": {"sensitive_categories": ["interest.diet"]}},
+		{"consent": {"kind": "separate", "scope": ["contact.phone", "interest.diet"]}},
+		{"fields": [_field("mobile", "contact.phone", false)], "tags": [_derived("控糖", "interest.diet", "health.condition", true)]},
+	])
+	_decide(patch).allow
+	_reasons(object.union(patch, {"consent": {"kind": "general"}})) == ["separate_consent_required:控糖"]
+}
+
+test_derived_input_without_sensitive_flag_counts_as_sensitive if {
+	tag := object.union(_field("控糖", "interest.diet", false), {"derived_from": [{"category": "health.condition"}]})
+	patch := {"purpose": {"categories": ["identity.customer_id", "contact.phone", "interest.diet"]}, "tags": [tag]}
+	_reasons(patch) == ["sensitive_tag_not_permitted:控糖"]
+}
+
+test_missing_or_malformed_lineage_counts_as_sensitive if {
+	purpose := {"purpose": {"categories": ["identity.customer_id", "contact.phone", "interest.diet"]}}
+	missing := {"name": "控糖", "category": "interest.diet", "sensitive": false}
+	_reasons(object.union(purpose, {"tags": [missing]})) == ["sensitive_tag_not_permitted:控糖"]
+	malformed := object.union(missing, {"derived_from": "health.condition"})
+	_reasons(object.union(purpose, {"tags": [malformed]})) == ["sensitive_tag_not_permitted:控糖"]
+}
+
+test_field_with_sensitive_lineage_is_withheld_when_implicit if {
+	patch := {
+		"explicit_fields": false,
+		"fields": [_field("mobile", "contact.phone", false), _derived("score", "contact.phone", "financial.debt", true)],
+	}
+	decision := _decide(patch)
+	decision.allow
+	decision.obligations == {"mobile": "keep", "score": "withhold"}
+}
+
 # Minors
 
 test_subject_is_minor if {
@@ -505,7 +586,7 @@ test_minor_with_guardian_consent_allowed if {
 }
 
 test_guardian_consent_required_when_purpose_does_not_exclude_minors if {
-	patch := {"purpose": {"excludes_minors": false}, "subject": {"minor": true}}
+	patch := object.union(_minors_allowed, {"subject": {"minor": true}})
 	_reasons(patch) == ["guardian_consent_required"]
 	_decide(object.union(patch, _guardian_grant)).allow
 }
@@ -546,13 +627,32 @@ test_adult_subject_allowed if {
 }
 
 test_minority_ignored_when_purpose_does_not_exclude_minors if {
-	_decide({"purpose": {"excludes_minors": false}, "subject": {"minor": null}}).allow
-	contract := object.union(_contract, {"purpose": {"excludes_minors": false}})
+	_decide(object.union(_minors_allowed, {"subject": {"minor": null}})).allow
+	contract := object.union(_contract, _minors_allowed)
 	_decide(object.union(contract, {"subject": {"minor": true}})).allow
 }
 
+test_marketing_purpose_excludes_minors_whatever_excludes_minors_says if {
+	patch := object.union_n([_contract, {"purpose": {"excludes_minors": false}}, {"subject": {"minor": true}}])
+	_reasons(patch) == ["subject_is_minor"]
+	_reasons(object.union(patch, {"subject": {"minor": null}})) == ["subject_age_unknown"]
+}
+
+test_marketing_minor_with_guardian_consent_allowed_whatever_excludes_minors_says if {
+	patch := object.union_n([{"purpose": {"excludes_minors": false}}, _guardian_grant, {"subject": {"minor": true}}])
+	_decide(patch).allow
+}
+
+test_absent_marketing_counts_as_excluding_minors if {
+	patch := object.union_n([_contract, {"purpose": {"excludes_minors": false}}, {"subject": {"minor": true}}])
+	inp := json.remove(object.union(_base, patch), ["purpose/marketing"])
+	decision := access.decision with input as inp
+	decision.reasons == ["subject_is_minor"]
+}
+
 test_absent_excludes_minors_counts_as_excluding if {
-	inp := json.remove(object.union_n([_base, _contract, {"subject": {"minor": true}}]), ["purpose/excludes_minors"])
+	patch := object.union_n([_contract, {"purpose": {"marketing": false}}, {"subject": {"minor": true}}])
+	inp := json.remove(object.union(_base, patch), ["purpose/excludes_minors"])
 	decision := access.decision with input as inp
 	decision.reasons == ["subject_is_minor"]
 }

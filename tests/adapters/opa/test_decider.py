@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from factories import POLICY_INPUT
 from opa_server import Mode, OpaTestServer, closed_port_url, require_opa_engine
 
 from adapters.opa.decider import OpaDecider
@@ -30,28 +31,7 @@ CATALOG = load_catalog(ROOT / "governance" / "demo" / "catalog.yaml")
 REVISION = load_bundle(POLICIES).revision
 TIMEOUT_MS = 200
 
-INPUT = {
-    "caller": {"name": "sms", "role": "service", "purposes": ["marketing_push"]},
-    "purpose": {
-        "name": "marketing_push",
-        "legal_basis": "consent",
-        "categories": ["contact.phone"],
-        "sensitive_categories": [],
-        "excludes_minors": True,
-    },
-    "dataset": "customers",
-    "fields": [{"name": "mobile", "category": "contact.phone", "sensitive": False}],
-    "explicit_fields": True,
-    "tags": [],
-    "consent": {
-        "required": True,
-        "state": "granted",
-        "kind": "general",
-        "grantor": "self",
-        "scope": ["contact.phone"],
-    },
-    "subject": {"minor": False},
-}
+INPUT = POLICY_INPUT
 
 
 def consents(purpose: Purpose) -> list[ConsentRecord]:

@@ -3,7 +3,9 @@
 A seeded generator draws policy inputs over the shape of
 `governance/policy/input.py`, well-formed and not: missing keys, wrong types,
 duplicate field names, unclassified, sensitive and unknown tags, minors and
-unknown ages, every consent state, kind and grantor, scopes that are not lists.
+unknown ages, every consent state, kind and grantor, scopes that are not lists,
+recipients registered or not (named in the consent or not), bulk reads with
+and without approval.
 Both engines evaluate `data.governance.access.decision` in process for each;
 their results (allow, reasons, obligations) must be equal, and an evaluation
 error in one must be an evaluation error in the other (both deny with 503).
@@ -13,6 +15,7 @@ import copy
 import json
 import random
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +25,7 @@ from opa_server import opa_engine, require_opa_engine
 from adapters.rego.bundle import load_bundle
 from governance.catalog import load_catalog
 from governance.consent.ledger import ConsentRecord
-from governance.policy.input import build_policy_input
+from governance.policy.input import NO_SHARING, Bulk, Sharing, build_policy_input
 from governance.types import ConsentState, FieldFact, Principal, Role
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -36,6 +39,7 @@ COUNT = 2000
 PURPOSES = list(CATALOG.purposes.values())
 FIELDS = list(CATALOG.datasets["customers"].fields.values())
 TAGS = list(CATALOG.tags.values())
+RECIPIENTS = sorted(CATALOG.recipients)
 CATEGORIES = sorted({f.category for f in [*FIELDS, *TAGS]})
 UNCLASSIFIED_TAG = FieldFact("未分类", "", False)
 ODD = [None, 0, 1, "", "true", [], {}, "granted", ["x"]]  # wrong types for any key
@@ -87,6 +91,18 @@ def coherent(rng: random.Random) -> dict[str, Any]:
         scope=frozenset(scope),
     )
     others = rng.sample([p.name for p in PURPOSES], rng.randint(0, 3))
+    if purpose.third_party or rng.random() < 0.1:  # a recipient, registered or not
+        name = rng.choice([*RECIPIENTS, "unregistered-co", None])
+        sharing = Sharing(name, CATALOG.recipients.get(name or ""))
+        scope |= {f"recipient:{name}"} if rng.random() < 0.6 else set()
+    else:
+        sharing = NO_SHARING
+    bulk = Bulk(
+        size=rng.choice([1, 1, 200, 800]),
+        threshold=rng.choice([None, 500]),
+        approved=rng.random() < 0.5,
+    )
+    consent = replace(consent, scope=frozenset(scope))
     return build_policy_input(
         principal=Principal(
             "brand-app", Role.SERVICE, frozenset([purpose.name, *others])
@@ -98,6 +114,8 @@ def coherent(rng: random.Random) -> dict[str, Any]:
         tags=rng.sample(tags, rng.randint(0, min(2, len(tags)))),
         consent=consent,
         minor=rng.choice([False, False, False, True, None]),
+        sharing=sharing,
+        bulk=bulk,
     )
 
 
@@ -261,6 +279,12 @@ def test_generated_inputs_reach_every_outcome_of_the_policy(outcomes):
         "subject_is_minor",
         "guardian_consent_required",
         "subject_age_unknown",
+        "price_discrimination_risk",
+        "impact_assessment_required",
+        "recipient_not_registered",
+        "recipient_not_permitted",
+        "recipient_consent_required",
+        "approval_required",
     }, codes
     assert set(obligations) == {"keep", "mask", "pseudonymise", "withhold"}
 

@@ -43,13 +43,15 @@ def marketing(catalog, events):
 
 
 def test_when_nothing_recorded_then_every_consent_purpose_is_none(catalog):
-    """Four consent purposes, none agreed, each explained by its current notice."""
+    """Six consent purposes, none agreed, each explained by its current notice."""
     cards = build_cards(catalog, [], NOW)
 
     assert [(c.purpose, c.state) for c in cards] == [
         ("marketing_push", "none"),
         ("personalised_recommendation", "none"),
         ("maternal_care_recommendation", "none"),
+        ("coupon_targeting", "none"),
+        ("partner_sharing", "none"),
         ("analytics", "none"),
     ]
     assert all(c.agreed_at is None and not c.withdrawable for c in cards)
