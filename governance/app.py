@@ -2,7 +2,8 @@
 
 Startup loads the catalog and the policy bundle (either failing stops startup
 with a message naming the file and the fault), opens the governance store,
-starts this process's audit writer, and connects the data sources.
+starts this process's audit writer, connects the data sources, and starts
+watching the bundle for changes (`governance.policy.reload`).
 """
 
 from collections.abc import AsyncIterator
@@ -19,7 +20,7 @@ from adapters.sql.pg_states import PgStateReader
 from audit.writer import AuditWriter
 from governance.api.limits import BodyLimit
 from governance.api.problems import install_problem_handlers
-from governance.api.routes import audit, callers, center, consent, data, health
+from governance.api.routes import audit, callers, center, consent, data, health, policy
 from governance.auth.registry import CallerRegistry
 from governance.catalog import load_catalog
 from governance.center.links import LINK_KEY_NAME, LinkSigner
@@ -28,7 +29,8 @@ from governance.consent.receipts import ReceiptSigner
 from governance.cursor import CursorSealer
 from governance.logging import configure_logging
 from governance.masking.apply import build_operators
-from governance.policy.decide import CachingDecider
+from governance.policy.live import LiveDecider
+from governance.policy.reload import PolicyReloader
 from governance.services import Services, subject_referencer
 from governance.settings import Settings
 from governance.store import open_store
@@ -60,13 +62,15 @@ def create_app(settings: Settings) -> FastAPI:
             if store.dialect.name == "postgresql"
             else None
         )
-        engine = RegorusDecider(bundle)
+        decider = LiveDecider(
+            RegorusDecider(bundle), cache_size=settings.decision_cache_size
+        )
         app.state.services = Services(
             catalog=catalog,
             store=store,
             callers=CallerRegistry(store, known_purposes=frozenset(catalog.purposes)),
             consents=ConsentLedger(store, states),
-            decider=CachingDecider(engine, size=settings.decision_cache_size),
+            decider=decider,
             source=source,
             operators=build_operators(keys),
             audit=writer,
@@ -78,10 +82,21 @@ def create_app(settings: Settings) -> FastAPI:
             issuer=settings.issuer,
             links=LinkSigner(keys.key(LINK_KEY_NAME)[1]),
         )
+        app.state.policy = reloader = PolicyReloader(
+            root=settings.policy_dir,
+            catalog=catalog,
+            live=decider,
+            build=RegorusDecider,
+            audit=writer,
+            interval=settings.policy_reload_seconds,
+            now=lambda: datetime.now(UTC),
+        )
+        await reloader.start()
         try:
             yield
         finally:
-            engine.close()
+            await reloader.stop()
+            decider.close()
             await writer.stop()
             await source.close()
             if states is not None:
@@ -96,6 +111,6 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
     install_problem_handlers(app)
-    for module in (health, data, consent, audit, callers, center):
+    for module in (health, data, consent, audit, callers, center, policy):
         app.include_router(module.router)
     return app
