@@ -9,8 +9,9 @@ file in a temporary directory; PostgreSQL: a throwaway database
 answer) and bulk-loads `--subjects` x 4 consent events (sqlite3 executemany,
 asyncpg COPY), then ANALYZE (PostgreSQL: VACUUM ANALYZE of the ledger and of
 `consent_current`, the steady state autovacuum keeps them in). The trigger
-fills `consent_current` during the load, as it does in service. Each subject's four events follow one of a few
-histories: grants on the current notice, grants on the retired 2025.06 notice
+fills `consent_current` during the load, as it does in service. Each subject's
+four events follow one of a few histories: grants on the current notice, grants
+on the retired 2025.06 notice
 (stale, some renewed with a `superseded` event), withdrawals, expiries, re-grants,
 personalisation opt-outs and opt-ins. Events of different subjects are
 interleaved as they would be in time, so a subject's rows are spread over the
