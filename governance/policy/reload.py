@@ -90,12 +90,8 @@ class PolicyReloader:
         now: Callable[[], datetime],
     ) -> None:
         self._root, self._catalog, self._live = root, catalog, live
-        self._build, self._audit, self._interval, self._now = (
-            build,
-            audit,
-            interval,
-            now,
-        )
+        self._build, self._audit = build, audit
+        self._interval, self._now = interval, now
         self._lock = asyncio.Lock()
         self._seen: str | None = None  # digest of the files last checked
         self._activated_at = self._stamp()
@@ -156,11 +152,11 @@ class PolicyReloader:
         while True:
             await asyncio.sleep(self._interval)
             try:
-                changed = await asyncio.to_thread(bundle_digest, self._root)
+                digest = await asyncio.to_thread(bundle_digest, self._root)
             except OSError as exc:
                 _log.warning("policy_watch_failed", error=type(exc).__name__)
                 continue
-            if changed != self._seen:
+            if digest != self._seen:
                 await self._reload_logged("watch")
 
     async def _reload_logged(self, trigger: str) -> None:
@@ -190,7 +186,7 @@ class PolicyReloader:
             return await self._reject(digest, revision, findings, trigger, caller)
         try:
             await self._audit.append(
-                self._event(
+                _event(
                     "policy.activated",
                     Outcome.ALLOWED,
                     revision,
@@ -237,7 +233,7 @@ class PolicyReloader:
             findings=len(findings),
         )
         await self._audit.append(
-            self._event(
+            _event(
                 "policy.rejected",
                 Outcome.DENIED,
                 self._live.revision,
@@ -251,25 +247,6 @@ class PolicyReloader:
             ReloadOutcome.REJECTED, self._live.revision, rejection=rejection
         )
 
-    def _event(
-        self,
-        kind: str,
-        outcome: Outcome,
-        revision: str,
-        caller: str | None,
-        detail: dict[str, Any],
-        *,
-        reason: str | None = None,
-    ) -> AuditDraft:
-        return AuditDraft(
-            kind=kind,
-            outcome=outcome.value,
-            caller=caller,
-            reason=reason,
-            policy_revision=revision,
-            detail=detail,
-        )
-
     def _spawn(self, work: Any) -> None:
         task = asyncio.create_task(work)
         self._tasks.add(task)
@@ -277,6 +254,26 @@ class PolicyReloader:
 
     def _stamp(self) -> str:
         return self._now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _event(
+    kind: str,
+    outcome: Outcome,
+    revision: str,
+    caller: str | None,
+    detail: dict[str, Any],
+    *,
+    reason: str | None = None,
+) -> AuditDraft:
+    """The audit event of an activation or a rejection; `revision` is the one in force."""
+    return AuditDraft(
+        kind=kind,
+        outcome=outcome.value,
+        caller=caller,
+        reason=reason,
+        policy_revision=revision,
+        detail=detail,
+    )
 
 
 def _read(

@@ -211,6 +211,20 @@ class TestActivation:
         (event,) = events(demo_dir, "kind = 'policy.activated'")
         assert (event["caller"], event["detail"]["trigger"]) == (None, "watch")
 
+    def test_the_watch_rejects_a_broken_bundle_once_not_at_every_poll(
+        self, demo_dir, bundle
+    ):
+        """A broken bundle left on disk is audited once; the watch waits for a change."""
+        with proxy(demo_dir, bundle, policy_reload_seconds=0.02) as client:
+            BREAKAGES["syntax-error"][0](bundle)
+            deadline = time.monotonic() + 10
+            while client.get("/healthz").json()["policy"]["last_error"] is None:
+                assert time.monotonic() < deadline, "the watch never checked it"
+                time.sleep(0.02)
+            time.sleep(0.3)  # fifteen more polls
+
+        assert len(events(demo_dir, "kind = 'policy.rejected'")) == 1
+
     def test_when_nothing_changed_then_reload_changes_nothing(
         self, client, keys, bundle, demo_dir
     ):
@@ -435,3 +449,29 @@ def test_sighup_reloads_a_served_proxy(demo_dir, bundle, tmp_path):
         proc.wait(timeout=10)
 
     assert now == revision(bundle)
+
+
+def test_when_the_activation_cannot_be_audited_then_the_old_bundle_keeps_deciding(
+    client, keys, bundle, demo_dir
+):
+    """No bundle decides unaudited: the reload answers 503 and a later one activates."""
+    old = revision(bundle)
+    pause_marketing(bundle)
+    db = demo_dir / "governance.db"
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute(
+            "CREATE TRIGGER disk_full BEFORE INSERT ON audit_events"
+            " BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+        conn.commit()
+
+    refused = client.post("/v1/policy/reload", headers=auth(keys["platform-admin"]))
+    kept = client.get("/healthz").json()["policy"]["revision"]
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("DROP TRIGGER disk_full")
+        conn.commit()
+
+    assert refused.status_code == 503
+    assert refused.json()["code"] == "dependency_unavailable"
+    assert kept == old
+    assert reload(client, keys)["outcome"] == "activated"
