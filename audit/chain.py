@@ -28,6 +28,7 @@ _HASHED = (
     "reason",
     "decision_id",
     "policy_revision",
+    "decision_shape",
     "detail",
     "prev_hash",
 )

@@ -7,6 +7,10 @@ An audience query releases records of many subjects in one event; its detail
 lists their references (hashed, so under the chain) and `audit_subjects` indexes
 them, written in the same transaction, so "who read this subject's data" is one
 indexed lookup for queries as for single reads.
+
+A policy decision is stored once per distinct shape (`decision_shapes`: revision,
+input, result) and named by each event it decided (`decision_shape`); the
+writer inserts a shape, if absent, with the first event that names it.
 """
 
 from sqlalchemy import Index
@@ -38,6 +42,7 @@ class AuditEventRow(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=64)
     decision_id: str | None = Field(default=None, max_length=36)
     policy_revision: str | None = Field(default=None, max_length=80)
+    decision_shape: str | None = Field(default=None, max_length=32)
     detail: str = Field(default="{}")
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
@@ -64,3 +69,14 @@ class AuditSubjectRow(SQLModel, table=True):
     ts: str = Field(primary_key=True, max_length=32)
     chain_id: str = Field(primary_key=True, max_length=32)
     seq: int = Field(primary_key=True)
+
+
+class DecisionShapeRow(SQLModel, table=True):
+    """One distinct policy decision: the bundle revision, its input and its result."""
+
+    __tablename__ = "decision_shapes"
+
+    shape_id: str = Field(primary_key=True, max_length=32)
+    revision: str = Field(max_length=80)
+    input: str = Field(description="The policy input, canonical JSON (facts only).")
+    result: str = Field(description="The decision, canonical JSON.")

@@ -3,8 +3,13 @@
 `AuditDraft` holds what happened; the writer gives it a chain position. The
 canonical encoding is JSON with sorted keys and no whitespace (orjson), so the
 same event always hashes to the same digest on any machine.
+
+A `DecisionShape` is one distinct policy decision (bundle revision, input,
+result). Its id is a digest of all three, so the event that names it (under the
+hash chain) also commits to its content; the writer stores each shape once.
 """
 
+import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +38,30 @@ def canonical_bytes(value: Any) -> bytes:
 
 
 @dataclass(frozen=True)
+class DecisionShape:
+    """One distinct decision: revision, input and result as canonical JSON text."""
+
+    id: str
+    revision: str
+    input: str
+    result: str
+
+    @classmethod
+    def of(cls, revision: str, policy_input: Any, result: Any) -> "DecisionShape":
+        """The shape of `result`, decided by `revision` for `policy_input`."""
+        text_in, text_out = canonical_json(policy_input), canonical_json(result)
+        return cls(shape_id(revision, text_in, text_out), revision, text_in, text_out)
+
+
+def shape_id(revision: str, input_text: str, result_text: str) -> str:
+    """The id of a decision shape: SHA-256 over its three parts, 128 bits in hex."""
+    digest = hashlib.sha256(b"govproxy-decision\x00")
+    for part in (revision, input_text, result_text):
+        digest.update(part.encode() + b"\x00")
+    return digest.hexdigest()[:32]
+
+
+@dataclass(frozen=True)
 class AuditDraft:
     """What happened in one access or consent change; never a personal value."""
 
@@ -47,6 +76,7 @@ class AuditDraft:
     reason: str | None = None
     decision_id: str | None = None
     policy_revision: str | None = None
+    decision: DecisionShape | None = None
     detail: dict[str, Any] = field(default_factory=dict)
     ts: str = field(default_factory=utc_now_iso)
     event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
@@ -67,5 +97,6 @@ class AuditDraft:
             "reason": self.reason,
             "decision_id": self.decision_id,
             "policy_revision": self.policy_revision,
+            "decision_shape": self.decision.id if self.decision else None,
             "detail": canonical_json(self.detail),
         }

@@ -8,35 +8,46 @@ writer owns its chain, so writers never contend for a chain head.
 
 Statements passed as `also` (for example a consent event) commit in the same
 transaction as their audit event: both are stored, or neither. So do the
-`audit_subjects` rows of an event that lists `SUBJECT_REFS` in its detail.
+`audit_subjects` rows of an event that lists `SUBJECT_REFS` in its detail, and
+the decision shape an event names, the first time this writer commits it
+(insert-if-absent, so writers in other processes may have stored it already).
 """
 
 import asyncio
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Executable
 from sqlmodel import col
 
 from audit.chain import genesis_hash, link
-from audit.models import AuditChain, AuditEventRow, AuditSubjectRow
-from audit.record import SUBJECT_REFS, AuditDraft, utc_now_iso
+from audit.models import AuditChain, AuditEventRow, AuditSubjectRow, DecisionShapeRow
+from audit.record import SUBJECT_REFS, AuditDraft, DecisionShape, utc_now_iso
 from governance.errors import AuditWriteFailed
 
 _MAX_BATCH = 512
+# Shape ids this writer has committed, remembered so a shape is inserted once;
+# one forgotten is only inserted again (and ignored by the store).
+_KNOWN_SHAPES = 16384
 # A statement to run with the events, or a statement and its parameter rows.
 Also = Executable | tuple[Executable, list[dict[str, Any]]]
 # Built once; every commit binds values into them.
 _INSERT_EVENTS = insert(AuditEventRow)
 _INSERT_SUBJECTS = insert(AuditSubjectRow)
+_INSERT_SHAPES = {
+    "postgresql": postgresql.insert(DecisionShapeRow).on_conflict_do_nothing(),
+    "sqlite": sqlite.insert(DecisionShapeRow).on_conflict_do_nothing(),
+}
 _MOVE_HEAD = (
     update(AuditChain)
     .where(col(AuditChain.chain_id) == bindparam("b_chain"))
@@ -64,6 +75,8 @@ class AuditWriter:
         self._head = genesis_hash(self.chain_id)
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._insert_shapes = _INSERT_SHAPES[engine.dialect.name]
+        self._shapes: OrderedDict[str, None] = OrderedDict()
 
     async def start(self) -> None:
         """Register this writer's chain and start draining the queue."""
@@ -147,6 +160,7 @@ class AuditWriter:
 
     async def _commit(self, batch: list[_Pending]) -> list[dict[str, Any]]:
         seq, head, rows, subjects = self._seq, self._head, [], []
+        shapes: dict[str, DecisionShape] = {}
         for draft in (d for item in batch for d in item.drafts):
             seq += 1
             row = link(draft, chain_id=self.chain_id, seq=seq, prev_hash=head)
@@ -161,7 +175,11 @@ class AuditWriter:
                 }
                 for ref in draft.detail.get(SUBJECT_REFS, ())
             ]
+            if draft.decision is not None and draft.decision.id not in self._shapes:
+                shapes[draft.decision.id] = draft.decision
         async with self._engine.begin() as conn:
+            if shapes:
+                await conn.execute(self._insert_shapes, _shape_rows(shapes.values()))
             await conn.execute(_INSERT_EVENTS, rows)
             if subjects:
                 await conn.execute(_INSERT_SUBJECTS, subjects)
@@ -173,7 +191,13 @@ class AuditWriter:
                         await conn.execute(extra)
             await self._move_head(conn, seq, head)
         self._seq, self._head = seq, head
+        self._remember(shapes)
         return rows
+
+    def _remember(self, shapes: dict[str, DecisionShape]) -> None:
+        self._shapes.update(dict.fromkeys(shapes))
+        while len(self._shapes) > _KNOWN_SHAPES:
+            self._shapes.popitem(last=False)
 
     async def _move_head(self, conn: AsyncConnection, seq: int, head: str) -> None:
         await conn.execute(
@@ -194,6 +218,13 @@ class AuditWriter:
             return  # still down: the in-memory head is unchanged, so still right
         if found is not None:
             self._seq, self._head = found[0], found[1]
+
+
+def _shape_rows(shapes: Iterable[DecisionShape]) -> list[dict[str, str]]:
+    return [
+        {"shape_id": s.id, "revision": s.revision, "input": s.input, "result": s.result}
+        for s in shapes
+    ]
 
 
 def _fail(item: _Pending) -> None:

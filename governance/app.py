@@ -2,11 +2,12 @@
 
 Startup loads the policy bundle and the catalog, screening its tag names with
 the bundle (either failing stops startup with a message naming the file and the
-fault), opens the governance store, starts this process's audit writer, and
-connects the data sources.
+fault), opens the governance store, starts this process's audit writer,
+connects the data sources, and starts watching the bundle for changes
+(`governance.policy.reload`).
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 
@@ -22,7 +23,15 @@ from adapters.sql.pg_states import PgStateReader
 from audit.writer import AuditWriter
 from governance.api.limits import BodyLimit
 from governance.api.problems import install_problem_handlers
-from governance.api.routes import audit, callers, center, consent, data, health
+from governance.api.routes import (
+    audit,
+    callers,
+    center,
+    consent,
+    data,
+    health,
+    policy,
+)
 from governance.auth.registry import CallerRegistry
 from governance.catalog import load_catalog
 from governance.center.links import LINK_KEY_NAME, LinkSigner
@@ -31,8 +40,8 @@ from governance.consent.receipts import ReceiptSigner
 from governance.cursor import CursorSealer
 from governance.logging import configure_logging
 from governance.masking.apply import build_operators
-from governance.policy.decide import CachingDecider
-from governance.ports import PolicyDecider
+from governance.policy.live import ClosableDecider, LiveDecider
+from governance.policy.reload import PolicyReloader
 from governance.services import Services, subject_referencer
 from governance.settings import Settings
 from governance.store import open_store
@@ -46,15 +55,18 @@ and audited in a hash-chained trail before it is answered. Errors are RFC 9457
 """
 
 
-@asynccontextmanager
-async def _policy_engine(
-    settings: Settings, bundle: Bundle
-) -> AsyncIterator[PolicyDecider]:
-    """The configured policy engine, open until exit.
+Engines = tuple[ClosableDecider, Callable[[Bundle], ClosableDecider]]
 
-    `opa` asks the OPA sidecar at `opa_url`, which must serve the same bundle as
-    `policy_dir` (its revision is what the audit trail records); `regorus`
-    evaluates `bundle` in process and drops the engine on this thread.
+
+@asynccontextmanager
+async def _policy_engines(settings: Settings, bundle: Bundle) -> AsyncIterator[Engines]:
+    """The configured engine for `bundle`, and how to make one for a newer bundle.
+
+    `regorus` evaluates each bundle in process. `opa` asks the sidecar at
+    `opa_url`, which must serve the bundle under `policy_dir` (started with
+    `--watch`, or fed the same bundle): a reload checks the new bundle here and
+    then labels the sidecar's decisions with its revision, which is what the
+    audit trail records. The sidecar's HTTP session is open until exit.
     """
     if settings.policy_engine == "opa":
         async with OpaDecider(
@@ -62,13 +74,9 @@ async def _policy_engine(
             timeout_ms=settings.opa_timeout_ms,
             revision=bundle.revision,
         ) as sidecar:
-            yield sidecar
+            yield sidecar, lambda newer: sidecar.relabelled(newer.revision)
         return
-    engine = RegorusDecider(bundle)
-    try:
-        yield engine
-    finally:
-        engine.close()
+    yield RegorusDecider(bundle), RegorusDecider
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -90,13 +98,16 @@ def create_app(settings: Settings) -> FastAPI:
             else None
         )
         engines = AsyncExitStack()
-        engine = await engines.enter_async_context(_policy_engine(settings, bundle))
+        first, build = await engines.enter_async_context(
+            _policy_engines(settings, bundle)
+        )
+        decider = LiveDecider(first, cache_size=settings.decision_cache_size)
         app.state.services = Services(
             catalog=catalog,
             store=store,
             callers=CallerRegistry(store, known_purposes=frozenset(catalog.purposes)),
             consents=ConsentLedger(store, states),
-            decider=CachingDecider(engine, size=settings.decision_cache_size),
+            decider=decider,
             source=source,
             operators=build_operators(keys),
             audit=writer,
@@ -108,9 +119,21 @@ def create_app(settings: Settings) -> FastAPI:
             issuer=settings.issuer,
             links=LinkSigner(keys.key(LINK_KEY_NAME)[1]),
         )
+        app.state.policy = reloader = PolicyReloader(
+            root=settings.policy_dir,
+            catalog=catalog,
+            live=decider,
+            build=build,
+            audit=writer,
+            interval=settings.policy_reload_seconds,
+            now=lambda: datetime.now(UTC),
+        )
+        await reloader.start()
         try:
             yield
         finally:
+            await reloader.stop()
+            decider.close()
             await engines.aclose()
             await writer.stop()
             await source.close()
@@ -126,6 +149,6 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
     install_problem_handlers(app)
-    for module in (health, data, consent, audit, callers, center):
+    for module in (health, data, consent, audit, callers, center, policy):
         app.include_router(module.router)
     return app

@@ -162,8 +162,9 @@ async def decide(
     minor: bool | None,
 ) -> Decision:
     """Ask the policy; raise `PolicyDenied` with its reasons unless it allows."""
-    decision = await services.decider.decide(access.policy_input(consent, minor))
-    trail.decided(decision)
+    policy_input = access.policy_input(consent, minor)
+    decision = await services.decider.decide(policy_input)
+    trail.decided(decision, policy_input)
     if not decision.allow:
         raise PolicyDenied("the policy refused this access", reasons=decision.reasons)
     return decision

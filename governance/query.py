@@ -9,7 +9,7 @@ included are left out and counted by reason, never named.
 """
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +31,7 @@ from governance.pipeline import (
     resolve_tags,
 )
 from governance.policy.input import Bulk
+from governance.policy.live import pin
 from governance.services import Services
 from governance.subjects import china_date, minor_of
 from governance.trail import Trail
@@ -100,6 +101,8 @@ async def run_query(
         services.cursors.open(spec.cursor, scope=scope) if spec.cursor else None
     )
     assumed = _assumed_consent(services.catalog, purpose)
+    # One bundle revision decides the shape and every subject, even across a reload.
+    services = replace(services, decider=pin(services.decider))
     shape = await decide(services, trail, access, assumed, minor=False)
     # A subject's own decision can only withhold more than the shape's, so the
     # shape's released columns are all a scan ever needs to read.

@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     issuer: str = Field(
         "Governance Proxy", description="Who signs consent receipts (the brand's name)."
     )
+    policy_reload_seconds: float = Field(
+        2.0, ge=0, description="Check the bundle for changes this often (0 = off)."
+    )
     decision_cache_size: int = Field(
         4096, ge=0, description="Policy decisions cached per access shape."
     )

@@ -4,7 +4,8 @@
 allowed or denied. Statements the step leaves in `trail.also` (a consent event)
 commit in the same transaction as the event, and only if the step succeeded.
 If that event cannot be committed, the caller gets `AuditWriteFailed` (503)
-instead of the answer: nothing leaves unaudited.
+instead of the answer: nothing leaves unaudited. An event the policy decided
+names its decision shape (revision, input, result: the decision log entry).
 """
 
 import uuid
@@ -15,9 +16,10 @@ from typing import Any, TypeVar
 import structlog
 from sqlalchemy.sql import Executable
 
-from audit.record import AuditDraft
+from audit.record import AuditDraft, DecisionShape
 from audit.writer import AuditWriter
 from governance.errors import GovernanceError
+from governance.policy.decision_log import decision_shape
 from governance.types import Decision, Outcome
 
 T = TypeVar("T")
@@ -37,12 +39,14 @@ class Trail:
     fields: tuple[str, ...] = ()
     obligations: dict[str, str] = field(default_factory=dict)
     policy_revision: str | None = None
+    decision: DecisionShape | None = None
     detail: dict[str, Any] = field(default_factory=dict)
     also: list[Executable] = field(default_factory=list)
 
-    def decided(self, decision: Decision) -> None:
-        """Record the policy's decision."""
+    def decided(self, decision: Decision, policy_input: dict[str, Any]) -> None:
+        """Record the policy's decision and the input it was asked."""
         self.policy_revision = decision.revision
+        self.decision = decision_shape(decision, policy_input)
         self.obligations = {k: v.value for k, v in decision.obligations.items()}
         if decision.reasons:
             self.detail["reasons"] = list(decision.reasons)
@@ -61,6 +65,7 @@ class Trail:
             reason=reason,
             decision_id=self.decision_id,
             policy_revision=self.policy_revision,
+            decision=self.decision,
             detail=self.detail,
         )
 

@@ -21,6 +21,7 @@ bundle record the same revision in their audit events.
 """
 
 import asyncio
+import copy
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -59,6 +60,19 @@ class OpaDecider:
     def revision(self) -> str:
         """The bundle revision every decision is taken under."""
         return self._revision
+
+    def relabelled(self, revision: str) -> "OpaDecider":
+        """This sidecar client, its decisions labelled with another bundle revision.
+
+        A hot reload checks a new bundle locally and then swaps in this view:
+        it shares the client and its session (closed by the original's exit).
+        """
+        view = copy.copy(self)
+        view._revision = revision
+        return view
+
+    def close(self) -> None:
+        """Nothing to drop on this thread: the session closes at the context's exit."""
 
     async def __aenter__(self) -> Self:
         await self._client.__aenter__()

@@ -2,8 +2,10 @@
 
 Every `*.rego` file is a policy module; every `data.json` is mounted at the data
 path of its directory (`governance/obligations/data.json` becomes
-`data.governance.obligations`). The revision is a digest of every file's path
-and bytes, so two processes with the same bundle report the same revision.
+`data.governance.obligations`). The revision is a digest of every policy and
+data file's path and bytes, so two processes with the same bundle report the
+same revision. `bundle_digest` also covers the test modules and `.manifest`:
+everything `check_bundle` looks at, so a reloader notices any change to check.
 """
 
 import hashlib
@@ -51,19 +53,35 @@ def load_bundle(root: Path, *, include_tests: bool = False) -> Bundle:
         if include_tests or not p.name.endswith("_test.rego")
     )
     data_files = sorted(root.rglob("data.json"))
-    digest = hashlib.sha256()
-    for path in [*rego, *data_files]:
-        digest.update(
-            str(path.relative_to(root)).encode() + b"\x00" + path.read_bytes()
-        )
     return Bundle(
         root=root,
         policies=tuple(
             (str(p.relative_to(root)), p.read_text(encoding="utf-8")) for p in rego
         ),
         data=tuple(_mount(p, root) for p in data_files),
-        revision="sha256:" + digest.hexdigest()[:16],
+        revision=_digest(root, [*rego, *data_files]),
     )
+
+
+def bundle_revision(root: Path) -> str:
+    """The revision `load_bundle(root)` would report, without parsing anything."""
+    rego = (p for p in root.rglob("*.rego") if not p.name.endswith("_test.rego"))
+    return _digest(root, [*sorted(rego), *sorted(root.rglob("data.json"))])
+
+
+def bundle_digest(root: Path) -> str:
+    """A digest of every file of the bundle: policies, tests, data and `.manifest`."""
+    files = [*root.rglob("*.rego"), *root.rglob("data.json"), *root.glob(".manifest")]
+    return _digest(root, sorted(files))
+
+
+def _digest(root: Path, paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(
+            str(path.relative_to(root)).encode() + b"\x00" + path.read_bytes()
+        )
+    return "sha256:" + digest.hexdigest()[:16]
 
 
 def _mount(path: Path, root: Path) -> dict[str, Any]:

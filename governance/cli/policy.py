@@ -7,6 +7,9 @@ govproxy policy check [--bundle DIR] [--catalog FILE]
                                               parse, compile, lint, smoke-evaluate:
                                               exit 0 fit, 1 findings
 govproxy policy explain --caller … --purpose … --dataset …   (see policy_explain.py)
+govproxy policy decisions [--since T] [--until T] [--caller NAME] > decisions.jsonl
+                                              the decision log, OPA-shaped JSON lines
+                                              (see policy_decisions.py)
 ```
 
 `--bundle` defaults to the configured `policy_dir`, `--catalog` to the configured
@@ -22,13 +25,15 @@ from adapters.rego.bundle import load_bundle
 from adapters.rego.lint import check_bundle
 from adapters.rego.testing import RegoSuite, TestReport, TestResult, Verdict
 from governance.catalog import load_catalog
-from governance.cli import policy_explain
+from governance.cli import policy_decisions, policy_explain
 from governance.settings import load_settings
 
 
 def add_parser(sub: Any) -> Any:
     """Register the `policy` group; return its subparsers."""
-    policy = sub.add_parser("policy", help="test, check and explain the Rego bundle")
+    policy = sub.add_parser(
+        "policy", help="test, check and explain the Rego bundle; export decisions"
+    )
     psub = policy.add_subparsers(dest="policy_command", required=True)
     test = psub.add_parser(
         "test", help="run every test_ rule, with line coverage per policy file"
@@ -45,6 +50,7 @@ def add_parser(sub: Any) -> Any:
     check.add_argument("--catalog", type=Path, help="catalog (else catalog_file)")
     check.set_defaults(run=run_check)
     policy_explain.add_parser(psub)
+    policy_decisions.add_parser(psub)
     return psub
 
 

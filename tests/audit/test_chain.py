@@ -8,7 +8,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from audit.chain import ChainFault, genesis_hash, link, row_hash, verify_chain
-from audit.record import AuditDraft, canonical_bytes, canonical_json
+from audit.record import AuditDraft, DecisionShape, canonical_bytes, canonical_json
 
 CHAIN = "c" * 32
 OTHER_CHAIN = "d" * 32
@@ -30,6 +30,7 @@ TAMPERABLE = (
     "reason",
     "decision_id",
     "policy_revision",
+    "decision_shape",
     "detail",
     "prev_hash",
     "hash",
@@ -58,6 +59,7 @@ drafts = st.builds(
     reason=st.none() | _names,
     decision_id=st.none() | st.uuids().map(str),
     policy_revision=st.none() | _names,
+    decision=st.none() | st.builds(DecisionShape.of, _names, _json, _json),
     detail=st.dictionaries(_names, _json_scalars, max_size=2),
     ts=st.datetimes().map(lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.%fZ")),
     event_id=st.uuids().map(str),

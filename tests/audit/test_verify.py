@@ -84,7 +84,7 @@ def tamper(db: Path, sql: str, **params: object) -> None:
 COPY_ROW = (
     "INSERT INTO audit_events SELECT {chain}, {seq}, 'e0000000-0000-4000-8000-000000000000',"
     " ts, kind, caller, purpose, dataset, subject_ref, fields, obligations, outcome, reason,"
-    " decision_id, policy_revision, detail, prev_hash, hash FROM audit_events"
+    " decision_id, policy_revision, decision_shape, detail, prev_hash, hash FROM audit_events"
     " WHERE chain_id = :first AND seq = 2"
 )
 

@@ -1,11 +1,19 @@
-"""Liveness: no auth, no data."""
+"""Liveness, and the policy bundle in force: no auth, no data."""
+
+from typing import Any
 
 from fastapi import APIRouter
+
+from governance.api.routes.policy import ReloaderDep
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-async def healthz() -> dict[str, str]:
-    """The process is up and serving."""
-    return {"status": "ok"}
+async def healthz(reloader: ReloaderDep) -> dict[str, Any]:
+    """The process is up and serving; which bundle decides, and why a newer one does not.
+
+    `policy.last_error` names the rejected revision and its finding codes only;
+    officers see each finding at `GET /v1/policy`.
+    """
+    return {"status": "ok", "policy": reloader.status()}

@@ -6,6 +6,7 @@ allowed or denied as the bundle says, and a sidecar that is down or answers
 garbage makes the read a 503 `dependency_unavailable` that releases nothing.
 """
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -177,3 +178,46 @@ class TestFailClosed:
         )
 
         assert_unavailable(response, "policy returned a malformed decision", personal)
+
+
+class TestReloadWithTheSidecar:
+    def test_when_the_bundle_is_reloaded_then_decisions_carry_its_revision(
+        self, demo_settings, keys, demo_dir, tmp_path
+    ):
+        """The proxy checks the new bundle, then labels the sidecar's decisions with it."""
+        bundle = Path(shutil.copytree(POLICIES, tmp_path / "bundle"))
+        old = load_bundle(bundle).revision
+        with OpaTestServer(bundle) as sidecar:
+            settings = demo_settings.model_copy(
+                update={"policy_dir": bundle, "policy_reload_seconds": 0}
+            )
+            with opa_app(settings, sidecar.url) as client:
+                subject = subjects(demo_dir, minor=False)[5]
+                client.post(
+                    f"/v1/subjects/{subject}/consents",
+                    json=GRANT,
+                    headers=auth(keys["brand-app"]),
+                )
+                access = bundle / "governance" / "access" / "access.rego"
+                access.write_text(
+                    access.read_text(encoding="utf-8") + "\n# reviewed 2026-11\n",
+                    encoding="utf-8",
+                )
+                new = load_bundle(bundle).revision
+
+                answer = client.post(
+                    "/v1/policy/reload", headers=auth(keys["platform-admin"])
+                ).json()
+                response = sms_read(client, keys, subject, "?fields=mobile")
+                events = client.get(
+                    "/v1/audit/events",
+                    params={"caller": "campaign-sms"},
+                    headers=auth(keys["compliance-officer"]),
+                ).json()["events"]
+
+        assert (answer["outcome"], answer["previous"]) == ("activated", old)
+        assert response.status_code == 200
+        (event,) = [
+            e for e in events if e["decision_id"] == response.json()["decision_id"]
+        ]
+        assert event["policy_revision"] == new != old

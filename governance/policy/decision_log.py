@@ -1,0 +1,227 @@
+"""The decision log: one OPA-shaped entry per audited policy decision.
+
+Storage is built for throughput. A policy input holds facts only (caller,
+purpose, field and tag classes, consent state, minority; see
+`governance.policy.input`), never a personal value, and equal inputs get equal
+decisions under one bundle revision. So each distinct (revision, input, result)
+is stored once, as a `DecisionShape` in `decision_shapes`, by the audit writer
+in the transaction of the first event that uses it; each audit event names its
+shape in `decision_shape`, under the hash chain.
+
+An entry is rebuilt by joining an event with its shape, in the shape of an OPA
+decision log event (`decision_id`, `path`, `input`, `result`, `bundles` and
+`revision`, `labels`, `timestamp`, `requested_by`), plus `audit` (the event
+it belongs to) and, for an audience query, `admissions`. A query has one entry:
+its shape decision (decided as if for a consenting adult), which is what
+allowed or refused the query. Each subject is then admitted on its own facts;
+those per-subject decisions are counted in `admissions`
+(`{"admitted": n, "excluded": {reason: n}}`), never listed by subject.
+
+Events whose access was refused before the policy was asked (role, purpose,
+consent, unknown subject) have no decision and no entry.
+"""
+
+import base64
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlmodel import col
+
+from audit.models import AuditEventRow, DecisionShapeRow
+from audit.record import SUBJECT_REFS, DecisionShape, canonical_json, shape_id
+from governance.errors import InvalidRequest
+from governance.types import Decision
+
+DECISION_PATH = "governance/access/decision"
+BUNDLE_NAME = "governance"
+QUERY_KIND = "access.query"
+_PAGE = 1000
+
+
+def decision_shape(decision: Decision, policy_input: dict[str, Any]) -> DecisionShape:
+    """The shape of one decision: its revision, the input it was asked, its result."""
+    result = {
+        "allow": decision.allow,
+        "reasons": list(decision.reasons),
+        "obligations": {k: v.value for k, v in decision.obligations.items()},
+    }
+    return DecisionShape.of(decision.revision, policy_input, result)
+
+
+@dataclass(frozen=True)
+class DecisionFilter:
+    """Which decisions to list; every field optional, instants as the trail writes them."""
+
+    caller: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+
+def utc_instant(value: str | None, name: str) -> str | None:
+    """An ISO 8601 date or time (UTC when no offset) in the trail's fixed-width form."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    except (ValueError, OverflowError):
+        raise InvalidRequest(f"{name} must be an ISO 8601 date or time") from None
+
+
+async def list_decisions(
+    engine: AsyncEngine, f: DecisionFilter, *, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of entries, newest first, and the cursor of the next page."""
+    after = _decode_cursor(cursor) if cursor else None
+    async with engine.connect() as conn:
+        rows = await _rows(conn, f, after=after, limit=limit + 1, newest_first=True)
+    page = [entry(r) for r in rows[:limit]]
+    return page, _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+
+
+async def export_decisions(
+    engine: AsyncEngine, f: DecisionFilter
+) -> AsyncIterator[dict[str, Any]]:
+    """Every matching entry, oldest first, read in pages."""
+    after: tuple[str, str, int] | None = None
+    async with engine.connect() as conn:
+        while True:
+            rows = await _rows(conn, f, after=after, limit=_PAGE, newest_first=False)
+            for row in rows:
+                yield entry(row)
+            if len(rows) < _PAGE:
+                return
+            after = (rows[-1]["ts"], rows[-1]["chain_id"], rows[-1]["seq"])
+
+
+def entry(row: dict[str, Any]) -> dict[str, Any]:
+    """The OPA-shaped entry of one event joined with its decision shape."""
+    detail = orjson.loads(row["detail"])
+    found: dict[str, Any] = {
+        "decision_id": row["decision_id"],
+        "path": DECISION_PATH,
+        "input": orjson.loads(row["input"]),
+        "result": orjson.loads(row["result"]),
+        "revision": row["revision"],
+        "bundles": {BUNDLE_NAME: {"revision": row["revision"]}},
+        "labels": {"app": "govproxy", "id": row["chain_id"]},
+        "timestamp": row["ts"],
+        "requested_by": row["caller"],
+        "audit": {
+            "event_id": row["event_id"],
+            "kind": row["kind"],
+            "outcome": row["outcome"],
+            "reason": row["reason"],
+            "decision_shape": row["decision_shape"],
+        },
+    }
+    if row["kind"] == QUERY_KIND:
+        found["admissions"] = {
+            "admitted": len(detail.get(SUBJECT_REFS, ())),
+            "excluded": detail.get("excluded", {}),
+        }
+    return found
+
+
+def entry_intact(found: dict[str, Any]) -> bool:
+    """Whether an entry's revision, input and result are those its event names."""
+    expected = shape_id(
+        found["revision"],
+        canonical_json(found["input"]),
+        canonical_json(found["result"]),
+    )
+    return bool(expected == found["audit"]["decision_shape"])
+
+
+_COLUMNS = (
+    col(AuditEventRow.chain_id),
+    col(AuditEventRow.seq),
+    col(AuditEventRow.event_id),
+    col(AuditEventRow.ts),
+    col(AuditEventRow.kind),
+    col(AuditEventRow.caller),
+    col(AuditEventRow.outcome),
+    col(AuditEventRow.reason),
+    col(AuditEventRow.decision_id),
+    col(AuditEventRow.decision_shape),
+    col(AuditEventRow.detail),
+    col(DecisionShapeRow.revision),
+    col(DecisionShapeRow.input),
+    col(DecisionShapeRow.result),
+)
+
+
+async def _rows(
+    conn: AsyncConnection,
+    f: DecisionFilter,
+    *,
+    after: tuple[str, str, int] | None,
+    limit: int,
+    newest_first: bool,
+) -> list[dict[str, Any]]:
+    conds = _conditions(f)
+    if after is not None:
+        conds.append(_beyond(after, newest_first))
+    keys = (
+        col(AuditEventRow.ts),
+        col(AuditEventRow.chain_id),
+        col(AuditEventRow.seq),
+    )
+    order = [k.desc() for k in keys] if newest_first else [k.asc() for k in keys]
+    stmt = (
+        select(*_COLUMNS)
+        .join(
+            DecisionShapeRow,
+            col(DecisionShapeRow.shape_id) == col(AuditEventRow.decision_shape),
+        )
+        .where(*conds)
+        .order_by(*order)
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in (await conn.execute(stmt)).all()]
+
+
+def _conditions(f: DecisionFilter) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = []
+    if f.caller is not None:
+        conds.append(col(AuditEventRow.caller) == f.caller)
+    if f.since is not None:
+        conds.append(col(AuditEventRow.ts) >= f.since)
+    if f.until is not None:
+        conds.append(col(AuditEventRow.ts) < f.until)
+    return conds
+
+
+def _beyond(after: tuple[str, str, int], newest_first: bool) -> ColumnElement[bool]:
+    """Rows past `after` in the listing order (keyset pagination)."""
+    ts, chain, seq = after
+    t, c, s = col(AuditEventRow.ts), col(AuditEventRow.chain_id), col(AuditEventRow.seq)
+    if newest_first:
+        return or_(t < ts, and_(t == ts, or_(c < chain, and_(c == chain, s < seq))))
+    return or_(t > ts, and_(t == ts, or_(c > chain, and_(c == chain, s > seq))))
+
+
+def _encode_cursor(row: dict[str, Any]) -> str:
+    raw = orjson.dumps([row["ts"], row["chain_id"], row["seq"]])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[str, str, int]:
+    try:
+        ts, chain, seq = orjson.loads(
+            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        )
+        if not (
+            isinstance(ts, str) and isinstance(chain, str) and isinstance(seq, int)
+        ):
+            raise TypeError
+    except (ValueError, TypeError):
+        raise InvalidRequest("cursor is not one this server issued") from None
+    return ts, chain, seq
