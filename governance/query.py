@@ -35,7 +35,14 @@ from governance.policy.live import pin
 from governance.services import Services
 from governance.subjects import china_date, minor_of
 from governance.trail import Trail
-from governance.types import ConsentState, FieldFact, Principal, Record, Role
+from governance.types import (
+    ConsentState,
+    Decision,
+    FieldFact,
+    Principal,
+    Record,
+    Role,
+)
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,10 @@ class _Page:
     refs: list[str] = field(default_factory=list)
     excluded: Counter[str] = field(default_factory=Counter)
     exhausted: bool = False
+    # A subject's decision depends only on its consent facts and minority (the
+    # policy input holds nothing else about it), so subjects alike share one,
+    # within this query and its pinned bundle revision.
+    decisions: dict[tuple[Any, ...], Decision] = field(default_factory=dict)
 
 
 async def run_query(
@@ -217,7 +228,11 @@ async def _admit(
             return problem.code
     dataset = access.dataset
     minor = minor_of(row, dataset, china_date(now))
-    decision = await services.decider.decide(access.policy_input(consent, minor))
+    alike = (consent.state, consent.kind, consent.grantor, consent.scope, minor)
+    decision = page.decisions.get(alike)
+    if decision is None:
+        decision = await services.decider.decide(access.policy_input(consent, minor))
+        page.decisions[alike] = decision
     if not decision.allow:
         return decision.reasons[0] if decision.reasons else "policy_denied"
     kept = {f: row[f] for f in released_columns(decision, access.fields) if f in row}
