@@ -40,13 +40,15 @@ def free_port() -> int:
 
 
 def consented_adults(data_dir: Path) -> list[str]:
+    """Adults whose marketing_push consent holds: granted, on the current notice."""
     with closing(sqlite3.connect(data_dir / "governance.db")) as conn:
-        latest = dict(
-            conn.execute(
-                "SELECT subject_id, action FROM consent_events"
-                " WHERE purpose = 'marketing_push' ORDER BY id"
-            ).fetchall()
-        )
+        granted = {
+            r[0]
+            for r in conn.execute(
+                "SELECT subject_id FROM consent_current WHERE purpose = 'marketing_push'"
+                " AND action = 'granted' AND notice_version = '2026.01'"
+            )
+        }
     with closing(sqlite3.connect(data_dir / "customers.db")) as conn:
         adults = {
             r[0]
@@ -54,7 +56,7 @@ def consented_adults(data_dir: Path) -> list[str]:
                 "SELECT customer_id FROM customers WHERE birth_date < '2008-01-01'"
             )
         }
-    return sorted(s for s, a in latest.items() if a == "granted" and s in adults)
+    return sorted(granted & adults)
 
 
 def pct(samples: list[float], p: float) -> float:
