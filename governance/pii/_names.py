@@ -1,8 +1,9 @@
 """Word lists for recognising Chinese personal names: surnames and given-name characters.
 
 Surnames: the most frequent single-character surnames (by population share,
-about 98% of the population), leaving out a few rare ones that are far more
-often ordinary words (都, 由, 来, 和 …), and the compound surnames. Given-name
+about 98% of the population); rarer ones, many of them far more often ordinary
+words (都, 由, 来, 国 …), which count only with strong context; and the
+compound surnames. Given-name
 characters: those common in given names, used only when no context word says
 a name follows. Stop characters: verbs, particles and titles that follow a
 name (张伟**说**, 王芳**来**电) and so end it.
@@ -30,6 +31,13 @@ SINGLE_SURNAMES = _chars(
 邝官封谈匡鞠惠荆乐冀郁胥班储原栗燕楚鄢劳谌奚皮粟冼蔺
 """
 )
+RARE_SURNAMES = _chars(
+    """
+丰邸楼辜漆浦支伏宿阿狄银薄朴井帅屠豆盖练廉禹祖巴卿计索宣晋相初门云容敬扈晁芮都普阙戈
+鹿雍羊乌母裘亓修邰赫杭况那鲜印逯隆茹诸战慕危亢嵇公哈湛宾戎勾茅利呼居揭干但尉冶斯元束
+檀衣信展阴昝智幸奉植衡富尧闭由区国来车商玉南明和时花海强平满位盘
+"""
+)
 COMPOUND_SURNAMES = _words(
     """
 欧阳 太史 端木 上官 司马 东方 独孤 南宫 万俟 闻人 夏侯 诸葛 尉迟 公羊 赫连 澹台 皇甫
@@ -53,12 +61,12 @@ _GIVEN_CHARS = _chars(
 润淳渊湛溪滢漫澜灿炎烽焱然照熠燎爽牧玥珑琅瑞璟璞甜申畅白皓盈真睿知石硕碧磊礼祺禹秀
 科程稳立章竹笑策筠箐红纯素紫絮维绮绵缘美羽翔翼耘聆肖胤舒航良艾芊芮苒若英茹荷莉莲菁
 萍萱落蓝蔚蕙薇藤虹蝶行衍裳西詠诗诚语豫贞贤赋超路辉达迎远遨邈郁采金鑫铃锦镜长闻阔阳
-雅雨雯霓青靖静韶音顺颂颖飞首馥骁高鹏黛鼎龙
+雅雨雯霓青靖静韶音顺颂颖飞首馥骁高鹏黛鼎龙杨
 """
 )
 STOP_CHARS = _chars(
     """
-说来去的了是在和与及已于也都还会将等并对把被给让要想打买订发住您你我他她它们这那有没
+说来去的了是在和与及已于也都还会将等并对把被给让要打买订发住您你我他她它们这那有没
 不很就又再吗呢吧啊哦呀嘛电话号码地址收寄退换问答反馈表示称咨询求投诉请预约签确认今昨
 午晚需望办取消回复告本人生士姐总经主任医护律傅姨叔老板家从到向往先女男岁因为所以但而
 或如之其此些个位名叫姓

@@ -27,6 +27,16 @@ def region_codes() -> frozenset[str]:
     return frozenset(codes)
 
 
+def valid_region(code: str) -> bool:
+    """Whether a six-digit code, or the prefecture it belongs to, was ever assigned.
+
+    IDs issued under a prefecture's "市辖区" carry codes (``620201``) that the
+    table lists only at prefecture level (``620200``).
+    """
+    codes = region_codes()
+    return code in codes or code[:4] + "00" in codes
+
+
 @cache
 def province_codes() -> frozenset[str]:
     """The two-digit province-level prefixes (``11`` … ``82``)."""

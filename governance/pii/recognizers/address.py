@@ -42,10 +42,11 @@ _ADMIN = (
 )
 _ROAD = rf"{_N}{{1,8}}?(?:大道|大街|路|街|巷|胡同|弄)"
 _NUMBER = r"[0-9]{1,5}(?:[-之][0-9]{1,4})?(?:号院|号|弄)"
-_ESTATE = (
-    rf"{_N}{{1,10}}?"
-    r"(?:小区|花园|公寓|大厦|广场|家园|新村|社区|中心|大楼|商城|苑|府|庭|城|园|村)"
+_ESTATE_SUFFIX = (
+    "(?:小区|花园|公寓|大厦|广场|家园|新村|社区|中心|大楼|商城|苑|府|庭|城|园|村)"
 )
+# A second suffix continues the name: 绿城 + 小区, 金色家园 + 花园.
+_ESTATE = rf"{_N}{{1,10}}?{_ESTATE_SUFFIX}{_ESTATE_SUFFIX}?"
 _UNITS = r"(?:[0-9A-Za-z]{1,5}(?:号楼|栋|幢|座|单元|层|楼|室|号|户|组))*(?:[0-9]{3,5}(?:室|房)?)?"
 _ADDRESS = re.compile(
     rf"{_ADMIN}(?:(?P<road>{_ROAD}{_NUMBER})(?:{_ESTATE})?{_UNITS}"

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from datetime import date
 
-from governance.pii._regions import region_codes
+from governance.pii._regions import valid_region
 from governance.pii.context import (
     AFTER,
     BEFORE,
@@ -67,7 +67,7 @@ class ResidentIdRecognizer(Recognizer):
         for match in _ID15.finditer(text):
             number = _NOT_DIGIT.sub("", match.group())
             if (
-                number[:6] in region_codes()
+                valid_region(number[:6])
                 and _valid_birth(1900 + int(number[6:8]), *_month_day(number[8:12]))
                 and not not_personal(text, match.start())
             ):
@@ -75,7 +75,7 @@ class ResidentIdRecognizer(Recognizer):
 
     @staticmethod
     def _score_18(text: str, start: int, number: str) -> float:
-        if number[:6] not in region_codes() or not _valid_birth(
+        if not valid_region(number[:6]) or not _valid_birth(
             int(number[6:10]), *_month_day(number[10:14])
         ):
             return 0.0

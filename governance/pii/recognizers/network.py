@@ -25,7 +25,7 @@ _IPV4 = re.compile(
     rf"(?<![0-9A-Za-z.])(?:{_OCTET}\.){{3}}{_OCTET}(?![0-9A-Za-z]|\.[0-9])"
 )
 _IPV6 = re.compile(
-    r"(?<![0-9A-Za-z:.])(?:[0-9A-Fa-f]{0,4}:){2,7}"
+    r"(?<![0-9A-Za-z.])(?:[0-9A-Fa-f]{0,4}:){2,7}"
     r"(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f]{1,4})?(?![0-9A-Za-z:])"
 )
 
@@ -58,8 +58,11 @@ class IpRecognizer(Recognizer):
                     )
         if "::" in text or text.count(":") >= 7:
             for match in _IPV6.finditer(text):
-                if _is_ipv6(match.group()):
-                    yield Entity(EntityType.IP_ADDRESS, match.start(), match.end(), 0.9)
+                start, candidate = match.start(), match.group()
+                if candidate.startswith(":") and not candidate.startswith("::"):
+                    start, candidate = start + 1, candidate[1:]  # a label's colon
+                if _is_ipv6(candidate):
+                    yield Entity(EntityType.IP_ADDRESS, start, match.end(), 0.9)
 
 
 def _is_ipv6(candidate: str) -> bool:

@@ -3,13 +3,15 @@
 A candidate starts at a surname (compound surnames first) and is accepted:
 
 - with a **strong** context (0.85): right after a word that introduces a name
-  (姓名, 联系人, 收件人, 客户 …, optionally with a colon) or right before an
-  honorific (先生, 女士, 老师 …). The given name may be any Han characters
-  except stop characters (verbs, particles and titles such as 说, 来, 的).
-- with a **weak** context (0.6): at the start of the text or after a non-Han
-  character or a preposition (致, 给, 和 …), and followed by a non-Han
-  character or a word that typically follows a name (来电, 反馈, 您好 …).
-  Every given-name character must be a common one.
+  (姓名, 联系人, 收件人, 客户, ``name``, ``contact`` …, optionally with a colon
+  or quotes) or right before an honorific (先生, 女士, 老师 …). The given name
+  may be any Han characters except stop characters (verbs, particles and titles
+  such as 说, 来, 的); after a rare surname (国, 都, 来 …) they must be common
+  given-name characters.
+- with a **weak** context (0.6): a common surname at the start of the text or
+  after a non-Han character or a preposition (致, 给, 和 …), followed by a
+  non-Han character or a word that typically follows a name (来电, 反馈, 您好
+  …). Every given-name character must be a common one.
 
 Two given-name characters are preferred when what follows fits; common words
 that look like names (黄金, 高兴, 马上 …) are never names.
@@ -22,6 +24,7 @@ from governance.pii._names import (
     COMMON_WORDS,
     COMPOUND_SURNAMES,
     GIVEN_NAME_CHARS,
+    RARE_SURNAMES,
     SINGLE_SURNAMES,
     STOP_CHARS,
 )
@@ -33,18 +36,24 @@ _INTRODUCERS = (
     "姓名|名字|真实姓名|联系人|联络人|对接人|收件人|收货人|寄件人|发件人|签收人|客户|顾客"
     "|用户|会员|患者|病人|学员|家长|经办人|负责人|持卡人|开户人|户名|账户名|申请人|业主|房东"
     "|租客|乘客|旅客|员工|法定代表人|法人|监护人|借款人|收款人|付款人|投保人|被保险人|车主"
-    "|(?<![A-Za-z])name"
+    "|工商户|经营者|店主|群主|管理员|主播|作者|同事|经理|老师|医生|学生|孩子|宝宝"
+    "|(?<![A-Za-z])(?:name|contact|recipient|receiver|customer|user|dear|attn|mrs?|ms"
+    "|miss|call|by|from|to|cc)(?![A-Za-z])\\.?"
 )
 _PREPOSITIONS = (
     "致|请|由|给|和|与|及|跟|同|找|叫|让|向|被|对|为|问|通知|感谢|谢谢|恭喜"
     "|亲爱的|尊敬的|@"
 )
 _SURNAMES = (
-    "|".join(sorted(COMPOUND_SURNAMES)) + "|[" + "".join(sorted(SINGLE_SURNAMES)) + "]"
+    "|".join(sorted(COMPOUND_SURNAMES))
+    + "|["
+    + "".join(sorted(SINGLE_SURNAMES | RARE_SURNAMES))
+    + "]"
 )
+# Candidates may overlap (请车主武霞: 请 + 车…, 车主 + 武霞), hence the lookahead.
 _CANDIDATE = re.compile(
-    rf"(?:(?P<strong>{_INTRODUCERS})\s*(?:[:：=是为]\s*)?|(?:{_PREPOSITIONS})|(?<![{_HAN}]))"
-    rf"(?P<surname>{_SURNAMES})(?=[{_HAN}])",
+    rf"(?=(?:(?P<strong>{_INTRODUCERS})[\s\"':：=是为]{{0,4}}|(?:{_PREPOSITIONS})|(?<![{_HAN}]))"
+    rf"(?P<surname>{_SURNAMES})[{_HAN}])",
     re.IGNORECASE,
 )
 _HONORIFIC = "先生|女士|小姐|老师|同学|经理|总监|主任|医生|大夫|护士|律师|师傅|阿姨|叔叔|老板|同志"
@@ -62,7 +71,7 @@ _FOLLOWERS = re.compile(
     r"|的|是|您好|你好|电话|手机|联系|预约|购买|下单|签收|收到|退|报名|来访|留言|同意|确认"
     r"|和|与|及|今天|明天|昨天|上午|下午|晚上|需要|想|希望|也|都|还|会|将|等|并|对|把|被|给"
     r"|让|家|订|买|来|去|打|发|住|身份证|地址|邮箱|提出|办理|取消|签|拨|回复|告知|本人|女士"
-    r"|男|女|岁|老"
+    r"|男|女|岁|老|尽快|马上|立即|务必|请"
 )
 
 
@@ -74,20 +83,32 @@ class PersonRecognizer(Recognizer):
     def find(self, text: str) -> Iterator[Entity]:
         """Yield names."""
         for match in _CANDIDATE.finditer(text):
-            start = match.start("surname")
-            found = self._given_name(text, match.end(), strong=bool(match["strong"]))
+            start, surname = match.start("surname"), match["surname"]
+            found = self._given_name(
+                text,
+                match.end("surname"),
+                strong=bool(match["strong"]),
+                rare=surname in RARE_SURNAMES,
+            )
             if found is not None:
                 end, score = found
                 if text[start:end] not in COMMON_WORDS:
                     yield Entity(EntityType.PERSON, start, end, score)
         for match in _BEFORE_HONORIFIC.finditer(text):
             name = match["name"]
-            if name[0] not in _FUNCTION_WORDS and not STOP_CHARS.intersection(name[1:]):
+            given = name[2:] if name[:2] in COMPOUND_SURNAMES else name[1:]
+            if (
+                name[0] not in _FUNCTION_WORDS
+                and not STOP_CHARS.intersection(given)
+                and (name[0] not in RARE_SURNAMES or GIVEN_NAME_CHARS.issuperset(given))
+            ):
                 start, end = match.span("name")
                 yield Entity(EntityType.PERSON, start, end, 0.85)
 
     @staticmethod
-    def _given_name(text: str, at: int, *, strong: bool) -> tuple[int, float] | None:
+    def _given_name(
+        text: str, at: int, *, strong: bool, rare: bool
+    ) -> tuple[int, float] | None:
         """End and score of the best given name starting at `at`, if any."""
         fallback = None
         han = _GIVEN.match(text, at)
@@ -99,10 +120,13 @@ class PersonRecognizer(Recognizer):
             end = at + length
             honorific = _HONORIFIC_AFTER.match(text, end) is not None
             fits = _FOLLOWERS.match(text, end) is not None
+            common = all(c in GIVEN_NAME_CHARS for c in given)
+            if rare and not common:
+                continue
             if strong or honorific:
                 if fits:
                     return end, 0.85
                 fallback = fallback or (end, 0.85)
-            elif fits and all(c in GIVEN_NAME_CHARS for c in given):
+            elif fits and common and not rare:
                 return end, 0.6
         return fallback
