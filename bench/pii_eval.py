@@ -95,11 +95,15 @@ def evaluate(
                 score.tp += 1
             else:
                 score.fn += 1
-                score.misses.append(f"{sample.text}  <{sample.text[label[1] : label[2]]}>")
+                score.misses.append(
+                    f"{sample.text}  <{sample.text[label[1] : label[2]]}>"
+                )
         for item in found:
             if not any(_covers(item, label) for label in labels):
                 scores[item[0]].fp += 1
-                scores[item[0]].alarms.append(f"{sample.text}  <{sample.text[item[1] : item[2]]}>")
+                scores[item[0]].alarms.append(
+                    f"{sample.text}  <{sample.text[item[1] : item[2]]}>"
+                )
     return scores
 
 
@@ -132,10 +136,15 @@ def presidio_builtins() -> Callable[[str], list[Label]]:
     ):
         registry.add_recognizer(recognizer)
     engine = NoOpNlpEngine(models=[{"lang_code": "zh", "model_name": "none"}])
-    analyzer = AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=["zh"])
+    analyzer = AnalyzerEngine(
+        registry=registry, nlp_engine=engine, supported_languages=["zh"]
+    )
 
     def detect(text: str) -> list[Label]:
-        return [(r.entity_type, r.start, r.end) for r in analyzer.analyze(text, language="zh")]
+        return [
+            (r.entity_type, r.start, r.end)
+            for r in analyzer.analyze(text, language="zh")
+        ]
 
     return detect
 
@@ -180,7 +189,9 @@ def main() -> int:
         line, ok = _row(kind, scores[kind], target)
         passed = passed and ok
         print(line)
-    print(f"\nsame corpus, comparable types (Presidio built-ins: {presidio_seconds:.2f} s)")
+    print(
+        f"\nsame corpus, comparable types (Presidio built-ins: {presidio_seconds:.2f} s)"
+    )
     print(header)
     for group in ("phone", "card", "email", "ip"):
         print(_row(f"{group} (ours)", ours_grouped[group], None)[0])

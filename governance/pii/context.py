@@ -18,7 +18,7 @@ _NOT_PERSONAL = (
     "|ticket|version|build|ver|v(?=[0-9]))(?:_?(?:no|id|number|num|code))?"
 )
 _NOT_PERSONAL_BEFORE = re.compile(
-    f"(?:{_NOT_PERSONAL})(?:号码|号|码|为|是)?[\\s:#=\"'(\\[【_\\-]{{0,4}}$",
+    f"(?:{_NOT_PERSONAL})(?:号码|号|码|为|是)?[\\s:：#=\"'(（\\[【_\\-]{{0,4}}$",
     re.IGNORECASE,
 )
 WINDOW = 24
@@ -30,6 +30,8 @@ BEFORE = r"(?<![0-9A-Za-z])(?<![0-9A-Za-z]-)"
 AFTER = r"(?![0-9A-Za-z])"
 SEPARATOR = r"[ \-.\u2010-\u2015\u2212]"
 """One separator people type inside numbers: space, dash, dot."""
+LONG_NUMBER = re.compile(rf"[0-9](?:{SEPARATOR}?[0-9]){{6}}")
+"""Seven digits, maybe separated: in every phone, ID, card and document number."""
 
 
 def not_personal(text: str, start: int) -> bool:

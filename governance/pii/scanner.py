@@ -11,6 +11,7 @@ directly, with no Presidio objects per call. `governance.pii.presidio` wraps
 the same recognizers for Presidio's `AnalyzerEngine`.
 """
 
+import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -36,6 +37,10 @@ class Scanner:
         self.recognizers = tuple(
             default_recognizers() if recognizers is None else recognizers
         )
+        groups: dict[re.Pattern[str] | None, list[Recognizer]] = {}
+        for recognizer in self.recognizers:
+            groups.setdefault(recognizer.cue, []).append(recognizer)
+        self._groups = tuple((cue, tuple(members)) for cue, members in groups.items())
 
     def scan(self, text: str) -> list[Entity]:
         """Entities in `text`, disjoint and sorted, with spans in `text`."""
@@ -59,7 +64,13 @@ class Scanner:
 
     def _find(self, text: str) -> list[Entity]:
         """Resolved entities in normalised `text` (normalised offsets)."""
-        candidates = [e for r in self.recognizers for e in r.find(text)]
+        candidates = [
+            entity
+            for cue, members in self._groups
+            if cue is None or cue.search(text) is not None
+            for recognizer in members
+            for entity in recognizer.find(text)
+        ]
         if not candidates:
             return []
         found = resolve(candidates)
@@ -68,7 +79,7 @@ class Scanner:
 
     @staticmethod
     def _to_original(normalised: Normalised, entity: Entity) -> Entity:
-        if normalised.origins is None:
+        if not normalised.breaks:
             return entity
         start, end = normalised.to_original(entity.start, entity.end)
         return Entity(entity.type, start, end, entity.score)

@@ -60,11 +60,10 @@ class AddressRecognizer(Recognizer):
     """Addresses with a house number, or with admin units and an estate with units."""
 
     entity_types = (EntityType.CN_ADDRESS,)
+    cue = _CUE
 
     def find(self, text: str) -> Iterator[Entity]:
         """Yield addresses."""
-        if _CUE.search(text) is None:
-            return
         for match in _ADDRESS.finditer(text):
             if match["road"] or any(
                 match[unit] for unit in ("province", "city", "district", "town")

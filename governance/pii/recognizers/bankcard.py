@@ -9,7 +9,13 @@ prefix make a random number unlikely to pass.
 import re
 from collections.abc import Iterator
 
-from governance.pii.context import AFTER, BEFORE, SEPARATOR, not_personal
+from governance.pii.context import (
+    AFTER,
+    BEFORE,
+    LONG_NUMBER,
+    SEPARATOR,
+    not_personal,
+)
 from governance.pii.recognizers.base import Recognizer
 from governance.pii.types import VALIDATED, Entity, EntityType
 
@@ -18,7 +24,6 @@ _CARD = re.compile(
     rf"{BEFORE}(?:62|60|4[0-9]|5[1-5]|2[2-7]|35|95)[0-9]{{2}}"
     rf"(?:{_S}[0-9]{{4}}){{3}}(?:{_S}[0-9]{{1,3}})?{AFTER}"
 )
-_DIGIT = re.compile(r"[0-9]")
 _NOT_DIGIT = re.compile(r"[^0-9]")
 
 
@@ -37,11 +42,10 @@ class BankCardRecognizer(Recognizer):
     """Luhn-valid card numbers on a known issuer prefix."""
 
     entity_types = (EntityType.CN_BANK_CARD,)
+    cue = LONG_NUMBER
 
     def find(self, text: str) -> Iterator[Entity]:
         """Yield card numbers."""
-        if _DIGIT.search(text) is None:
-            return
         for match in _CARD.finditer(text):
             if luhn_valid(_NOT_DIGIT.sub("", match.group())) and not not_personal(
                 text, match.start()

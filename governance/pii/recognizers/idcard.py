@@ -15,6 +15,7 @@ from governance.pii._regions import valid_region
 from governance.pii.context import (
     AFTER,
     BEFORE,
+    LONG_NUMBER,
     SEPARATOR,
     has_context,
     not_personal,
@@ -33,7 +34,6 @@ _ID15 = re.compile(
 _ID_CONTEXT = re.compile(r"身份证|证件|(?<![A-Za-z])(?:id|sfz)", re.IGNORECASE)
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
-_DIGIT = re.compile(r"[0-9]")
 _NOT_DIGIT = re.compile(r"[^0-9X]")
 
 
@@ -54,11 +54,10 @@ class ResidentIdRecognizer(Recognizer):
     """18- and 15-digit resident ID numbers with valid region and birth date."""
 
     entity_types = (EntityType.CN_ID_CARD,)
+    cue = LONG_NUMBER
 
     def find(self, text: str) -> Iterator[Entity]:
         """Yield ID numbers."""
-        if _DIGIT.search(text) is None:
-            return
         for match in _ID18.finditer(text):
             number = _NOT_DIGIT.sub("", match.group().upper())
             score = self._score_18(text, match.start(), number)

@@ -24,6 +24,8 @@ _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
 _IPV4 = re.compile(
     rf"(?<![0-9A-Za-z.])(?:{_OCTET}\.){{3}}{_OCTET}(?![0-9A-Za-z]|\.[0-9])"
 )
+_AT = re.compile("@")
+_IP_CUE = re.compile(r"[0-9]\.[0-9]|::|[0-9A-Fa-f]:[0-9A-Fa-f]")
 _IPV6 = re.compile(
     r"(?<![0-9A-Za-z.])(?:[0-9A-Fa-f]{0,4}:){2,7}"
     r"(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f]{1,4})?(?![0-9A-Za-z:])"
@@ -34,11 +36,10 @@ class EmailRecognizer(Recognizer):
     """E-mail addresses."""
 
     entity_types = (EntityType.EMAIL_ADDRESS,)
+    cue = _AT
 
     def find(self, text: str) -> Iterator[Entity]:
         """Yield addresses."""
-        if "@" not in text:
-            return
         for match in _EMAIL.finditer(text):
             yield Entity(EntityType.EMAIL_ADDRESS, match.start(), match.end(), 0.9)
 
@@ -47,6 +48,7 @@ class IpRecognizer(Recognizer):
     """IPv4 and IPv6 addresses."""
 
     entity_types = (EntityType.IP_ADDRESS,)
+    cue = _IP_CUE
 
     def find(self, text: str) -> Iterator[Entity]:
         """Yield addresses."""

@@ -32,38 +32,36 @@ from governance.pii.recognizers.base import Recognizer
 from governance.pii.types import Entity, EntityType
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff"
-_INTRODUCERS = (
+_INTRODUCERS_ZH = (
     "姓名|名字|真实姓名|联系人|联络人|对接人|收件人|收货人|寄件人|发件人|签收人|客户|顾客"
     "|用户|会员|患者|病人|学员|家长|经办人|负责人|持卡人|开户人|户名|账户名|申请人|业主|房东"
     "|租客|乘客|旅客|员工|法定代表人|法人|监护人|借款人|收款人|付款人|投保人|被保险人|车主"
     "|工商户|经营者|店主|群主|管理员|主播|作者|同事|经理|老师|医生|学生|孩子|宝宝"
-    "|(?<![A-Za-z])(?:name|contact|recipient|receiver|customer|user|dear|attn|mrs?|ms"
-    "|miss|call|by|from|to|cc)(?![A-Za-z])\\.?"
 )
+_INTRODUCERS_EN = (
+    "name|contact|recipient|receiver|customer|user|dear|attn|mrs|mr|ms|miss|call|by|from"
+    "|to|cc"
+)
+_INTRODUCERS = f"{_INTRODUCERS_ZH}|(?<![A-Za-z])(?:{_INTRODUCERS_EN})(?![A-Za-z])\\.?"
 _PREPOSITIONS = (
     "致|请|由|给|和|与|及|跟|同|找|叫|让|向|被|对|为|问|通知|感谢|谢谢|恭喜"
     "|亲爱的|尊敬的|@"
 )
-_SURNAMES = (
+_SURNAME = re.compile(
     "|".join(sorted(COMPOUND_SURNAMES))
     + "|["
     + "".join(sorted(SINGLE_SURNAMES | RARE_SURNAMES))
-    + "]"
+    + f"](?=[{_HAN}])"
 )
-# Candidates may overlap (请车主武霞: 请 + 车…, 车主 + 武霞), hence the lookahead.
-_CANDIDATE = re.compile(
-    rf"(?=(?:(?P<strong>{_INTRODUCERS})[\s\"':：=是为]{{0,4}}|(?:{_PREPOSITIONS})|(?<![{_HAN}]))"
-    rf"(?P<surname>{_SURNAMES})[{_HAN}])",
-    re.IGNORECASE,
+_GLUE = frozenset(" \t\"':：=是为")
+_INTRODUCED = re.compile(rf"(?:{_INTRODUCERS})[\s\"':：=是为]{{0,4}}$", re.IGNORECASE)
+_INTRODUCER_ENDS = frozenset(w[-1] for w in _INTRODUCERS_ZH.split("|")) | frozenset(
+    "abcdefghijklmnopqrstuvwxyz."
 )
+_PREPOSITION_BEFORE = re.compile(f"(?:{_PREPOSITIONS})$")
+_PREPOSITION_ENDS = frozenset(w[-1] for w in _PREPOSITIONS.split("|"))
 _HONORIFIC = "先生|女士|小姐|老师|同学|经理|总监|主任|医生|大夫|护士|律师|师傅|阿姨|叔叔|老板|同志"
 _HONORIFIC_AFTER = re.compile(_HONORIFIC)
-# A name right before an honorific, whatever precedes it (请联系王芳女士). Matches
-# may overlap (关于王芳女士: 于王芳, 王芳); a surname that is more often a
-# preposition or conjunction there is skipped.
-_BEFORE_HONORIFIC = re.compile(
-    rf"(?<=[{_HAN}])(?=(?P<name>(?:{_SURNAMES})[{_HAN}]{{1,2}}?)(?:{_HONORIFIC}))"
-)
 _FUNCTION_WORDS = frozenset("于和与及给由向对把被让请叫找同跟为问是在")
 _GIVEN = re.compile(f"[{_HAN}]{{1,2}}")
 _FOLLOWERS = re.compile(
@@ -75,6 +73,10 @@ _FOLLOWERS = re.compile(
 )
 
 
+def _is_han(char: str) -> bool:
+    return "\u4e00" <= char <= "\u9fff" or "\u3400" <= char <= "\u4dbf"
+
+
 class PersonRecognizer(Recognizer):
     """Chinese names after an introducing word or before an honorific or verb."""
 
@@ -82,32 +84,51 @@ class PersonRecognizer(Recognizer):
 
     def find(self, text: str) -> Iterator[Entity]:
         """Yield names."""
-        for match in _CANDIDATE.finditer(text):
-            start, surname = match.start("surname"), match["surname"]
+        honorifics = _HONORIFIC_AFTER.search(text) is not None
+        for match in _SURNAME.finditer(text):
+            start, surname = match.span()
+            strong, weak = self._left_context(text, start)
+            if not (strong or weak or honorifics):
+                continue
             found = self._given_name(
                 text,
-                match.end("surname"),
-                strong=bool(match["strong"]),
-                rare=surname in RARE_SURNAMES,
+                surname,
+                strong=strong,
+                weak=weak and match.group() not in RARE_SURNAMES,
+                rare=match.group() in RARE_SURNAMES,
+                function_word=match.group() in _FUNCTION_WORDS,
             )
             if found is not None:
                 end, score = found
                 if text[start:end] not in COMMON_WORDS:
                     yield Entity(EntityType.PERSON, start, end, score)
-        for match in _BEFORE_HONORIFIC.finditer(text):
-            name = match["name"]
-            given = name[2:] if name[:2] in COMPOUND_SURNAMES else name[1:]
-            if (
-                name[0] not in _FUNCTION_WORDS
-                and not STOP_CHARS.intersection(given)
-                and (name[0] not in RARE_SURNAMES or GIVEN_NAME_CHARS.issuperset(given))
-            ):
-                start, end = match.span("name")
-                yield Entity(EntityType.PERSON, start, end, 0.85)
+
+    @staticmethod
+    def _left_context(text: str, start: int) -> tuple[bool, bool]:
+        """Whether a word introducing a name ends at `start`, and whether a weak context does."""
+        glued = start
+        while glued > 0 and start - glued < 4 and text[glued - 1] in _GLUE:
+            glued -= 1
+        before = text[glued - 1].lower() if glued else ""
+        strong = (before in _INTRODUCER_ENDS) and _INTRODUCED.search(
+            text, max(0, start - 16), start
+        ) is not None
+        if strong or not start or not _is_han(text[start - 1]):
+            return strong, True
+        return False, (
+            text[start - 1] in _PREPOSITION_ENDS
+            and _PREPOSITION_BEFORE.search(text, max(0, start - 3), start) is not None
+        )
 
     @staticmethod
     def _given_name(
-        text: str, at: int, *, strong: bool, rare: bool
+        text: str,
+        at: int,
+        *,
+        strong: bool,
+        weak: bool,
+        rare: bool,
+        function_word: bool,
     ) -> tuple[int, float] | None:
         """End and score of the best given name starting at `at`, if any."""
         fallback = None
@@ -123,10 +144,10 @@ class PersonRecognizer(Recognizer):
             common = all(c in GIVEN_NAME_CHARS for c in given)
             if rare and not common:
                 continue
-            if strong or honorific:
+            if strong or (honorific and (weak or not function_word)):
                 if fits:
                     return end, 0.85
                 fallback = fallback or (end, 0.85)
-            elif fits and common and not rare:
+            elif weak and fits and common:
                 return end, 0.6
         return fallback

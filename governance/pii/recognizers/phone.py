@@ -11,7 +11,13 @@ number right after an order, tracking or product context word is dropped.
 import re
 from collections.abc import Iterator
 
-from governance.pii.context import AFTER, BEFORE, SEPARATOR, not_personal
+from governance.pii.context import (
+    AFTER,
+    BEFORE,
+    LONG_NUMBER,
+    SEPARATOR,
+    not_personal,
+)
 from governance.pii.recognizers.base import Recognizer
 from governance.pii.types import Entity, EntityType
 
@@ -29,18 +35,16 @@ _LANDLINE = re.compile(
     rf"(?:{_S}(?:转|ext\.?|x|-)[0-9]{{1,5}})?{AFTER}",
     re.IGNORECASE,
 )
-_DIGIT = re.compile(r"[0-9]")
 
 
 class PhoneRecognizer(Recognizer):
     """Mobile (score 0.9) and landline (0.8) numbers not said to be order numbers."""
 
     entity_types = (EntityType.CN_MOBILE, EntityType.CN_LANDLINE)
+    cue = LONG_NUMBER
 
     def find(self, text: str) -> Iterator[Entity]:
         """Yield mobiles and landlines."""
-        if _DIGIT.search(text) is None:
-            return
         for pattern, kind, score in (
             (_MOBILE, EntityType.CN_MOBILE, 0.9),
             (_LANDLINE, EntityType.CN_LANDLINE, 0.8),

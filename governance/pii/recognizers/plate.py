@@ -27,11 +27,10 @@ class LicensePlateRecognizer(Recognizer):
     """Ordinary and new-energy plates (0.85)."""
 
     entity_types = (EntityType.CN_LICENSE_PLATE,)
+    cue = _CUE
 
     def find(self, text: str) -> Iterator[Entity]:
         """Yield plates."""
-        if _CUE.search(text) is None:
-            return
         for match in _PLATE.finditer(text):
             number = match.group("number")
             if len(number) == 6 or len(_DIGIT.findall(number)) >= 3:

@@ -23,6 +23,8 @@ _QQ = re.compile(
     rf"(?:(?<![A-Za-z])qq|扣扣)(?:号码|号)?{_GLUE}(?P<id>[1-9][0-9]{{4,10}})(?![0-9])",
     re.IGNORECASE,
 )
+_WECHAT_CUE = re.compile(r"信|wechat|weixin|[vw]x", re.IGNORECASE)
+_QQ_CUE = re.compile(r"qq|扣扣", re.IGNORECASE)
 # Words that follow "WeChat" in prose without being an id.
 _NOT_IDS = frozenset({"wechat", "weixin", "official", "account", "channel", "number"})
 
@@ -31,6 +33,7 @@ class WeChatRecognizer(Recognizer):
     """WeChat ids after a WeChat context word."""
 
     entity_types = (EntityType.CN_WECHAT_ID,)
+    cue = _WECHAT_CUE
 
     def find(self, text: str) -> Iterator[Entity]:
         """Yield ids."""
@@ -44,6 +47,7 @@ class QqRecognizer(Recognizer):
     """QQ numbers after a QQ context word."""
 
     entity_types = (EntityType.CN_QQ,)
+    cue = _QQ_CUE
 
     def find(self, text: str) -> Iterator[Entity]:
         """Yield numbers."""

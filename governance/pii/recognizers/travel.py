@@ -16,7 +16,7 @@ number is required:
 import re
 from collections.abc import Iterator
 
-from governance.pii.context import AFTER, BEFORE, has_context
+from governance.pii.context import AFTER, BEFORE, LONG_NUMBER, has_context
 from governance.pii.recognizers.base import Recognizer
 from governance.pii.types import Entity, EntityType
 
@@ -44,18 +44,16 @@ _DOCUMENTS = (
     ),
 )
 _WINDOW = 16
-_DIGITS = re.compile(r"[0-9]{7}")
 
 
 class TravelDocumentRecognizer(Recognizer):
     """Passport and permit numbers preceded by a word naming the document (0.85)."""
 
     entity_types = (EntityType.CN_PASSPORT, EntityType.CN_TRAVEL_PERMIT)
+    cue = LONG_NUMBER
 
     def find(self, text: str) -> Iterator[Entity]:
         """Yield document numbers that have their context."""
-        if _DIGITS.search(text) is None:
-            return
         for kind, pattern, context in _DOCUMENTS:
             if context.search(text) is None:
                 continue

@@ -18,7 +18,7 @@ ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _CHAR = "[0-9A-HJ-NPQRTUWXY]"
 _USCC = re.compile(rf"{BEFORE}[1-9ANY]{_CHAR}[0-9]{{6}}{_CHAR}{{10}}{AFTER}")
-_CUE = re.compile(r"[1-9ANY][0-9A-HJ-NPQRTUWXY][0-9]{6}")
+_SIX_DIGITS = re.compile(r"[0-9]{6}")
 
 
 def check_character(body: str) -> str:
@@ -31,11 +31,10 @@ class UsccRecognizer(Recognizer):
     """Unified social credit codes with a valid check character."""
 
     entity_types = (EntityType.CN_USCC,)
+    cue = _SIX_DIGITS
 
     def find(self, text: str) -> Iterator[Entity]:
         """Yield credit codes."""
-        if _CUE.search(text) is None:
-            return
         for match in _USCC.finditer(text):
             code = match.group()
             if code[2:4] in province_codes() and check_character(code) == code[17]:
