@@ -20,6 +20,7 @@ from audit.writer import AuditWriter
 from governance.api.limits import BodyLimit
 from governance.api.problems import install_problem_handlers
 from governance.api.routes import audit, callers, center, consent, data, health
+from governance.api.routes import text as text_routes
 from governance.auth.registry import CallerRegistry
 from governance.catalog import load_catalog
 from governance.center.links import LINK_KEY_NAME, LinkSigner
@@ -98,4 +99,5 @@ def create_app(settings: Settings) -> FastAPI:
     install_problem_handlers(app)
     for module in (health, data, consent, audit, callers, center):
         app.include_router(module.router)
+    app.include_router(text_routes.router)
     return app
