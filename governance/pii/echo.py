@@ -6,8 +6,9 @@ a name introduced once (联系人张伟) is a name again in "张伟说". So ever
 exact repetition of a recognised value, standing as a token of its own, is an
 entity of the same type too. Lookups are by set membership, linear in the text:
 
-- numbers and ids: maximal runs of ASCII letters and digits, compared without
-  separators and case (``138 1234 5678`` recognised, ``13812345678`` repeated);
+- numbers and ids: runs of ASCII letters and digits equal to the value without
+  separators and case (``138 1234 5678`` recognised, ``13812345678`` repeated),
+  or holding it (two card numbers typed without a space between them);
 - e-mail addresses: address-shaped tokens, compared without case;
 - names: positions of the names' first characters, not followed by another
   given-name character (张伟 does not match inside 张伟明).
@@ -44,10 +45,7 @@ def repetitions(text: str, found: Iterable[Entity]) -> Iterator[Entity]:
         elif entity.type not in _NOT_REPEATED:
             tokens[_NOT_ALNUM.sub("", value).upper()] = entity
     if tokens:
-        for match in _ALNUM_RUN.finditer(text):
-            source = tokens.get(match.group().upper())
-            if source is not None:
-                yield Entity(source.type, match.start(), match.end(), source.score)
+        yield from _token_repetitions(text, tokens)
     if emails:
         for match in _EMAIL_TOKEN.finditer(text):
             source = emails.get(match.group().lower())
@@ -55,6 +53,30 @@ def repetitions(text: str, found: Iterable[Entity]) -> Iterator[Entity]:
                 yield Entity(source.type, match.start(), match.end(), source.score)
     if names:
         yield from _name_repetitions(text, names)
+
+
+def _token_repetitions(text: str, tokens: dict[str, Entity]) -> Iterator[Entity]:
+    lengths = sorted({len(key) for key in tokens}, reverse=True)
+    for match in _ALNUM_RUN.finditer(text):
+        run, start = match.group().upper(), match.start()
+        source = tokens.get(run)
+        if source is not None:
+            yield Entity(source.type, start, match.end(), source.score)
+            continue
+        at = 0
+        while at <= len(run) - lengths[-1]:
+            found = next(
+                (
+                    n
+                    for n in lengths
+                    if at + n <= len(run) and run[at : at + n] in tokens
+                ),
+                0,
+            )
+            if found:
+                source = tokens[run[at : at + found]]
+                yield Entity(source.type, start + at, start + at + found, source.score)
+            at += found or 1
 
 
 def _name_repetitions(
