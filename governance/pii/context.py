@@ -25,13 +25,34 @@ WINDOW = 24
 """How many characters before a match are read for context."""
 
 # ASCII letters and digits around a match mean it is part of a longer token.
-# A number glued to letters by a dash is a product code (SKU-…, ZX-…).
-BEFORE = r"(?<![0-9A-Za-z])(?<![0-9A-Za-z]-)"
 AFTER = r"(?![0-9A-Za-z])"
 SEPARATOR = r"[ \-.\u2010-\u2015\u2212]"
 """One separator people type inside numbers: space, dash, dot."""
 LONG_NUMBER = re.compile(rf"[0-9](?:{SEPARATOR}?[0-9]){{6}}")
 """Seven digits, maybe separated: in every phone, ID, card and document number."""
+
+
+def bounded(first: str) -> str:
+    """A pattern for a match's first character that no letter or digit precedes.
+
+    A number glued to letters by a dash is a product code (SKU-…, ZX-…), so
+    "letter or digit, then a dash" may not precede either. The character class
+    comes first and the look-behinds after it, so the regex engine can skip
+    straight to the characters that may start a match (several times faster
+    than a leading look-behind, which it must try at every position).
+    """
+    return rf"{first}(?<![0-9A-Za-z].)(?<![0-9A-Za-z]-.)"
+
+
+def han_except(chars: str) -> str:
+    """A character class of CJK ideographs (U+4E00–U+9FFF) without `chars`."""
+    ranges, low = [], 0x4E00
+    for code in sorted({ord(c) for c in chars if "\u4e00" <= c <= "\u9fff"}):
+        if low <= code - 1:
+            ranges.append(f"{chr(low)}-{chr(code - 1)}")
+        low = code + 1
+    ranges.append(f"{chr(low)}-\u9fff")
+    return "[" + "".join(ranges) + "]"
 
 
 def not_personal(text: str, start: int) -> bool:

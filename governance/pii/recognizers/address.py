@@ -12,24 +12,14 @@ characters other than words that introduce an address (在, 到, 寄, 址 …), 
 import re
 from collections.abc import Iterator
 
+from governance.pii.context import han_except
 from governance.pii.recognizers.base import Recognizer
 from governance.pii.types import Entity, EntityType
 
 _STOP = "在到至于是址的与及往住送寄从把给我你他她您请将为了被让"
 
 
-def _han_except(chars: str) -> str:
-    """A character class of CJK ideographs without `chars`."""
-    ranges, low = [], 0x4E00
-    for code in sorted({ord(c) for c in chars}):
-        if low <= code - 1:
-            ranges.append(f"{chr(low)}-{chr(code - 1)}")
-        low = code + 1
-    ranges.append(f"{chr(low)}-\u9fff")
-    return "[" + "".join(ranges) + "]"
-
-
-_N = _han_except(_STOP)
+_N = han_except(_STOP)
 _PROVINCE = (
     "(?:北京|天津|上海|重庆)市?|(?:河北|山西|辽宁|吉林|黑龙江|江苏|浙江|安徽|福建|江西|山东"
     "|河南|湖北|湖南|广东|海南|四川|贵州|云南|陕西|甘肃|青海|台湾)省?|内蒙古(?:自治区)?"
@@ -53,19 +43,45 @@ _ADDRESS = re.compile(
     rf"|(?P<estate>{_ESTATE})(?P<units>(?:[0-9A-Za-z]{{1,5}}(?:号楼|栋|幢|座|单元|室|组))+)"
     r"(?:[0-9]{3,5}(?:室|房)?)?)"
 )
-_CUE = re.compile(r"[0-9A-Za-z](?:号|栋|幢|座|单元|室|组)")
+# Every address has one of these; the address regex runs only around them.
+_ANCHOR = re.compile(r"[0-9A-Za-z](?:号|栋|幢|座|单元|室|组|弄)")
+_BREAKS = "\n。；;！？!?，,、：:"
+_BEFORE = 48  # characters before an anchor where its address may start
+_AFTER = 64  # characters after an anchor where it may end
 
 
 class AddressRecognizer(Recognizer):
     """Addresses with a house number, or with admin units and an estate with units."""
 
     entity_types = (EntityType.CN_ADDRESS,)
-    cue = _CUE
+    cue = _ANCHOR
 
     def find(self, text: str) -> Iterator[Entity]:
-        """Yield addresses."""
-        for match in _ADDRESS.finditer(text):
-            if match["road"] or any(
-                match[unit] for unit in ("province", "city", "district", "town")
-            ):
-                yield Entity(EntityType.CN_ADDRESS, match.start(), match.end(), 0.75)
+        """Yield addresses, each around an anchor (a number followed by 号, 栋, 室 …)."""
+        done = 0  # where the last address ended
+        for anchor in _ANCHOR.finditer(text):
+            if anchor.start() < done:
+                continue
+            start = max(done, _window_start(text, anchor.start()))
+            end = min(len(text), anchor.end() + _AFTER)
+            for match in _ADDRESS.finditer(text, start, end):
+                if match.end() > anchor.start() and _precise(match):
+                    yield Entity(
+                        EntityType.CN_ADDRESS, match.start(), match.end(), 0.75
+                    )
+                    done = match.end()
+                    break
+
+
+def _window_start(text: str, anchor: int) -> int:
+    """Where to look for the start of an anchor's address: after the last break."""
+    start = max(0, anchor - _BEFORE)
+    window = text[start:anchor]
+    return start + 1 + max(window.rfind(c) for c in _BREAKS)
+
+
+def _precise(match: re.Match[str]) -> bool:
+    """A road with a number, or an estate with units in a named place."""
+    return bool(match["road"]) or any(
+        match[unit] for unit in ("province", "city", "district", "town")
+    )

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 from governance.pii.context import (
     AFTER,
-    BEFORE,
     LONG_NUMBER,
     SEPARATOR,
+    bounded,
     not_personal,
 )
 from governance.pii.recognizers.base import Recognizer
@@ -21,9 +21,9 @@ from governance.pii.types import VALIDATED, Entity, EntityType
 
 _S = f"{SEPARATOR}?"
 _CARD = re.compile(
-    rf"{BEFORE}(?:62|60|4[0-9]|5[1-5]|2[2-7]|35|95)[0-9]{{2}}"
-    rf"(?:{_S}[0-9]{{4}}){{3}}(?:{_S}[0-9]{{1,3}})?{AFTER}"
+    rf"{bounded('[2-69]')}[0-9]{{3}}(?:{_S}[0-9]{{4}}){{3}}(?:{_S}[0-9]{{1,3}})?{AFTER}"
 )
+_PREFIX = re.compile(r"62|60|4|5[1-5]|2[2-7]|35|95")
 _NOT_DIGIT = re.compile(r"[^0-9]")
 
 
@@ -47,8 +47,11 @@ class BankCardRecognizer(Recognizer):
     def find(self, text: str) -> Iterator[Entity]:
         """Yield card numbers."""
         for match in _CARD.finditer(text):
-            if luhn_valid(_NOT_DIGIT.sub("", match.group())) and not not_personal(
-                text, match.start()
+            digits = _NOT_DIGIT.sub("", match.group())
+            if (
+                _PREFIX.match(digits)
+                and luhn_valid(digits)
+                and not not_personal(text, match.start())
             ):
                 yield Entity(
                     EntityType.CN_BANK_CARD, match.start(), match.end(), VALIDATED

@@ -14,9 +14,9 @@ from datetime import date
 from governance.pii._regions import valid_region
 from governance.pii.context import (
     AFTER,
-    BEFORE,
     LONG_NUMBER,
     SEPARATOR,
+    bounded,
     has_context,
     not_personal,
 )
@@ -25,12 +25,11 @@ from governance.pii.types import Entity, EntityType
 
 _S = f"{SEPARATOR}?"
 _MMDD = r"(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+_REGION = f"{bounded('[1-9]')}[0-9]{{5}}"
 _ID18 = re.compile(
-    rf"{BEFORE}[1-9][0-9]{{5}}{_S}(?:18|19|20)[0-9]{{2}}{_MMDD}{_S}[0-9]{{3}}[0-9Xx]{AFTER}"
+    rf"{_REGION}{_S}(?:18|19|20)[0-9]{{2}}{_MMDD}{_S}[0-9]{{3}}[0-9Xx]{AFTER}"
 )
-_ID15 = re.compile(
-    rf"{BEFORE}[1-9][0-9]{{5}}{_S}[0-9]{{2}}{_MMDD}{_S}[0-9]{{3}}{AFTER}"
-)
+_ID15 = re.compile(rf"{_REGION}{_S}[0-9]{{2}}{_MMDD}{_S}[0-9]{{3}}{AFTER}")
 _ID_CONTEXT = re.compile(r"身份证|证件|(?<![A-Za-z])(?:id|sfz)", re.IGNORECASE)
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"

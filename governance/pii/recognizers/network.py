@@ -16,20 +16,18 @@ from governance.pii.recognizers.base import Recognizer
 from governance.pii.types import Entity, EntityType
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
+# Each pattern starts with a character class and looks behind only after it,
+# so the regex engine can skip to the characters that may start a match.
 _EMAIL = re.compile(
-    rf"(?<![A-Za-z0-9._%+\-@])[A-Za-z0-9][A-Za-z0-9._%+\-]{{0,63}}"
+    r"[A-Za-z0-9](?<![A-Za-z0-9._%+\-@].)[A-Za-z0-9._%+\-]{0,63}"
     rf"@(?:{_LABEL}\.)+[A-Za-z]{{2,24}}(?![A-Za-z0-9\-])"
 )
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
 _IPV4 = re.compile(
-    rf"(?<![0-9A-Za-z.])(?:{_OCTET}\.){{3}}{_OCTET}(?![0-9A-Za-z]|\.[0-9])"
+    r"[0-9](?<![0-9A-Za-z.].)[0-9]{0,2}(?:\.[0-9]{1,3}){3}(?![0-9A-Za-z]|\.[0-9])"
 )
+_IPV6 = re.compile(r"[0-9A-Fa-f:](?<![0-9A-Za-z.].)[0-9A-Fa-f:.]*(?![0-9A-Za-z])")
 _AT = re.compile("@")
 _IP_CUE = re.compile(r"[0-9]\.[0-9]|::|[0-9A-Fa-f]:[0-9A-Fa-f]")
-_IPV6 = re.compile(
-    r"(?<![0-9A-Za-z.])(?:[0-9A-Fa-f]{0,4}:){2,7}"
-    r"(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f]{1,4})?(?![0-9A-Za-z:])"
-)
 
 
 class EmailRecognizer(Recognizer):
@@ -52,24 +50,30 @@ class IpRecognizer(Recognizer):
 
     def find(self, text: str) -> Iterator[Entity]:
         """Yield addresses."""
-        if "." in text:
-            for match in _IPV4.finditer(text):
-                if not not_personal(text, match.start()):
-                    yield Entity(
-                        EntityType.IP_ADDRESS, match.start(), match.end(), 0.85
-                    )
+        for match in _IPV4.finditer(text):
+            if _is_ipv4(match.group()) and not not_personal(text, match.start()):
+                yield Entity(EntityType.IP_ADDRESS, match.start(), match.end(), 0.85)
         if "::" in text or text.count(":") >= 7:
             for match in _IPV6.finditer(text):
-                start, candidate = match.start(), match.group()
+                start, candidate = match.start(), match.group().rstrip(".")
                 if candidate.startswith(":") and not candidate.startswith("::"):
                     start, candidate = start + 1, candidate[1:]  # a label's colon
                 if _is_ipv6(candidate):
-                    yield Entity(EntityType.IP_ADDRESS, start, match.end(), 0.9)
+                    end = start + len(candidate)
+                    yield Entity(EntityType.IP_ADDRESS, start, end, 0.9)
+
+
+def _is_ipv4(candidate: str) -> bool:
+    """Four decimal octets of at most 255, without leading zeros."""
+    return all(
+        int(octet) <= 255 and (octet == "0" or not octet.startswith("0"))
+        for octet in candidate.split(".")
+    )
 
 
 def _is_ipv6(candidate: str) -> bool:
     groups = [g for g in candidate.split(":") if g]
-    if len(groups) < 2:
+    if len(groups) < 2 or candidate.count(":") < 2:
         return False
     try:
         ipaddress.IPv6Address(candidate)

@@ -28,6 +28,7 @@ from governance.pii._names import (
     SINGLE_SURNAMES,
     STOP_CHARS,
 )
+from governance.pii.context import han_except
 from governance.pii.recognizers.base import Recognizer
 from governance.pii.types import Entity, EntityType
 
@@ -47,12 +48,6 @@ _PREPOSITIONS = (
     "致|请|由|给|和|与|及|跟|同|找|叫|让|向|被|对|为|问|通知|感谢|谢谢|恭喜"
     "|亲爱的|尊敬的|@"
 )
-_SURNAME = re.compile(
-    "|".join(sorted(COMPOUND_SURNAMES))
-    + "|["
-    + "".join(sorted(SINGLE_SURNAMES | RARE_SURNAMES))
-    + f"](?=[{_HAN}])"
-)
 _GLUE = frozenset(" \t\"':：=是为")
 _INTRODUCED = re.compile(rf"(?:{_INTRODUCERS})[\s\"':：=是为]{{0,4}}$", re.IGNORECASE)
 _INTRODUCER_ENDS = frozenset(w[-1] for w in _INTRODUCERS_ZH.split("|")) | frozenset(
@@ -60,6 +55,20 @@ _INTRODUCER_ENDS = frozenset(w[-1] for w in _INTRODUCERS_ZH.split("|")) | frozen
 )
 _PREPOSITION_BEFORE = re.compile(f"(?:{_PREPOSITIONS})$")
 _PREPOSITION_ENDS = frozenset(w[-1] for w in _PREPOSITIONS.split("|"))
+_SINGLES = "".join(sorted(SINGLE_SURNAMES | RARE_SURNAMES))
+_COMPOUNDS = "|".join(sorted(COMPOUND_SURNAMES))
+# Han characters that end no context word: a surname after one of them can only
+# be a name before an honorific. Singles and compounds are separate patterns so
+# that each starts with characters the regex engine can seek.
+_NO_CONTEXT = han_except("".join(_INTRODUCER_ENDS | _PREPOSITION_ENDS | _GLUE))
+_SURNAMES_AFTER_CONTEXT = (
+    re.compile(f"(?:{_COMPOUNDS})(?<!{_NO_CONTEXT}..)(?=[{_HAN}])"),
+    re.compile(f"[{_SINGLES}](?<!{_NO_CONTEXT}.)(?=[{_HAN}])"),
+)
+_SURNAMES_ANYWHERE = (
+    re.compile(f"(?:{_COMPOUNDS})(?=[{_HAN}])"),
+    re.compile(f"[{_SINGLES}](?=[{_HAN}])"),
+)
 _HONORIFIC = "先生|女士|小姐|老师|同学|经理|总监|主任|医生|大夫|护士|律师|师傅|阿姨|叔叔|老板|同志"
 _HONORIFIC_AFTER = re.compile(_HONORIFIC)
 _FUNCTION_WORDS = frozenset("于和与及给由向对把被让请叫找同跟为问是在")
@@ -85,8 +94,15 @@ class PersonRecognizer(Recognizer):
     def find(self, text: str) -> Iterator[Entity]:
         """Yield names."""
         honorifics = _HONORIFIC_AFTER.search(text) is not None
-        for match in _SURNAME.finditer(text):
+        compounds, singles = (
+            _SURNAMES_ANYWHERE if honorifics else _SURNAMES_AFTER_CONTEXT
+        )
+        starts = set()
+        for match in (*compounds.finditer(text), *singles.finditer(text)):
             start, surname = match.span()
+            if start in starts:
+                continue  # 欧阳, not 欧
+            starts.add(start)
             strong, weak = self._left_context(text, start)
             if not (strong or weak or honorifics):
                 continue

@@ -1,8 +1,8 @@
 """Passports and travel permits, recognised only next to a word naming them.
 
 Their formats (a letter and eight digits, or eight digits) are shared by
-product and order codes, so a context word within a few characters before the
-number is required:
+product and order codes, so a number counts only when it starts at most 16
+characters after a context word naming the document:
 
 | document | format | context |
 |---|---|---|
@@ -16,7 +16,7 @@ number is required:
 import re
 from collections.abc import Iterator
 
-from governance.pii.context import AFTER, BEFORE, LONG_NUMBER, has_context
+from governance.pii.context import AFTER, LONG_NUMBER, bounded
 from governance.pii.recognizers.base import Recognizer
 from governance.pii.types import Entity, EntityType
 
@@ -25,25 +25,26 @@ _DOCUMENTS = (
     (
         EntityType.CN_PASSPORT,
         re.compile(
-            rf"{BEFORE}(?:E[0-9]{{8}}|E{_LETTER}[0-9]{{7}}|[GDSP][0-9]{{7,8}}){AFTER}"
+            rf"{bounded('[EGDSP]')}(?:(?<=E)[0-9]{{8}}|(?<=E){_LETTER}[0-9]{{7}}|[0-9]{{7,8}}){AFTER}"
         ),
         re.compile(r"护照|passport", re.IGNORECASE),
     ),
     (
         EntityType.CN_TRAVEL_PERMIT,
         re.compile(
-            rf"{BEFORE}(?:[CW][0-9]{{8}}|C{_LETTER}[0-9]{{7}}|[HM][0-9]{{8}}(?:[0-9]{{2}})?"
-            rf"|L[0-9]{{8}}){AFTER}"
+            rf"{bounded('[CWHML]')}(?:[0-9]{{8}}|(?<=C){_LETTER}[0-9]{{7}}"
+            rf"|(?<=[HM])[0-9]{{10}}){AFTER}"
         ),
         re.compile(r"港澳|通行证|回乡证|台湾|入台|permit", re.IGNORECASE),
     ),
     (
         EntityType.CN_TRAVEL_PERMIT,
-        re.compile(rf"{BEFORE}[0-9]{{8}}(?:[0-9]{{2}})?{AFTER}"),
+        re.compile(rf"{bounded('[0-9]')}[0-9]{{7}}(?:[0-9]{{2}})?{AFTER}"),
         re.compile(r"台胞证"),
     ),
 )
 _WINDOW = 16
+_LONGEST = 11  # characters of the longest number, and one to see where it ends
 
 
 class TravelDocumentRecognizer(Recognizer):
@@ -55,8 +56,8 @@ class TravelDocumentRecognizer(Recognizer):
     def find(self, text: str) -> Iterator[Entity]:
         """Yield document numbers that have their context."""
         for kind, pattern, context in _DOCUMENTS:
-            if context.search(text) is None:
-                continue
-            for match in pattern.finditer(text):
-                if has_context(context, text, match.start(), _WINDOW):
-                    yield Entity(kind, match.start(), match.end(), 0.85)
+            for word in context.finditer(text):
+                end = min(len(text), word.end() + _WINDOW + _LONGEST)
+                for match in pattern.finditer(text, word.end(), end):
+                    if match.start() - word.end() <= _WINDOW:
+                        yield Entity(kind, match.start(), match.end(), 0.85)
