@@ -55,6 +55,13 @@ def han_except(chars: str) -> str:
     return "[" + "".join(ranges) + "]"
 
 
+def ascii_word(word: str) -> str:
+    """A case-insensitive pattern for an ASCII word, without the slow IGNORECASE flag."""
+    return "".join(
+        f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in word
+    )
+
+
 def not_personal(text: str, start: int) -> bool:
     """Whether the match at `start` directly follows an order/product-number word."""
     return _NOT_PERSONAL_BEFORE.search(text, max(0, start - WINDOW), start) is not None

@@ -8,7 +8,8 @@ entity of the same type too. Lookups are by set membership, linear in the text:
 
 - numbers and ids: runs of ASCII letters and digits equal to the value without
   separators and case (``138 1234 5678`` recognised, ``13812345678`` repeated),
-  or holding it (two card numbers typed without a space between them);
+  or, for values of 11 characters or more, holding it (two card numbers typed
+  without a space between them);
 - e-mail addresses: address-shaped tokens, compared without case;
 - names: positions of the names' first characters, not followed by another
   given-name character (张伟 does not match inside 张伟明).
@@ -23,7 +24,9 @@ from collections.abc import Iterable, Iterator
 from governance.pii._names import GIVEN_NAME_CHARS
 from governance.pii.types import Entity, EntityType
 
-_ALNUM_RUN = re.compile(r"(?<![0-9A-Za-z])[0-9A-Za-z]{5,}(?![0-9A-Za-z])")
+_ALNUM_RUN = re.compile(r"[0-9A-Za-z](?<![0-9A-Za-z].)[0-9A-Za-z]{4,}(?![0-9A-Za-z])")
+GLUED = 11
+"""Values at least this long (mobiles, IDs, cards) are found inside longer runs too."""
 _EMAIL_TOKEN = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+[A-Za-z]")
 _NOT_ALNUM = re.compile(r"[^0-9A-Za-z]")
 _NOT_REPEATED = frozenset(
@@ -56,12 +59,14 @@ def repetitions(text: str, found: Iterable[Entity]) -> Iterator[Entity]:
 
 
 def _token_repetitions(text: str, tokens: dict[str, Entity]) -> Iterator[Entity]:
-    lengths = sorted({len(key) for key in tokens}, reverse=True)
+    lengths = sorted({len(key) for key in tokens if len(key) >= GLUED}, reverse=True)
     for match in _ALNUM_RUN.finditer(text):
         run, start = match.group().upper(), match.start()
         source = tokens.get(run)
         if source is not None:
             yield Entity(source.type, start, match.end(), source.score)
+            continue
+        if not lengths or len(run) <= lengths[-1]:
             continue
         at = 0
         while at <= len(run) - lengths[-1]:
@@ -83,11 +88,13 @@ def _name_repetitions(
     text: str, names: dict[str, dict[str, Entity]]
 ) -> Iterator[Entity]:
     firsts = re.compile("[" + re.escape("".join(names)) + "]")
+    by_value = {value: e for group in names.values() for value, e in group.items()}
     for match in firsts.finditer(text):
         start = match.start()
-        for value, source in names[match.group()].items():
-            end = start + len(value)
-            if text.startswith(value, start) and (
+        for end in range(min(start + 4, len(text)), start + 1, -1):  # 2 to 4 characters
+            source = by_value.get(text[start:end])
+            if source is not None and (
                 end == len(text) or text[end] not in GIVEN_NAME_CHARS
             ):
                 yield Entity(source.type, start, end, source.score)
+                break

@@ -25,9 +25,13 @@ _EMAIL = re.compile(
 _IPV4 = re.compile(
     r"[0-9](?<![0-9A-Za-z.].)[0-9]{0,2}(?:\.[0-9]{1,3}){3}(?![0-9A-Za-z]|\.[0-9])"
 )
-_IPV6 = re.compile(r"[0-9A-Fa-f:](?<![0-9A-Za-z.].)[0-9A-Fa-f:.]*(?![0-9A-Za-z])")
+_IPV6 = re.compile(
+    r"[0-9A-Fa-f:](?<![0-9A-Za-z.].)[0-9A-Fa-f]{0,3}:[0-9A-Fa-f:.]*(?![0-9A-Za-z])"
+)
 _AT = re.compile("@")
-_IP_CUE = re.compile(r"[0-9]\.[0-9]|::|[0-9A-Fa-f]:[0-9A-Fa-f]")
+_IP_CUE = re.compile(
+    r"[0-9]\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]|::|(?:[0-9A-Fa-f]{1,4}:){7}"
+)
 
 
 class EmailRecognizer(Recognizer):

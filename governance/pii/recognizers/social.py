@@ -9,22 +9,28 @@ mobile number given as the WeChat id is found by the phone recognizer.
 import re
 from collections.abc import Iterator
 
+from governance.pii.context import ascii_word
 from governance.pii.recognizers.base import Recognizer
 from governance.pii.types import Entity, EntityType
 
 _GLUE = r"\s{0,2}(?:[:：=是为]\s{0,2})?"
+# The context words start with a character class, so the engine can seek them;
+# ASCII words are matched case-insensitively by their own classes.
+_WECHAT_WORD = (
+    "[微威薇VvWw](?<![A-Za-z].)"
+    f"(?:(?<=[微威薇Vv])信|(?<=[Ww]){ascii_word('echat')}|(?<=[Ww]){ascii_word('eixin')}"
+    "|[Xx])"
+)
 _WECHAT = re.compile(
-    r"(?:微信|威信|薇信|V信|(?<![A-Za-z])(?:wechat|weixin|vx|wx))"
-    rf"(?:号|id|账号)?{_GLUE}"
-    r"(?P<id>wxid_[A-Za-z0-9]{4,30}|[A-Za-z][\-_A-Za-z0-9]{5,19})(?![\-_A-Za-z0-9])",
-    re.IGNORECASE,
+    rf"{_WECHAT_WORD}(?:号|{ascii_word('id')}|账号)?{_GLUE}"
+    r"(?P<id>wxid_[A-Za-z0-9]{4,30}|[A-Za-z][\-_A-Za-z0-9]{5,19})(?![\-_A-Za-z0-9])"
 )
 _QQ = re.compile(
-    rf"(?:(?<![A-Za-z])qq|扣扣)(?:号码|号)?{_GLUE}(?P<id>[1-9][0-9]{{4,10}})(?![0-9])",
-    re.IGNORECASE,
+    rf"(?:[Qq](?<![A-Za-z].)[Qq]|扣扣)(?:号码|号)?{_GLUE}"
+    r"(?P<id>[1-9][0-9]{4,10})(?![0-9])"
 )
-_WECHAT_CUE = re.compile(r"信|wechat|weixin|[vw]x", re.IGNORECASE)
-_QQ_CUE = re.compile(r"qq|扣扣", re.IGNORECASE)
+_WECHAT_CUE = re.compile("[信WwXx]")
+_QQ_CUE = re.compile("[Qq扣]")
 # Words that follow "WeChat" in prose without being an id.
 _NOT_IDS = frozenset({"wechat", "weixin", "official", "account", "channel", "number"})
 

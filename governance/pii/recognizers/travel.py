@@ -16,7 +16,7 @@ characters after a context word naming the document:
 import re
 from collections.abc import Iterator
 
-from governance.pii.context import AFTER, LONG_NUMBER, bounded
+from governance.pii.context import AFTER, ascii_word, bounded
 from governance.pii.recognizers.base import Recognizer
 from governance.pii.types import Entity, EntityType
 
@@ -27,7 +27,7 @@ _DOCUMENTS = (
         re.compile(
             rf"{bounded('[EGDSP]')}(?:(?<=E)[0-9]{{8}}|(?<=E){_LETTER}[0-9]{{7}}|[0-9]{{7,8}}){AFTER}"
         ),
-        re.compile(r"护照|passport", re.IGNORECASE),
+        re.compile(f"护照|{ascii_word('passport')}"),
     ),
     (
         EntityType.CN_TRAVEL_PERMIT,
@@ -35,7 +35,10 @@ _DOCUMENTS = (
             rf"{bounded('[CWHML]')}(?:[0-9]{{8}}|(?<=C){_LETTER}[0-9]{{7}}"
             rf"|(?<=[HM])[0-9]{{10}}){AFTER}"
         ),
-        re.compile(r"港澳|通行证|回乡证|台湾|入台|permit", re.IGNORECASE),
+        re.compile(
+            "[港通回台入Pp](?:(?<=港)澳|(?<=通)行证|(?<=回)乡证|(?<=台)湾|(?<=入)台"
+            f"|(?<=[Pp]){ascii_word('ermit')})"
+        ),
     ),
     (
         EntityType.CN_TRAVEL_PERMIT,
@@ -51,7 +54,7 @@ class TravelDocumentRecognizer(Recognizer):
     """Passport and permit numbers preceded by a word naming the document (0.85)."""
 
     entity_types = (EntityType.CN_PASSPORT, EntityType.CN_TRAVEL_PERMIT)
-    cue = LONG_NUMBER
+    cue = re.compile("[照澳证湾台Pp]")
 
     def find(self, text: str) -> Iterator[Entity]:
         """Yield document numbers that have their context."""

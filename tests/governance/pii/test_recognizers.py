@@ -139,3 +139,10 @@ def test_when_a_name_repeats_without_context_then_both_are_found():
     text = "联系人张伟。今天张伟说明天再来"
 
     assert found(text) == [(T.PERSON.value, "张伟"), (T.PERSON.value, "张伟")]
+
+
+def test_when_a_name_repeats_at_the_very_end_then_it_is_found():
+    """A repetition touching the end of the text is found (no reading past it)."""
+    text = "联系人张伟，找张伟"
+
+    assert found(text) == [(T.PERSON.value, "张伟"), (T.PERSON.value, "张伟")]
