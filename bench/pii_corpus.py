@@ -398,6 +398,45 @@ TEMPLATES = (
 )
 
 
+# Checks on overfitting, reported separately by bench/pii_eval.py. The first set
+# was written after tuning on TEMPLATES; its first run found names in phrasings
+# the recognizer lacked (recall 0.397), and generic context words were added.
+# The second set was written after that and has never been tuned on.
+HELD_OUT_TEMPLATES = (
+    "麻烦«NAME»明早前回个电话«MOBILE»，订单有点问题",
+    "家里座机«LANDLINE»，白天没人接就打手机«MOBILE»",
+    "«NAME»的快递放在«ADDRESS»门卫室了",
+    "刚加了客户«WECHAT»，她说«NAME»是她母亲",
+    "报销单：经手人«NAME»，收款卡«CARD»，金额¥320.50",
+    "身份信息核验失败（证件«ID»），请«NAME»重新上传",
+    "发货提醒 -> «EMAIL»; 备用 «MOBILE»",
+    "ip=«IP» ua=Mozilla/5.0 uid=77812 action=checkout",
+    "企业认证资料：«USCC»，对公账户 6222 0000 0000 0000 0",
+    "小程序留言：我是«NAME»，车«PLATE»停在你们店门口了",
+    "机票改签：«PASSPORT»，旅客«NAME»，航班CA1502",
+    "«PERMIT»，出境日期2026-02-01",
+    "【售后】客户«NAME»于1月3日来电，反映尺码问题，联系方式«MOBILE»，已处理",
+    "To: «EMAIL»\nSubject: 订单确认\n收货人 «NAME»，«ADDRESS»",
+    "备注：找前台«NAME»签收，«QQ»也可以联系",
+)
+
+
+FRESH_TEMPLATES = (
+    "老顾客了，«NAME»每个月都会来买两次，上次留的号码是«MOBILE»",
+    "跟进结果：已与«NAME»确认，周五下午送到«ADDRESS»",
+    "开户信息 户名«NAME» 账号«CARD» 开户行 招商银行",
+    "这是我的邮箱«EMAIL»，发票开好了发我，谢谢亲",
+    "Hi «NAME», your parcel is waiting at «ADDRESS». Call «LANDLINE» if needed.",
+    "会员资料变更：手机号由«MOBILE»改为«MOBILE»",
+    "[WARN] risk-check hit: id=«ID» device_ip=«IP»",
+    "请转告«NAME»，合同扫描件已发至«EMAIL»",
+    "车辆«PLATE»的车主电话«MOBILE»，保险下月到期",
+    "«NAME»和«NAME»是同一个收货地址吗？«ADDRESS»",
+    "团购群里«NAME»说她«WECHAT»，可以私聊",
+    "临时联系方式：«QQ»（工作时间在线）",
+)
+
+
 def fill(template: str, values: Values) -> Sample:
     """The template with every «SLOT» replaced by a generated value, labelled."""
     pieces: list[str] = []
@@ -426,10 +465,12 @@ def fill(template: str, values: Values) -> Sample:
     return Sample(text, tuple(labels))
 
 
-def positives(count: int, seed: int) -> list[Sample]:
+def positives(
+    count: int, seed: int, templates: tuple[str, ...] = TEMPLATES
+) -> list[Sample]:
     """`count` labelled sentences, every template in turn, each with new values."""
     values = Values(seed)
-    return [fill(TEMPLATES[i % len(TEMPLATES)], values) for i in range(count)]
+    return [fill(templates[i % len(templates)], values) for i in range(count)]
 
 
 HARD_NEGATIVES = (

@@ -38,6 +38,8 @@ _INTRODUCERS_ZH = (
     "|用户|会员|患者|病人|学员|家长|经办人|负责人|持卡人|开户人|户名|账户名|申请人|业主|房东"
     "|租客|乘客|旅客|员工|法定代表人|法人|监护人|借款人|收款人|付款人|投保人|被保险人|车主"
     "|工商户|经营者|店主|群主|管理员|主播|作者|同事|经理|老师|医生|学生|孩子|宝宝"
+    "|经手人|代理人|介绍人|推荐人|担保人|受理人|审批人|领款人|提货人|取件人|送货人|快递员"
+    "|骑手|司机|前台|我是|我叫|名叫|本人"
 )
 _INTRODUCERS_EN = (
     "name|contact|recipient|receiver|customer|user|dear|attn|mrs|mr|ms|miss|call|by|from"
@@ -46,7 +48,7 @@ _INTRODUCERS_EN = (
 _INTRODUCERS = f"{_INTRODUCERS_ZH}|(?<![A-Za-z])(?:{_INTRODUCERS_EN})(?![A-Za-z])\\.?"
 _PREPOSITIONS = (
     "致|请|由|给|和|与|及|跟|同|找|叫|让|向|被|对|为|问|通知|感谢|谢谢|恭喜"
-    "|亲爱的|尊敬的|@"
+    "|亲爱的|尊敬的|@|说|告诉|麻烦|提醒|转告|帮|替|代|等"
 )
 _GLUE = frozenset(" \t\"':：=是为")
 _INTRODUCED = re.compile(rf"(?:{_INTRODUCERS})[\s\"':：=是为]{{0,4}}$", re.IGNORECASE)
@@ -78,7 +80,8 @@ _FOLLOWERS = re.compile(
     r"|的|是|您好|你好|电话|手机|联系|预约|购买|下单|签收|收到|退|报名|来访|留言|同意|确认"
     r"|和|与|及|今天|明天|昨天|上午|下午|晚上|需要|想|希望|也|都|还|会|将|等|并|对|把|被|给"
     r"|让|家|订|买|来|去|打|发|住|身份证|地址|邮箱|提出|办理|取消|签|拨|回复|告知|本人|女士"
-    r"|男|女|岁|老|尽快|马上|立即|务必|请"
+    r"|男|女|岁|老|尽快|马上|立即|务必|请|重新|明早|明晚|前|上传|查收|核实|处理|签字|到"
+    r"|过来|回电|回个|已经|刚刚|刚才|正在|一直|没有|不"
 )
 
 
@@ -126,9 +129,12 @@ class PersonRecognizer(Recognizer):
         while glued > 0 and start - glued < 4 and text[glued - 1] in _GLUE:
             glued -= 1
         before = text[glued - 1].lower() if glued else ""
-        strong = (before in _INTRODUCER_ENDS) and _INTRODUCED.search(
-            text, max(0, start - 16), start
-        ) is not None
+        ends = before in _INTRODUCER_ENDS or (
+            start > 0 and text[start - 1] in _INTRODUCER_ENDS
+        )
+        strong = (
+            ends and _INTRODUCED.search(text, max(0, start - 16), start) is not None
+        )
         if strong or not start or not _is_han(text[start - 1]):
             return strong, True
         return False, (
