@@ -32,6 +32,7 @@ from governance.api.routes import (
     health,
     policy,
 )
+from governance.api.routes import text as text_routes
 from governance.auth.registry import CallerRegistry
 from governance.catalog import load_catalog
 from governance.center.links import LINK_KEY_NAME, LinkSigner
@@ -151,4 +152,5 @@ def create_app(settings: Settings) -> FastAPI:
     install_problem_handlers(app)
     for module in (health, data, consent, audit, callers, center, policy):
         app.include_router(module.router)
+    app.include_router(text_routes.router)
     return app

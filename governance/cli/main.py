@@ -15,6 +15,7 @@ from governance.cli import (
     consent_expire,
     consent_import,
     demo,
+    pii,
     policy,
 )
 from governance.errors import ConfigurationError, GovernanceError
@@ -40,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     consent_import.add_parser(consent_commands)
     consent_expire.add_parser(consent_commands)
     policy.add_parser(sub)
+    pii.add_parser(sub)
     return parser
 
 
