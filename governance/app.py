@@ -31,6 +31,7 @@ from governance.api.routes import (
     data,
     health,
     policy,
+    tokens,
 )
 from governance.auth.registry import CallerRegistry
 from governance.catalog import load_catalog
@@ -39,7 +40,7 @@ from governance.consent.ledger import ConsentLedger
 from governance.consent.receipts import ReceiptSigner
 from governance.cursor import CursorSealer
 from governance.logging import configure_logging
-from governance.masking.apply import build_operators
+from governance.masking.registry import build_operators
 from governance.policy.live import ClosableDecider, LiveDecider
 from governance.policy.reload import PolicyReloader
 from governance.services import Services, subject_referencer
@@ -109,7 +110,7 @@ def create_app(settings: Settings) -> FastAPI:
             consents=ConsentLedger(store, states),
             decider=decider,
             source=source,
-            operators=build_operators(keys),
+            operators=build_operators(keys, catalog),
             audit=writer,
             subject_ref=subject_referencer(keys.key("subject_ref")[1]),
             cursors=CursorSealer(keys.key("cursor")[1]),
@@ -149,6 +150,6 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
     install_problem_handlers(app)
-    for module in (health, data, consent, audit, callers, center, policy):
+    for module in (health, data, consent, audit, callers, center, policy, tokens):
         app.include_router(module.router)
     return app

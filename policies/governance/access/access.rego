@@ -46,7 +46,7 @@ _obligations := {item.name: _obligation(item) | some item in input.fields} if _w
 
 _tags := object.get(input, "tags", [])
 
-_obligation_kinds := {"keep", "mask", "pseudonymise", "withhold"}
+_obligation_kinds := {"keep", "mask", "pseudonymise", "tokenise", "generalise", "redact_text", "withhold"}
 
 # Shape checks the rest of the policy relies on; failing any of them leaves the default.
 _well_formed if {
