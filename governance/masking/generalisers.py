@@ -17,6 +17,7 @@ value already in the form (``1990``, ``30-44``, ``浙江省杭州市``, ``30.3,1
 * `band`: an amount -> ``<100``, ``100-500`` (100 <= x < 500) … ``5000+``.
 """
 
+import contextlib
 import itertools
 import math
 import re
@@ -25,7 +26,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from governance.masking.params import GeneraliseParams
 from governance.masking.regions import AddressLevels, address_levels
@@ -41,6 +42,7 @@ _YEAR = re.compile(r"[12]\d{3}")
 _NUMBER = r"[-+]?\d{1,3}(?:\.\d+)?"
 _COORDINATES = re.compile(rf"\(?\s*({_NUMBER})\s*,\s*({_NUMBER})\s*\)?")
 _MAX_AGE = 150
+_ISO_DATE_CHARS = 10
 
 
 def generaliser(params: GeneraliseParams, today: Callable[[], date]) -> Generaliser:
@@ -67,6 +69,9 @@ def _birth_date(value: Any) -> date | None:
         return value
     if not isinstance(value, str):
         return None
+    if len(value) == _ISO_DATE_CHARS and value[4] == "-":  # the usual form, fast
+        with contextlib.suppress(ValueError):
+            return date.fromisoformat(value)
     text = _text(value)
     match = _DATE.fullmatch(text) or _COMPACT_DATE.fullmatch(text)
     if match is None:
@@ -173,7 +178,9 @@ def _address(level: str) -> Generaliser:
             return levels.city or levels.province
         return levels.district or levels.city or levels.province
 
+    depth: Literal["city", "district"] = "district" if level == "district" else "city"
+
     def address(value: Any) -> str | None:
-        return None if value is None else pick(address_levels(str(value)))
+        return None if value is None else pick(address_levels(str(value), depth=depth))
 
     return address

@@ -12,8 +12,9 @@ once, at startup, by `governance.masking.params.MaskParams`; here they are
 trusted, and the guard below holds whatever they are.
 
 No mask ever returns the original value, nor a value that still contains the
-whole original (raw or NFKC-normalised without whitespace); if the partial
-form would, the generic mask is returned instead. As a consequence, masking an
+whole original (raw, or normalised and compacted as the mask read it: NFKC,
+without whitespace or separators); if the partial form would, the generic mask
+is returned instead. As a consequence, masking an
 already masked value yields ``***``. The one unavoidable exception is input
 made only of the mask character (or empty), which reveals nothing anyway.
 
@@ -26,7 +27,7 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-from governance.masking.regions import HAN_CHARS, address_levels
+from governance.masking.regions import HAN_CHARS, compact_address, compact_levels
 
 __all__ = [
     "CATEGORY_STYLES",
@@ -46,7 +47,6 @@ _STAR = "*"
 # Separators people type inside numbers: whitespace, ASCII and Unicode dashes, dots.
 _PHONE_SEPARATORS = re.compile(r"[\s.\-\u2010-\u2015\u2212]")
 _CARD_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212]")
-_WHITESPACE = re.compile(r"\s+")
 
 _MOBILE = re.compile(r"(?:\+86|0086|86)?(1[3-9][0-9]{9})")
 _ID_NUMBER = re.compile(r"[0-9]{17}[0-9X]|[0-9]{15}")
@@ -71,19 +71,24 @@ def _normalise(value: str) -> str:
     return unicodedata.normalize("NFKC", value)
 
 
-def _guard(value: str, normalised: str, masked: str, char: str) -> str:
+def _compact(text: str) -> str:
+    """Return ``text`` without any whitespace (faster than a regex substitution)."""
+    return "".join(text.split())
+
+
+def _guard(value: str, parsed: str, masked: str, char: str) -> str:
     """Return ``masked``, or the generic mask if it would reveal the whole input.
 
     Args:
         value: The input as given.
-        normalised: ``value`` NFKC-normalised.
-        masked: The partial form a mask computed.
+        parsed: The normalised, compacted form the mask read ``value`` as.
+        masked: The partial form the mask computed.
         char: The mask character.
 
     Returns:
-        ``masked`` unless it contains ``value`` or its compact normalised form.
+        ``masked`` unless it contains ``value`` or ``parsed``.
     """
-    if value in masked or _WHITESPACE.sub("", normalised) in masked:
+    if value in masked or parsed in masked:
         return char * 3
     return masked
 
@@ -125,12 +130,11 @@ def mask_mobile(
     Returns:
         The masked number, or ``***`` if it is not a mainland mobile number.
     """
-    normalised = _normalise(value)
-    match = _MOBILE.fullmatch(_PHONE_SEPARATORS.sub("", normalised))
+    digits = _PHONE_SEPARATORS.sub("", _normalise(value))
+    match = _MOBILE.fullmatch(digits)
     if match is None:
         return mask_generic(value, char=char)
-    masked = _partial(match.group(1), keep_head, keep_tail, char)
-    return _guard(value, normalised, masked, char)
+    return _guard(value, digits, _partial(match[1], keep_head, keep_tail, char), char)
 
 
 def mask_id_number(
@@ -152,11 +156,10 @@ def mask_id_number(
     Returns:
         The masked number, or ``***`` if it has neither shape.
     """
-    normalised = _normalise(value)
-    number = _WHITESPACE.sub("", normalised).upper()
+    number = _compact(_normalise(value)).upper()
     if not _ID_NUMBER.fullmatch(number):
         return mask_generic(value, char=char)
-    return _guard(value, normalised, _partial(number, keep_head, keep_tail, char), char)
+    return _guard(value, number, _partial(number, keep_head, keep_tail, char), char)
 
 
 def _surname_length(name: str) -> int:
@@ -189,14 +192,13 @@ def mask_name(value: str, *, char: str = _STAR) -> str:
         The masked name, or ``***`` if it is empty or does not start with a
         letter.
     """
-    normalised = _normalise(value)
-    name = _WHITESPACE.sub("", normalised)
+    name = _compact(_normalise(value))
     if not name or not name[0].isalpha():
         return mask_generic(value, char=char)
     if len(name) == 1:
         return char
     keep = _surname_length(name) if _HAN.match(name) else 1
-    return _guard(value, normalised, name[:keep] + char * (len(name) - keep), char)
+    return _guard(value, name, name[:keep] + char * (len(name) - keep), char)
 
 
 def mask_email(value: str, *, keep_head: int = 1, char: str = _STAR) -> str:
@@ -212,12 +214,12 @@ def mask_email(value: str, *, keep_head: int = 1, char: str = _STAR) -> str:
         mask characters, and the domain; or ``***`` if the value is not an
         address.
     """
-    normalised = _normalise(value)
-    match = _EMAIL.fullmatch(normalised.strip())
+    address = _normalise(value).strip()
+    match = _EMAIL.fullmatch(address)
     if match is None:
         return mask_generic(value, char=char)
     local, domain = match.groups()
-    return _guard(value, normalised, f"{local[:keep_head]}{char * 3}@{domain}", char)
+    return _guard(value, address, f"{local[:keep_head]}{char * 3}@{domain}", char)
 
 
 def mask_bank_card(
@@ -235,11 +237,10 @@ def mask_bank_card(
         One mask character per hidden digit around the digits kept, or
         ``***`` unless the number has 12 to 19 digits.
     """
-    normalised = _normalise(value)
-    digits = _CARD_SEPARATORS.sub("", normalised)
+    digits = _CARD_SEPARATORS.sub("", _normalise(value))
     if not _BANK_CARD.fullmatch(digits):
         return mask_generic(value, char=char)
-    return _guard(value, normalised, _partial(digits, keep_head, keep_tail, char), char)
+    return _guard(value, digits, _partial(digits, keep_head, keep_tail, char), char)
 
 
 def mask_address(value: str, *, char: str = _STAR) -> str:
@@ -257,10 +258,11 @@ def mask_address(value: str, *, char: str = _STAR) -> str:
     Returns:
         The province and city, or ``***`` if they cannot be found.
     """
-    city = address_levels(value).city
+    address = compact_address(value)
+    city = compact_levels(address, depth="city").city
     if city is None:
         return mask_generic(value, char=char)
-    return _guard(value, _normalise(value), city, char)
+    return _guard(value, address, city, char)
 
 
 MASK_STYLES: Mapping[str, Callable[..., str]] = MappingProxyType(

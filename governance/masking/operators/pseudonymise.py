@@ -68,15 +68,23 @@ class Pseudonymise:
         self._prefix = f"pv{version_number(version)}_"
         self._key = derive_key(key, purpose=b"pseudonymise", domain=domain)
         self.domain = domain
+        # HMAC state after the key and `category \x1f`, per category: copying it
+        # is cheaper than keying a new HMAC for every value.
+        self._started: dict[str, hmac.HMAC] = {}
 
     def apply(self, value: Any, field: FieldFact) -> Any:
         """Return the pseudonym of `value` (None stays None)."""
         if value is None:
             return None
+        started = self._started.get(field.category)
+        if started is None:
+            prefix = field.category.encode() + b"\x1f"
+            started = hmac.new(self._key, prefix, hashlib.sha256)
+            self._started[field.category] = started
+        mac = started.copy()
         # surrogatepass: any str has exactly one encoding, so nothing can raise
-        message = f"{field.category}\x1f{value}".encode("utf-8", "surrogatepass")
-        digest = hmac.digest(self._key, message, hashlib.sha256)
-        return self._prefix + digest.hex()[:_HEX_CHARS]
+        mac.update(str(value).encode("utf-8", "surrogatepass"))
+        return self._prefix + mac.hexdigest()[:_HEX_CHARS]
 
     def __repr__(self) -> str:
         return f"Pseudonymise(prefix={self._prefix!r}, domain={self.domain!r}, key=***)"
