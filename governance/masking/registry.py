@@ -101,7 +101,11 @@ def build_operators(
                     {c: m.mask for c, m in masking.items() if m.mask is not None}
                 ),
                 Obligation.GENERALISE: Generalise(
-                    {c: m.generalise for c, m in masking.items() if m.generalise},
+                    {
+                        c: m.generalise
+                        for c, m in masking.items()
+                        if m.generalise is not None
+                    },
                     today=today,
                 ),
                 Obligation.PSEUDONYMISE: pseudonymisers[domain],
