@@ -31,6 +31,7 @@ from governance.api.routes import (
     data,
     health,
     policy,
+    tokens,
 )
 from governance.api.routes import text as text_routes
 from governance.auth.registry import CallerRegistry
@@ -40,7 +41,8 @@ from governance.consent.ledger import ConsentLedger
 from governance.consent.receipts import ReceiptSigner
 from governance.cursor import CursorSealer
 from governance.logging import configure_logging
-from governance.masking.apply import build_operators
+from governance.masking.registry import build_operators
+from governance.pii import TextMasker
 from governance.policy.live import ClosableDecider, LiveDecider
 from governance.policy.reload import PolicyReloader
 from governance.services import Services, subject_referencer
@@ -110,7 +112,7 @@ def create_app(settings: Settings) -> FastAPI:
             consents=ConsentLedger(store, states),
             decider=decider,
             source=source,
-            operators=build_operators(keys),
+            operators=build_operators(keys, catalog, redactor=TextMasker()),
             audit=writer,
             subject_ref=subject_referencer(keys.key("subject_ref")[1]),
             cursors=CursorSealer(keys.key("cursor")[1]),
@@ -150,7 +152,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
     install_problem_handlers(app)
-    for module in (health, data, consent, audit, callers, center, policy):
+    for module in (health, data, consent, audit, callers, center, policy, tokens):
         app.include_router(module.router)
     app.include_router(text_routes.router)
     return app

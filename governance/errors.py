@@ -12,6 +12,7 @@
     + ConsentStale                     consent_stale (notice changed since; C-05)
     + PersonalisationOptedOut          personalisation_opted_out (A-01)
     + PolicyDenied                     policy_denied (carries the policy's reasons)
+    + DetokeniseNotPermitted           detokenise_not_permitted
   x NotFound                    404
     + UnknownDataset                   unknown_dataset
     + UnknownSubject                   unknown_subject
@@ -115,6 +116,13 @@ class PolicyDenied(AccessDenied):
 
     code = "policy_denied"
     title = "Refused by policy"
+
+
+class DetokeniseNotPermitted(AccessDenied):
+    """The purpose may not turn tokens back into values, or not of these categories."""
+
+    code = "detokenise_not_permitted"
+    title = "Detokenising not permitted"
 
 
 class NotFound(GovernanceError):

@@ -248,7 +248,7 @@ async def read_record(
         row,
         obligations=decision.obligations,
         fields=dataset.fields,
-        operators=services.operators,
+        operators=services.operators.for_purpose(purpose.name),
     )
     return {
         "dataset": dataset.name,

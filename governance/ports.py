@@ -4,7 +4,7 @@ The core never imports a database driver, an HTTP client or a Rego engine: it
 receives objects that satisfy these Protocols from `governance.app.create_app`.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from governance.catalog import Dataset
@@ -55,4 +55,8 @@ class KeyProvider(Protocol):
 
     def key(self, name: str) -> tuple[str, bytes]:
         """Return (version, secret) of the current key called `name`."""
+        ...
+
+    def versions(self, name: str) -> Mapping[str, bytes]:
+        """Return every version of key `name` (to open what older versions sealed)."""
         ...

@@ -240,7 +240,7 @@ async def _admit(
         kept,
         obligations=decision.obligations,
         fields=dataset.fields,
-        operators=services.operators,
+        operators=services.operators.for_purpose(access.purpose.name),
     )
     page.records.append({"subject_id": out.pop(dataset.subject_key, None), **out})
     return None

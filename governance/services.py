@@ -6,7 +6,7 @@ around any store, bundle or source they like.
 
 import hashlib
 import hmac
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,10 +19,9 @@ from governance.center.links import LinkSigner
 from governance.consent.ledger import ConsentLedger
 from governance.consent.receipts import ReceiptSigner
 from governance.cursor import CursorSealer
-from governance.masking.operators.base import Operator
+from governance.masking.registry import OperatorTable
 from governance.ports import DataSource, PolicyDecider
 from governance.settings import LimitSettings
-from governance.types import Obligation
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ class Services:
     consents: ConsentLedger
     decider: PolicyDecider
     source: DataSource
-    operators: Mapping[Obligation, Operator]
+    operators: OperatorTable
     audit: AuditWriter
     subject_ref: Callable[[str], str]
     cursors: CursorSealer

@@ -19,11 +19,18 @@ class Role(StrEnum):
 
 
 class Obligation(StrEnum):
-    """What must happen to a field before it leaves the proxy."""
+    """What must happen to a field before it leaves the proxy.
+
+    The policy names one per field; `governance.masking` carries it out with
+    the parameters the catalog gives the field's category and the purpose.
+    """
 
     KEEP = "keep"
     MASK = "mask"
     PSEUDONYMISE = "pseudonymise"
+    TOKENISE = "tokenise"
+    GENERALISE = "generalise"
+    REDACT_TEXT = "redact_text"
     WITHHOLD = "withhold"
 
 

@@ -17,3 +17,15 @@ def test_container_settings_and_catalog_load(monkeypatch):
 
     assert settings.server.host == "0.0.0.0"  # noqa: S104 - the container listens on all
     assert catalog.sources["demo"] == "postgresql+asyncpg://reader@db/crm"
+
+
+def test_container_catalog_is_the_demo_catalog_on_another_source():
+    """The image ships the demo catalog; only where customers live differs."""
+    demo = (CONFIG.parents[1] / "governance" / "demo" / "catalog.yaml").read_text(
+        "utf-8"
+    )
+    shipped = (CONFIG / "catalog.yaml").read_text("utf-8")
+
+    assert shipped == demo.replace(
+        "url: sqlite+aiosqlite:///customers.db", "url: ${GOV_CUSTOMERS_URL}"
+    )

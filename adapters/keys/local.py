@@ -3,6 +3,9 @@
 The file is created (mode 0600) with fresh random keys when absent; a key name
 missing from an existing file is added. Each key is 32 random bytes; the
 `receipt_signing` key is the Ed25519 private seed that signs consent receipts.
+A key is rotated by adding a higher version (`v2` beside `v1`): the highest is
+current from the next start; older ones stay readable through `versions`, so
+tokens made under them can still be opened.
 A remote KMS or Vault provider will implement the same `KeyProvider` interface.
 """
 
@@ -10,12 +13,15 @@ import base64
 import json
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 from governance.errors import ConfigurationError
 
 KEY_NAMES = (
     "pseudonymise",
+    "tokenise",
     "subject_ref",
     "cursor",
     "receipt_signing",
@@ -38,6 +44,13 @@ class LocalKeyProvider:
             raise KeyError(name)
         version = max(versions, key=lambda v: int(v.lstrip("v")))
         return version, versions[version]
+
+    def versions(self, name: str) -> Mapping[str, bytes]:
+        """Every version of key `name`, current and retired, by version."""
+        versions = self._keys.get(name)
+        if not versions:
+            raise KeyError(name)
+        return MappingProxyType(versions)
 
     def __repr__(self) -> str:
         return f"LocalKeyProvider(path={str(self._path)!r}, keys=***)"

@@ -7,15 +7,21 @@ afterwards. Tags carry their lineage and inherited sensitivity
 
 import functools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from types import MappingProxyType
 
 from governance._urls import resolve_sqlite_url
 from governance.catalog.lineage import TagFact, tag_facts
-from governance.catalog.models import CatalogSpec, DatasetSpec, RecipientSpec
+from governance.catalog.models import (
+    CatalogSpec,
+    DatasetSpec,
+    MaskingSpec,
+    RecipientSpec,
+)
 from governance.errors import UnknownDataset
+from governance.masking.params import CategoryMasking, category_masking
 from governance.types import FieldFact
 
 _BIRTH_DATE = "identity.birth_date"
@@ -84,6 +90,11 @@ class Purpose:
     third_party: bool = False
     recipients: frozenset[str] = frozenset()
     impact_assessment: str | None = None
+    pseudonym_domain: str = ""
+    """Pseudonyms and tokens join only within one domain (the catalog's default: the name)."""
+    detokenise: bool = False
+    masking: Mapping[str, CategoryMasking] = field(default_factory=dict, hash=False)
+    """This purpose's own operator parameters, by category, over the catalog's."""
 
     @property
     def requires_consent(self) -> bool:
@@ -114,6 +125,8 @@ class Catalog:
     purposes: Mapping[str, Purpose]
     notices: Mapping[str, tuple[Notice, ...]]
     recipients: Mapping[str, Recipient]
+    masking: Mapping[str, CategoryMasking] = field(default_factory=dict, hash=False)
+    """Operator parameters by category (`mask`, `generalise`), checked at load."""
 
     def notice(self, purpose: str, version: str) -> Notice | None:
         """The notice `version` of `purpose`, retired or not, if it exists."""
@@ -183,6 +196,9 @@ class Catalog:
                         third_party=p.third_party,
                         recipients=frozenset(p.recipients),
                         impact_assessment=p.impact_assessment,
+                        pseudonym_domain=p.pseudonym_domain or n,
+                        detokenise=p.detokenise,
+                        masking=_masking(p.masking),
                     )
                     for n, p in spec.purposes.items()
                 }
@@ -207,6 +223,7 @@ class Catalog:
             recipients=MappingProxyType(
                 {n: _recipient(n, r) for n, r in spec.recipients.items()}
             ),
+            masking=_masking(spec.masking),
         )
 
 
@@ -247,6 +264,15 @@ def _fields(datasets: Mapping[str, Dataset]) -> dict[str, FieldFact]:
         for name, ds in datasets.items()
         for field, fact in ds.fields.items()
     }
+
+
+def _masking(specs: Mapping[str, MaskingSpec]) -> Mapping[str, CategoryMasking]:
+    return MappingProxyType(
+        {
+            category: category_masking(category, mask=s.mask, generalise=s.generalise)
+            for category, s in specs.items()
+        }
+    )
 
 
 def _recipient(name: str, spec: RecipientSpec) -> Recipient:

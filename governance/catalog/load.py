@@ -22,11 +22,13 @@ from governance.catalog.models import (
     CatalogSpec,
     DatasetSpec,
     FieldSpec,
+    MaskingSpec,
     NoticeSpec,
     PurposeSpec,
 )
 from governance.catalog.registration import TagScreen, screen_faults
-from governance.errors import ConfigurationError
+from governance.errors import ConfigurationError, MaskingParamsError
+from governance.masking.params import generalise_params, mask_params
 
 _BIRTH_DATE = "identity.birth_date"
 RESERVED_PURPOSE = "personalisation"
@@ -93,6 +95,29 @@ def _cross_check(spec: CatalogSpec) -> list[str]:
     for name, purpose in spec.purposes.items():
         faults += _check_purpose(spec, name, purpose)
     faults += _check_notices(spec)
+    faults += _check_masking(spec, "masking", spec.masking)
+    return faults
+
+
+def _check_masking(
+    spec: CatalogSpec, at: str, masking: dict[str, MaskingSpec]
+) -> list[str]:
+    """Operator parameters name known categories and are valid for them."""
+    faults = []
+    for category, entry in masking.items():
+        where = f"{at}.{category}"
+        if category not in spec.categories:
+            faults.append(f"{where}: unknown category '{category}'")
+            continue
+        for op, raw, check in (
+            ("mask", entry.mask, mask_params),
+            ("generalise", entry.generalise, generalise_params),
+        ):
+            try:
+                if raw is not None:
+                    check(category, raw)
+            except MaskingParamsError as exc:
+                faults.append(f"{where}.{op}: {exc}")
     return faults
 
 
@@ -193,6 +218,7 @@ def _check_purpose(spec: CatalogSpec, name: str, purpose: PurposeSpec) -> list[s
     for cat in purpose.sensitive_categories:
         if cat not in spec.categories:
             faults.append(f"{at}.sensitive_categories: unknown category '{cat}'")
+    faults += _check_masking(spec, f"{at}.masking", purpose.masking)
     return faults + _check_sharing(spec, at, purpose)
 
 

@@ -6,7 +6,7 @@ that names the file and the entry.
 """
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -116,6 +116,19 @@ class RecipientSpec(_Strict):
     transfer_mechanism: TransferMechanismSpec | None = None
 
 
+class MaskingSpec(_Strict):
+    """Parameters of `mask` and `generalise` for one category; checked at load.
+
+    `mask`: `style` (mobile, id_card, bank_card, name, email, address, generic),
+    `keep_head`, `keep_tail`, `char`. `generalise`: `to` (year, age_band,
+    province, city, district, grid, band), `bands`, `decimals`. See
+    `governance.masking.params`.
+    """
+
+    mask: dict[str, Any] | None = None
+    generalise: dict[str, Any] | None = None
+
+
 class PurposeSpec(_Strict):
     """A declared processing purpose and what it may use."""
 
@@ -145,6 +158,19 @@ class PurposeSpec(_Strict):
         pattern=REFERENCE,
         description="Id of the impact assessment covering it (PIPL 55; L-03).",
     )
+    pseudonym_domain: str | None = Field(
+        None,
+        pattern=NAME,
+        description="Pseudonyms and tokens join only within one domain; default:"
+        " the purpose's own name.",
+    )
+    detokenise: bool = Field(
+        False, description="May turn tokens of its domain back into values (audited)."
+    )
+    masking: dict[str, MaskingSpec] = Field(
+        default_factory=dict,
+        description="Overrides the catalog's `masking:` for this purpose, by category.",
+    )
 
 
 class NoticeSpec(_Strict):
@@ -169,4 +195,8 @@ class CatalogSpec(_Strict):
     tags: dict[str, TagSpec] = Field(default_factory=dict)
     recipients: dict[str, RecipientSpec] = Field(default_factory=dict)
     purposes: dict[str, PurposeSpec] = Field(min_length=1)
+    masking: dict[str, MaskingSpec] = Field(
+        default_factory=dict,
+        description="How `mask` and `generalise` treat a category.",
+    )
     notices: dict[str, list[NoticeSpec]] = Field(default_factory=dict)

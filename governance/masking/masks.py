@@ -1,28 +1,38 @@
 """Display masks for Chinese personal data.
 
-Contract: every public ``mask_*`` function takes one ``str`` and returns a
-``str``. The functions are pure and never raise, whatever the input. A value
-that parses as its category is shown in a fixed, partially hidden form (a
-mobile number becomes ``138****5678``); a value that does not parse falls back
-to `mask_generic`, which returns ``***`` and reveals nothing, not even length.
+Contract: every public ``mask_*`` function takes one ``str`` (plus keyword
+parameters with the Chinese defaults) and returns a ``str``. The functions are
+pure and never raise, whatever the input. A value that parses as its category
+is shown in a fixed, partially hidden form (a mobile number becomes
+``138****5678``); a value that does not parse falls back to `mask_generic`,
+which returns ``***`` and reveals nothing, not even length.
+
+The keyword parameters (``keep_head``, ``keep_tail``, ``char``) are checked
+once, at startup, by `governance.masking.params.MaskParams`; here they are
+trusted, and the guard below holds whatever they are.
 
 No mask ever returns the original value, nor a value that still contains the
-whole original (raw or NFKC-normalised without whitespace); if the partial
-form would, the generic mask is returned instead. As a consequence, masking an
+whole original (raw, or normalised and compacted as the mask read it: NFKC,
+without whitespace or separators); if the partial form would, the generic mask
+is returned instead. As a consequence, masking an
 already masked value yields ``***``. The one unavoidable exception is input
-made only of ``*`` (or empty), which reveals nothing anyway.
+made only of the mask character (or empty), which reveals nothing anyway.
 
-`DISPLAY_MASKS` maps data categories (``contact.phone`` …) to their mask.
+`DISPLAY_MASKS` maps data categories (``contact.phone`` …) to their default
+mask; `MASK_STYLES` names every mask so configuration can pick one by name.
 """
 
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
-from functools import wraps
 from types import MappingProxyType
 
+from governance.masking.regions import HAN_CHARS, compact_address, compact_levels
+
 __all__ = [
+    "CATEGORY_STYLES",
     "DISPLAY_MASKS",
+    "MASK_STYLES",
     "mask_address",
     "mask_bank_card",
     "mask_email",
@@ -32,42 +42,17 @@ __all__ = [
     "mask_name",
 ]
 
-_GENERIC = "***"
+_STAR = "*"
 
 # Separators people type inside numbers: whitespace, ASCII and Unicode dashes, dots.
 _PHONE_SEPARATORS = re.compile(r"[\s.\-\u2010-\u2015\u2212]")
 _CARD_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212]")
-_WHITESPACE = re.compile(r"\s+")
 
 _MOBILE = re.compile(r"(?:\+86|0086|86)?(1[3-9][0-9]{9})")
-_ID_18 = re.compile(r"[0-9]{17}[0-9X]")
-_ID_15 = re.compile(r"[0-9]{15}")
-_EMAIL = re.compile(r"([^@\s])[^@\s]*@([^@\s.]+(?:\.[^@\s.]+)+)")
+_ID_NUMBER = re.compile(r"[0-9]{17}[0-9X]|[0-9]{15}")
+_EMAIL = re.compile(r"([^@\s]+)@([^@\s.]+(?:\.[^@\s.]+)+)")
 _BANK_CARD = re.compile(r"[0-9]{12,19}")
-_HAN_CHARS = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
-_HAN = re.compile(f"[{_HAN_CHARS}]")
-
-_MUNICIPALITIES = ("北京市", "上海市", "天津市", "重庆市")
-_SPECIAL_REGIONS = ("香港特别行政区", "澳门特别行政区")
-_PROVINCES = (
-    *("河北省", "山西省", "辽宁省", "吉林省", "黑龙江省", "江苏省", "浙江省"),
-    *("安徽省", "福建省", "江西省", "山东省", "河南省", "湖北省", "湖南省"),
-    *("广东省", "海南省", "四川省", "贵州省", "云南省", "陕西省", "甘肃省"),
-    *("青海省", "台湾省", "内蒙古自治区", "广西壮族自治区", "西藏自治区"),
-    *("宁夏回族自治区", "新疆维吾尔自治区"),
-)
-# Municipalities and SARs have no city level, so the province alone is shown.
-_PROVINCE_ONLY = re.compile(
-    r"(?:中华人民共和国|中国)?(" + "|".join(_MUNICIPALITIES + _SPECIAL_REGIONS) + ")"
-)
-# A city-level unit: prefecture-level city, autonomous prefecture, prefecture,
-# league, forestry district, or a county governed directly by the province.
-# Lazy name matching stops at the first suffix, so districts are never shown.
-_PROVINCE_AND_CITY = re.compile(
-    r"(?:中华人民共和国|中国)?("
-    + "|".join(_PROVINCES)
-    + f")([{_HAN_CHARS}]{{1,10}}?(?:自治州|地区|林区|盟|市|县))"
-)
+_HAN = re.compile(f"[{HAN_CHARS}]")
 
 # Kept as text so it reads like the reference table of compound surnames.
 _COMPOUND_SURNAME_TABLE = """
@@ -82,53 +67,55 @@ _COMPOUND_SURNAMES = frozenset(_COMPOUND_SURNAME_TABLE.split())
 
 
 def _normalise(value: str) -> str:
-    """Return ``value`` NFKC-normalised (full-width digits and signs to ASCII).
-
-    Args:
-        value: Any text.
-
-    Returns:
-        The normalised text.
-    """
+    """Return ``value`` NFKC-normalised (full-width digits and signs to ASCII)."""
     return unicodedata.normalize("NFKC", value)
 
 
-def _fail_closed(mask: Callable[[str], str]) -> Callable[[str], str]:
-    """Make ``mask`` return the generic mask whenever it would reveal the input.
+def _compact(text: str) -> str:
+    """Return ``text`` without any whitespace (faster than a regex substitution)."""
+    return "".join(text.split())
+
+
+def _guard(value: str, parsed: str, masked: str, char: str) -> str:
+    """Return ``masked``, or the generic mask if it would reveal the whole input.
 
     Args:
-        mask: A mask that may return a value containing its input.
+        value: The input as given.
+        parsed: The normalised, compacted form the mask read ``value`` as.
+        masked: The partial form the mask computed.
+        char: The mask character.
 
     Returns:
-        The guarded mask.
+        ``masked`` unless it contains ``value`` or ``parsed``.
     """
-
-    @wraps(mask)
-    def guarded(value: str) -> str:
-        masked = mask(value)
-        compact = _WHITESPACE.sub("", _normalise(value))
-        if value in masked or compact in masked:
-            return _GENERIC
-        return masked
-
-    return guarded
+    if value in masked or parsed in masked:
+        return char * 3
+    return masked
 
 
-def mask_generic(value: str) -> str:
+def _partial(text: str, keep_head: int, keep_tail: int, char: str) -> str:
+    """Keep the first ``keep_head`` and last ``keep_tail`` characters, hide the rest."""
+    hidden = len(text) - keep_head - keep_tail
+    return text[:keep_head] + char * hidden + text[len(text) - keep_tail :]
+
+
+def mask_generic(value: str, *, char: str = _STAR) -> str:
     """Hide a value completely, including its length.
 
     Args:
         value: Any text.
+        char: The mask character.
 
     Returns:
-        Always ``***``.
+        Always three mask characters, ``***`` by default.
     """
     del value  # never read: nothing about it may leak, not even its length
-    return _GENERIC
+    return char * 3
 
 
-@_fail_closed
-def mask_mobile(value: str) -> str:
+def mask_mobile(
+    value: str, *, keep_head: int = 3, keep_tail: int = 4, char: str = _STAR
+) -> str:
     """Mask a mainland mobile number as ``138****5678``.
 
     ``+86``/``0086``/``86`` prefixes, whitespace, dashes, dots and full-width
@@ -136,6 +123,9 @@ def mask_mobile(value: str) -> str:
 
     Args:
         value: The phone number as entered.
+        keep_head: Leading digits shown.
+        keep_tail: Trailing digits shown.
+        char: The mask character.
 
     Returns:
         The masked number, or ``***`` if it is not a mainland mobile number.
@@ -143,13 +133,13 @@ def mask_mobile(value: str) -> str:
     digits = _PHONE_SEPARATORS.sub("", _normalise(value))
     match = _MOBILE.fullmatch(digits)
     if match is None:
-        return mask_generic(value)
-    number = match.group(1)
-    return f"{number[:3]}****{number[7:]}"
+        return mask_generic(value, char=char)
+    return _guard(value, digits, _partial(match[1], keep_head, keep_tail, char), char)
 
 
-@_fail_closed
-def mask_id_number(value: str) -> str:
+def mask_id_number(
+    value: str, *, keep_head: int = 6, keep_tail: int = 4, char: str = _STAR
+) -> str:
     """Mask a resident identity card number, keeping the first 6 and last 4.
 
     18-digit numbers (last character may be ``X``) become
@@ -159,16 +149,17 @@ def mask_id_number(value: str) -> str:
 
     Args:
         value: The ID number; whitespace is ignored.
+        keep_head: Leading characters shown (the region code by default).
+        keep_tail: Trailing characters shown.
+        char: The mask character.
 
     Returns:
         The masked number, or ``***`` if it has neither shape.
     """
-    number = _WHITESPACE.sub("", _normalise(value)).upper()
-    if _ID_18.fullmatch(number):
-        return f"{number[:6]}********{number[-4:]}"
-    if _ID_15.fullmatch(number):
-        return f"{number[:6]}*****{number[-4:]}"
-    return mask_generic(value)
+    number = _compact(_normalise(value)).upper()
+    if not _ID_NUMBER.fullmatch(number):
+        return mask_generic(value, char=char)
+    return _guard(value, number, _partial(number, keep_head, keep_tail, char), char)
 
 
 def _surname_length(name: str) -> int:
@@ -185,8 +176,7 @@ def _surname_length(name: str) -> int:
     return 1
 
 
-@_fail_closed
-def mask_name(value: str) -> str:
+def mask_name(value: str, *, char: str = _STAR) -> str:
     """Mask a personal name, keeping only the surname or initial.
 
     Chinese names keep the surname (compound surnames included) and every
@@ -196,57 +186,64 @@ def mask_name(value: str) -> str:
 
     Args:
         value: The name as entered.
+        char: The mask character.
 
     Returns:
         The masked name, or ``***`` if it is empty or does not start with a
         letter.
     """
-    name = _WHITESPACE.sub("", _normalise(value))
+    name = _compact(_normalise(value))
     if not name or not name[0].isalpha():
-        return mask_generic(value)
+        return mask_generic(value, char=char)
     if len(name) == 1:
-        return "*"
+        return char
     keep = _surname_length(name) if _HAN.match(name) else 1
-    return name[:keep] + "*" * (len(name) - keep)
+    return _guard(value, name, name[:keep] + char * (len(name) - keep), char)
 
 
-@_fail_closed
-def mask_email(value: str) -> str:
+def mask_email(value: str, *, keep_head: int = 1, char: str = _STAR) -> str:
     """Mask an email address as ``z***@example.com``.
 
     Args:
         value: The address as entered.
+        keep_head: Leading characters of the local part shown.
+        char: The mask character.
 
     Returns:
-        The first character of the local part, exactly three ``*``, and the
-        domain; or ``***`` if the value is not an address.
+        The first ``keep_head`` characters of the local part, exactly three
+        mask characters, and the domain; or ``***`` if the value is not an
+        address.
     """
-    match = _EMAIL.fullmatch(_normalise(value).strip())
+    address = _normalise(value).strip()
+    match = _EMAIL.fullmatch(address)
     if match is None:
-        return mask_generic(value)
-    first, domain = match.groups()
-    return f"{first}***@{domain}"
+        return mask_generic(value, char=char)
+    local, domain = match.groups()
+    return _guard(value, address, f"{local[:keep_head]}{char * 3}@{domain}", char)
 
 
-@_fail_closed
-def mask_bank_card(value: str) -> str:
+def mask_bank_card(
+    value: str, *, keep_head: int = 0, keep_tail: int = 4, char: str = _STAR
+) -> str:
     """Mask a bank card number, keeping only its last four digits.
 
     Args:
         value: The card number; whitespace and dashes are removed.
+        keep_head: Leading digits shown (the issuer's BIN if 6).
+        keep_tail: Trailing digits shown.
+        char: The mask character.
 
     Returns:
-        One ``*`` per hidden digit followed by the last four digits, or
+        One mask character per hidden digit around the digits kept, or
         ``***`` unless the number has 12 to 19 digits.
     """
     digits = _CARD_SEPARATORS.sub("", _normalise(value))
     if not _BANK_CARD.fullmatch(digits):
-        return mask_generic(value)
-    return "*" * (len(digits) - 4) + digits[-4:]
+        return mask_generic(value, char=char)
+    return _guard(value, digits, _partial(digits, keep_head, keep_tail, char), char)
 
 
-@_fail_closed
-def mask_address(value: str) -> str:
+def mask_address(value: str, *, char: str = _STAR) -> str:
     """Reduce a Chinese address to its province and city.
 
     ``浙江省杭州市西湖区…`` -> ``浙江省杭州市``. Municipalities and special
@@ -256,27 +253,44 @@ def mask_address(value: str) -> str:
 
     Args:
         value: The address as entered; a leading ``中国`` is dropped.
+        char: The mask character of the generic fallback.
 
     Returns:
         The province and city, or ``***`` if they cannot be found.
     """
-    address = _WHITESPACE.sub("", _normalise(value))
-    match = _PROVINCE_ONLY.match(address)
-    if match is not None:
-        return match.group(1)
-    match = _PROVINCE_AND_CITY.match(address)
-    if match is not None:
-        return match.group(1) + match.group(2)
-    return mask_generic(value)
+    address = compact_address(value)
+    city = compact_levels(address, depth="city").city
+    if city is None:
+        return mask_generic(value, char=char)
+    return _guard(value, address, city, char)
 
 
-DISPLAY_MASKS: Mapping[str, Callable[[str], str]] = MappingProxyType(
+MASK_STYLES: Mapping[str, Callable[..., str]] = MappingProxyType(
     {
-        "contact.phone": mask_mobile,
-        "identity.id_card": mask_id_number,
-        "identity.name": mask_name,
-        "contact.email": mask_email,
-        "financial.bank_card": mask_bank_card,
-        "contact.address": mask_address,
+        "mobile": mask_mobile,
+        "id_card": mask_id_number,
+        "name": mask_name,
+        "email": mask_email,
+        "bank_card": mask_bank_card,
+        "address": mask_address,
+        "generic": mask_generic,
     }
 )
+"""Every display mask by the name configuration uses (`mask: {style: …}`)."""
+
+CATEGORY_STYLES: Mapping[str, str] = MappingProxyType(
+    {
+        "contact.phone": "mobile",
+        "identity.id_card": "id_card",
+        "identity.name": "name",
+        "contact.email": "email",
+        "financial.bank_card": "bank_card",
+        "contact.address": "address",
+    }
+)
+"""The default mask style of each data category; any other category gets ``generic``."""
+
+DISPLAY_MASKS: Mapping[str, Callable[[str], str]] = MappingProxyType(
+    {category: MASK_STYLES[style] for category, style in CATEGORY_STYLES.items()}
+)
+"""The default mask of each data category, with its default parameters."""

@@ -15,7 +15,15 @@ the value. `governance.pii.presidio.build_analyzer()` registers the same
 recognizers with a Presidio `AnalyzerEngine` that needs no NLP model.
 """
 
-from governance.pii.scanner import Redaction, Scanner, redact, scan
+from governance.pii.scanner import Redaction, Scanner, TextMasker, redact, scan
 from governance.pii.types import Entity, EntityType
 
-__all__ = ["Entity", "EntityType", "Redaction", "Scanner", "redact", "scan"]
+__all__ = [
+    "Entity",
+    "EntityType",
+    "Redaction",
+    "Scanner",
+    "TextMasker",
+    "redact",
+    "scan",
+]

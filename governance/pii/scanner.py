@@ -96,3 +96,17 @@ def scan(text: str) -> list[Entity]:
 def redact(text: str) -> Redaction:
     """`text` masked by the default recognizers (see `Scanner.redact`)."""
     return _DEFAULT.redact(text)
+
+
+class TextMasker:
+    """The redactor of the `redact_text` obligation: a text with its personal values masked.
+
+    Satisfies `governance.masking.operators.redact_text.TextRedactor`.
+    """
+
+    def __init__(self, scanner: Scanner | None = None) -> None:
+        self._scanner = scanner or _DEFAULT
+
+    def redact(self, text: str) -> str:
+        """`text` with every personal value found masked in place."""
+        return self._scanner.redact(text).text

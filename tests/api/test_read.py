@@ -204,7 +204,26 @@ class TestContractPurposes:
             raw["address"].startswith(record["address"]) or record["address"] == "***"
         )
         assert record["address"] != raw["address"]
-        assert "service_note" not in record
+
+    def test_when_customer_service_reads_a_note_then_personal_values_in_it_are_masked(
+        self, client, keys, demo_dir
+    ):
+        """The free-text note (`redact_text`) comes back readable, its phone and name masked."""
+        sid, raw = next(
+            (s, row)
+            for s in subjects(demo_dir, minor=False)
+            if (row := customer(demo_dir, s))["mobile"] in row["service_note"]
+        )
+
+        record = client.get(
+            RECORD.format(sid), headers=auth(keys["brand-app"], "customer_service")
+        ).json()["record"]
+
+        note = record["service_note"]
+        assert raw["mobile"] not in note
+        assert raw["name"] not in note
+        assert raw["mobile"][:3] + "****" + raw["mobile"][-4:] in note
+        assert len(note) == len(raw["service_note"])  # masked in place, rest kept
 
 
 class TestPseudonymisedRead:

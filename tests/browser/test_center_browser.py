@@ -187,6 +187,7 @@ def test_when_user_taps_withdraw_on_a_phone_then_the_next_read_is_refused(
     server, browser, keys, demo_dir, tmp_path
 ):
     """Open the link at 375 px, tap 撤回 on 营销推送, see 已撤回; the next read is refused."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
@@ -213,10 +214,11 @@ def test_when_user_taps_withdraw_on_a_phone_then_the_next_read_is_refused(
     lang = browser.find_element(By.TAG_NAME, "html").get_attribute("lang")
     card = browser.find_element(By.CSS_SELECTOR, '[data-purpose="marketing_push"]')
     card.find_element(By.XPATH, ".//button[normalize-space()='撤回']").click()
-    WebDriverWait(browser, 10).until(ec.staleness_of(card))
-    WebDriverWait(browser, 10).until(
-        lambda d: state_of(d, "marketing_push")[0] == "withdrawn"
-    )
+    # The new page may still be replacing the old one: a node lookup can fail
+    # mid-navigation (a WebDriverException), which only means "not yet".
+    wait = WebDriverWait(browser, 10, ignored_exceptions=(WebDriverException,))
+    wait.until(ec.staleness_of(card))
+    wait.until(lambda d: state_of(d, "marketing_push")[0] == "withdrawn")
     after_tap = state_of(browser, "marketing_push")
     flash = browser.find_element(By.CLASS_NAME, "done").text
     first_screen = tmp_path / "consent-center-375-first-screen.png"

@@ -25,7 +25,8 @@ import rego.v1
 # description: >-
 #   The one decision object: {"allow", "reasons", "obligations"}. allow is true iff
 #   reasons (sorted deny codes, `code` or `code:name`) is empty; obligations maps every
-#   input field name to keep, mask, pseudonymise or withhold, also when denied.
+#   input field name to an obligation (keep, mask, pseudonymise, tokenise, generalise,
+#   redact_text or withhold), also when denied.
 #   A malformed input yields the default, which denies with reason no_decision.
 # scope: document
 # entrypoint: true
@@ -46,7 +47,7 @@ _obligations := {item.name: _obligation(item) | some item in input.fields} if _w
 
 _tags := object.get(input, "tags", [])
 
-_obligation_kinds := {"keep", "mask", "pseudonymise", "withhold"}
+_obligation_kinds := {"keep", "mask", "pseudonymise", "tokenise", "generalise", "redact_text", "withhold"}
 
 # Shape checks the rest of the policy relies on; failing any of them leaves the default.
 _well_formed if {

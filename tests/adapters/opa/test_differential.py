@@ -26,7 +26,7 @@ from adapters.rego.bundle import load_bundle
 from governance.catalog import load_catalog
 from governance.consent.ledger import ConsentRecord
 from governance.policy.input import NO_SHARING, Bulk, Sharing, build_policy_input
-from governance.types import ConsentState, FieldFact, Principal, Role
+from governance.types import ConsentState, FieldFact, Obligation, Principal, Role
 
 ROOT = Path(__file__).resolve().parents[3]
 POLICIES = ROOT / "policies"
@@ -286,7 +286,7 @@ def test_generated_inputs_reach_every_outcome_of_the_policy(outcomes):
         "recipient_consent_required",
         "approval_required",
     }, codes
-    assert set(obligations) == {"keep", "mask", "pseudonymise", "withhold"}
+    assert set(obligations) == {o.value for o in Obligation}
 
 
 def test_generator_is_seeded():
