@@ -37,16 +37,3 @@ def test_analytics_reads_birth_dates_as_age_bands(client, keys, demo_dir):
     assert body["obligations"]["birth_date"] == "generalise"
     assert body["record"]["birth_date"] == band(age)
     assert raw["birth_date"] not in str(body)
-
-
-def test_free_text_is_withheld_until_a_redactor_is_wired(client, keys, demo_dir):
-    """redact_text without a scanner fails closed: the note is left out, not leaked."""
-    sid = subjects(demo_dir, minor=False)[0]
-
-    body = client.get(
-        RECORD.format(sid), headers=auth(keys["brand-app"], "customer_service")
-    ).json()
-
-    assert body["obligations"]["service_note"] == "redact_text"
-    assert "service_note" not in body["record"]
-    assert customer(demo_dir, sid)["service_note"] not in str(body)
