@@ -42,8 +42,12 @@ decision := {
 
 _reasons := sort(_deny)
 
-# Guarded: duplicate field names would make the comprehension a conflict error.
-_obligations := {item.name: _obligation(item) | some item in input.fields} if _well_formed
+# Every field is withheld unless released, when it takes the obligation set for its
+# category. Guarded: duplicate field names would make a comprehension a conflict error.
+_obligations := object.union(
+	{item.name: "withhold" | some item in input.fields},
+	{item.name: _obligation(item.category) | some item in _released_fields},
+) if _well_formed
 
 _tags := object.get(input, "tags", [])
 
@@ -65,40 +69,79 @@ _named_items(items) if {
 	}
 }
 
-_classified(item) if {
+# What the rules know about the fields and tags is held in sets of items, combined
+# with | (union), & (intersection) and - (difference).
+# Performance: a set is worked out once per decision; a function at every call.
+
+# The fields and the tags; empty for a part that is not an array (the input is then
+# malformed and the decision is the default anyway).
+_fields := {item | is_array(input.fields); some item in input.fields}
+
+_tag_items := {item | is_array(_tags); some item in _tags}
+
+_items := _fields | _tag_items
+
+# The fields and tags with a category; any other is denied by default (S-01).
+_classified_items := {item |
+	some item in _items
 	is_string(item.category)
 	item.category != ""
 }
 
+# Sensitive unless marked otherwise, and whatever its own mark says when anything it
+# is derived from is sensitive (S-04): a derived tag cannot be laundered by its flag.
+# derived_from lists the catalog's lineage of the item ([] for a plain field or tag);
+# anything but an array counts as sensitive lineage.
+_plain_items := {item |
+	some item in _items
+	item.sensitive == false
+	is_array(item.derived_from)
+	every source in item.derived_from {
+		source.sensitive == false
+	}
+}
+
+_sensitive_items := _items - _plain_items
+
+# The item's lineage when it is an array, else none (the item counts as sensitive).
+_lineage(item) := item.derived_from if {
+	is_array(object.get(item, "derived_from", null))
+} else := []
+
 # A field or tag is permitted by the purpose's categories only when it is not
 # sensitive; anything sensitive (or unmarked) needs a sensitive category.
-_permitted(item) if {
-	_classified(item)
-	not _sensitive(item)
+_permitted_plain_items := {item |
+	some item in _classified_items & _plain_items
 	item.category in input.purpose.categories
 }
 
-_permitted(item) if {
-	_classified(item)
-	_sensitive(item)
+_permitted_sensitive_items := {item |
+	some item in _classified_items & _sensitive_items
 	item.category in input.purpose.sensitive_categories
 }
 
+_permitted_items := _permitted_plain_items | _permitted_sensitive_items
+
 _not_permitted_reason(kind, item) := sprintf("%s_not_permitted:%s", [kind, item.name]) if {
-	not _sensitive(item)
+	item in _plain_items
 } else := sprintf("sensitive_%s_not_permitted:%s", [kind, item.name])
 
-_obligation(item) := "withhold" if {
-	not _permitted(item)
-} else := "withhold" if {
-	_withheld(item)
-} else := kind if {
-	kind := data.governance.obligations.by_purpose[input.purpose.name][item.category]
+# The permitted fields that leave; every other field is withheld (_obligations).
+_released_fields := _fields & (_permitted_items - _withheld_items)
+
+# The obligation the purpose sets for a category, else the default one.
+_obligation(category) := kind if {
+	kind := _purpose_obligations[category]
 	kind in _obligation_kinds
 } else := kind if {
-	kind := data.governance.obligations.default[item.category]
+	kind := _default_obligations[category]
 	kind in _obligation_kinds
 } else := "withhold"
+
+# Performance: named once, as regorus resolves a path into data afresh at every use.
+_purpose_obligations := data.governance.obligations.by_purpose[input.purpose.name]
+
+_default_obligations := data.governance.obligations.default
 
 _consent_required if not input.consent.required == false
 
@@ -110,81 +153,47 @@ _consent_granted if {
 	input.consent.state == "granted"
 }
 
-# A scope that is not an array covers nothing, and is reported as consent_malformed.
-_in_consent_scope(item) if {
+# The categories the consent covers. A scope that is not an array covers nothing, and
+# is reported as consent_malformed.
+_consent_scope := input.consent.scope if {
 	is_array(input.consent.scope)
-	item.category in input.consent.scope
-}
+} else := []
 
 # Guardian consent counts as separate consent: a guardian's consent to process a child's
 # PI (PIPL 31) must itself be a separate consent for that processing (PIPL 29, SC-06).
 _separate_kinds := {"separate", "guardian"}
 
-# Sensitive unless marked otherwise, and whatever its own mark says when anything it
-# is derived from is sensitive (S-04): a derived tag cannot be laundered by its flag.
-# derived_from lists the catalog's lineage of the item ([] for a plain field or tag);
-# anything but an array counts as sensitive lineage. Worked out once per item: the
-# set is cheaper to ask than the rule is to re-evaluate at every use.
-_sensitive(item) if not item in _plain_items
-
-_plain_items contains item if {
-	some item in _items
-	item.sensitive == false
-	is_array(item.derived_from)
-	every source in item.derived_from {
-		source.sensitive == false
-	}
-}
-
-# Every field and tag; empty for a part that is not an array (the input is then
-# malformed and the decision is the default anyway).
-_items := [item | some items in [input.fields, _tags]; is_array(items); some item in items]
-
-# The item's lineage when it is an array, else none (the item counts as sensitive).
-_lineage(item) := item.derived_from if {
-	is_array(object.get(item, "derived_from", null))
-} else := []
-
-# A permitted, non-sensitive field or tag that the granted consent does not cover (C-01,
-# C-03). Sensitive items are checked by _needs_separate_consent instead, so an item
-# gets one consent reason, and an item the purpose does not permit keeps its own.
-_outside_consent_scope(item) if {
+# The permitted, non-sensitive fields and tags that the granted consent does not cover
+# (C-01, C-03). Sensitive items are checked by _lacking_separate_consent instead, so an
+# item gets one consent reason, and an item the purpose does not permit keeps its own.
+_outside_consent_scope := {item |
 	_consent_granted
-	_permitted(item)
-	not _sensitive(item)
-	not _in_consent_scope(item)
+	some item in _permitted_plain_items
+	not item.category in _consent_scope
 }
 
-# A sensitive field or tag that the purpose permits (via sensitive_categories) needs a
-# granted separate (or guardian) consent whose scope holds its category (SC-01).
-_needs_separate_consent(item) if {
+# The sensitive fields and tags that the purpose permits (via sensitive_categories)
+# without a granted separate (or guardian) consent whose scope holds their category
+# (SC-01).
+_lacking_separate_consent := {item |
 	_consent_required
-	_permitted(item)
-	_sensitive(item)
+	some item in _permitted_sensitive_items
 	not _separate_consent_covers(item)
 }
 
 _separate_consent_covers(item) if {
 	_consent_granted
 	input.consent.kind in _separate_kinds
-	_in_consent_scope(item)
+	item.category in _consent_scope
 }
 
-# A permitted item that must not leave all the same, so an implicit field is withheld
+# The permitted items that must not leave all the same, so an implicit field is withheld
 # where a named one is denied: consent gaps (here), a missing impact assessment
-# (impact.rego) and price fairness (pricing.rego). Every clause of a function stays
-# in one file: regorus cannot bind the argument of a function whose clauses span
-# files ("binding plan not found").
-_withheld(item) if _outside_consent_scope(item)
-
-_withheld(item) if _needs_separate_consent(item)
-
-_withheld(item) if _needs_impact_assessment(item)
-
-_withheld(item) if _price_restricted(item)
+# (impact.rego) and price fairness (pricing.rego).
+_withheld_items := _outside_consent_scope | _lacking_separate_consent | _lacking_impact_assessment | _price_restricted
 
 # The items whose gaps deny: every tag, and the fields when they were named
-# explicitly. Implicit fields with a gap are withheld instead (_obligation).
+# explicitly. Implicit fields with a gap are withheld instead (_obligations).
 _checked contains item if {
 	some item in _tags
 }
@@ -280,7 +289,7 @@ _deny contains "consent_malformed" if {
 #   code: outside_consent_scope
 _deny contains sprintf("outside_consent_scope:%s", [item.name]) if {
 	some item in _checked
-	_outside_consent_scope(item)
+	item in _outside_consent_scope
 }
 
 # METADATA
@@ -293,7 +302,7 @@ _deny contains sprintf("outside_consent_scope:%s", [item.name]) if {
 #   code: separate_consent_required
 _deny contains sprintf("separate_consent_required:%s", [item.name]) if {
 	some item in _checked
-	_needs_separate_consent(item)
+	item in _lacking_separate_consent
 }
 
 # METADATA
@@ -306,8 +315,8 @@ _deny contains sprintf("separate_consent_required:%s", [item.name]) if {
 _deny contains _not_permitted_reason("field", item) if {
 	_explicit_fields
 	some item in input.fields
-	_classified(item)
-	not _permitted(item)
+	item in _classified_items
+	not item in _permitted_items
 }
 
 # METADATA
@@ -319,8 +328,8 @@ _deny contains _not_permitted_reason("field", item) if {
 #   code: tag_not_permitted
 _deny contains _not_permitted_reason("tag", item) if {
 	some item in _tags
-	_classified(item)
-	not _permitted(item)
+	item in _classified_items
+	not item in _permitted_items
 }
 
 # METADATA
@@ -329,9 +338,7 @@ _deny contains _not_permitted_reason("tag", item) if {
 # custom:
 #   code: unclassified
 _deny contains sprintf("unclassified:%s", [item.name]) if {
-	some items in [input.fields, _tags]
-	some item in items
-	not _classified(item)
+	some item in _items - _classified_items
 }
 
 # METADATA

@@ -15,11 +15,10 @@ _has_impact_assessment if {
 	input.purpose.impact_assessment != ""
 }
 
-# A sensitive item the purpose permits, under a purpose that names no assessment.
-_needs_impact_assessment(item) if {
-	_sensitive(item)
+# The sensitive items the purpose permits, under a purpose that names no assessment.
+_lacking_impact_assessment := {item |
 	not _has_impact_assessment
-	_permitted(item)
+	some item in _permitted_sensitive_items
 }
 
 # METADATA
@@ -32,5 +31,5 @@ _needs_impact_assessment(item) if {
 #   code: impact_assessment_required
 _deny contains sprintf("impact_assessment_required:%s", [item.name]) if {
 	some item in _checked
-	_needs_impact_assessment(item)
+	item in _lacking_impact_assessment
 }

@@ -30,20 +30,23 @@ _reveals_willingness_to_pay(item) if {
 	source.category in _wtp_categories
 }
 
-_price_restricted(item) if {
+# The fields and tags a pricing purpose may not use.
+_price_restricted contains item if {
 	_pricing
-	_sensitive(item)
+	some item in _sensitive_items
 }
 
-_price_restricted(item) if {
+_price_restricted contains item if {
 	_pricing
+	some item in _items
 	_reveals_willingness_to_pay(item)
 }
 
 # Without the list nothing can be told apart: a pricing purpose may use nothing.
-_price_restricted(item) if {
+_price_restricted contains item if {
 	_pricing
 	not _wtp_known
+	some item in _items
 	is_object(item)
 }
 
@@ -56,7 +59,7 @@ _price_restricted(item) if {
 #   code: price_discrimination_risk
 _deny contains sprintf("price_discrimination_risk:%s", [item.name]) if {
 	some item in _checked
-	_price_restricted(item)
+	item in _price_restricted
 }
 
 # METADATA

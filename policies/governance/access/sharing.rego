@@ -43,6 +43,9 @@ _cross_border if {
 
 _transfer_mechanisms := {"standard_contract", "certification", "security_assessment"}
 
+# A helper rule, so that `not` sees a missing mechanism (see access.rego, Portability).
+_transfer_mechanism_recorded if input.recipient.transfer_mechanism in _transfer_mechanisms
+
 # Separate (or a guardian's) consent whose scope names the recipient.
 _recipient_consent if {
 	_consent_granted
@@ -102,7 +105,7 @@ _deny contains sprintf("recipient_consent_required:%s", [_recipient]) if {
 #   code: transfer_mechanism_required
 _deny contains sprintf("transfer_mechanism_required:%s", [_recipient]) if {
 	_cross_border
-	not input.recipient.transfer_mechanism in _transfer_mechanisms
+	not _transfer_mechanism_recorded
 }
 
 # METADATA

@@ -98,6 +98,12 @@ test_each_recorded_transfer_mechanism_counts if {
 	}
 }
 
+test_missing_transfer_mechanism_counts_as_none if {
+	inp := json.remove(object.union_n([_base, _sharing, _abroad]), ["recipient/transfer_mechanism"])
+	decision := access.decision with input as inp
+	decision.reasons == ["transfer_mechanism_required:hq-analytics-sg"]
+}
+
 test_hong_kong_recipient_is_cross_border if {
 	patch := object.union_n([_sharing, _recipient("hq-analytics-sg", "HK", null)])
 	_reasons(patch) == ["transfer_mechanism_required:hq-analytics-sg"]
