@@ -2,6 +2,7 @@
 
 import base64
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -50,13 +51,27 @@ def _conditions(f: EventFilter) -> list[ColumnElement[bool]]:
     return conds
 
 
+def utc_instant(value: str | None, name: str) -> str | None:
+    """An ISO 8601 date or time (UTC when no offset) in the trail's fixed-width form."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    except (ValueError, OverflowError):
+        raise InvalidRequest(f"{name} must be an ISO 8601 date or time") from None
+
+
 def encode_cursor(row: dict[str, Any]) -> str:
     """An opaque cursor pointing just past `row`."""
     raw = orjson.dumps([row["ts"], row["chain_id"], row["seq"]])
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[str, str, int]:
+def decode_cursor(cursor: str) -> tuple[str, str, int]:
+    """The trail position a cursor of `encode_cursor` points past."""
     try:
         ts, chain, seq = orjson.loads(
             base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
@@ -70,17 +85,23 @@ def _decode_cursor(cursor: str) -> tuple[str, str, int]:
     return ts, chain, seq
 
 
-def _after(cursor: str) -> ColumnElement[bool]:
-    ts, chain, seq = _decode_cursor(cursor)
+def beyond(after: tuple[str, str, int], *, newest_first: bool) -> ColumnElement[bool]:
+    """Events past `after` in (ts, chain, seq) order, either way (keyset pagination)."""
+    ts, chain, seq = after
     t, c, s = col(AuditEventRow.ts), col(AuditEventRow.chain_id), col(AuditEventRow.seq)
-    return or_(t < ts, and_(t == ts, or_(c < chain, and_(c == chain, s < seq))))
+    if newest_first:
+        return or_(t < ts, and_(t == ts, or_(c < chain, and_(c == chain, s < seq))))
+    return or_(t > ts, and_(t == ts, or_(c > chain, and_(c == chain, s > seq))))
 
 
 async def list_events(
     engine: AsyncEngine, f: EventFilter, *, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Return one page of matching events, newest first, and the next cursor."""
-    conds = _conditions(f) + ([_after(cursor)] if cursor else [])
+    if cursor:
+        conds = [*_conditions(f), beyond(decode_cursor(cursor), newest_first=True)]
+    else:
+        conds = _conditions(f)
     stmt = (
         select(AuditEventRow)
         .where(*conds)

@@ -19,11 +19,11 @@ from typing import Any
 
 import orjson
 
+from audit.query import utc_instant
 from governance.policy.decision_log import (
     DecisionFilter,
     entry_intact,
     export_decisions,
-    utc_instant,
 )
 from governance.settings import load_settings
 from governance.store import open_store

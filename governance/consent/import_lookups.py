@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
 from governance.catalog import Catalog
-from governance.consent.ledger import ConsentAction, as_utc
+from governance.consent.ledger import ConsentAction, stored_instant
 from governance.consent.models import ConsentCurrent
 from governance.errors import DataSourceUnavailable
 
@@ -37,7 +37,7 @@ _LATEST = select(
     col(ConsentCurrent.action),
     col(ConsentCurrent.event_id),
     col(ConsentCurrent.notice_version),
-    # Raw values, converted only for the pairs asked about (`_utc`).
+    # Raw values, converted only for the pairs asked about (`stored_instant`).
     type_coerce(col(ConsentCurrent.recorded_at), String),
     type_coerce(col(ConsentCurrent.expires_at), String),
 ).where(
@@ -108,13 +108,12 @@ async def latest_states(
                 latest[row[0], row[1]] = row
     return {
         pair: LedgerState(
-            action, event_id, notice, _utc(at), _utc(expires) if expires else None
+            action,
+            event_id,
+            notice,
+            stored_instant(at),
+            stored_instant(expires) if expires else None,
         )
         for pair, (_, _, action, event_id, notice, at, expires) in latest.items()
         if pair in pairs
     }
-
-
-def _utc(value: str | datetime) -> datetime:
-    """An aware UTC instant from a stored timestamp (SQLite text or a datetime)."""
-    return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)

@@ -187,7 +187,7 @@ STATE_COLUMNS = (
     "expires_at",
 )
 # Untyped text: rows come back as the driver gives them, with no per-value
-# conversion (`_instant` converts the one timestamp that may matter). One subject
+# conversion (`stored_instant` converts the one timestamp that may matter). One subject
 # (a governed read) binds fixed parameters, so the statement is prepared once;
 # a page of subjects passes its ids as one JSON array on SQLite and as an
 # expanded IN list elsewhere.
@@ -247,7 +247,7 @@ class SqlStateReader:
             ) from None
 
 
-def _instant(value: str | datetime) -> datetime:
+def stored_instant(value: str | datetime) -> datetime:
     """An aware UTC instant from a stored timestamp (SQLite text or a datetime)."""
     return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
 
@@ -257,7 +257,7 @@ def _decision_record(row: Sequence[Any], now: datetime) -> ConsentRecord:
     _, _, action, notice, kind, grantor, scope, expires = row
     state = _STATE_OF[action]
     if expires is not None:
-        expires = _instant(expires)
+        expires = stored_instant(expires)
         if state is ConsentState.GRANTED and expires <= now:
             state = ConsentState.EXPIRED
     return ConsentRecord(

@@ -21,20 +21,18 @@ Events whose access was refused before the policy was asked (role, purpose,
 consent, unknown subject) have no decision and no entry.
 """
 
-import base64
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col
 
 from audit.models import AuditEventRow, DecisionShapeRow
+from audit.query import beyond, decode_cursor, encode_cursor
 from audit.record import SUBJECT_REFS, DecisionShape, canonical_json, shape_id
-from governance.errors import InvalidRequest
 from governance.types import Decision
 
 DECISION_PATH = "governance/access/decision"
@@ -62,28 +60,15 @@ class DecisionFilter:
     until: str | None = None
 
 
-def utc_instant(value: str | None, name: str) -> str | None:
-    """An ISO 8601 date or time (UTC when no offset) in the trail's fixed-width form."""
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    except (ValueError, OverflowError):
-        raise InvalidRequest(f"{name} must be an ISO 8601 date or time") from None
-
-
 async def list_decisions(
     engine: AsyncEngine, f: DecisionFilter, *, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page of entries, newest first, and the cursor of the next page."""
-    after = _decode_cursor(cursor) if cursor else None
+    after = decode_cursor(cursor) if cursor else None
     async with engine.connect() as conn:
         rows = await _rows(conn, f, after=after, limit=limit + 1, newest_first=True)
     page = [entry(r) for r in rows[:limit]]
-    return page, _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return page, encode_cursor(rows[limit - 1]) if len(rows) > limit else None
 
 
 async def export_decisions(
@@ -168,7 +153,7 @@ async def _rows(
 ) -> list[dict[str, Any]]:
     conds = _conditions(f)
     if after is not None:
-        conds.append(_beyond(after, newest_first))
+        conds.append(beyond(after, newest_first=newest_first))
     keys = (
         col(AuditEventRow.ts),
         col(AuditEventRow.chain_id),
@@ -197,31 +182,3 @@ def _conditions(f: DecisionFilter) -> list[ColumnElement[bool]]:
     if f.until is not None:
         conds.append(col(AuditEventRow.ts) < f.until)
     return conds
-
-
-def _beyond(after: tuple[str, str, int], newest_first: bool) -> ColumnElement[bool]:
-    """Rows past `after` in the listing order (keyset pagination)."""
-    ts, chain, seq = after
-    t, c, s = col(AuditEventRow.ts), col(AuditEventRow.chain_id), col(AuditEventRow.seq)
-    if newest_first:
-        return or_(t < ts, and_(t == ts, or_(c < chain, and_(c == chain, s < seq))))
-    return or_(t > ts, and_(t == ts, or_(c > chain, and_(c == chain, s > seq))))
-
-
-def _encode_cursor(row: dict[str, Any]) -> str:
-    raw = orjson.dumps([row["ts"], row["chain_id"], row["seq"]])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[str, str, int]:
-    try:
-        ts, chain, seq = orjson.loads(
-            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        )
-        if not (
-            isinstance(ts, str) and isinstance(chain, str) and isinstance(seq, int)
-        ):
-            raise TypeError
-    except (ValueError, TypeError):
-        raise InvalidRequest("cursor is not one this server issued") from None
-    return ts, chain, seq

@@ -4,17 +4,15 @@ Reading the trail is itself audited (`audit.read`, `audit.verify`).
 """
 
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from audit.query import EventFilter, list_events
+from audit.query import EventFilter, list_events, utc_instant
 from audit.verify import verify_trail
 from governance.api.deps import ServicesDep, require
 from governance.api.schemas import VerifyOut
-from governance.errors import InvalidRequest
 from governance.trail import Trail, audited
 from governance.types import Outcome, Principal, Role
 
@@ -22,19 +20,6 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 _OFFICER = require(Role.OFFICER)
 MAX_PAGE = 1000
 Text = Annotated[str | None, Query(max_length=128)]
-
-
-def _instant(value: str | None, name: str) -> str | None:
-    """An ISO 8601 instant as the trail's fixed-width UTC form."""
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    except (ValueError, OverflowError):
-        raise InvalidRequest(f"{name} must be an ISO 8601 date or time") from None
 
 
 @router.get("/events")
@@ -59,8 +44,8 @@ async def events(
             caller=caller,
             purpose=purpose,
             outcome=outcome.value if outcome else None,
-            since=_instant(since, "since"),
-            until=_instant(until, "until"),
+            since=utc_instant(since, "since"),
+            until=utc_instant(until, "until"),
         )
         page, next_cursor = await list_events(
             services.store, selected, limit=limit, cursor=cursor

@@ -12,8 +12,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
+from audit.query import utc_instant
 from governance.api.deps import ServicesDep, require
-from governance.policy.decision_log import DecisionFilter, list_decisions, utc_instant
+from governance.policy.decision_log import DecisionFilter, list_decisions
 from governance.policy.reload import PolicyReloader
 from governance.trail import Trail, audited
 from governance.types import Principal, Role
