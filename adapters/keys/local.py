@@ -2,7 +2,8 @@
 
 The file is created (mode 0600) with fresh random keys when absent; a key name
 missing from an existing file is added. Each key is 32 random bytes; the
-`receipt_signing` key is the Ed25519 private seed that signs consent receipts.
+`receipt_signing` and `audit_signing` keys are Ed25519 private seeds (consent
+receipts; audit checkpoints and export manifests).
 A key is rotated by adding a higher version (`v2` beside `v1`): the highest is
 current from the next start; older ones stay readable through `versions`, so
 tokens made under them can still be opened.
@@ -26,6 +27,7 @@ KEY_NAMES = (
     "cursor",
     "receipt_signing",
     "center_link",
+    "audit_signing",
 )
 _KEY_BYTES = 32
 
