@@ -1,4 +1,4 @@
-"""Administrative commands: serve, callers add/list/revoke, audit verify, config check."""
+"""Administrative commands: serve, callers add/list/revoke, config check."""
 
 import argparse
 import asyncio
@@ -12,7 +12,6 @@ from sqlalchemy.sql import Executable
 from adapters.rego.bundle import load_bundle
 from adapters.rego.registration import RegoTagScreen
 from audit.record import AuditDraft
-from audit.verify import verify_trail
 from audit.writer import AuditWriter
 from governance.app import create_app
 from governance.auth.registry import CallerInfo, CallerRegistry
@@ -38,10 +37,6 @@ def add_parsers(sub: Any) -> None:
     revoke.add_argument("name")
     revoke.set_defaults(run=callers_revoke)
 
-    audit = sub.add_parser("audit", help="work with the audit trail")
-    asub = audit.add_subparsers(dest="audit_command", required=True)
-    asub.add_parser("verify", help="verify every chain").set_defaults(run=audit_verify)
-
     config = sub.add_parser("config", help="check configuration")
     gsub = config.add_subparsers(dest="config_command", required=True)
     gsub.add_parser("check", help="load settings, catalog and bundle").set_defaults(
@@ -49,12 +44,12 @@ def add_parsers(sub: Any) -> None:
     )
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def settings_of(args: argparse.Namespace) -> Settings:
     path: Path | None = args.config
     return load_settings(path)
 
 
-def _with_store(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+def with_store(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
     async def run() -> T:
         store = await open_store(settings.store_url)
         try:
@@ -80,7 +75,7 @@ def serve(args: argparse.Namespace) -> int:
     overrides = {
         k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None
     }
-    base = _settings(args)
+    base = settings_of(args)
     settings = base.model_copy(
         update={"server": base.server.model_copy(update=overrides)}
     )
@@ -95,7 +90,7 @@ def serve(args: argparse.Namespace) -> int:
 
 def callers_add(args: argparse.Namespace) -> int:
     """Register a caller and print its key (shown this once only)."""
-    settings = _settings(args)
+    settings = settings_of(args)
     catalog = load_catalog(settings.catalog_file)
 
     async def work(store: Any) -> str:
@@ -119,19 +114,19 @@ def callers_add(args: argparse.Namespace) -> int:
         )
         return key
 
-    key = _with_store(settings, work)
+    key = with_store(settings, work)
     print(f"caller {args.name} ({args.role}) added. Its key, shown only now:\n{key}")
     return 0
 
 
 def callers_list(args: argparse.Namespace) -> int:
     """Print every caller."""
-    settings = _settings(args)
+    settings = settings_of(args)
 
     async def work(store: Any) -> list[CallerInfo]:
         return await CallerRegistry(store, known_purposes=frozenset()).list()
 
-    for c in _with_store(settings, work):
+    for c in with_store(settings, work):
         state = f"revoked {c.revoked_at:%Y-%m-%d}" if c.revoked_at else "active"
         purposes = ",".join(c.purposes) or "-"
         print(f"{c.name}\t{c.role.value}\t{purposes}\t{c.key_id}\t{state}")
@@ -140,7 +135,7 @@ def callers_list(args: argparse.Namespace) -> int:
 
 def callers_revoke(args: argparse.Namespace) -> int:
     """Revoke a caller's key."""
-    settings = _settings(args)
+    settings = settings_of(args)
 
     async def work(store: Any) -> None:
         registry = CallerRegistry(store, known_purposes=frozenset())
@@ -156,30 +151,14 @@ def callers_revoke(args: argparse.Namespace) -> int:
             stmt,
         )
 
-    _with_store(settings, work)
+    with_store(settings, work)
     print(f"caller {args.name} revoked")
     return 0
 
 
-def audit_verify(args: argparse.Namespace) -> int:
-    """Verify the trail; exit 1 and name the first bad event if it was tampered with."""
-    report = _with_store(_settings(args), verify_trail)
-    if report.ok:
-        print(f"audit trail intact: {report.events} events in {report.chains} chains")
-        return 0
-    bad = report.first_bad
-    assert bad is not None  # noqa: S101 - a failed report always names its fault
-    print(
-        f"audit trail NOT intact after checking {report.events} events: {bad.problem} "
-        f"at chain {bad.chain_id} seq {bad.seq}"
-        + (f" (event {bad.event_id})" if bad.event_id else "")
-    )
-    return 1
-
-
 def config_check(args: argparse.Namespace) -> int:
     """Load settings, catalog and policy bundle; report what was found."""
-    settings = _settings(args)
+    settings = settings_of(args)
     bundle = load_bundle(settings.policy_dir)
     bundle.engine()
     catalog = load_catalog(settings.catalog_file, screen=RegoTagScreen(bundle))

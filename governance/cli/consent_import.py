@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.keys.local import LocalKeyProvider
 from adapters.sql.engine import create_engine
 from governance.catalog import load_catalog
-from governance.cli.admin import _settings, _with_store
+from governance.cli.admin import settings_of, with_store
 from governance.consent import importer
 from governance.errors import ConfigurationError
 from governance.services import subject_referencer
@@ -49,7 +49,7 @@ def add_parser(consent_sub: Any) -> None:
 
 def import_consents(args: argparse.Namespace) -> int:
     """Check FILE; unless it has bad rows or this is a dry run, import it."""
-    settings = _settings(args)
+    settings = settings_of(args)
     catalog = load_catalog(settings.catalog_file)
     path: Path = args.file
     dry_run: bool = args.dry_run
@@ -74,7 +74,7 @@ def import_consents(args: argparse.Namespace) -> int:
         return plan
 
     with bulk_work():
-        plan = _with_store(settings, work)
+        plan = with_store(settings, work)
     return _report(plan, path, dry_run=dry_run)
 
 

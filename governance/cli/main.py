@@ -11,6 +11,7 @@ from pathlib import Path
 
 from governance.cli import (
     admin,
+    audit,
     consent,
     consent_expire,
     consent_import,
@@ -37,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo.add_parser(sub)
     admin.add_parsers(sub)
+    audit.add_parser(sub)
     consent_commands = consent.add_parser(sub)
     consent_import.add_parser(consent_commands)
     consent_expire.add_parser(consent_commands)
