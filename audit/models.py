@@ -80,3 +80,17 @@ class DecisionShapeRow(SQLModel, table=True):
     revision: str = Field(max_length=80)
     input: str = Field(description="The policy input, canonical JSON (facts only).")
     result: str = Field(description="The decision, canonical JSON.")
+
+
+class AuditPurgeRow(SQLModel, table=True):
+    """One retention batch: what it tombstoned, signed (see audit/purges.py)."""
+
+    __tablename__ = "audit_purges"
+
+    purge_id: str = Field(primary_key=True, max_length=32)
+    purged_at: str = Field(max_length=32)
+    cutoffs: str = Field(description="The retention periods in force, canonical JSON.")
+    events: int
+    digest: str = Field(max_length=64)
+    key_id: str = Field(max_length=32)
+    signature: str = Field(max_length=128)
