@@ -20,6 +20,7 @@ from adapters.rego.decider import RegorusDecider
 from adapters.rego.registration import RegoTagScreen
 from adapters.sources.sql import SqlDataSource
 from adapters.sql.pg_states import PgStateReader
+from adapters.sql.sqlite_states import SqliteStateReader
 from audit.writer import AuditWriter
 from governance.api.limits import BodyLimit
 from governance.api.problems import install_problem_handlers
@@ -82,6 +83,13 @@ async def _policy_engines(settings: Settings, bundle: Bundle) -> AsyncIterator[E
     yield RegorusDecider(bundle), RegorusDecider
 
 
+async def _state_reader(url: str, dialect: str) -> PgStateReader | SqliteStateReader:
+    """Consent reads skip SQLAlchemy: see `pg_states` and `sqlite_states`."""
+    if dialect == "postgresql":
+        return await PgStateReader.open(url)
+    return SqliteStateReader.for_url(url)
+
+
 def create_app(settings: Settings) -> FastAPI:
     """Build the FastAPI app for `settings`; services start in its lifespan."""
     configure_logging(settings.log_format)
@@ -95,11 +103,7 @@ def create_app(settings: Settings) -> FastAPI:
         writer = AuditWriter(store)
         await writer.start()
         source = SqlDataSource.from_urls(catalog.sources)
-        states = (  # PostgreSQL: consent reads skip SQLAlchemy's pool (see pg_states)
-            await PgStateReader.open(settings.store_url)
-            if store.dialect.name == "postgresql"
-            else None
-        )
+        states = await _state_reader(settings.store_url, store.dialect.name)
         engines = AsyncExitStack()
         first, build = await engines.enter_async_context(
             _policy_engines(settings, bundle)
@@ -140,8 +144,7 @@ def create_app(settings: Settings) -> FastAPI:
             await engines.aclose()
             await writer.stop()
             await source.close()
-            if states is not None:
-                await states.close()
+            await states.close()
             await store.dispose()
 
     app = FastAPI(
