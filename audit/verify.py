@@ -1,14 +1,31 @@
-"""Verify the whole trail: every chain, event by event, against its recorded head."""
+"""Verify the whole trail: every chain event by event, then the signed checkpoints.
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+`verify_trail()` reads one consistent snapshot of the store (so writers and
+sealers may go on meanwhile) and stops at the first fault:
+
+1. each chain, in the order the chains started, against its links and its
+   recorded head (`audit.chain.ChainWalk`), streamed in pages;
+2. no event of an unregistered chain;
+3. the checkpoints and the Merkle tree they sign (`audit.checkpoint_verify`):
+   signatures (when public keys are given), no checkpoint missing, no sealed
+   chain or event deleted, every sealed event as it was when it was signed.
+
+Events after the latest checkpoint (`unsealed`) are protected by their chains
+only until the next seal; a report says how many there are.
+"""
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col
 
-from audit.chain import ChainFault, verify_chain
+from audit.chain import ChainFault, ChainWalk
+from audit.checkpoint import Checkpoint
+from audit.checkpoint_verify import CheckpointFault, verify_seals
 from audit.models import AuditChain, AuditEventRow
 
 _PAGE = 5000
@@ -16,34 +33,112 @@ _PAGE = 5000
 
 @dataclass(frozen=True)
 class VerifyReport:
-    """Whether the trail is intact, how many events were checked, and the first fault."""
+    """Whether the trail is intact, what was checked, and the first fault.
+
+    `first_bad` names an event (chain, seq, event id, problem);
+    `checkpoint_fault` a fault of the checkpoints or the tree.
+    """
 
     ok: bool
     events: int
     chains: int
     first_bad: ChainFault | None
+    checkpoints: int = 0
+    sealed: int = 0
+    latest: Checkpoint | None = None
+    checkpoint_fault: CheckpointFault | None = None
+    signatures_checked: bool = False
+
+    @property
+    def unsealed(self) -> int:
+        """Events no checkpoint covers yet."""
+        return max(self.events - self.sealed, 0)
+
+    def as_json(self) -> dict[str, Any]:
+        """The report as the API returns it."""
+        latest = self.latest
+        return {
+            "ok": self.ok,
+            "events": self.events,
+            "chains": self.chains,
+            "first_bad": asdict(self.first_bad) if self.first_bad else None,
+            "checkpoints": self.checkpoints,
+            "sealed": self.sealed,
+            "unsealed": self.unsealed,
+            "latest_checkpoint": None
+            if latest is None
+            else {
+                "number": latest.number,
+                "tree_size": latest.tree_size,
+                "root_hash": latest.root_hash,
+                "sealed_at": latest.sealed_at,
+            },
+            "checkpoint_fault": asdict(self.checkpoint_fault)
+            if self.checkpoint_fault
+            else None,
+            "signatures_checked": self.signatures_checked,
+        }
 
 
-async def verify_trail(engine: AsyncEngine) -> VerifyReport:
-    """Walk every chain; stop at the first fault."""
+async def verify_trail(
+    engine: AsyncEngine, *, public_keys: Sequence[str] | None = None
+) -> VerifyReport:
+    """Walk every chain, then the checkpoints; stop at the first fault.
+
+    Args:
+        engine: the governance store.
+        public_keys: PEMs of the audit signing key (all versions in use); without
+            them checkpoint signatures are not checked.
+    """
     total = 0
-    async with engine.connect() as conn:
+    async with _snapshot(engine) as conn:
         chains = (
             await conn.execute(select(AuditChain).order_by(col(AuditChain.started_at)))
         ).all()
-        known = {c.chain_id for c in chains}
         for chain in chains:
-            rows = [r async for r in _rows(conn, chain.chain_id)]
-            count, fault = verify_chain(
-                chain.chain_id, rows, head_seq=chain.head_seq, head_hash=chain.head_hash
+            walk = ChainWalk(chain.chain_id)
+            fault = None
+            async for row in _rows(conn, chain.chain_id):
+                fault = walk.check(row)
+                if fault:
+                    break
+            fault = fault or walk.finish(
+                head_seq=chain.head_seq, head_hash=chain.head_hash
             )
-            total += count
+            total += walk.count
             if fault:
                 return VerifyReport(False, total, len(chains), fault)
-        orphan = await _orphan(conn, known)
-    if orphan is not None:
-        return VerifyReport(False, total, len(chains), orphan)
-    return VerifyReport(True, total, len(chains), None)
+        orphan = await _orphan(conn, {c.chain_id for c in chains})
+        if orphan is not None:
+            return VerifyReport(False, total, len(chains), orphan)
+        heads = {c.chain_id: c.head_seq for c in chains}
+        seals = await verify_seals(conn, heads, public_keys)
+    return VerifyReport(
+        ok=seals.chain_fault is None and seals.fault is None,
+        events=total,
+        chains=len(chains),
+        first_bad=seals.chain_fault,
+        checkpoints=seals.checkpoints,
+        sealed=seals.sealed,
+        latest=seals.latest,
+        checkpoint_fault=seals.fault,
+        signatures_checked=public_keys is not None,
+    )
+
+
+@asynccontextmanager
+async def _snapshot(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A read-only transaction that sees one state of the store throughout."""
+    async with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn = await conn.execution_options(isolation_level="REPEATABLE READ")
+            await conn.begin()
+        else:  # SQLite (WAL): the first read fixes what the transaction sees
+            await conn.exec_driver_sql("BEGIN")
+        try:
+            yield conn
+        finally:
+            await conn.rollback()
 
 
 async def _rows(conn: AsyncConnection, chain_id: str) -> AsyncIterator[dict[str, Any]]:
