@@ -4,9 +4,11 @@
 `interval` seconds (0: only at start and stop); `stop()` ends it and seals what
 the writer committed last. Each round seals checkpoint after checkpoint until
 nothing is left (`audit.seal.MAX_LEAVES` events each, yielding to requests in
-between). A failed round is logged (`audit_seal_failed`, the error's type only)
-and the next round tries again; it never stops the proxy. `status()` is what
-`/healthz` shows: the latest checkpoint this process has seen and its age.
+between), and logs each checkpoint made (`audit_checkpoint_sealed`: number,
+tree size and root, a witness kept outside the store). A failed round is
+logged (`audit_seal_failed`, the error's type only) and the next round tries
+again; it never stops the proxy. `status()` is what `/healthz` shows: the
+latest checkpoint this process has seen and its age.
 """
 
 import asyncio
@@ -23,7 +25,10 @@ from audit.seal import SealResult, seal
 from audit.signing import AuditSigner
 from governance.ports import KeyProvider
 
-_log = structlog.get_logger(__name__)
+
+def _log() -> Any:
+    """A logger bound to the logging configuration in force now (not the first one)."""
+    return structlog.get_logger(__name__)
 
 
 class Sealer:
@@ -95,9 +100,17 @@ class Sealer:
     async def _round(self) -> None:
         """One logged round: a failure is kept for `status` and retried next time."""
         try:
-            await self.seal_now()
+            results = await self.seal_now()
         except Exception as exc:  # the proxy must outlive any store or key fault
             self._last_error = type(exc).__name__
-            _log.warning("audit_seal_failed", error=type(exc).__name__)
-        else:
-            self._last_error = None
+            _log().warning("audit_seal_failed", error=type(exc).__name__)
+            return
+        self._last_error = None
+        for made in (r.latest for r in results if r.document is not None):
+            assert made is not None  # noqa: S101 - a document always has its checkpoint
+            _log().info(
+                "audit_checkpoint_sealed",
+                number=made.number,
+                tree_size=made.tree_size,
+                root_hash=made.root_hash,
+            )

@@ -129,13 +129,6 @@ async def seal(
         )
         document = sign_checkpoint(signer, checkpoint)
         await _store(conn, size, events, nodes, document)
-    _log.info(
-        "audit_checkpoint_sealed",
-        number=checkpoint.number,
-        tree_size=checkpoint.tree_size,
-        root_hash=checkpoint.root_hash,
-        sealed=len(events),
-    )
     return SealResult(len(events), document, checkpoint)
 
 

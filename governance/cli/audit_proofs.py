@@ -98,8 +98,8 @@ def audit_checkpoint(args: argparse.Namespace) -> int:
 
 def audit_prove(args: argparse.Namespace) -> int:
     """Print the requested proof as JSON."""
-    if args.event_id is None and args.second is not None:
-        raise ConfigurationError("--to needs --from")
+    if args.second is not None and args.first is None:
+        raise ConfigurationError("--to goes with --from")
 
     async def work(store: Any) -> dict[str, Any]:
         if args.event_id is not None:
