@@ -89,6 +89,11 @@ class ChainWalk:
         self.count = 0
         self._prev, self._expected = genesis_hash(chain_id), 1
 
+    @property
+    def next_seq(self) -> int:
+        """The seq the next row must have."""
+        return self._expected
+
     def check(self, row: Mapping[str, Any]) -> ChainFault | None:
         """Check the next row; the first fault ends the walk."""
         self.count += 1

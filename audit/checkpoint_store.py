@@ -7,20 +7,37 @@ leaves, whatever the tree's size, while the nodes take an eighth of the rows
 of the leaves.
 """
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import select, tuple_
+from sqlalchemy import TextClause, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
 from audit.checkpoint import CHECKPOINT_FORMAT
 from audit.merkle import Range, Subtree, fold, leaf_hash, root_of, subtrees
-from audit.models import AuditCheckpointRow, AuditLeafRow, AuditNodeRow
+from audit.models import AuditCheckpointRow, AuditLeafRow
 
 NODE_LEVEL = 4
+# Built once: a proof runs a handful of these, and building them costs more
+# than running them on an indexed store.
+_LATEST = (
+    select(AuditCheckpointRow).order_by(col(AuditCheckpointRow.number).desc()).limit(1)
+)
+_OF_SIZE = select(AuditCheckpointRow).where(
+    col(AuditCheckpointRow.tree_size) == bindparam("size")
+)
+_LEAVES = (
+    select(col(AuditLeafRow.leaf_index), col(AuditLeafRow.hash))
+    .where(
+        col(AuditLeafRow.leaf_index) >= bindparam("start"),
+        col(AuditLeafRow.leaf_index) < bindparam("end"),
+    )
+    .order_by(col(AuditLeafRow.leaf_index))
+)
 
 
 def checkpoint_doc(row: Any) -> dict[str, Any]:
@@ -35,14 +52,12 @@ def checkpoint_doc(row: Any) -> dict[str, Any]:
 
 async def latest_checkpoint(conn: AsyncConnection) -> Any | None:
     """The newest checkpoint row, or None."""
-    stmt = select(AuditCheckpointRow).order_by(col(AuditCheckpointRow.number).desc())
-    return (await conn.execute(stmt.limit(1))).first()
+    return (await conn.execute(_LATEST)).first()
 
 
 async def checkpoint_of_size(conn: AsyncConnection, size: int) -> Any | None:
     """The checkpoint row of tree size `size`, or None."""
-    stmt = select(AuditCheckpointRow).where(col(AuditCheckpointRow.tree_size) == size)
-    return (await conn.execute(stmt)).first()
+    return (await conn.execute(_OF_SIZE, {"size": size})).first()
 
 
 async def range_hashes(conn: AsyncConnection, ranges: Sequence[Range]) -> list[bytes]:
@@ -71,10 +86,9 @@ async def subtree_hashes(
     high = [s for s in wanted if s[0] >= NODE_LEVEL]
     found: dict[Subtree, bytes] = {}
     if high:
-        stmt = select(
-            col(AuditNodeRow.level), col(AuditNodeRow.idx), col(AuditNodeRow.hash)
-        ).where(tuple_(col(AuditNodeRow.level), col(AuditNodeRow.idx)).in_(high))
-        for level, idx, hex_hash in await conn.execute(stmt):
+        keys = {f"l{n}": level for n, (level, _) in enumerate(high)}
+        keys |= {f"i{n}": idx for n, (_, idx) in enumerate(high)}
+        for level, idx, hex_hash in await conn.execute(_nodes(len(high)), keys):
             found[(level, idx)] = bytes.fromhex(hex_hash)
     by_block: dict[int, list[Subtree]] = defaultdict(list)
     for level, idx in wanted - set(high):
@@ -94,17 +108,19 @@ async def subtree_hashes(
     return found
 
 
+@functools.cache
+def _nodes(count: int) -> TextClause:
+    """Select `count` nodes by (level, idx): ORed pairs, which every store looks up
+    in its primary key (SQLite scans the whole table for a row-value IN list)."""
+    pairs = " OR ".join(f"(level = :l{n} AND idx = :i{n})" for n in range(count))
+    return text(f"SELECT level, idx, hash FROM audit_nodes WHERE {pairs}")  # noqa: S608
+
+
 async def _leaf_hashes(conn: AsyncConnection, start: int, end: int) -> list[bytes]:
     """Leaf hashes of the stored leaves from `start`, stopping at `end` or a gap."""
-    stmt = (
-        select(col(AuditLeafRow.leaf_index), col(AuditLeafRow.hash))
-        .where(
-            col(AuditLeafRow.leaf_index) >= start, col(AuditLeafRow.leaf_index) < end
-        )
-        .order_by(col(AuditLeafRow.leaf_index))
-    )
     hashes = []
-    for expected, (index, hex_hash) in enumerate(await conn.execute(stmt), start):
+    rows = await conn.execute(_LEAVES, {"start": start, "end": end})
+    for expected, (index, hex_hash) in enumerate(rows, start):
         if index != expected:
             break
         hashes.append(leaf_hash(bytes.fromhex(hex_hash)))

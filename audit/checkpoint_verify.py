@@ -10,9 +10,10 @@
 3. every chain a checkpoint names is still registered, its head not below the
    event it sealed (a chain deleted whole is caught here);
 4. the tree, streamed in pages that end at each checkpoint's size: every
-   sealed event still exists, the tree of the events' hashes gives each
-   checkpoint's signed root, and the stored leaves and nodes (what proofs are
-   built from) agree with it.
+   sealed event still exists and continues its chain (each event is read once,
+   here, and handed to its chain's `ChainWalk`), the tree of the events'
+   hashes gives each checkpoint's signed root, and the stored leaves and nodes
+   (what proofs are built from) agree with it.
 
 A root that does not match is placed as precisely as the store allows: at the
 first event whose hash differs from its leaf (the event was rewritten after it
@@ -31,7 +32,7 @@ from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
-from audit.chain import ChainFault
+from audit.chain import ChainFault, ChainWalk
 from audit.checkpoint import (
     Checkpoint,
     check_checkpoint,
@@ -41,12 +42,19 @@ from audit.checkpoint import (
 )
 from audit.checkpoint_store import NODE_LEVEL, checkpoint_doc
 from audit.merkle import TreeBuilder, leaf_hash
-from audit.models import AuditCheckpointRow, AuditLeafRow, AuditNodeRow
+from audit.models import (
+    AuditCheckpointRow,
+    AuditEventRow,
+    AuditLeafRow,
+    AuditNodeRow,
+)
 
 _PAGE = 10_000
-_LEAVES = text(
-    "SELECT l.leaf_index, l.chain_id, l.seq, l.hash, e.event_id, e.hash"
-    " FROM audit_leaves l LEFT JOIN audit_events e"
+_COLUMNS = tuple(AuditEventRow.model_fields)
+_LEAVES = text(  # each leaf with its event's stored columns (NULL: no such event)
+    "SELECT l.leaf_index, l.chain_id, l.seq, l.hash, "  # noqa: S608 - fixed names
+    + ", ".join(f"e.{c}" for c in _COLUMNS)
+    + " FROM audit_leaves l LEFT JOIN audit_events e"
     " ON e.chain_id = l.chain_id AND e.seq = l.seq"
     " WHERE l.leaf_index >= :start AND l.leaf_index < :end ORDER BY l.leaf_index"
 )
@@ -78,12 +86,21 @@ Fault = ChainFault | CheckpointFault
 
 async def verify_seals(
     conn: AsyncConnection,
-    chains: Mapping[str, int],
+    walks: Mapping[str, ChainWalk],
+    heads: Mapping[str, int],
     public_keys: Sequence[str] | None,
 ) -> SealCheck:
-    """Check checkpoints and tree against the events; `chains`: chain id -> head seq.
+    """Check checkpoints and tree against the events.
 
-    Signatures are checked only when `public_keys` (PEM) are given.
+    Every sealed event is read once, in leaf order (each chain's in seq order),
+    and fed to its chain's walk in `walks`, so the chains' checks of sealed
+    events happen on the way; the caller walks on from there.
+
+    Args:
+        conn: a connection holding one snapshot of the store.
+        walks: chain id -> a fresh `ChainWalk`, for every registered chain.
+        heads: chain id -> head seq, as registered.
+        public_keys: PEMs; signatures are checked only when given.
     """
     fault: Fault | None
     checkpoints, fault = await _read_checkpoints(conn, public_keys)
@@ -91,10 +108,10 @@ async def verify_seals(
     if fault is None:
         fault = await _unsigned_leaves(conn, latest)
     if fault is None:
-        fault = _sealed_chains(checkpoints, chains)
+        fault = _sealed_chains(checkpoints, heads)
     sealed = 0
     if fault is None:
-        walk = _Walk(checkpoints)
+        walk = _Walk(checkpoints, walks)
         fault = await walk.run(conn)
         sealed = walk.builder.size
     if isinstance(fault, ChainFault):
@@ -213,9 +230,12 @@ def _sealed_chains(
 class _Walk:
     """Streams the leaves in order, rebuilding the tree from the events' hashes."""
 
-    def __init__(self, checkpoints: Sequence[Checkpoint]) -> None:
+    def __init__(
+        self, checkpoints: Sequence[Checkpoint], walks: Mapping[str, ChainWalk]
+    ) -> None:
         self.builder = TreeBuilder()
         self._checkpoints = checkpoints
+        self._walks = walks
         self._rewritten: tuple[int, ChainFault] | None = None
         self._node: tuple[int, int] | None = None
 
@@ -238,17 +258,17 @@ class _Walk:
     ) -> Fault | None:
         completed: list[tuple[int, int, bytes]] = []
         rows = await conn.execute(_LEAVES, {"start": self.builder.size, "end": end})
-        for index, chain_id, seq, leaf, event_id, event_hash in rows:
+        for index, chain_id, seq, leaf, *columns in rows:
             if index != self.builder.size:
                 break
-            if event_hash is None:
-                return ChainFault(chain_id, seq, None, "missing")
-            if event_hash != leaf and self._rewritten is None:
-                self._rewritten = (
-                    index,
-                    ChainFault(chain_id, seq, event_id, "altered"),
-                )
-            nodes = self.builder.append(leaf_hash(bytes.fromhex(event_hash)))
+            event = dict(zip(_COLUMNS, columns, strict=True))
+            fault = self._event(checkpoint, index, chain_id, seq, event)
+            if fault is not None:
+                return fault
+            if event["hash"] != leaf and self._rewritten is None:
+                fault = ChainFault(chain_id, seq, event["event_id"], "altered")
+                self._rewritten = (index, fault)
+            nodes = self.builder.append(leaf_hash(bytes.fromhex(event["hash"])))
             completed += [n for n in nodes if n[0] >= NODE_LEVEL]
         if self.builder.size < end:
             return _fault(
@@ -260,6 +280,29 @@ class _Walk:
         if self._node is None:
             self._node = await _first_bad_node(conn, completed)
         return None
+
+    def _event(
+        self,
+        checkpoint: Checkpoint,
+        index: int,
+        chain_id: str,
+        seq: int,
+        event: dict[str, Any],
+    ) -> Fault | None:
+        """Check a sealed event exists and continues its chain; feed it to the chain."""
+        walk = self._walks.get(chain_id)
+        if walk is None:
+            return ChainFault(chain_id, seq, None, "chain_missing")
+        if event["chain_id"] is None:
+            return ChainFault(chain_id, seq, None, "missing")
+        if seq != walk.next_seq:
+            return _fault(
+                "leaf_out_of_order",
+                checkpoint.number,
+                _EXPLAIN["leaf_out_of_order"],
+                (index, index + 1),
+            )
+        return walk.check(event)
 
     def _close(self, checkpoint: Checkpoint, start: int) -> Fault | None:
         """At a checkpoint's size: compare roots and place any fault found meanwhile."""
@@ -339,6 +382,8 @@ _EXPLAIN = {
     "key_mismatch": "signed by a key that is not among the given public keys",
     "bad_signature": "its signature does not cover its content",
     "leaves_missing": "leaves of the signed tree are missing",
+    "leaf_out_of_order": "a leaf is not its chain's next sealed event: leaves "
+    "were moved",
     "root_mismatch": "the sealed events do not give the signed root: rewritten "
     "after sealing, together with their leaves",
     "leaf_altered": "a stored leaf differs from its event, which is as signed: "

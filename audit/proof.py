@@ -28,9 +28,8 @@ both documents offline.
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlmodel import col
 
 from audit.checkpoint import Checkpoint, parse_checkpoint
 from audit.checkpoint_store import (
@@ -46,11 +45,17 @@ from audit.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from audit.models import AuditEventRow, AuditLeafRow
+from audit.models import AuditEventRow
 from governance.errors import Conflict, InvalidRequest, NotFound
 
 INCLUSION_FORMAT = "govproxy-audit-inclusion/1"
 CONSISTENCY_FORMAT = "govproxy-audit-consistency/1"
+_COLUMNS = tuple(AuditEventRow.model_fields)
+_EVENT = text(  # the event's stored columns and its leaf index (None: not sealed)
+    f"SELECT {', '.join('e.' + c for c in _COLUMNS)}, l.leaf_index"  # noqa: S608
+    " FROM audit_events e LEFT JOIN audit_leaves l"
+    " ON l.chain_id = e.chain_id AND l.seq = e.seq WHERE e.event_id = :event_id"
+)
 
 
 class UnknownEvent(NotFound):
@@ -88,18 +93,15 @@ async def inclusion_proof(engine: AsyncEngine, event_id: str) -> dict[str, Any]:
         UnknownEvent, EventNotSealed, TreeInconsistent.
     """
     async with engine.connect() as conn:
-        found = await conn.execute(
-            select(AuditEventRow).where(col(AuditEventRow.event_id) == event_id)
-        )
-        event = found.first()
-        if event is None:
+        found = (await conn.execute(_EVENT, {"event_id": event_id})).first()
+        if found is None:
             raise UnknownEvent("no audit event has this id")
-        index = await _leaf_index(conn, event.chain_id, event.seq)
+        *event, index = found
         doc, head = _signed(await latest_checkpoint(conn))
         if index is None or head is None or index >= head.tree_size:
             raise EventNotSealed("the event is not in a signed checkpoint yet")
         path = await _hashes(conn, inclusion_ranges(index, head.tree_size))
-    columns = dict(event._mapping)
+    columns = dict(zip(_COLUMNS, event, strict=True))
     leaf = leaf_hash(bytes.fromhex(columns["hash"]))
     root = bytes.fromhex(head.root_hash)
     if not verify_inclusion(index, head.tree_size, leaf, path, root):
@@ -175,14 +177,6 @@ def _signed(row: Any | None) -> tuple[dict[str, Any], Checkpoint | None]:
     if head is None:
         raise TreeInconsistent(f"checkpoint {row.number} is not a checkpoint document")
     return doc, head
-
-
-async def _leaf_index(conn: AsyncConnection, chain_id: str, seq: int) -> int | None:
-    stmt = select(col(AuditLeafRow.leaf_index)).where(
-        col(AuditLeafRow.chain_id) == chain_id, col(AuditLeafRow.seq) == seq
-    )
-    index: int | None = (await conn.execute(stmt)).scalar()
-    return index
 
 
 async def _hashes(conn: AsyncConnection, ranges: list[tuple[int, int]]) -> list[bytes]:

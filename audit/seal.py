@@ -49,7 +49,7 @@ from audit.merkle import TreeBuilder, leaf_hash
 from audit.record import canonical_json, utc_now_iso
 from governance.signing import Signer
 
-MAX_LEAVES = 50_000
+MAX_LEAVES = 20_000  # a checkpoint at most: bounds how long one seal holds the store
 # PostgreSQL: sealers take turns on this lock, released when the transaction ends.
 _SEAL_LOCK = text("SELECT pg_advisory_xact_lock(1735358065)")
 _PENDING = text(

@@ -3,12 +3,14 @@
 `verify_trail()` reads one consistent snapshot of the store (so writers and
 sealers may go on meanwhile) and stops at the first fault:
 
-1. each chain, in the order the chains started, against its links and its
-   recorded head (`audit.chain.ChainWalk`), streamed in pages;
-2. no event of an unregistered chain;
-3. the checkpoints and the Merkle tree they sign (`audit.checkpoint_verify`):
+1. the checkpoints and the Merkle tree they sign (`audit.checkpoint_verify`):
    signatures (when public keys are given), no checkpoint missing, no sealed
-   chain or event deleted, every sealed event as it was when it was signed.
+   chain or event deleted, every sealed event as it was when it was signed;
+   the sealed events are read there, once, in leaf order, and each is checked
+   against its chain's links (`audit.chain.ChainWalk`) on the way;
+2. the rest of each chain, in the order the chains started, streamed in
+   pages, to its recorded head;
+3. no event of an unregistered chain.
 
 Events after the latest checkpoint (`unsealed`) are protected by their chains
 only until the next seal; a report says how many there are.
@@ -19,7 +21,7 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col
 
@@ -29,6 +31,11 @@ from audit.checkpoint_verify import CheckpointFault, verify_seals
 from audit.models import AuditChain, AuditEventRow
 
 _PAGE = 5000
+_COLUMNS = tuple(AuditEventRow.model_fields)  # chain_id, seq, ...: seq is second
+_PAGE_OF_CHAIN = text(
+    f"SELECT {', '.join(_COLUMNS)} FROM audit_events"  # noqa: S608 - fixed names
+    f" WHERE chain_id = :chain AND seq > :after ORDER BY seq LIMIT {_PAGE}"
+)
 
 
 @dataclass(frozen=True)
@@ -83,41 +90,29 @@ class VerifyReport:
 async def verify_trail(
     engine: AsyncEngine, *, public_keys: Sequence[str] | None = None
 ) -> VerifyReport:
-    """Walk every chain, then the checkpoints; stop at the first fault.
+    """Check the checkpoints and sealed events, then the rest of each chain; stop at
+    the first fault.
 
     Args:
         engine: the governance store.
         public_keys: PEMs of the audit signing key (all versions in use); without
             them checkpoint signatures are not checked.
     """
-    total = 0
     async with _snapshot(engine) as conn:
         chains = (
             await conn.execute(select(AuditChain).order_by(col(AuditChain.started_at)))
         ).all()
-        for chain in chains:
-            walk = ChainWalk(chain.chain_id)
-            fault = None
-            async for row in _rows(conn, chain.chain_id):
-                fault = walk.check(row)
-                if fault:
-                    break
-            fault = fault or walk.finish(
-                head_seq=chain.head_seq, head_hash=chain.head_hash
-            )
-            total += walk.count
-            if fault:
-                return VerifyReport(False, total, len(chains), fault)
-        orphan = await _orphan(conn, {c.chain_id for c in chains})
-        if orphan is not None:
-            return VerifyReport(False, total, len(chains), orphan)
+        walks = {c.chain_id: ChainWalk(c.chain_id) for c in chains}
         heads = {c.chain_id: c.head_seq for c in chains}
-        seals = await verify_seals(conn, heads, public_keys)
+        seals = await verify_seals(conn, walks, heads, public_keys)
+        fault = seals.chain_fault
+        if fault is None and seals.fault is None:
+            fault = await _rest(conn, chains, walks) or await _orphan(conn, set(walks))
     return VerifyReport(
-        ok=seals.chain_fault is None and seals.fault is None,
-        events=total,
+        ok=fault is None and seals.fault is None,
+        events=sum(w.count for w in walks.values()),
         chains=len(chains),
-        first_bad=seals.chain_fault,
+        first_bad=fault,
         checkpoints=seals.checkpoints,
         sealed=seals.sealed,
         latest=seals.latest,
@@ -141,23 +136,34 @@ async def _snapshot(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
             await conn.rollback()
 
 
-async def _rows(conn: AsyncConnection, chain_id: str) -> AsyncIterator[dict[str, Any]]:
-    last = 0
-    while True:
-        stmt = (
-            select(AuditEventRow)
-            .where(
-                col(AuditEventRow.chain_id) == chain_id, col(AuditEventRow.seq) > last
-            )
-            .order_by(col(AuditEventRow.seq))
-            .limit(_PAGE)
+async def _rest(
+    conn: AsyncConnection, chains: Sequence[Any], walks: dict[str, ChainWalk]
+) -> ChainFault | None:
+    """Walk each chain on from its last sealed event to its recorded head."""
+    for chain in chains:
+        walk = walks[chain.chain_id]
+        fault = await _walk(conn, walk) or walk.finish(
+            head_seq=chain.head_seq, head_hash=chain.head_hash
         )
-        page = (await conn.execute(stmt)).all()
-        for r in page:
-            yield dict(r._mapping)
+        if fault:
+            return fault
+    return None
+
+
+async def _walk(conn: AsyncConnection, walk: ChainWalk) -> ChainFault | None:
+    """Feed the chain's rows after those already walked to `walk`, page by page."""
+    last = walk.next_seq - 1
+    while True:
+        page = (
+            await conn.execute(_PAGE_OF_CHAIN, {"chain": walk.chain_id, "after": last})
+        ).all()
+        for row in page:
+            fault = walk.check(dict(zip(_COLUMNS, row, strict=True)))
+            if fault:
+                return fault
         if len(page) < _PAGE:
-            return
-        last = page[-1].seq
+            return None
+        last = page[-1][1]
 
 
 async def _orphan(conn: AsyncConnection, known: set[str]) -> ChainFault | None:

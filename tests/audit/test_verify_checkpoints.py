@@ -288,6 +288,19 @@ class TestSealedEvents:
 
         assert fault_of(verify(db, [PUBLIC_KEY])) == ("root_mismatch", 2, (16, 32))
 
+    def test_when_a_chains_leaves_swap_places_then_the_first_is_named(self, trail):
+        """Two leaves of one chain swapped: the first one out of its chain's order."""
+        db, _, _ = trail
+        ((left,), (right,)) = query(
+            db, "SELECT chain_id FROM audit_leaves WHERE leaf_index IN (21, 23)"
+        )
+        execute(db, "UPDATE audit_leaves SET leaf_index = -1 WHERE leaf_index = 21")
+        execute(db, "UPDATE audit_leaves SET leaf_index = 21 WHERE leaf_index = 23")
+        execute(db, "UPDATE audit_leaves SET leaf_index = 23 WHERE leaf_index = -1")
+
+        assert left == right
+        assert fault_of(verify(db, [PUBLIC_KEY])) == ("leaf_out_of_order", 2, (21, 22))
+
     def test_when_a_leaf_is_deleted_then_leaves_are_missing(self, trail):
         """A gap in the leaf indexes is reported with the checkpoint it belongs to."""
         db, _, _ = trail
