@@ -25,7 +25,7 @@ import itertools
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 from sqlalchemy import text
@@ -91,8 +91,7 @@ class SealResult:
     latest: Checkpoint | None
 
 
-@dataclass(frozen=True)
-class _Event:
+class _Event(NamedTuple):
     ts: str
     chain_id: str
     seq: int
