@@ -11,14 +11,14 @@ key_id, signature: Ed25519 (`audit_signing`) over the canonical JSON of the rest
 ```
 
 `check_purges()` accepts the tombstones of a store only when every record's
-signature holds under the given public key, its digest and count match the rows
+signature holds under one of the given public keys, its digest and count match the rows
 that name it, no tombstone names an unknown record, and no tombstoned row is
 younger than the access-log floor at its purge. The chain walk then trusts a
 tombstone's stored hash, which its successor's hash still covers.
 """
 
 import hashlib
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -80,21 +80,22 @@ def tombstone_of(row: Mapping[str, Any]) -> str | None:
     return None
 
 
-async def check_purges(conn: AsyncConnection, public_key_pem: str) -> PurgeFault | None:
-    """None when every tombstone is covered by a purge record that verifies."""
+async def check_purges(
+    conn: AsyncConnection, public_keys: Sequence[str] | None
+) -> PurgeFault | None:
+    """None when every tombstone is covered by a purge record that holds.
+
+    Without `public_keys` the signatures are not checked; everything else is.
+    """
     records = {
         r.purge_id: dict(r._mapping)
         for r in (await conn.execute(select(AuditPurgeRow))).all()
     }
-    for record in records.values():
-        reason = check_signature(
-            record_payload(record),
-            signature=record["signature"],
-            key_id=record["key_id"],
-            public_key_pem=public_key_pem,
-        )
-        if reason is not None:
-            return PurgeFault(record["purge_id"], reason)
+    if public_keys is not None:
+        for record in records.values():
+            reason = _signature_fault(record, public_keys)
+            if reason is not None:
+                return PurgeFault(record["purge_id"], reason)
     found: dict[str, list[dict[str, Any]]] = {}
     async for row in _tombstones(conn):
         purge_id = tombstone_of(row)
@@ -108,6 +109,25 @@ async def check_purges(conn: AsyncConnection, public_key_pem: str) -> PurgeFault
         if len(rows) != record["events"] or purge_digest(rows) != record["digest"]:
             return PurgeFault(purge_id, "tombstones_changed")
     return None
+
+
+def _signature_fault(
+    record: Mapping[str, Any], public_keys: Sequence[str]
+) -> str | None:
+    """Why no given key verifies the record's signature (None: one does)."""
+    reasons = [
+        check_signature(
+            record_payload(record),
+            signature=record["signature"],
+            key_id=record["key_id"],
+            public_key_pem=pem,
+        )
+        for pem in public_keys
+    ]
+    if None in reasons:
+        return None
+    named = [r for r in reasons if r != "key_mismatch"]
+    return named[0] if named else "key_mismatch"
 
 
 async def _tombstones(conn: AsyncConnection) -> AsyncIterator[dict[str, Any]]:

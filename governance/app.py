@@ -2,9 +2,9 @@
 
 Startup loads the policy bundle and the catalog, screening its tag names with
 the bundle (either failing stops startup with a message naming the file and the
-fault), opens the governance store, starts this process's audit writer,
-connects the data sources, and starts watching the bundle for changes
-(`governance.policy.reload`).
+fault), opens the governance store, starts this process's audit writer and
+the checkpoint sealer (`audit.checkpoint_task`), connects the data sources,
+and starts watching the bundle for changes (`governance.policy.reload`).
 """
 
 from collections.abc import AsyncIterator, Callable
@@ -21,11 +21,13 @@ from adapters.rego.registration import RegoTagScreen
 from adapters.sources.sql import SqlDataSource
 from adapters.sql.pg_states import PgStateReader
 from adapters.sql.sqlite_states import SqliteStateReader
+from audit.checkpoint_task import Sealer
 from audit.writer import AuditWriter
 from governance.api.limits import BodyLimit
 from governance.api.problems import install_problem_handlers
 from governance.api.routes import (
     audit,
+    audit_proofs,
     callers,
     center,
     consent,
@@ -102,6 +104,10 @@ def create_app(settings: Settings) -> FastAPI:
         store = await open_store(settings.store_url)
         writer = AuditWriter(store)
         await writer.start()
+        app.state.checkpoints = sealer = Sealer(
+            store, keys, interval=settings.checkpoint_seconds
+        )
+        await sealer.start()
         source = SqlDataSource.from_urls(catalog.sources)
         states = await _state_reader(settings.store_url, store.dialect.name)
         engines = AsyncExitStack()
@@ -143,6 +149,7 @@ def create_app(settings: Settings) -> FastAPI:
             decider.close()
             await engines.aclose()
             await writer.stop()
+            await sealer.stop()  # seals what the writer committed last
             await source.close()
             await states.close()
             await store.dispose()
@@ -155,7 +162,17 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
     install_problem_handlers(app)
-    for module in (health, data, consent, audit, callers, center, policy, tokens):
+    for module in (
+        health,
+        data,
+        consent,
+        audit,
+        audit_proofs,
+        callers,
+        center,
+        policy,
+        tokens,
+    ):
         app.include_router(module.router)
     app.include_router(text_routes.router)
     return app

@@ -137,6 +137,12 @@ class Settings(BaseSettings):
     policy_reload_seconds: float = Field(
         2.0, ge=0, description="Check the bundle for changes this often (0 = off)."
     )
+    checkpoint_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="Seal the audit trail into a signed checkpoint this often "
+        "(0 = only at start and stop).",
+    )
     decision_cache_size: int = Field(
         4096, ge=0, description="Policy decisions cached per access shape."
     )

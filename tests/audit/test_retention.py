@@ -12,11 +12,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import insert
 
+from audit.checkpoint_task import Sealer
 from audit.purges import PurgeFault, check_purges
 from audit.record import AuditDraft
 from audit.retention import Purger, PurgeReport, RetentionPolicy
 from audit.signing import AuditSigner
-from audit.verify import verify_trail
+from audit.verify import VerifyReport, verify_trail
 from audit.writer import AuditWriter
 from governance.consent.ledger import ConsentAction, ConsentChange
 from governance.consent.models import ConsentEvent
@@ -26,7 +27,22 @@ from governance.settings import load_settings
 from governance.store import open_store
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
-SIGNER = AuditSigner(b"\x01" * 32, "v1")
+
+
+class _Keys:
+    """A key provider holding one fixed audit signing key (v1)."""
+
+    def key(self, name: str) -> tuple[str, bytes]:
+        """The only version of `name`."""
+        return "v1", b"\x01" * 32
+
+    def versions(self, name: str) -> dict[str, bytes]:
+        """Every version of `name`: just v1."""
+        return {"v1": b"\x01" * 32}
+
+
+KEYS = _Keys()
+SIGNER = AuditSigner.from_keys(KEYS)
 REF = subject_referencer(b"\x02" * 32)
 SHARING = "third_party_sharing"
 
@@ -138,7 +154,7 @@ class Store:
 
         async def work(store: Any, _: AuditWriter) -> PurgeFault | None:
             async with store.connect() as conn:
-                return await check_purges(conn, pem or SIGNER.public_pem())
+                return await check_purges(conn, [pem or SIGNER.public_pem()])
 
         return self.run(work)
 
@@ -147,6 +163,22 @@ class Store:
 
         async def work(store: Any, _: AuditWriter) -> bool:
             return (await verify_trail(store)).ok
+
+        return self.run(work)
+
+    def seal(self) -> None:
+        """Seal every committed event into a signed checkpoint (with SIGNER's key)."""
+
+        async def work(store: Any, _: AuditWriter) -> None:
+            await Sealer(store, KEYS, interval=0).seal_now()
+
+        self.run(work)
+
+    def full_verify(self) -> VerifyReport:
+        """verify_trail with the audit public key: chains, checkpoints, purges."""
+
+        async def work(store: Any, _: AuditWriter) -> VerifyReport:
+            return await verify_trail(store, public_keys=[SIGNER.public_pem()])
 
         return self.run(work)
 
@@ -330,6 +362,34 @@ class TestForgedTombstones:
 
         assert fault is not None
         assert fault.problem in {"purged_too_young", "tombstones_changed"}
+
+    def test_sealed_then_purged_events_still_verify_against_the_checkpoint(
+        self, store: Store
+    ) -> None:
+        """A purge after a seal keeps the signed tree valid: leaves hold row hashes."""
+        store.append(access(200), access(300), access(10))
+        store.seal()
+
+        store.purge()
+        report = store.full_verify()
+
+        assert store.whole() == 1
+        assert report.ok
+        assert report.signatures_checked
+
+    def test_verify_names_a_forged_tombstone(self, purged: Store) -> None:
+        """`govproxy audit verify`'s check names the purge record a forgery breaks."""
+        with closing(sqlite3.connect(purged.db)) as conn:
+            conn.execute(
+                'UPDATE audit_events SET detail = \'{"purged_by":"forged"}\''
+                " WHERE seq = 3 AND kind = 'access.read'"
+            )
+            conn.commit()
+
+        report = purged.full_verify()
+
+        assert not report.ok
+        assert report.purge_fault == PurgeFault("forged", "unknown_purge")
 
     def test_a_tombstone_naming_no_record_is_caught(self, purged: Store) -> None:
         """A tombstone whose purge id has no signed record is refused."""

@@ -1,8 +1,8 @@
-"""Audit trail: signed purge records of retention.
+"""Audit trail: signed checkpoints (Merkle leaves, nodes) and retention's purge records.
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-12-04 15:22:21.475304
+Create Date: 2026-12-04 15:48:33.033445
 """
 
 from collections.abc import Sequence
@@ -20,6 +20,34 @@ depends_on: Sequence[str] | None = None
 def upgrade() -> None:
     """Apply this revision."""
     op.create_table(
+        "audit_checkpoints",
+        sa.Column("number", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("tree_size", sa.Integer(), nullable=False),
+        sa.Column("root_hash", AutoString(length=64), nullable=False),
+        sa.Column("sealed_at", AutoString(length=32), nullable=False),
+        sa.Column("body", AutoString(), nullable=False),
+        sa.Column("key_id", AutoString(length=40), nullable=False),
+        sa.Column("signature", AutoString(length=128), nullable=False),
+        sa.PrimaryKeyConstraint("number"),
+        sa.UniqueConstraint("tree_size"),
+    )
+    op.create_table(
+        "audit_leaves",
+        sa.Column("leaf_index", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("chain_id", AutoString(length=32), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("hash", AutoString(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("leaf_index"),
+        sa.UniqueConstraint("chain_id", "seq", name="uq_audit_leaf_event"),
+    )
+    op.create_table(
+        "audit_nodes",
+        sa.Column("level", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("idx", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("hash", AutoString(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("level", "idx"),
+    )
+    op.create_table(
         "audit_purges",
         sa.Column("purge_id", AutoString(length=32), nullable=False),
         sa.Column("purged_at", AutoString(length=32), nullable=False),
@@ -35,3 +63,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Revert this revision."""
     op.drop_table("audit_purges")
+    op.drop_table("audit_nodes")
+    op.drop_table("audit_leaves")
+    op.drop_table("audit_checkpoints")
