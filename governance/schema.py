@@ -17,6 +17,9 @@ so instances starting together take turns); `govproxy db upgrade` runs it alone
 and `govproxy db current` reports the revision.
 """
 
+import functools
+import threading
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -30,6 +33,7 @@ BASELINE = "0001"
 UNMANAGED = frozenset({"ix_consent_current_covering"})
 # Tables every release since the first has made: their presence marks a store.
 _MARKERS = frozenset({"audit_events", "callers", "consent_events"})
+_ALEMBIC = threading.Lock()
 
 
 def alembic_config(conn: Connection | None = None) -> Config:
@@ -44,6 +48,7 @@ def managed(_obj: object, name: str | None, type_: str, *_args: object) -> bool:
     return not (type_ == "index" and name in UNMANAGED)
 
 
+@functools.cache
 def head() -> str:
     """The newest revision this release knows."""
     revision = ScriptDirectory.from_config(alembic_config()).get_current_head()
@@ -58,9 +63,21 @@ def current(conn: Connection) -> str | None:
 
 
 def migrate(conn: Connection) -> None:
-    """Bring the store on `conn` to the newest revision (see the module doc)."""
-    config = alembic_config(conn)
+    """Bring the store on `conn` to the newest revision (see the module doc).
+
+    Alembic keeps its running migration in module globals, so one process
+    migrates one store at a time; a store already at the newest revision only
+    gets the idempotent `create_all`.
+    """
     tables = set(inspect(conn).get_table_names())
+    if "alembic_version" not in tables or current(conn) != head():
+        with _ALEMBIC:
+            _upgrade(conn, tables)
+    SQLModel.metadata.create_all(conn)
+
+
+def _upgrade(conn: Connection, tables: set[str]) -> None:
+    config = alembic_config(conn)
     if "alembic_version" in tables:
         command.upgrade(config, "head")
     elif tables & _MARKERS:
@@ -69,4 +86,3 @@ def migrate(conn: Connection) -> None:
     else:
         SQLModel.metadata.create_all(conn)
         command.stamp(config, "head")
-    SQLModel.metadata.create_all(conn)
