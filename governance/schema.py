@@ -5,9 +5,10 @@ transaction:
 
 ```
 no tables at all            create the newest schema directly, stamp it head
-tables, no alembic_version  a store of a release before migrations: stamp the
+tables, no revision         a store of a release before migrations (or whose
+                            first migration failed part way): stamp the
                             baseline (0001), then upgrade
-alembic_version             upgrade from the recorded revision
+a revision                  upgrade from it
 ```
 
 and then creates anything still missing (idempotent), which also installs the
@@ -69,16 +70,17 @@ def migrate(conn: Connection) -> None:
     migrates one store at a time; a store already at the newest revision only
     gets the idempotent `create_all`.
     """
-    tables = set(inspect(conn).get_table_names())
-    if "alembic_version" not in tables or current(conn) != head():
+    if current(conn) != head():
         with _ALEMBIC:
-            _upgrade(conn, tables)
+            _upgrade(conn, set(inspect(conn).get_table_names()))
     SQLModel.metadata.create_all(conn)
 
 
 def _upgrade(conn: Connection, tables: set[str]) -> None:
     config = alembic_config(conn)
-    if "alembic_version" in tables:
+    # An empty `alembic_version` is a first migration that failed part way (SQLite
+    # commits DDL as it goes): the store is judged by its tables, as if unstamped.
+    if current(conn) is not None:
         command.upgrade(config, "head")
     elif tables & _MARKERS:
         command.stamp(config, BASELINE)

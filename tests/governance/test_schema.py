@@ -151,6 +151,20 @@ class TestFromThePreviousRelease:
 
         assert asyncio.run(verified())
 
+    def test_a_first_migration_that_failed_part_way_is_retried(
+        self, old_store: str
+    ) -> None:
+        """An empty version table (SQLite commits DDL as it goes) does not wedge the store."""
+
+        def half_stamped(conn: Connection) -> None:
+            conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32))"))
+
+        on_connection(old_store, half_stamped)
+
+        open_and_close(old_store)
+
+        assert on_connection(old_store, current) == head()
+
 
 class TestCommands:
     def test_db_current_and_upgrade(

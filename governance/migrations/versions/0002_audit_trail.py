@@ -6,6 +6,7 @@ Create Date: 2026-12-04 15:48:33.033445
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -18,8 +19,14 @@ depends_on: Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Apply this revision."""
-    op.create_table(
+    """Apply this revision.
+
+    Development builds between the last release and this one made these tables
+    with `create_all` and no revision; a table that exists is left as it is.
+    """
+    existing = set(sa.inspect(op.get_bind()).get_table_names())
+    _create(
+        existing,
         "audit_checkpoints",
         sa.Column("number", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("tree_size", sa.Integer(), nullable=False),
@@ -31,7 +38,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("number"),
         sa.UniqueConstraint("tree_size"),
     )
-    op.create_table(
+    _create(
+        existing,
         "audit_leaves",
         sa.Column("leaf_index", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("chain_id", AutoString(length=32), nullable=False),
@@ -40,14 +48,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("leaf_index"),
         sa.UniqueConstraint("chain_id", "seq", name="uq_audit_leaf_event"),
     )
-    op.create_table(
+    _create(
+        existing,
         "audit_nodes",
         sa.Column("level", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("idx", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("hash", AutoString(length=64), nullable=False),
         sa.PrimaryKeyConstraint("level", "idx"),
     )
-    op.create_table(
+    _create(
+        existing,
         "audit_purges",
         sa.Column("purge_id", AutoString(length=32), nullable=False),
         sa.Column("purged_at", AutoString(length=32), nullable=False),
@@ -58,6 +68,11 @@ def upgrade() -> None:
         sa.Column("signature", AutoString(length=128), nullable=False),
         sa.PrimaryKeyConstraint("purge_id"),
     )
+
+
+def _create(existing: set[str], name: str, *parts: Any) -> None:
+    if name not in existing:
+        op.create_table(name, *parts)
 
 
 def downgrade() -> None:
