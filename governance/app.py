@@ -20,6 +20,7 @@ from adapters.rego.decider import RegorusDecider
 from adapters.rego.registration import RegoTagScreen
 from adapters.sources.sql import SqlDataSource
 from adapters.sql.pg_states import PgStateReader
+from audit.signing import AuditSigner
 from audit.writer import AuditWriter
 from governance.api.limits import BodyLimit
 from governance.api.problems import install_problem_handlers
@@ -121,6 +122,7 @@ def create_app(settings: Settings) -> FastAPI:
             receipts=ReceiptSigner.from_keys(keys),
             issuer=settings.issuer,
             links=LinkSigner(keys.key(LINK_KEY_NAME)[1]),
+            audit_signer=AuditSigner.from_keys(keys),
         )
         app.state.policy = reloader = PolicyReloader(
             root=settings.policy_dir,
