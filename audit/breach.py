@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import case
+from sqlalchemy import RowMapping, case
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from audit.query import EVENTS, scan
@@ -171,7 +171,7 @@ class _Tally:
         self._report = report
         self._numbers: dict[tuple[str, str | None, str, str], int | None] = {}
 
-    def add(self, row: dict[str, Any]) -> None:
+    def add(self, row: RowMapping) -> None:
         report, kind = self._report, row["kind"]
         report.events[kind] += 1
         if kind == DETOKENISE:
@@ -196,7 +196,7 @@ class _Tally:
             seen.last = ts  # the scan runs oldest first
             seen.profiles.add(number)
 
-    def _profile(self, row: dict[str, Any]) -> int | None:
+    def _profile(self, row: RowMapping) -> int | None:
         """The number of the row's profile; None when it released no field."""
         key = (row["dataset"], row["purpose"], row["fields"], row["obligations"])
         if key in self._numbers:

@@ -45,7 +45,7 @@ from audit.export_manifest import (
 from audit.query import EVENTS, EventFilter, conditions, scan
 from governance.signing import Signer
 
-PAGE = 2000
+PAGE = 1000
 _SELECTED = [EVENTS.c[c] for c in COLUMNS]
 
 

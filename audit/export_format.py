@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, Protocol
 
 import orjson
+from sqlalchemy import RowMapping
 
 from audit.models import AuditEventRow
 
@@ -42,7 +43,7 @@ class Encoder(Protocol):
         """The bytes the file starts with."""
         ...
 
-    def encode(self, rows: Sequence[dict[str, Any]]) -> bytes:
+    def encode(self, rows: Sequence[RowMapping]) -> bytes:
         """The bytes of `rows`, in order."""
         ...
 
@@ -58,7 +59,7 @@ class JsonLines:
         """Nothing: JSON lines have no header."""
         return b""
 
-    def encode(self, rows: Sequence[dict[str, Any]]) -> bytes:
+    def encode(self, rows: Sequence[RowMapping]) -> bytes:
         """Each row as one line of JSON."""
         return b"".join(
             orjson.dumps(
@@ -83,7 +84,7 @@ class Csv:
         """The byte-order mark and the header row."""
         return BOM + _csv_bytes([COLUMNS])
 
-    def encode(self, rows: Sequence[dict[str, Any]]) -> bytes:
+    def encode(self, rows: Sequence[RowMapping]) -> bytes:
         """Each row as one CSV record."""
         return _csv_bytes([safe_cell(row[c]) for c in COLUMNS] for row in rows)
 

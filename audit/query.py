@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Table, and_, or_, select, tuple_
+from sqlalchemy import ColumnElement, RowMapping, Table, and_, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
@@ -99,7 +99,10 @@ def parse_instant(value: str) -> str | None:
         parsed = datetime.fromisoformat(value)
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        # isoformat, not strftime: %Y does not pad years before 1000 to four
+        # digits on every platform, and the fixed width is what makes them sort.
+        utc = parsed.astimezone(UTC).replace(tzinfo=None)
+        return utc.isoformat(timespec="microseconds") + "Z"
     except (ValueError, OverflowError):
         return None
 
@@ -197,7 +200,7 @@ async def scan(
     columns: Sequence[ColumnElement[Any]],
     *,
     page: int,
-) -> AsyncIterator[list[dict[str, Any]]]:
+) -> AsyncIterator[Sequence[RowMapping]]:
     """Every matching event, oldest first, as keyset pages of at most `page` rows.
 
     Only one page is held at a time, and each page is read on a connection of
@@ -213,7 +216,7 @@ async def scan(
         where = [*conds, beyond(after, newest_first=False)] if after else conds
         stmt = select(*selected).where(*where).order_by(*_KEYS).limit(page)
         async with engine.connect() as conn:
-            rows = [dict(r._mapping) for r in (await conn.execute(stmt)).all()]
+            rows = (await conn.execute(stmt)).mappings().all()
         if rows:
             yield rows
         if len(rows) < page:
