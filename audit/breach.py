@@ -18,13 +18,17 @@ Only what was released counts: the caller's `allowed` events in
 
 Subjects are keyed references (`s_…`); `audit.breach_subjects` turns them
 back into ids when asked. The answer is one keyset scan over the caller's
-events in the range (the `(caller, ts)` index). Events that released the same
-fields under the same obligations share one *profile*, so a subject costs a
-counter and a set of profile numbers, whatever the number of events.
+events in the range (the `(caller, ts)` index). It has to stay fast when one
+audience query released thousands of subjects, so the tally is by *profile*,
+not by subject: events that released the same fields under the same
+obligations for the same purpose share a profile, and each profile keeps the
+set of subjects it reached. An event then costs a few set and counter
+updates done in C, whatever its number of subjects; per-subject records are
+assembled once, at the end, from the profiles each subject is in.
 """
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,21 +53,31 @@ _COLUMNS = (
 
 @dataclass(frozen=True)
 class Profile:
-    """What one kind of release gave: the dataset, purpose and (field, obligation)s."""
+    """What one kind of release gave: the purpose and each (field, obligation)."""
 
-    dataset: str
     purpose: str | None
     released: tuple[tuple[str, str], ...]
 
 
 @dataclass
-class Seen:
-    """What one subject's data went through: events, first and last, profiles."""
+class Released:
+    """What one dataset's subjects received: per subject, per profile."""
 
-    first: str
-    last: str
-    events: int = 0
-    profiles: set[int] = field(default_factory=set)
+    # subject reference -> [events, first, last]; events arrive oldest first.
+    seen: dict[str, list[Any]] = field(default_factory=dict)
+    reached: dict[int, set[str]] = field(default_factory=dict)  # profile -> refs
+
+    def add(self, refs: Iterable[str], ts: str, profile: int) -> None:
+        """`refs` received `profile` at `ts`."""
+        seen = self.seen
+        for ref in refs:
+            mark = seen.get(ref)
+            if mark is None:
+                seen[ref] = [1, ts, ts]
+            else:
+                mark[0] += 1
+                mark[2] = ts
+        self.reached.setdefault(profile, set()).update(refs)
 
 
 @dataclass
@@ -74,17 +88,19 @@ class BreachReport:
     since: str
     until: str
     events: Counter[str] = field(default_factory=Counter)
-    subjects: dict[SubjectKey, Seen] = field(default_factory=dict)
     profiles: list[Profile] = field(default_factory=list)
+    released: dict[str, Released] = field(default_factory=dict)  # by dataset
     tokens: int = 0
     token_categories: Counter[str] = field(default_factory=Counter)
 
+    @property
+    def subjects(self) -> int:
+        """How many subjects received anything (one per dataset and reference)."""
+        return sum(len(r.seen) for r in self.released.values())
+
     def datasets(self) -> dict[str, set[str]]:
         """The subject references released, by dataset."""
-        found: dict[str, set[str]] = {}
-        for dataset, ref in self.subjects:
-            found.setdefault(dataset, set()).add(ref)
-        return found
+        return {name: set(r.seen) for name, r in self.released.items()}
 
     def to_json(
         self,
@@ -100,18 +116,20 @@ class BreachReport:
                 `subject_id` (null when not found) and `resolved` counts them.
         """
         records = [
-            self._record(key, seen, subject_ids) for key, seen in self.subjects.items()
+            record
+            for name in sorted(self.released)
+            for record in self._records(name, subject_ids)
         ]
-        records.sort(
-            key=lambda r: (r["dataset"], r.get("subject_id") or "", r["subject_ref"])
-        )
         body: dict[str, Any] = {
             "caller": self.caller,
             "since": self.since,
             "until": self.until,
             "events": dict(sorted(self.events.items())),
             "subjects": len(records),
-            "fields": _field_summary(records, categories),
+            "fields": {
+                name: self._field_summary(name, categories.get(name, {}))
+                for name in sorted(self.released)
+            },
             "detokenised": {
                 "tokens": self.tokens,
                 "categories": dict(sorted(self.token_categories.items())),
@@ -123,25 +141,66 @@ class BreachReport:
             body["resolved"] = {"found": found, "not_found": len(records) - found}
         return body
 
-    def _record(
-        self, key: SubjectKey, seen: Seen, subject_ids: Mapping[SubjectKey, str] | None
-    ) -> dict[str, Any]:
+    def _records(
+        self, dataset: str, subject_ids: Mapping[SubjectKey, str] | None
+    ) -> list[dict[str, Any]]:
+        """One record per subject of `dataset`, by subject id (if resolved), then reference."""
+        released = self.released[dataset]
+        member: dict[str, list[int]] = {}
+        for number in sorted(released.reached):
+            for ref in released.reached[number]:
+                member.setdefault(ref, []).append(number)
+        if subject_ids is None:
+            order = sorted(member)
+        else:
+            ids = {ref: subject_ids.get((dataset, ref)) for ref in member}
+            order = sorted(member, key=lambda ref: (ids[ref] or "", ref))
+        merged: dict[tuple[int, ...], tuple[dict[str, list[str]], list[str]]] = {}
+        records = []
+        for ref in order:
+            key = tuple(member[ref])
+            if key not in merged:
+                merged[key] = self._merge(key)
+            fields, purposes = merged[key]
+            events, first, last = released.seen[ref]
+            record: dict[str, Any] = {"dataset": dataset, "subject_ref": ref}
+            if subject_ids is not None:
+                record["subject_id"] = ids[ref]
+            record |= {
+                "fields": fields,
+                "purposes": purposes,
+                "events": events,
+                "first": first,
+                "last": last,
+            }
+            records.append(record)
+        return records
+
+    def _merge(self, numbers: Iterable[int]) -> tuple[dict[str, list[str]], list[str]]:
+        """The fields (with every obligation) and purposes of several profiles together."""
         fields: dict[str, set[str]] = {}
         purposes: set[str] = set()
-        for number in seen.profiles:
+        for number in numbers:
             profile = self.profiles[number]
             purposes.update([profile.purpose] if profile.purpose else [])
             for name, obligation in profile.released:
                 fields.setdefault(name, set()).add(obligation)
-        record: dict[str, Any] = {"dataset": key[0], "subject_ref": key[1]}
-        if subject_ids is not None:
-            record["subject_id"] = subject_ids.get(key)
-        return record | {
-            "fields": {f: sorted(o) for f, o in sorted(fields.items())},
-            "purposes": sorted(purposes),
-            "events": seen.events,
-            "first": seen.first,
-            "last": seen.last,
+        return {f: sorted(o) for f, o in sorted(fields.items())}, sorted(purposes)
+
+    def _field_summary(
+        self, dataset: str, categories: Mapping[str, str]
+    ) -> dict[str, dict[str, Any]]:
+        """Field -> its category, and how many subjects got it under each obligation."""
+        reached: dict[str, dict[str, set[str]]] = {}
+        for number, refs in self.released[dataset].reached.items():
+            for name, obligation in self.profiles[number].released:
+                reached.setdefault(name, {}).setdefault(obligation, set()).update(refs)
+        return {
+            name: {
+                "category": categories.get(name),
+                "subjects": {o: len(refs) for o, refs in sorted(by.items())},
+            }
+            for name, by in sorted(reached.items())
         }
 
 
@@ -169,7 +228,7 @@ class _Tally:
 
     def __init__(self, report: BreachReport) -> None:
         self._report = report
-        self._numbers: dict[tuple[str, str | None, str, str], int | None] = {}
+        self._numbers: dict[tuple[str | None, str, str], int | None] = {}
 
     def add(self, row: RowMapping) -> None:
         report, kind = self._report, row["kind"]
@@ -183,22 +242,18 @@ class _Tally:
         if number is None:
             return
         refs = (
-            orjson.loads(row["detail"]).get(SUBJECT_REFS, ())
+            orjson.loads(row["detail"]).get(SUBJECT_REFS, [])
             if kind == QUERY
-            else (row["subject_ref"],)
+            else [row["subject_ref"]]
         )
-        dataset, ts, subjects = row["dataset"], row["ts"], report.subjects
-        for ref in refs:
-            seen = subjects.get((dataset, ref))
-            if seen is None:
-                seen = subjects[(dataset, ref)] = Seen(first=ts, last=ts)
-            seen.events += 1
-            seen.last = ts  # the scan runs oldest first
-            seen.profiles.add(number)
+        released = report.released.get(row["dataset"])
+        if released is None:
+            released = report.released[row["dataset"]] = Released()
+        released.add(refs, row["ts"], number)
 
     def _profile(self, row: RowMapping) -> int | None:
         """The number of the row's profile; None when it released no field."""
-        key = (row["dataset"], row["purpose"], row["fields"], row["obligations"])
+        key = (row["purpose"], row["fields"], row["obligations"])
         if key in self._numbers:
             return self._numbers[key]
         obligations = orjson.loads(row["obligations"])
@@ -210,27 +265,6 @@ class _Tally:
         number = None
         if released:
             number = len(self._report.profiles)
-            self._report.profiles.append(Profile(key[0], key[1], released))
+            self._report.profiles.append(Profile(key[0], released))
         self._numbers[key] = number
         return number
-
-
-def _field_summary(
-    records: list[dict[str, Any]], categories: Mapping[str, Mapping[str, str]]
-) -> dict[str, dict[str, Any]]:
-    """dataset -> field -> its category and how many subjects got it under each obligation."""
-    counts: dict[str, dict[str, Counter[str]]] = {}
-    for record in records:
-        by_field = counts.setdefault(record["dataset"], {})
-        for name, obligations in record["fields"].items():
-            by_field.setdefault(name, Counter()).update(obligations)
-    return {
-        dataset: {
-            name: {
-                "category": categories.get(dataset, {}).get(name),
-                "subjects": dict(sorted(tally.items())),
-            }
-            for name, tally in sorted(by_field.items())
-        }
-        for dataset, by_field in sorted(counts.items())
-    }

@@ -64,9 +64,7 @@ _PATTERNS = {
     "reason": re.compile(r"[a-z][a-z0-9_]{0,63}"),
     "kind": re.compile(r"(?=.{1,32}\Z)[a-z][a-z_]*(\.[a-z][a-z_]*)*"),
 }
-FILTERS = frozenset(
-    {"subject_id", *_PATTERNS, "outcome", "since", "until"},
-)
+FILTERS = frozenset({"subject_id", *_PATTERNS, "outcome", "since", "until"})
 LISTING = FILTERS | {"limit", "cursor"}
 
 

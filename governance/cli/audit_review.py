@@ -10,8 +10,9 @@ govproxy audit breach --caller C --since T --until T [--resolve] [--json]
 ```
 
 `events`, `export` and `breach` read the configured store directly and, like
-the API, write their own audit event first (`audit.read`, `audit.export`,
-`audit.breach`; caller `cli`, with the operating-system user in the detail).
+the API, write their own audit event (`audit.read`, `audit.export`,
+`audit.breach`; caller `cli`, with the operating-system user in the detail)
+before they print or write anything; refused ones too, with their code.
 Filters follow the API's rules (`audit.filters`); a refused value exits 2
 naming the rule. `verify-export` needs no store and no settings: only the
 export and the signer's public key (without `--public-key`, the configured
@@ -21,15 +22,12 @@ JSON-lines export whose last line is the manifest.
 
 import argparse
 import getpass
-import sys
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
-import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.keys.local import LocalKeyProvider
@@ -46,10 +44,16 @@ from audit.signing import AuditSigner
 from audit.writer import AuditWriter
 from governance.catalog import load_catalog
 from governance.cli.admin import settings_of, with_store
-from governance.errors import ConfigurationError, InvalidFilter
+from governance.errors import (
+    ConfigurationError,
+    Conflict,
+    GovernanceError,
+    InvalidFilter,
+)
 from governance.services import subject_referencer
 from governance.settings import Settings
-from governance.trail import Trail, audited
+from governance.trail import Trail
+from governance.types import Outcome
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -153,7 +157,7 @@ def run_export(args: argparse.Namespace) -> int:
         selected = _filter(args, settings)
         bounded(selected)
         if data_file.exists() or (out / MANIFEST_FILE).exists():
-            raise ConfigurationError(f"{out}: already holds an export")
+            raise Conflict(f"{out} already holds an export: choose another directory")
         trail.detail |= {"format": args.format, "filters": selected.given()}
         return selected
 
@@ -232,7 +236,7 @@ def run_breach(args: argparse.Namespace) -> int:
                 await source.close()
         trail.detail |= {
             "events": sum(report.events.values()),
-            "subjects": len(report.subjects),
+            "subjects": report.subjects,
         }
         return body
 
@@ -276,8 +280,11 @@ def _audited(
 ) -> U:
     """Run `work` on the store as one audited action of the CLI, then `then`.
 
-    `then` runs with `work`'s result once the audit event is committed, so
-    what it prints or writes leaves only after the event is durable.
+    The event is written as `governance.trail.audited` writes it (allowed, or
+    denied with the refusal's code), but without its service log line: a
+    command's stdout is only its answer. `then` runs with `work`'s result once
+    the event is committed, so what it prints or writes leaves only after
+    the event is durable.
     """
 
     async def run(store: AsyncEngine) -> U:
@@ -285,27 +292,26 @@ def _audited(
         await writer.start()
         trail = Trail(kind=kind, caller=CLI_CALLER, detail={"os_user": _os_user()})
         try:
-            result = await audited(writer, trail, lambda: work(store, trail))
+            result = await _outcome_recorded(writer, trail, work(store, trail))
         finally:
             await writer.stop()
         return await then(store, trail, result)
 
-    with _logs_to_stderr():
-        return with_store(settings, run)
+    return with_store(settings, run)
 
 
-@contextmanager
-def _logs_to_stderr() -> Iterator[None]:
-    """Log lines (`access_completed`) go to stderr, so stdout is only the answer."""
-    before = structlog.get_config()
-    structlog.configure(
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        cache_logger_on_first_use=False,
-    )
+async def _outcome_recorded(writer: AuditWriter, trail: Trail, work: Awaitable[T]) -> T:
     try:
-        yield
-    finally:
-        structlog.configure(**before)
+        result = await work
+    except GovernanceError as exc:
+        outcome = Outcome.DENIED if exc.status < 500 else Outcome.ERROR
+        await writer.append(trail.draft(outcome, exc.code))
+        raise
+    except Exception:
+        await writer.append(trail.draft(Outcome.ERROR, "internal_error"))
+        raise
+    await writer.append(trail.draft(Outcome.ALLOWED, None))
+    return result
 
 
 async def _as_is(_store: AsyncEngine, _trail: Trail, result: T) -> T:

@@ -20,8 +20,9 @@ CLI: an unknown or repeated parameter is refused, not ignored. See
 from dataclasses import asdict
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from audit.breach_subjects import breach_answer
 from audit.export import csv_zip_body, jsonl_body
@@ -180,7 +181,7 @@ def _meta(selected: EventFilter, trail: Trail, principal: Principal) -> ExportMe
 )
 async def breach(
     request: Request, services: ServicesDep, principal: Principal = _OFFICER
-) -> JSONResponse:
+) -> Response:
     """Which subjects and fields a caller received in a time range (K-06)."""
     trail = Trail(kind="audit.breach", caller=principal.name)
 
@@ -190,8 +191,9 @@ async def breach(
         return await _investigate(services, trail, values, resolve=resolve)
 
     result = await audited(services.audit, trail, step)
-    return JSONResponse(
-        result,
+    return Response(  # orjson: an answer may list a whole customer base
+        orjson.dumps(result),
+        media_type="application/json",
         headers={"X-Decision-Id": trail.decision_id, "Cache-Control": "no-store"},
     )
 
@@ -216,7 +218,7 @@ async def _investigate(
     )
     trail.detail |= {
         "events": sum(report.events.values()),
-        "subjects": len(report.subjects),
+        "subjects": report.subjects,
     }
     return body
 
