@@ -28,7 +28,7 @@ assembled once, at the end, from the profiles each subject is in.
 """
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -210,6 +210,16 @@ async def breach_report(
     """What `caller` received in `[since, until)`, from its allowed events."""
     report = BreachReport(caller, since, until)
     tally = _Tally(report)
+    async for rows in releasing_events(engine, caller=caller, since=since, until=until):
+        for row in rows:
+            tally.add(row)
+    return report
+
+
+def releasing_events(
+    engine: AsyncEngine, *, caller: str, since: str, until: str
+) -> AsyncIterator[Sequence[RowMapping]]:
+    """The caller's allowed events in `[since, until)` that can release data, in pages."""
     conds = [
         EVENTS.c.caller == caller,
         EVENTS.c.ts >= since,
@@ -217,10 +227,7 @@ async def breach_report(
         EVENTS.c.outcome == "allowed",
         EVENTS.c.kind.in_((READ, QUERY, DETOKENISE)),
     ]
-    async for rows in scan(engine, conds, _COLUMNS, page=PAGE):
-        for row in rows:
-            tally.add(row)
-    return report
+    return scan(engine, conds, _COLUMNS, page=PAGE)
 
 
 class _Tally:

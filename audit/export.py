@@ -42,11 +42,26 @@ from audit.export_manifest import (
     ExportMeta,
     signed_manifest,
 )
+from audit.filters import bounded
 from audit.query import EVENTS, EventFilter, conditions, scan
+from audit.record import utc_now_iso
 from governance.signing import Signer
 
 PAGE = 1000
 _SELECTED = [EVENTS.c[c] for c in COLUMNS]
+
+
+def export_meta(f: EventFilter, *, decision_id: str, exporter: str) -> ExportMeta:
+    """What the manifest of an export of `f` (a closed range) says, stamped now."""
+    since, until = bounded(f)
+    return ExportMeta(
+        decision_id=decision_id,
+        created_at=utc_now_iso(),
+        exporter=exporter,
+        filters={k: v for k, v in f.given().items() if k not in ("since", "until")},
+        since=since,
+        until=until,
+    )
 
 
 async def event_bytes(

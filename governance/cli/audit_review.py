@@ -33,13 +33,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.keys.local import LocalKeyProvider
 from adapters.sources.sql import SqlDataSource
 from audit.breach_subjects import breach_answer
-from audit.export import write_export
+from audit.export import export_meta, write_export
 from audit.export_format import ENCODERS
-from audit.export_manifest import MANIFEST_FILE, ExportMeta
+from audit.export_manifest import MANIFEST_FILE
 from audit.export_verify import check_export
 from audit.filters import bounded, event_filter, page_limit
 from audit.query import EventFilter, list_events
-from audit.record import utc_now_iso
 from audit.signing import AuditSigner
 from audit.writer import AuditWriter
 from governance.catalog import load_catalog
@@ -164,15 +163,10 @@ def run_export(args: argparse.Namespace) -> int:
     async def write(
         store: AsyncEngine, trail: Trail, selected: EventFilter
     ) -> dict[str, Any]:
-        since, until = bounded(selected)
-        given = selected.given()
-        meta = ExportMeta(
+        meta = export_meta(
+            selected,
             decision_id=trail.decision_id,
-            created_at=utc_now_iso(),
             exporter=f"{CLI_CALLER}:{_os_user()}",
-            filters={k: v for k, v in given.items() if k not in ("since", "until")},
-            since=since,
-            until=until,
         )
         return await write_export(
             store, selected, fmt=args.format, meta=meta, signer=signer, out=out

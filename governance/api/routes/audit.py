@@ -25,8 +25,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from audit.breach_subjects import breach_answer
-from audit.export import csv_zip_body, jsonl_body
-from audit.export_manifest import ExportMeta
+from audit.export import csv_zip_body, export_meta, jsonl_body
 from audit.filters import (
     FILTERS,
     LISTING,
@@ -36,7 +35,6 @@ from audit.filters import (
     single_values,
 )
 from audit.query import EventFilter, list_events
-from audit.record import utc_now_iso
 from audit.verify import verify_trail
 from governance.api.deps import ServicesDep, require
 from governance.api.schemas import BreachOut, EventsOut, VerifyOut
@@ -121,6 +119,7 @@ async def events(
 @router.get(
     "/export",
     response_model=None,
+    response_class=StreamingResponse,
     responses={200: {"content": {"application/x-ndjson": {}, "application/zip": {}}}},
     openapi_extra=_documented(EXPORT, frozenset({"since", "until"})),
 )
@@ -144,7 +143,9 @@ async def export(
     body = (jsonl_body if fmt == "jsonl" else csv_zip_body)(
         services.store,
         selected,
-        meta=_meta(selected, trail, principal),
+        meta=export_meta(
+            selected, decision_id=trail.decision_id, exporter=principal.name
+        ),
         signer=services.audit_signer,
     )
     media_type, suffix = _FORMATS[fmt]
@@ -157,19 +158,6 @@ async def export(
             "Content-Disposition": f'attachment; filename="{name}"',
             "Cache-Control": "no-store",
         },
-    )
-
-
-def _meta(selected: EventFilter, trail: Trail, principal: Principal) -> ExportMeta:
-    since, until = bounded(selected)
-    given = {k: v for k, v in selected.given().items() if k not in ("since", "until")}
-    return ExportMeta(
-        decision_id=trail.decision_id,
-        created_at=utc_now_iso(),
-        exporter=principal.name,
-        filters=given,
-        since=since,
-        until=until,
     )
 
 
