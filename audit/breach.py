@@ -27,6 +27,7 @@ updates done in C, whatever its number of subjects; per-subject records are
 assembled once, at the end, from the profiles each subject is in.
 """
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from audit.record import SUBJECT_REFS
 
 READ, QUERY, DETOKENISE = "access.read", "access.query", "access.detokenise"
 WITHHOLD = "withhold"
-PAGE = 5000
+PAGE = 2000
 SubjectKey = tuple[str, str]  # (dataset, subject_ref)
 _COLUMNS = (
     *(EVENTS.c[n] for n in ("kind", "dataset", "purpose", "subject_ref")),
@@ -61,23 +62,23 @@ class Profile:
 
 @dataclass
 class Released:
-    """What one dataset's subjects received: per subject, per profile."""
+    """What one dataset's subjects received, subject by subject."""
 
-    # subject reference -> [events, first, last]; events arrive oldest first.
+    # subject reference -> [events, first, last, profiles as a bit mask];
+    # events arrive oldest first.
     seen: dict[str, list[Any]] = field(default_factory=dict)
-    reached: dict[int, set[str]] = field(default_factory=dict)  # profile -> refs
 
     def add(self, refs: Iterable[str], ts: str, profile: int) -> None:
         """`refs` received `profile` at `ts`."""
-        seen = self.seen
+        seen, bit = self.seen, 1 << profile
         for ref in refs:
             mark = seen.get(ref)
             if mark is None:
-                seen[ref] = [1, ts, ts]
+                seen[ref] = [1, ts, ts, bit]
             else:
                 mark[0] += 1
                 mark[2] = ts
-        self.reached.setdefault(profile, set()).update(refs)
+                mark[3] |= bit
 
 
 @dataclass
@@ -145,26 +146,22 @@ class BreachReport:
         self, dataset: str, subject_ids: Mapping[SubjectKey, str] | None
     ) -> list[dict[str, Any]]:
         """One record per subject of `dataset`, by subject id (if resolved), then reference."""
-        released = self.released[dataset]
-        member: dict[str, list[int]] = {}
-        for number in sorted(released.reached):
-            for ref in released.reached[number]:
-                member.setdefault(ref, []).append(number)
+        seen = self.released[dataset].seen
         if subject_ids is None:
-            order = sorted(member)
+            ids = None
+            order = sorted(seen)
         else:
-            ids = {ref: subject_ids.get((dataset, ref)) for ref in member}
-            order = sorted(member, key=lambda ref: (ids[ref] or "", ref))
-        merged: dict[tuple[int, ...], tuple[dict[str, list[str]], list[str]]] = {}
+            ids = {ref: subject_ids.get((dataset, ref)) for ref in seen}
+            order = sorted(seen, key=lambda ref: (ids[ref] or "", ref))
+        merged: dict[int, tuple[dict[str, list[str]], list[str]]] = {}
         records = []
         for ref in order:
-            key = tuple(member[ref])
-            if key not in merged:
-                merged[key] = self._merge(key)
-            fields, purposes = merged[key]
-            events, first, last = released.seen[ref]
+            events, first, last, mask = seen[ref]
+            if mask not in merged:
+                merged[mask] = self._merge(mask)
+            fields, purposes = merged[mask]
             record: dict[str, Any] = {"dataset": dataset, "subject_ref": ref}
-            if subject_ids is not None:
+            if ids is not None:
                 record["subject_id"] = ids[ref]
             record |= {
                 "fields": fields,
@@ -176,12 +173,14 @@ class BreachReport:
             records.append(record)
         return records
 
-    def _merge(self, numbers: Iterable[int]) -> tuple[dict[str, list[str]], list[str]]:
-        """The fields (with every obligation) and purposes of several profiles together."""
+    def _profiles_in(self, mask: int) -> list[Profile]:
+        return [p for n, p in enumerate(self.profiles) if mask >> n & 1]
+
+    def _merge(self, mask: int) -> tuple[dict[str, list[str]], list[str]]:
+        """The fields (with every obligation) and purposes of the profiles in `mask`."""
         fields: dict[str, set[str]] = {}
         purposes: set[str] = set()
-        for number in numbers:
-            profile = self.profiles[number]
+        for profile in self._profiles_in(mask):
             purposes.update([profile.purpose] if profile.purpose else [])
             for name, obligation in profile.released:
                 fields.setdefault(name, set()).add(obligation)
@@ -191,16 +190,18 @@ class BreachReport:
         self, dataset: str, categories: Mapping[str, str]
     ) -> dict[str, dict[str, Any]]:
         """Field -> its category, and how many subjects got it under each obligation."""
-        reached: dict[str, dict[str, set[str]]] = {}
-        for number, refs in self.released[dataset].reached.items():
-            for name, obligation in self.profiles[number].released:
-                reached.setdefault(name, {}).setdefault(obligation, set()).update(refs)
+        subjects = Counter(mark[3] for mark in self.released[dataset].seen.values())
+        counts: dict[str, Counter[str]] = {}
+        for mask, n in subjects.items():
+            got = {pair for p in self._profiles_in(mask) for pair in p.released}
+            for name, obligation in got:
+                counts.setdefault(name, Counter())[obligation] += n
         return {
             name: {
                 "category": categories.get(name),
-                "subjects": {o: len(refs) for o, refs in sorted(by.items())},
+                "subjects": dict(sorted(by.items())),
             }
-            for name, by in sorted(reached.items())
+            for name, by in sorted(counts.items())
         }
 
 
@@ -211,8 +212,9 @@ async def breach_report(
     report = BreachReport(caller, since, until)
     tally = _Tally(report)
     async for rows in releasing_events(engine, caller=caller, since=since, until=until):
-        for row in rows:
-            tally.add(row)
+        # A page of queries may hold a million references: tally it off the
+        # event loop, so the proxy keeps answering meanwhile.
+        await asyncio.to_thread(tally.add_all, rows)
     return report
 
 
@@ -237,7 +239,13 @@ class _Tally:
         self._report = report
         self._numbers: dict[tuple[str | None, str, str], int | None] = {}
 
+    def add_all(self, rows: Iterable[RowMapping]) -> None:
+        """Fold `rows` into the report."""
+        for row in rows:
+            self.add(row)
+
     def add(self, row: RowMapping) -> None:
+        """Fold one event row into the report."""
         report, kind = self._report, row["kind"]
         report.events[kind] += 1
         if kind == DETOKENISE:

@@ -102,4 +102,7 @@ async def breach_answer(
         name: {f: fact.category for f, fact in dataset.fields.items()}
         for name, dataset in catalog.datasets.items()
     }
-    return report, report.to_json(categories=categories, subject_ids=subject_ids)
+    body = await asyncio.to_thread(  # off the event loop: it may list many subjects
+        report.to_json, categories=categories, subject_ids=subject_ids
+    )
+    return report, body
