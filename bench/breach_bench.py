@@ -336,11 +336,11 @@ async def measure(args: argparse.Namespace, folder: Path) -> bool:
         base = await timed(args.repeat, count)
         read = await timed(args.repeat, read_only)
         print(f"store: {url.split(':')[0]}, {base.result:,} events; {_load()}")
-        print(f"{'':43}   wall s   CPU s")
-        print(f"baseline  full-table count(*)              {_secs(base)}")
+        print(f"{'':48}wall s   CPU s")
+        print(_line("baseline  full-table count(*)", base))
         print(
-            f"baseline  read the 30 days' events         {_secs(read)}  "
-            f"({read.result:,} events, no tally)"
+            _line("baseline  read the 30 days' events", read)
+            + f"  ({read.result:,} events, no tally)"
         )
         results = {}
         for label, days, resolve in (
