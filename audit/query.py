@@ -15,7 +15,6 @@ subject is already a keyed reference.
 import asyncio
 import base64
 import hashlib
-import hmac
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -136,7 +135,7 @@ def open_cursor(cursor: str, f: EventFilter) -> Position:
     position = _position(encoded) if dot else None
     if position is None:
         raise InvalidCursor("cursor is not one this server issued for this listing")
-    if not hmac.compare_digest(fingerprint, f.fingerprint()):
+    if fingerprint != f.fingerprint():
         raise InvalidCursor(
             "cursor was issued for other filters: ask again without it, or with "
             "the filters it came from"

@@ -129,8 +129,15 @@ class TestCursors:
             "",
             encode_cursor({"ts": at(3), "chain_id": "c", "seq": 1}),
             "bm90IGpzb24.0123456789abcdef",
+            "WyJ4IiwieSIsMV0.指纹",
         ],
-        ids=["garbage", "empty", "decision-log-cursor", "fingerprint-on-garbage"],
+        ids=[
+            "garbage",
+            "empty",
+            "decision-log-cursor",
+            "fingerprint-on-garbage",
+            "non-ascii-fingerprint",
+        ],
     )
     def test_when_a_cursor_is_malformed_or_foreign_then_invalid_cursor(
         self, url, cursor
