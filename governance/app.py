@@ -22,6 +22,7 @@ from adapters.sources.sql import SqlDataSource
 from adapters.sql.pg_states import PgStateReader
 from adapters.sql.sqlite_states import SqliteStateReader
 from audit.checkpoint_task import Sealer
+from audit.signing import AuditSigner
 from audit.writer import AuditWriter
 from governance.api.limits import BodyLimit
 from governance.api.problems import install_problem_handlers
@@ -131,6 +132,7 @@ def create_app(settings: Settings) -> FastAPI:
             receipts=ReceiptSigner.from_keys(keys),
             issuer=settings.issuer,
             links=LinkSigner(keys.key(LINK_KEY_NAME)[1]),
+            audit_signer=AuditSigner.from_keys(keys),
         )
         app.state.policy = reloader = PolicyReloader(
             root=settings.policy_dir,

@@ -18,6 +18,14 @@
     + UnknownSubject                   unknown_subject
     + UnknownCaller                    unknown_caller
   x InvalidRequest              422    invalid_request
+    + InvalidFilter                    invalid_filter (an audit filter's value is malformed)
+    + UnknownFilter                    unknown_filter (an audit query names an unknown
+                                       parameter, or one twice)
+    + InvalidCursor                    invalid_cursor (malformed, or issued for other filters)
+    + InvalidTimeRange                 invalid_time_range (since not before until; a
+                                       bound an export or breach query needs is missing)
+    + TimeRangeTooWide                 time_range_too_wide (an export or breach query
+                                       over more than 366 days)
   x Conflict                    409    conflict
   x DependencyUnavailable       503    dependency_unavailable (fail closed)
     + PolicyEngineUnavailable, DataSourceUnavailable, AuditWriteFailed,
@@ -160,6 +168,41 @@ class InvalidRequest(GovernanceError):
     code = "invalid_request"
     status = 422
     title = "Invalid request"
+
+
+class InvalidFilter(InvalidRequest):
+    """A filter of an audit query has a malformed value."""
+
+    code = "invalid_filter"
+    title = "Invalid filter"
+
+
+class UnknownFilter(InvalidRequest):
+    """An audit query names a parameter it does not take, or one more than once."""
+
+    code = "unknown_filter"
+    title = "Unknown filter"
+
+
+class InvalidCursor(InvalidRequest):
+    """A cursor is malformed, or was issued for other filters or another listing."""
+
+    code = "invalid_cursor"
+    title = "Invalid cursor"
+
+
+class InvalidTimeRange(InvalidRequest):
+    """`since` is not before `until`, or a bound the operation needs is missing."""
+
+    code = "invalid_time_range"
+    title = "Invalid time range"
+
+
+class TimeRangeTooWide(InvalidRequest):
+    """The time range is wider than the operation allows."""
+
+    code = "time_range_too_wide"
+    title = "Time range too wide"
 
 
 class Conflict(GovernanceError):

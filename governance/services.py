@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from audit.signing import AuditSigner
 from audit.writer import AuditWriter
 from governance.auth.registry import CallerRegistry
 from governance.catalog import Catalog
@@ -43,6 +44,7 @@ class Services:
     receipts: ReceiptSigner
     issuer: str
     links: LinkSigner
+    audit_signer: AuditSigner
 
 
 def subject_referencer(key: bytes) -> Callable[[str], str]:

@@ -134,12 +134,19 @@ class CallerOut(BaseModel):
 
 
 class VerifyOut(BaseModel):
-    """Whether the audit trail is intact."""
+    """Whether the audit trail is intact, and the first fault of each kind."""
 
     ok: bool
     events: int
     chains: int
     first_bad: dict[str, Any] | None
+    checkpoints: int
+    sealed: int
+    unsealed: int
+    latest_checkpoint: dict[str, Any] | None
+    checkpoint_fault: dict[str, Any] | None
+    signatures_checked: bool
+    purge_fault: dict[str, Any] | None
 
 
 class CenterLinkIn(_In):
@@ -153,3 +160,56 @@ class CenterLinkOut(BaseModel):
 
     url: str = Field(description="Path of the page: /consent-center/<token>.")
     expires_at: datetime
+
+
+class EventsOut(BaseModel):
+    """One page of audit events, newest first."""
+
+    events: list[dict[str, Any]]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor`, with the same filters, for the next page."
+    )
+
+
+class BreachFieldOut(BaseModel):
+    """One field a caller received: its category and subjects per obligation."""
+
+    category: str | None
+    subjects: dict[str, int] = Field(description="obligation -> subjects")
+
+
+class BreachRecordOut(BaseModel):
+    """One subject whose data the caller received."""
+
+    dataset: str
+    subject_ref: str
+    subject_id: str | None = Field(
+        None, description="With resolve=true: the id, or null if no longer found."
+    )
+    fields: dict[str, list[str]] = Field(
+        description="field -> obligations it left under"
+    )
+    purposes: list[str]
+    events: int
+    first: str
+    last: str
+
+
+class BreachOut(BaseModel):
+    """What a caller received in a time range (K-06)."""
+
+    caller: str
+    since: str
+    until: str
+    events: dict[str, int] = Field(description="allowed events by kind")
+    subjects: int
+    fields: dict[str, dict[str, BreachFieldOut]] = Field(
+        description="dataset -> field -> summary"
+    )
+    detokenised: dict[str, Any] = Field(
+        description="tokens opened and their categories (tokens name no subject)"
+    )
+    records: list[BreachRecordOut]
+    resolved: dict[str, int] | None = Field(
+        None, description="With resolve=true: subjects found and not found."
+    )

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from governance.cli import audit_proofs, audit_retention
+from governance.cli import audit_proofs, audit_retention, audit_review
 
 
 def add_parser(sub: Any) -> None:
@@ -10,4 +10,5 @@ def add_parser(sub: Any) -> None:
     audit = sub.add_parser("audit", help="work with the audit trail")
     asub = audit.add_subparsers(dest="audit_command", required=True)
     audit_proofs.add_parsers(asub)
+    audit_review.add_parsers(asub)
     audit_retention.add_parsers(asub)
