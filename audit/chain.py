@@ -1,8 +1,8 @@
 """Hash chaining: each event's hash covers its columns and the previous event's hash.
 
-`link()` places a draft at a chain position; `verify_chain()` walks stored rows
-in order and names the first one that was altered, removed, inserted or
-reordered, and whether the tail was cut off.
+`link()` places a draft at a chain position; `verify_chain()` (or a `ChainWalk`
+fed page by page) walks stored rows in order and names the first one that was
+altered, removed, inserted or reordered, and whether the tail was cut off.
 """
 
 import hashlib
@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from audit.purges import tombstone_of
 from audit.record import AuditDraft, canonical_bytes
 
 _HASHED = (
@@ -71,30 +72,50 @@ def verify_chain(
     Returns:
         The number of rows checked and the first fault, if any.
     """
-    prev, expected, count = genesis_hash(chain_id), 1, 0
+    walk = ChainWalk(chain_id)
     for row in rows:
-        count += 1
-        fault = _check_row(chain_id, row, expected=expected, prev=prev)
+        fault = walk.check(row)
         if fault:
-            return count, fault
-        prev, expected = row["hash"], expected + 1
-    if expected - 1 != head_seq or prev != head_hash:
-        problem = "truncated" if expected - 1 < head_seq else "head_mismatch"
-        return count, ChainFault(chain_id, expected, None, problem)
-    return count, None
+            return walk.count, fault
+    return walk.count, walk.finish(head_seq=head_seq, head_hash=head_hash)
 
 
-def _check_row(
-    chain_id: str, row: Mapping[str, Any], *, expected: int, prev: str
-) -> ChainFault | None:
-    seq, event_id = row["seq"], row["event_id"]
-    if seq != expected:
-        problem = "missing" if seq > expected else "out_of_order"
-        return ChainFault(
-            chain_id, expected, None if seq > expected else event_id, problem
-        )
-    if row["prev_hash"] != prev:
-        return ChainFault(chain_id, seq, event_id, "broken_link")
-    if row_hash(row) != row["hash"]:
-        return ChainFault(chain_id, seq, event_id, "altered")
-    return None
+class ChainWalk:
+    """Checks one chain's rows as they stream in, in seq order; then its head."""
+
+    __slots__ = ("_expected", "_prev", "chain_id", "count")
+
+    def __init__(self, chain_id: str) -> None:
+        self.chain_id = chain_id
+        self.count = 0
+        self._prev, self._expected = genesis_hash(chain_id), 1
+
+    @property
+    def next_seq(self) -> int:
+        """The seq the next row must have."""
+        return self._expected
+
+    def check(self, row: Mapping[str, Any]) -> ChainFault | None:
+        """Check the next row; the first fault ends the walk."""
+        self.count += 1
+        seq, event_id = row["seq"], row["event_id"]
+        if seq != self._expected:
+            problem = "missing" if seq > self._expected else "out_of_order"
+            found = None if seq > self._expected else event_id
+            return ChainFault(self.chain_id, self._expected, found, problem)
+        if row["prev_hash"] != self._prev:
+            return ChainFault(self.chain_id, seq, event_id, "broken_link")
+        # A tombstone (audit/retention.py) keeps its hash but not what it covered;
+        # its successor's hash still covers it, and its purge record vouches for it.
+        if tombstone_of(row) is None and row_hash(row) != row["hash"]:
+            return ChainFault(self.chain_id, seq, event_id, "altered")
+        self._prev, self._expected = row["hash"], seq + 1
+        return None
+
+    def finish(self, *, head_seq: int, head_hash: str) -> ChainFault | None:
+        """After the last row: the chain must end at the recorded head."""
+        last = self._expected - 1
+        if last != head_seq or self._prev != head_hash:
+            problem = "truncated" if last < head_seq else "head_mismatch"
+            return ChainFault(self.chain_id, self._expected, None, problem)
+        return None

@@ -11,9 +11,17 @@ indexed lookup for queries as for single reads.
 A policy decision is stored once per distinct shape (`decision_shapes`: revision,
 input, result) and named by each event it decided (`decision_shape`); the
 writer inserts a shape, if absent, with the first event that names it.
+
+Sealing (`audit.seal`) appends committed events to one Merkle tree shared by
+every chain: `audit_leaves` gives each sealed event its leaf index and keeps its
+row hash (the leaf's data, so a purge of old event content leaves the tree
+whole), `audit_nodes` keeps the hashes of complete subtrees from level
+`NODE_LEVEL` up (proofs read them instead of re-hashing millions of leaves), and
+`audit_checkpoints` the signed tree heads, numbered from 1. All three are only
+ever appended to, in one transaction per checkpoint.
 """
 
-from sqlalchemy import Index
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -80,3 +88,53 @@ class DecisionShapeRow(SQLModel, table=True):
     revision: str = Field(max_length=80)
     input: str = Field(description="The policy input, canonical JSON (facts only).")
     result: str = Field(description="The decision, canonical JSON.")
+
+
+class AuditPurgeRow(SQLModel, table=True):
+    """One retention batch: what it tombstoned, signed (see audit/purges.py)."""
+
+    __tablename__ = "audit_purges"
+
+    purge_id: str = Field(primary_key=True, max_length=32)
+    purged_at: str = Field(max_length=32)
+    cutoffs: str = Field(description="The retention periods in force, canonical JSON.")
+    events: int
+    digest: str = Field(max_length=64)
+    key_id: str = Field(max_length=32)
+    signature: str = Field(max_length=128)
+
+
+class AuditLeafRow(SQLModel, table=True):
+    """One sealed event: its place in the Merkle tree and its row hash."""
+
+    __tablename__ = "audit_leaves"
+    __table_args__ = (UniqueConstraint("chain_id", "seq", name="uq_audit_leaf_event"),)
+
+    leaf_index: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    chain_id: str = Field(max_length=32)
+    seq: int
+    hash: str = Field(max_length=64, description="The event's row hash, hex.")
+
+
+class AuditNodeRow(SQLModel, table=True):
+    """The hash of one complete subtree: leaves [idx·2^level, (idx+1)·2^level)."""
+
+    __tablename__ = "audit_nodes"
+
+    level: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    idx: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    hash: str = Field(max_length=64)
+
+
+class AuditCheckpointRow(SQLModel, table=True):
+    """One signed checkpoint; `body` is the signed part, as canonical JSON text."""
+
+    __tablename__ = "audit_checkpoints"
+
+    number: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    tree_size: int = Field(unique=True)
+    root_hash: str = Field(max_length=64)
+    sealed_at: str = Field(max_length=32)
+    body: str
+    key_id: str = Field(max_length=40)
+    signature: str = Field(max_length=128)

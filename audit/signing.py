@@ -1,9 +1,10 @@
-"""The key that signs what the audit trail hands out: checkpoints and export manifests."""
+"""The audit trail's signer: the `audit_signing` key, kept outside the database."""
 
 from governance.signing import Signer
 
 
 class AuditSigner(Signer):
-    """Signs with the key file's `audit_signing` key (Ed25519)."""
+    """Signs checkpoints, export manifests and purge records with `audit_signing`."""
 
+    __slots__ = ()
     KEY_NAME = "audit_signing"

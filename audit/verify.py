@@ -1,68 +1,178 @@
-"""Verify the whole trail: every chain, event by event, against its recorded head."""
+"""Verify the whole trail: every chain event by event, then the signed checkpoints.
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+`verify_trail()` reads one consistent snapshot of the store (so writers and
+sealers may go on meanwhile) and stops at the first fault:
+
+1. the checkpoints and the Merkle tree they sign (`audit.checkpoint_verify`):
+   signatures (when public keys are given), no checkpoint missing, no sealed
+   chain or event deleted, every sealed event as it was when it was signed;
+   the sealed events are read there, once, in leaf order, and each is checked
+   against its chain's links (`audit.chain.ChainWalk`) on the way;
+2. the rest of each chain, in the order the chains started, streamed in
+   pages, to its recorded head;
+3. no event of an unregistered chain;
+4. every tombstone left by retention is vouched for by a purge record that
+   holds (`audit.purges.check_purges`).
+
+Events after the latest checkpoint (`unsealed`) are protected by their chains
+only until the next seal; a report says how many there are.
+"""
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col
 
-from audit.chain import ChainFault, verify_chain
+from audit.chain import ChainFault, ChainWalk
+from audit.checkpoint import Checkpoint
+from audit.checkpoint_verify import CheckpointFault, verify_seals
 from audit.models import AuditChain, AuditEventRow
+from audit.purges import PurgeFault, check_purges
 
 _PAGE = 5000
+_COLUMNS = tuple(AuditEventRow.model_fields)  # chain_id, seq, ...: seq is second
+_PAGE_OF_CHAIN = text(
+    f"SELECT {', '.join(_COLUMNS)} FROM audit_events"  # noqa: S608 - fixed names
+    f" WHERE chain_id = :chain AND seq > :after ORDER BY seq LIMIT {_PAGE}"
+)
 
 
 @dataclass(frozen=True)
 class VerifyReport:
-    """Whether the trail is intact, how many events were checked, and the first fault."""
+    """Whether the trail is intact, what was checked, and the first fault.
+
+    `first_bad` names an event (chain, seq, event id, problem);
+    `checkpoint_fault` a fault of the checkpoints or the tree.
+    """
 
     ok: bool
     events: int
     chains: int
     first_bad: ChainFault | None
+    checkpoints: int = 0
+    sealed: int = 0
+    latest: Checkpoint | None = None
+    checkpoint_fault: CheckpointFault | None = None
+    signatures_checked: bool = False
+    purge_fault: PurgeFault | None = None
+
+    @property
+    def unsealed(self) -> int:
+        """Events no checkpoint covers yet."""
+        return max(self.events - self.sealed, 0)
+
+    def as_json(self) -> dict[str, Any]:
+        """The report as the API returns it."""
+        latest = self.latest
+        return {
+            "ok": self.ok,
+            "events": self.events,
+            "chains": self.chains,
+            "first_bad": asdict(self.first_bad) if self.first_bad else None,
+            "checkpoints": self.checkpoints,
+            "sealed": self.sealed,
+            "unsealed": self.unsealed,
+            "latest_checkpoint": None
+            if latest is None
+            else {
+                "number": latest.number,
+                "tree_size": latest.tree_size,
+                "root_hash": latest.root_hash,
+                "sealed_at": latest.sealed_at,
+            },
+            "checkpoint_fault": asdict(self.checkpoint_fault)
+            if self.checkpoint_fault
+            else None,
+            "signatures_checked": self.signatures_checked,
+            "purge_fault": asdict(self.purge_fault) if self.purge_fault else None,
+        }
 
 
-async def verify_trail(engine: AsyncEngine) -> VerifyReport:
-    """Walk every chain; stop at the first fault."""
-    total = 0
-    async with engine.connect() as conn:
+async def verify_trail(
+    engine: AsyncEngine, *, public_keys: Sequence[str] | None = None
+) -> VerifyReport:
+    """Check the checkpoints and sealed events, then the rest of each chain; stop at
+    the first fault.
+
+    Args:
+        engine: the governance store.
+        public_keys: PEMs of the audit signing key (all versions in use); without
+            them checkpoint signatures are not checked.
+    """
+    async with _snapshot(engine) as conn:
         chains = (
             await conn.execute(select(AuditChain).order_by(col(AuditChain.started_at)))
         ).all()
-        known = {c.chain_id for c in chains}
-        for chain in chains:
-            rows = [r async for r in _rows(conn, chain.chain_id)]
-            count, fault = verify_chain(
-                chain.chain_id, rows, head_seq=chain.head_seq, head_hash=chain.head_hash
-            )
-            total += count
-            if fault:
-                return VerifyReport(False, total, len(chains), fault)
-        orphan = await _orphan(conn, known)
-    if orphan is not None:
-        return VerifyReport(False, total, len(chains), orphan)
-    return VerifyReport(True, total, len(chains), None)
+        walks = {c.chain_id: ChainWalk(c.chain_id) for c in chains}
+        heads = {c.chain_id: c.head_seq for c in chains}
+        seals = await verify_seals(conn, walks, heads, public_keys)
+        fault = seals.chain_fault
+        purge_fault = None
+        if fault is None and seals.fault is None:
+            fault = await _rest(conn, chains, walks) or await _orphan(conn, set(walks))
+        if fault is None and seals.fault is None:
+            purge_fault = await check_purges(conn, public_keys)
+    return VerifyReport(
+        ok=fault is None and seals.fault is None and purge_fault is None,
+        events=sum(w.count for w in walks.values()),
+        chains=len(chains),
+        first_bad=fault,
+        checkpoints=seals.checkpoints,
+        sealed=seals.sealed,
+        latest=seals.latest,
+        checkpoint_fault=seals.fault,
+        signatures_checked=public_keys is not None,
+        purge_fault=purge_fault,
+    )
 
 
-async def _rows(conn: AsyncConnection, chain_id: str) -> AsyncIterator[dict[str, Any]]:
-    last = 0
-    while True:
-        stmt = (
-            select(AuditEventRow)
-            .where(
-                col(AuditEventRow.chain_id) == chain_id, col(AuditEventRow.seq) > last
-            )
-            .order_by(col(AuditEventRow.seq))
-            .limit(_PAGE)
+@asynccontextmanager
+async def _snapshot(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A read-only transaction that sees one state of the store throughout."""
+    async with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn = await conn.execution_options(isolation_level="REPEATABLE READ")
+            await conn.begin()
+        else:  # SQLite (WAL): the first read fixes what the transaction sees
+            await conn.exec_driver_sql("BEGIN")
+        try:
+            yield conn
+        finally:
+            await conn.rollback()
+
+
+async def _rest(
+    conn: AsyncConnection, chains: Sequence[Any], walks: dict[str, ChainWalk]
+) -> ChainFault | None:
+    """Walk each chain on from its last sealed event to its recorded head."""
+    for chain in chains:
+        walk = walks[chain.chain_id]
+        fault = await _walk(conn, walk) or walk.finish(
+            head_seq=chain.head_seq, head_hash=chain.head_hash
         )
-        page = (await conn.execute(stmt)).all()
-        for r in page:
-            yield dict(r._mapping)
+        if fault:
+            return fault
+    return None
+
+
+async def _walk(conn: AsyncConnection, walk: ChainWalk) -> ChainFault | None:
+    """Feed the chain's rows after those already walked to `walk`, page by page."""
+    last = walk.next_seq - 1
+    while True:
+        page = (
+            await conn.execute(_PAGE_OF_CHAIN, {"chain": walk.chain_id, "after": last})
+        ).all()
+        for row in page:
+            fault = walk.check(dict(zip(_COLUMNS, row, strict=True)))
+            if fault:
+                return fault
         if len(page) < _PAGE:
-            return
-        last = page[-1].seq
+            return None
+        last = page[-1][1]
 
 
 async def _orphan(conn: AsyncConnection, known: set[str]) -> ChainFault | None:

@@ -53,6 +53,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql.pg_states import PgStateReader
+from adapters.sql.sqlite_states import SqliteStateReader
 from governance.catalog import Catalog, load_catalog
 from governance.consent.check import check_consent, consent_problem
 from governance.consent.ledger import ConsentLedger
@@ -339,7 +340,11 @@ async def measure(
     url: str, backend: str, events: int, load_s: float, args: argparse.Namespace
 ) -> Result:
     engine: AsyncEngine = await open_store(url)
-    states = await PgStateReader.open(url) if backend == "postgres" else None
+    states: PgStateReader | SqliteStateReader = (
+        await PgStateReader.open(url)
+        if backend == "postgres"
+        else SqliteStateReader.for_url(url)
+    )
     try:
         catalog = load_demo_catalog()
         ledger = ConsentLedger(engine, states)  # as `governance.app` builds it
@@ -364,8 +369,7 @@ async def measure(
             )
         return result
     finally:
-        if states is not None:
-            await states.close()
+        await states.close()
         await engine.dispose()
 
 

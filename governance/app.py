@@ -2,9 +2,9 @@
 
 Startup loads the policy bundle and the catalog, screening its tag names with
 the bundle (either failing stops startup with a message naming the file and the
-fault), opens the governance store, starts this process's audit writer,
-connects the data sources, and starts watching the bundle for changes
-(`governance.policy.reload`).
+fault), opens the governance store, starts this process's audit writer and
+the checkpoint sealer (`audit.checkpoint_task`), connects the data sources,
+and starts watching the bundle for changes (`governance.policy.reload`).
 """
 
 from collections.abc import AsyncIterator, Callable
@@ -20,12 +20,15 @@ from adapters.rego.decider import RegorusDecider
 from adapters.rego.registration import RegoTagScreen
 from adapters.sources.sql import SqlDataSource
 from adapters.sql.pg_states import PgStateReader
+from adapters.sql.sqlite_states import SqliteStateReader
+from audit.checkpoint_task import Sealer
 from audit.signing import AuditSigner
 from audit.writer import AuditWriter
 from governance.api.limits import BodyLimit
 from governance.api.problems import install_problem_handlers
 from governance.api.routes import (
     audit,
+    audit_proofs,
     callers,
     center,
     consent,
@@ -83,6 +86,13 @@ async def _policy_engines(settings: Settings, bundle: Bundle) -> AsyncIterator[E
     yield RegorusDecider(bundle), RegorusDecider
 
 
+async def _state_reader(url: str, dialect: str) -> PgStateReader | SqliteStateReader:
+    """Consent reads skip SQLAlchemy: see `pg_states` and `sqlite_states`."""
+    if dialect == "postgresql":
+        return await PgStateReader.open(url)
+    return SqliteStateReader.for_url(url)
+
+
 def create_app(settings: Settings) -> FastAPI:
     """Build the FastAPI app for `settings`; services start in its lifespan."""
     configure_logging(settings.log_format)
@@ -95,12 +105,12 @@ def create_app(settings: Settings) -> FastAPI:
         store = await open_store(settings.store_url)
         writer = AuditWriter(store)
         await writer.start()
-        source = SqlDataSource.from_urls(catalog.sources)
-        states = (  # PostgreSQL: consent reads skip SQLAlchemy's pool (see pg_states)
-            await PgStateReader.open(settings.store_url)
-            if store.dialect.name == "postgresql"
-            else None
+        app.state.checkpoints = sealer = Sealer(
+            store, keys, interval=settings.checkpoint_seconds
         )
+        await sealer.start()
+        source = SqlDataSource.from_urls(catalog.sources)
+        states = await _state_reader(settings.store_url, store.dialect.name)
         engines = AsyncExitStack()
         first, build = await engines.enter_async_context(
             _policy_engines(settings, bundle)
@@ -141,9 +151,9 @@ def create_app(settings: Settings) -> FastAPI:
             decider.close()
             await engines.aclose()
             await writer.stop()
+            await sealer.stop()  # seals what the writer committed last
             await source.close()
-            if states is not None:
-                await states.close()
+            await states.close()
             await store.dispose()
 
     app = FastAPI(
@@ -154,7 +164,17 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
     install_problem_handlers(app)
-    for module in (health, data, consent, audit, callers, center, policy, tokens):
+    for module in (
+        health,
+        data,
+        consent,
+        audit,
+        audit_proofs,
+        callers,
+        center,
+        policy,
+        tokens,
+    ):
         app.include_router(module.router)
     app.include_router(text_routes.router)
     return app

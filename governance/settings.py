@@ -47,6 +47,37 @@ class LimitSettings(BaseModel):
     )
 
 
+# Floors the law sets; a setting below them is refused at load (PIPL.md L-04, L-05, C-11).
+ACCESS_LOG_FLOOR_DAYS = 180
+PROVISION_FLOOR_DAYS = 3 * 365 + 1
+CONSENT_FLOOR_DAYS = 3 * 365 + 1
+
+
+class RetentionSettings(BaseModel):
+    """How long the trail and the consent ledger keep what they hold.
+
+    Each period can be set longer than its legal floor, never shorter.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    access_days: int = Field(
+        365,
+        ge=ACCESS_LOG_FLOOR_DAYS,
+        description="Keep access and administration events this many days (L-05).",
+    )
+    provision_days: int = Field(
+        PROVISION_FLOOR_DAYS,
+        ge=PROVISION_FLOOR_DAYS,
+        description="Keep events of third-party purposes this many days (L-04).",
+    )
+    consent_days_after_lapse: int = Field(
+        CONSENT_FLOOR_DAYS,
+        ge=CONSENT_FLOOR_DAYS,
+        description="Keep a consent's history this many days after it lapsed (C-11).",
+    )
+
+
 _FILE_VALUES: ContextVar[dict[str, Any] | None] = ContextVar(
     "file_values", default=None
 )
@@ -106,6 +137,12 @@ class Settings(BaseSettings):
     policy_reload_seconds: float = Field(
         2.0, ge=0, description="Check the bundle for changes this often (0 = off)."
     )
+    checkpoint_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="Seal the audit trail into a signed checkpoint this often "
+        "(0 = only at start and stop).",
+    )
     decision_cache_size: int = Field(
         4096, ge=0, description="Policy decisions cached per access shape."
     )
@@ -126,6 +163,7 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = Field("json", description="Log output.")
     server: ServerSettings = ServerSettings()
     limits: LimitSettings = LimitSettings()
+    retention: RetentionSettings = RetentionSettings()
 
     @field_validator("opa_url")
     @classmethod

@@ -1,17 +1,18 @@
 """The governance store: one SQL database for callers, the consent ledger and the audit trail.
 
 `open_store(url)` returns an async engine (see `adapters.sql.engine`: SQLite
-with WAL and full fsync, or PostgreSQL) and creates the tables on first use.
+with WAL and full fsync, or PostgreSQL) and brings the schema to the newest
+revision (`governance.schema`) on first use.
 """
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import SQLModel
 
 import audit.models
 import governance.auth.models
 import governance.consent.models
 from adapters.sql.engine import create_engine
+from governance.schema import migrate
 
 # Imported for their side effect: each module registers its tables.
 _TABLE_MODULES = (audit.models, governance.auth.models, governance.consent.models)
@@ -26,5 +27,5 @@ async def open_store(url: str) -> AsyncEngine:
     async with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             await conn.execute(_CREATE_LOCK)
-        await conn.run_sync(SQLModel.metadata.create_all)
+        await conn.run_sync(migrate)
     return engine

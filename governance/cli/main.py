@@ -15,6 +15,7 @@ from governance.cli import (
     consent,
     consent_expire,
     consent_import,
+    db,
     demo,
     pii,
     policy,
@@ -39,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_parser(sub)
     admin.add_parsers(sub)
     audit.add_parser(sub)
+    db.add_parser(sub)
     consent_commands = consent.add_parser(sub)
     consent_import.add_parser(consent_commands)
     consent_expire.add_parser(consent_commands)

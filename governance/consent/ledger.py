@@ -192,12 +192,14 @@ STATE_COLUMNS = (
 # a page of subjects passes its ids as one JSON array on SQLite and as an
 # expanded IN list elsewhere.
 _SELECT = f"SELECT {', '.join(STATE_COLUMNS)} FROM consent_current WHERE "  # noqa: S608
-_ONE = text(_SELECT + "subject_id = :id AND purpose IN (:p0, :p1)")
-_MANY_SQLITE = text(
+ONE_SQL = _SELECT + "subject_id = :id AND purpose IN (:p0, :p1)"
+MANY_SQLITE_SQL = (
     _SELECT  # noqa: S608 - constants; the ids are one bound parameter
     + "subject_id IN (SELECT value FROM json_each(:ids)) AND purpose IN"
     " (SELECT value FROM json_each(:purposes))"
 )
+_ONE = text(ONE_SQL)
+_MANY_SQLITE = text(MANY_SQLITE_SQL)
 _MANY = text(_SELECT + "subject_id IN :ids AND purpose IN :purposes").bindparams(
     bindparam("ids", expanding=True), bindparam("purposes", expanding=True)
 )

@@ -137,7 +137,11 @@ _PG_TRIGGER = (
 
 @event.listens_for(SQLModel.metadata, "after_create")
 def _install_projection(_metadata: MetaData, conn: Connection, **_kw: object) -> None:
-    """Create the trigger that keeps `consent_current` (idempotent, every start)."""
+    install_projection(conn)
+
+
+def install_projection(conn: Connection) -> None:
+    """Create the trigger that keeps `consent_current` and fill it (idempotent)."""
     statements: tuple[str, ...]
     if conn.dialect.name == "sqlite":
         statements = (_SQLITE_TRIGGER, _BACKFILL)

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql.pg_states import PgStateReader
+from adapters.sql.sqlite_states import SqliteStateReader
 from governance.consent.ledger import (
     PERSONALISATION,
     ConsentAction,
@@ -31,7 +32,9 @@ from governance.types import ConsentState
 
 __all__ = ["pg_url"]  # fixture: imported so that pytest finds it
 
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+# After every event the tests record (they carry the real time), so the history
+# as of NOW is the whole history.
+NOW = datetime.now(UTC) + timedelta(hours=1)
 SUBJECTS = ("C0000001", "C0000002", "C0000003")
 PURPOSES = ("marketing_push", "analytics", PERSONALISATION)
 ACTIONS = (
@@ -71,6 +74,13 @@ def change(rng: random.Random, subject: str, purpose: str) -> ConsentChange:
     )
 
 
+async def app_reader(url: str) -> PgStateReader | SqliteStateReader:
+    """The lean state reader the app builds for this store."""
+    if url.startswith("postgresql"):
+        return await PgStateReader.open(url)
+    return SqliteStateReader.for_url(url)
+
+
 async def write(engine: AsyncEngine, changes: list[ConsentChange]) -> None:
     """Commit `changes` in one transaction, as the API and the import do."""
     async with engine.begin() as conn:
@@ -102,12 +112,17 @@ async def assert_matches_history(ledger: ConsentLedger) -> None:
 def test_after_every_commit_the_current_state_is_the_one_the_history_gives(
     store_url: str,
 ) -> None:
-    """400 random events in 40 transactions, checked after each commit."""
+    """400 random events in 40 transactions, checked after each commit.
+
+    Decisions read through the reader the app uses on each backend, so a commit
+    is seen by the very next read.
+    """
     rng = random.Random(11)
 
     async def run() -> None:
         engine = await open_store(store_url)
-        ledger = ConsentLedger(engine)
+        reader = await app_reader(store_url)
+        ledger = ConsentLedger(engine, reader)
         try:
             for _ in range(40):
                 batch = [
@@ -117,6 +132,7 @@ def test_after_every_commit_the_current_state_is_the_one_the_history_gives(
                 await write(engine, batch)
                 await assert_matches_history(ledger)
         finally:
+            await reader.close()
             await engine.dispose()
 
     asyncio.run(run())
@@ -184,15 +200,15 @@ def test_racing_transactions_end_on_the_event_with_the_highest_ledger_id(
     asyncio.run(run())
 
 
-@pytest.mark.postgres
-def test_the_asyncpg_reader_returns_what_the_engine_reader_returns(
-    pg_url: str,
+def test_the_lean_reader_returns_what_the_engine_reader_returns(
+    store_url: str,
 ) -> None:
+    """asyncpg (PostgreSQL) and plain sqlite3 rows equal SQLAlchemy's, value for value."""
     rng = random.Random(8)
 
     async def run() -> None:
-        engine = await open_store(pg_url)
-        reader = await PgStateReader.open(pg_url)
+        engine = await open_store(store_url)
+        reader = await app_reader(store_url)
         try:
             await write(
                 engine,
@@ -215,19 +231,26 @@ def test_the_asyncpg_reader_returns_what_the_engine_reader_returns(
     asyncio.run(run())
 
 
-def test_a_store_that_cannot_be_read_fails_closed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("lean", [False, True], ids=["engine", "sqlite3"])
+def test_a_store_that_cannot_be_read_fails_closed(tmp_path: Path, lean: bool) -> None:
     """A broken store is a 503 `StoreUnavailable`, never a state nor a crash."""
 
     async def run() -> None:
-        engine = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'g.db'}")
+        url = f"sqlite+aiosqlite:///{tmp_path / 'g.db'}"
+        engine = await open_store(url)
         async with engine.begin() as conn:
             await conn.execute(text("DROP TABLE consent_current"))
+        reader = SqliteStateReader.for_url(url) if lean else None
         try:
             with pytest.raises(StoreUnavailable) as caught:
-                await ConsentLedger(engine).lookup(["C1"], "marketing_push", now=NOW)
+                await ConsentLedger(engine, reader).lookup(
+                    ["C1"], "marketing_push", now=NOW
+                )
             assert caught.value.status == 503
             assert "C1" not in str(caught.value)
         finally:
+            if reader is not None:
+                await reader.close()
             await engine.dispose()
 
     asyncio.run(run())

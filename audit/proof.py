@@ -1,0 +1,187 @@
+"""Inclusion and consistency proofs, built from the store, checkable without it.
+
+An inclusion proof shows one event is in the tree a signed checkpoint commits to:
+
+```
+{"format": "govproxy-audit-inclusion/1",
+ "event": {every stored column of the event, "hash" included},
+ "leaf_index": 41, "path": ["<hex>", …],          (RFC 9162 §2.1.3, leaf to root)
+ "checkpoint": {the latest signed checkpoint document}}
+```
+
+The verifier recomputes the event's row hash from its columns, the leaf from
+it, the root from the path, and checks the checkpoint's signature: it need not
+trust the store. A consistency proof shows the tree of one checkpoint is a
+prefix of the tree of a later one (nothing sealed was changed or dropped since):
+
+```
+{"format": "govproxy-audit-consistency/1", "first": {checkpoint document},
+ "second": {checkpoint document}, "path": ["<hex>", …]}    (RFC 9162 §2.1.4)
+```
+
+Each proof is checked here against its checkpoint before it is handed out: a
+stored tree that does not give the signed root yields `TreeInconsistent`, never
+a proof that fails later in an auditor's hands. `audit.proof_check` verifies
+both documents offline.
+"""
+
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from audit.checkpoint import Checkpoint, parse_checkpoint
+from audit.checkpoint_store import (
+    checkpoint_doc,
+    checkpoint_of_size,
+    latest_checkpoint,
+    range_hashes,
+)
+from audit.merkle import (
+    consistency_ranges,
+    inclusion_ranges,
+    leaf_hash,
+    verify_consistency,
+    verify_inclusion,
+)
+from audit.models import AuditEventRow
+from governance.errors import Conflict, InvalidRequest, NotFound
+
+INCLUSION_FORMAT = "govproxy-audit-inclusion/1"
+CONSISTENCY_FORMAT = "govproxy-audit-consistency/1"
+_COLUMNS = tuple(AuditEventRow.model_fields)
+_EVENT = text(  # the event's stored columns and its leaf index (None: not sealed)
+    f"SELECT {', '.join('e.' + c for c in _COLUMNS)}, l.leaf_index"  # noqa: S608
+    " FROM audit_events e LEFT JOIN audit_leaves l"
+    " ON l.chain_id = e.chain_id AND l.seq = e.seq WHERE e.event_id = :event_id"
+)
+
+
+class UnknownEvent(NotFound):
+    """No audit event has that id."""
+
+    code = "unknown_event"
+    title = "Unknown audit event"
+
+
+class EventNotSealed(Conflict):
+    """The event is not in a signed checkpoint yet."""
+
+    code = "event_not_sealed"
+    title = "Event not sealed yet"
+
+
+class UnknownCheckpoint(NotFound):
+    """No checkpoint has that tree size."""
+
+    code = "unknown_checkpoint"
+    title = "Unknown checkpoint"
+
+
+class TreeInconsistent(Conflict):
+    """The stored tree does not give the signed root: run `audit verify`."""
+
+    code = "tree_inconsistent"
+    title = "Stored tree does not match its checkpoint"
+
+
+async def inclusion_proof(engine: AsyncEngine, event_id: str) -> dict[str, Any]:
+    """The inclusion proof of event `event_id` in the latest checkpoint.
+
+    Raises:
+        UnknownEvent, EventNotSealed, TreeInconsistent.
+    """
+    async with engine.connect() as conn:
+        found = (await conn.execute(_EVENT, {"event_id": event_id})).first()
+        if found is None:
+            raise UnknownEvent("no audit event has this id")
+        *event, index = found
+        doc, head = _signed(await latest_checkpoint(conn))
+        if index is None or head is None or index >= head.tree_size:
+            raise EventNotSealed("the event is not in a signed checkpoint yet")
+        path = await _hashes(conn, inclusion_ranges(index, head.tree_size))
+    columns = dict(zip(_COLUMNS, event, strict=True))
+    leaf = leaf_hash(bytes.fromhex(columns["hash"]))
+    root = bytes.fromhex(head.root_hash)
+    if not verify_inclusion(index, head.tree_size, leaf, path, root):
+        raise TreeInconsistent(f"the tree does not give checkpoint {head.number}")
+    return {
+        "format": INCLUSION_FORMAT,
+        "event": columns,
+        "leaf_index": index,
+        "path": [h.hex() for h in path],
+        "checkpoint": doc,
+    }
+
+
+async def consistency_proof(
+    engine: AsyncEngine, first: int, second: int | None = None
+) -> dict[str, Any]:
+    """The consistency proof from the checkpoint of size `first` to that of `second`.
+
+    Args:
+        engine: the store.
+        first: tree size of the earlier checkpoint.
+        second: tree size of the later one; None for the latest.
+
+    Raises:
+        InvalidRequest, UnknownCheckpoint, TreeInconsistent.
+    """
+    if second is not None and first > second:
+        raise InvalidRequest("the first tree size must not exceed the second")
+    async with engine.connect() as conn:
+        old_doc, old = _signed(await checkpoint_of_size(conn, first))
+        new_doc, new = _signed(
+            await latest_checkpoint(conn)
+            if second is None
+            else await checkpoint_of_size(conn, second)
+        )
+        if old is None or new is None:
+            missing = first if old is None else second
+            raise UnknownCheckpoint(f"no checkpoint has tree size {missing}")
+        if old.tree_size > new.tree_size:
+            raise InvalidRequest("the first tree size exceeds the latest checkpoint's")
+        path = await _hashes(conn, consistency_ranges(old.tree_size, new.tree_size))
+    if not verify_consistency(
+        old.tree_size,
+        new.tree_size,
+        bytes.fromhex(old.root_hash),
+        bytes.fromhex(new.root_hash),
+        path,
+    ):
+        raise TreeInconsistent(
+            f"the tree does not link checkpoints {old.number} and {new.number}"
+        )
+    return {
+        "format": CONSISTENCY_FORMAT,
+        "first": old_doc,
+        "second": new_doc,
+        "path": [h.hex() for h in path],
+    }
+
+
+def _signed(row: Any | None) -> tuple[dict[str, Any], Checkpoint | None]:
+    """A stored checkpoint's document and its signed content (None: no such row).
+
+    Raises:
+        TreeInconsistent: the stored checkpoint is not a checkpoint document.
+    """
+    if row is None:
+        return {}, None
+    try:
+        doc = checkpoint_doc(row)
+    except orjson.JSONDecodeError:
+        doc = {}
+    head = parse_checkpoint(doc)
+    if head is None:
+        raise TreeInconsistent(f"checkpoint {row.number} is not a checkpoint document")
+    return doc, head
+
+
+async def _hashes(conn: AsyncConnection, ranges: list[tuple[int, int]]) -> list[bytes]:
+    """The MTH of each range; a store missing a node is an inconsistent tree."""
+    try:
+        return await range_hashes(conn, ranges)
+    except LookupError as exc:
+        raise TreeInconsistent(str(exc)) from None

@@ -1,0 +1,249 @@
+"""`govproxy audit verify|checkpoint|prove|verify-proof|public-key` over a demo deployment."""
+
+import json
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from sealed_trails import STRANGER
+
+from governance.cli.main import main
+
+
+@pytest.fixture
+def config(demo_dir: Path) -> Path:
+    """The settings file of this test's demo deployment."""
+    return demo_dir / "govproxy.yaml"
+
+
+def govproxy(capsys, *argv: str, config: Path | None = None) -> tuple[int, str, str]:
+    """Run one command in-process: exit status, stdout, stderr."""
+    code = main([*(["--config", str(config)] if config else []), *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def sql(demo_dir: Path, statement: str, *params: object) -> list[tuple]:
+    """Run one statement on the demo's governance store."""
+    with closing(sqlite3.connect(demo_dir / "governance.db")) as conn:
+        rows = conn.execute(statement, params).fetchall()
+        conn.commit()
+    return rows
+
+
+@pytest.fixture
+def public_key(capsys, config: Path, tmp_path: Path) -> Path:
+    """The deployment's audit public key(s), saved as an auditor would keep them."""
+    code, out, _ = govproxy(capsys, "audit", "public-key", config=config)
+    assert code == 0
+    path = tmp_path / "pub.pem"
+    path.write_text(out)
+    return path
+
+
+@pytest.fixture
+def sealed(capsys, config: Path, demo_dir: Path) -> Path:
+    """The demo deployment with two checkpoints: its directory."""
+    assert govproxy(capsys, "audit", "checkpoint", config=config)[0] == 0
+    added = (
+        "callers",
+        "add",
+        "crm-sync",
+        "--role",
+        "service",
+        "--purpose",
+        "analytics",
+    )
+    assert govproxy(capsys, *added, config=config)[0] == 0
+    assert govproxy(capsys, "audit", "checkpoint", config=config)[0] == 0
+    return demo_dir
+
+
+class TestCheckpointAndVerify:
+    """Sealing, and verification with the configured key or a given one."""
+
+    def test_before_any_checkpoint_verify_says_nothing_is_sealed(self, capsys, config):
+        """A fresh demo is intact, and the report says no checkpoint covers it yet."""
+        code, out, _ = govproxy(capsys, "audit", "verify", config=config)
+
+        assert code == 0
+        assert "intact" in out
+        assert "no signed checkpoint yet" in out
+
+    def test_checkpoint_seals_and_verify_counts_it(self, capsys, config):
+        """`audit checkpoint` seals every event; `verify` then counts them as sealed."""
+        code, out, _ = govproxy(capsys, "audit", "checkpoint", config=config)
+        sealed = int(out.split("sealed ")[1].split(" events")[0])
+
+        _, report, _ = govproxy(capsys, "audit", "verify", config=config)
+
+        assert code == 0
+        assert "checkpoint 1: sealed" in out
+        assert f"{sealed} sealed in 1 signed checkpoints" in report
+        assert "0 not sealed yet" in report
+
+    def test_a_second_checkpoint_with_nothing_new_is_not_made(self, capsys, config):
+        """Sealing again with nothing new says so and makes no checkpoint."""
+        govproxy(capsys, "audit", "checkpoint", config=config)
+
+        code, out, _ = govproxy(capsys, "audit", "checkpoint", config=config)
+
+        assert code == 0
+        assert "nothing new to seal; latest checkpoint 1" in out
+
+    def test_verify_with_the_right_public_key_passes(
+        self, capsys, config, sealed, public_key
+    ):
+        """Given the deployment's public key file, verification passes."""
+        code, out, _ = govproxy(
+            capsys, "audit", "verify", "--public-key", str(public_key), config=config
+        )
+
+        assert (code, "intact" in out) == (0, True)
+
+    def test_verify_with_a_wrong_public_key_says_so(
+        self, capsys, config, sealed, tmp_path
+    ):
+        """Another signer's key fails with `key_mismatch` naming the signing key."""
+        wrong = tmp_path / "wrong.pem"
+        wrong.write_text(STRANGER.public_pem())
+
+        code, out, _ = govproxy(
+            capsys, "audit", "verify", "--public-key", str(wrong), config=config
+        )
+
+        assert code == 1
+        assert "NOT intact: key_mismatch at checkpoint 1" in out
+        assert STRANGER.key_id in out
+
+    def test_a_deleted_checkpoint_is_reported_missing(self, capsys, config, sealed):
+        """Removing checkpoint 1 makes verify exit 1 naming the missing checkpoint."""
+        sql(sealed, "DELETE FROM audit_checkpoints WHERE number = 1")
+
+        code, out, _ = govproxy(capsys, "audit", "verify", config=config)
+
+        assert code == 1
+        assert "NOT intact: checkpoint_missing at checkpoint 1" in out
+
+    def test_a_file_that_is_no_public_key_is_refused(self, capsys, config, tmp_path):
+        """A `--public-key` file without an Ed25519 PEM stops with exit 2 and a reason."""
+        junk = tmp_path / "junk.pem"
+        junk.write_text("hello")
+
+        code, _, err = govproxy(
+            capsys, "audit", "verify", "--public-key", str(junk), config=config
+        )
+
+        assert code == 2
+        assert "not an Ed25519 public key" in err
+
+
+class TestProofs:
+    """Proofs from the store, checked offline with only the public key."""
+
+    def test_an_inclusion_proof_checks_with_no_settings_or_store(
+        self, capsys, config, sealed, public_key, tmp_path, monkeypatch
+    ):
+        """`prove --event-id` output verifies in an empty directory, with only the key."""
+        ((event_id,),) = sql(sealed, "SELECT event_id FROM audit_events LIMIT 1")
+        code, out, _ = govproxy(
+            capsys, "audit", "prove", "--event-id", event_id, config=config
+        )
+        proof = tmp_path / "proof.json"
+        proof.write_text(out)
+        monkeypatch.chdir(tmp_path)
+
+        checked, report, _ = govproxy(
+            capsys, "audit", "verify-proof", str(proof), "--public-key", str(public_key)
+        )
+
+        assert code == 0
+        assert checked == 0
+        assert report.startswith(f"valid: event {event_id} ")
+
+    def test_a_tampered_proof_is_invalid_with_its_reason(
+        self, capsys, config, sealed, public_key, tmp_path
+    ):
+        """A proof whose event was edited exits 1 with `event_altered`."""
+        ((event_id,),) = sql(sealed, "SELECT event_id FROM audit_events LIMIT 1")
+        _, out, _ = govproxy(
+            capsys, "audit", "prove", "--event-id", event_id, config=config
+        )
+        doc = json.loads(out)
+        doc["event"]["outcome"] = "denied"
+        proof = tmp_path / "proof.json"
+        proof.write_text(json.dumps(doc))
+
+        code, report, _ = govproxy(
+            capsys, "audit", "verify-proof", str(proof), "--public-key", str(public_key)
+        )
+
+        assert (code, report.split(":")[0:2]) == (1, ["INVALID", " event_altered"])
+
+    def test_a_consistency_proof_between_checkpoints_checks(
+        self, capsys, config, sealed, public_key, tmp_path
+    ):
+        """`prove --from SIZE1 --to SIZE2` verifies with the configured key."""
+        sizes = [s for (s,) in sql(sealed, "SELECT tree_size FROM audit_checkpoints")]
+        _, out, _ = govproxy(
+            capsys,
+            "audit",
+            "prove",
+            "--from",
+            str(min(sizes)),
+            "--to",
+            str(max(sizes)),
+            config=config,
+        )
+        proof = tmp_path / "proof.json"
+        proof.write_text(out)
+
+        code, report, _ = govproxy(
+            capsys, "audit", "verify-proof", str(proof), config=config
+        )
+
+        assert code == 0
+        assert "checkpoint 1" in report
+        assert "is a prefix of checkpoint 2" in report
+
+    def test_an_unknown_event_has_no_proof(self, capsys, config, sealed):
+        """Proving an id no event has exits 2 with a reason and prints no proof."""
+        code, out, err = govproxy(
+            capsys, "audit", "prove", "--event-id", "nope", config=config
+        )
+
+        assert (code, out) == (2, "")
+        assert "no audit event has this id" in err
+
+    def test_to_without_from_is_refused(self, capsys, config):
+        """`--to` belongs to a consistency proof: with `--event-id` it is an error."""
+        code, out, err = govproxy(
+            capsys, "audit", "prove", "--event-id", "x", "--to", "5", config=config
+        )
+
+        assert (code, out) == (2, "")
+        assert "--to goes with --from" in err
+
+    def test_a_file_that_is_no_proof_is_invalid(self, capsys, public_key, tmp_path):
+        """Unreadable or non-JSON input is INVALID (malformed), exit 1."""
+        junk = tmp_path / "junk.json"
+        junk.write_text("{not json")
+
+        code, out, _ = govproxy(
+            capsys, "audit", "verify-proof", str(junk), "--public-key", str(public_key)
+        )
+
+        assert (code, out.startswith("INVALID: malformed")) == (1, True)
+
+    def test_without_a_key_file_verify_proof_asks_for_a_public_key(
+        self, capsys, tmp_path, monkeypatch
+    ):
+        """With no key file configured or given, the command says what is missing."""
+        monkeypatch.chdir(tmp_path)
+        (tmp_path / "proof.json").write_text("{}")
+
+        code, _, err = govproxy(capsys, "audit", "verify-proof", "proof.json")
+
+        assert code == 2
+        assert "no key file (or pass --public-key)" in err
