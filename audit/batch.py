@@ -1,23 +1,25 @@
 """One group commit of the audit writer: link a batch of drafts, then store it in one transaction.
 
 `link_batch()` places drafts after a chain's head (the CPU part: canonical
-encoding and hashing). `store_batch()` writes what it produced on a blocking
-connection: the new decision shapes, the events, the subject index rows, the
-statements that must commit with them (`also`), and the moved chain head. The
-caller owns the transaction, so `store_batch` runs unchanged on a thread of its
-own (SQLite) or through `AsyncConnection.run_sync` (PostgreSQL).
+encoding and hashing). `store_batch()` writes what it produced in the caller's
+transaction on a blocking connection (SQLite, on the writer's thread): the
+events, the new decision shapes, the subject index rows, the statements that
+must commit with them (`also`), and the moved chain head. `store_batch_async()`
+does the same on an async connection; on PostgreSQL the events go in by COPY
+(`adapters.sql.pg_copy`), after the other statements have begun the transaction.
 """
 
-import functools
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 from sqlmodel import col
 
+from adapters.sql.pg_copy import copy_rows
 from audit.chain import link
 from audit.models import AuditChain, AuditEventRow, AuditSubjectRow, DecisionShapeRow
 from audit.record import SUBJECT_REFS, AuditDraft, DecisionShape
@@ -26,10 +28,11 @@ from audit.record import SUBJECT_REFS, AuditDraft, DecisionShape
 Also = Executable | tuple[Executable, list[dict[str, Any]]]
 # Built once; every commit binds values into them.
 _EVENT_COLUMNS = tuple(AuditEventRow.model_fields)
-_PLACEHOLDERS = {  # by the driver's paramstyle, as SQLAlchemy reports it
-    "qmark": lambda n: ", ".join("?" * n),
-    "numeric_dollar": lambda n: ", ".join(f"${i}" for i in range(1, n + 1)),
-}
+# SQLite's (qmark) parameters; PostgreSQL copies the events in instead.
+_INSERT_EVENTS = (
+    f"INSERT INTO audit_events ({', '.join(_EVENT_COLUMNS)})"  # noqa: S608 - constants
+    f" VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"
+)
 _INSERT_SUBJECTS = insert(AuditSubjectRow)
 _INSERT_SHAPES = {
     "postgresql": postgresql.insert(DecisionShapeRow).on_conflict_do_nothing(),
@@ -81,16 +84,29 @@ def link_batch(
 
 
 def store_batch(conn: Connection, batch: LinkedBatch, also: Sequence[Also]) -> None:
-    """Write `batch` and `also` in the caller's open transaction on `conn`."""
-    if batch.shapes:
-        conn.execute(_INSERT_SHAPES[conn.dialect.name], _shape_rows(batch.shapes))
+    """Write `batch` and `also` in the caller's open transaction on SQLite `conn`."""
     # Events go to the driver as tuples: every value is already text or an
     # integer, and SQLAlchemy's per-value handling would cost more than the
     # insert itself in a bulk commit (a consent import of 100,000 rows).
-    conn.exec_driver_sql(
-        _insert_events(conn.dialect.paramstyle),
-        [tuple(r[c] for c in _EVENT_COLUMNS) for r in batch.rows],
-    )
+    conn.exec_driver_sql(_INSERT_EVENTS, _event_tuples(batch))
+    _store_the_rest(conn, batch, also)
+
+
+async def store_batch_async(
+    conn: AsyncConnection, batch: LinkedBatch, also: Sequence[Also]
+) -> None:
+    """`store_batch` on an async connection; PostgreSQL copies the events in."""
+    if conn.dialect.name != "postgresql":
+        await conn.run_sync(store_batch, batch, also)
+        return
+    await conn.run_sync(_store_the_rest, batch, also)  # begins the transaction
+    await copy_rows(conn, "audit_events", _EVENT_COLUMNS, _event_tuples(batch))
+
+
+def _store_the_rest(conn: Connection, batch: LinkedBatch, also: Sequence[Also]) -> None:
+    """Everything but the events: shapes, subject index, `also`, and the head."""
+    if batch.shapes:
+        conn.execute(_INSERT_SHAPES[conn.dialect.name], _shape_rows(batch.shapes))
     if batch.subjects:
         conn.execute(_INSERT_SUBJECTS, batch.subjects)
     for extra in also:
@@ -104,12 +120,8 @@ def store_batch(conn: Connection, batch: LinkedBatch, also: Sequence[Also]) -> N
     )
 
 
-@functools.cache
-def _insert_events(paramstyle: str) -> str:
-    return (
-        f"INSERT INTO audit_events ({', '.join(_EVENT_COLUMNS)}) VALUES"  # noqa: S608
-        f" ({_PLACEHOLDERS[paramstyle](len(_EVENT_COLUMNS))})"
-    )
+def _event_tuples(batch: LinkedBatch) -> list[tuple[Any, ...]]:
+    return [tuple(r[c] for c in _EVENT_COLUMNS) for r in batch.rows]
 
 
 def _shape_rows(shapes: dict[str, DecisionShape]) -> list[dict[str, str]]:

@@ -49,7 +49,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
 from adapters.sql.engine import blocking_twin
-from audit.batch import Also, LinkedBatch, link_batch, store_batch
+from audit.batch import (
+    Also,
+    LinkedBatch,
+    link_batch,
+    store_batch,
+    store_batch_async,
+)
 from audit.chain import genesis_hash
 from audit.models import AuditChain
 from audit.record import AuditDraft, utc_now_iso
@@ -186,7 +192,7 @@ class AuditWriter:
         also = [extra for item in batch for extra in item.also]
         if self._blocking is None:
             async with self._engine.begin() as conn:
-                await conn.run_sync(store_batch, linked, also)
+                await store_batch_async(conn, linked, also)
         else:
             await self._on_thread(_store_in, self._blocking, linked, also)
         self._seq, self._head = linked.seq, linked.head

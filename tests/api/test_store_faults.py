@@ -3,7 +3,7 @@
 Each scenario runs one proxy over a copy of the demo deployment whose store is
 SQLite or PostgreSQL, and breaks the store from outside while requests arrive:
 another session holds the audit table's write lock past the store's timeout
-(SQLite: another process's `BEGIN EXCLUSIVE`; PostgreSQL: `LOCK TABLE ... IN
+(SQLite: another connection's `BEGIN EXCLUSIVE`; PostgreSQL: `LOCK TABLE ... IN
 ACCESS EXCLUSIVE MODE`, bounded by the store's `lock_timeout`), then the caller
 table cannot be read during the API-key lookup. Every refusal must be a clean
 503 with its stable code, nothing of a refused request may be stored, and the

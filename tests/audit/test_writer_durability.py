@@ -12,6 +12,7 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, closing
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ __all__ = ["pg_url"]  # fixture: imported so that pytest finds it
 # SQLite: how long a write waits for another writer's lock (the URL's `timeout`).
 SQLITE_BUSY_S = 0.2
 APPENDS = 30
+STORE_FIXTURES = {"sqlite": "sqlite_url", "postgresql": "pg_url"}
 
 
 def draft(n: int) -> AuditDraft:
@@ -168,6 +170,39 @@ class TestStoreOutage:
     def test_when_appends_failed_then_none_of_them_is_stored(self, outage):
         """Only the events before and after the outage are in the store."""
         assert [json.loads(d)["n"] for d in outage["stored"]] == [0, APPENDS + 1]
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def fresh_store(request: pytest.FixtureRequest) -> str:
+    """An empty store of each kind, for one test."""
+    url: str = request.getfixturevalue(STORE_FIXTURES[request.param])
+    return url
+
+
+class TestOneBadEvent:
+    """An event the store refuses sinks only its own append, on either store."""
+
+    def test_when_an_event_id_repeats_in_a_batch_then_only_the_repeat_fails(
+        self, fresh_store
+    ):
+        """Of three appends sharing a commit, the one reusing an event id fails alone."""
+        first, twin, other = draft(1), draft(2), draft(3)
+        twin = replace(twin, event_id=first.event_id)
+
+        async def body(store: AsyncEngine, writer: AuditWriter) -> list[Any]:
+            results = await asyncio.gather(
+                *(writer.append(d) for d in (first, twin, other)),
+                return_exceptions=True,
+            )
+            return [*results, await verify_trail(store)]
+
+        stored_first, failed, stored_other, report = run(fresh_store, body)
+
+        assert isinstance(failed, AuditWriteFailed)
+        assert (stored_first["seq"], stored_other["seq"]) == (1, 2)
+        assert report == VerifyReport(True, 2, 1, None)
 
 
 class TestDurableCommits:
