@@ -5,10 +5,10 @@
 drains the queue: everything queued while the previous transaction ran goes into
 the next one, so durability costs one commit per batch, not per request. Each
 writer owns its chain, so writers never contend for a chain head. On SQLite the
-transaction runs on a thread of its own, with a connection of its own, so the
-event loop keeps serving requests (and filling the next batch) while the disk
-syncs; PostgreSQL's driver waits without holding the loop already. What one
-commit does is `audit.batch`.
+writer has a connection of its own and waits for the write lock and for the
+disk's fsync on a thread of its own, so the event loop keeps serving requests
+(and filling the next batch) meanwhile; PostgreSQL's driver waits without
+holding the loop already. What one commit writes is `audit.batch`.
 
 A failed transaction stores nothing. If the store itself failed (locked, full,
 unreachable, timed out), every append of the batch fails at once: retrying them
@@ -34,10 +34,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import (
     DataError,
     DBAPIError,
@@ -66,6 +66,7 @@ _MAX_BATCH = 512
 # one forgotten is only inserted again (and ignored by the store).
 _KNOWN_SHAPES = 16384
 _log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -194,13 +195,32 @@ class AuditWriter:
             async with self._engine.begin() as conn:
                 await store_batch_async(conn, linked, also)
         else:
-            await self._on_thread(_store_in, self._blocking, linked, also)
+            await self._store_on_sqlite(self._blocking, linked, also)
         self._seq, self._head = linked.seq, linked.head
         self._remember(linked)
         return linked.rows
 
-    async def _on_thread(self, work: Callable[..., None], *args: Any) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._thread, work, *args)
+    async def _store_on_sqlite(
+        self, engine: Engine, linked: LinkedBatch, also: Sequence[Also]
+    ) -> None:
+        """Wait for the write lock and for the disk on the thread; insert on the loop.
+
+        The inserts stay on the loop: on the thread they would take and release
+        the GIL around every row while the loop is busy, and wait for it each
+        time (up to the 5 ms switch interval). Waiting for the lock and the
+        fsync needs the GIL once.
+        """
+        conn = await self._on_thread(_begin_immediate, engine)
+        try:
+            store_batch(conn, linked, also)
+            await self._on_thread(conn.commit)
+        finally:
+            conn.close()  # after a failure: rolls back
+
+    async def _on_thread(self, work: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._thread, work, *args
+        )
 
     def _remember(self, linked: LinkedBatch) -> None:
         self._shapes.update(dict.fromkeys(linked.shapes))
@@ -230,10 +250,15 @@ class AuditWriter:
         return True
 
 
-def _store_in(engine: Engine, linked: LinkedBatch, also: Sequence[Also]) -> None:
-    """Store `linked` and `also` in one transaction of the blocking `engine`."""
-    with engine.begin() as conn:
-        store_batch(conn, linked, also)
+def _begin_immediate(engine: Engine) -> Connection:
+    """A connection of `engine` holding SQLite's write lock in a new transaction."""
+    conn = engine.connect()
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 def _store_failed(exc: Exception) -> bool:
