@@ -9,6 +9,7 @@ does the same on an async connection; on PostgreSQL the events go in by COPY
 (`adapters.sql.pg_copy`), after the other statements have begun the transaction.
 """
 
+import operator
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ from audit.record import SUBJECT_REFS, AuditDraft, DecisionShape
 Also = Executable | tuple[Executable, list[dict[str, Any]]]
 # Built once; every commit binds values into them.
 _EVENT_COLUMNS = tuple(AuditEventRow.model_fields)
+_EVENT_VALUES = operator.itemgetter(*_EVENT_COLUMNS)
 # SQLite's (qmark) parameters; PostgreSQL copies the events in instead.
 _INSERT_EVENTS = (
     f"INSERT INTO audit_events ({', '.join(_EVENT_COLUMNS)})"  # noqa: S608 - constants
@@ -121,7 +123,7 @@ def _store_the_rest(conn: Connection, batch: LinkedBatch, also: Sequence[Also]) 
 
 
 def _event_tuples(batch: LinkedBatch) -> list[tuple[Any, ...]]:
-    return [tuple(r[c] for c in _EVENT_COLUMNS) for r in batch.rows]
+    return [_EVENT_VALUES(r) for r in batch.rows]
 
 
 def _shape_rows(shapes: dict[str, DecisionShape]) -> list[dict[str, str]]:
