@@ -25,6 +25,7 @@ from governance.api.limits import BodyLimit
 from governance.api.problems import install_problem_handlers
 from governance.api.routes import (
     audit,
+    audit_reports,
     callers,
     center,
     consent,
@@ -152,7 +153,18 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
     install_problem_handlers(app)
-    for module in (health, data, consent, audit, callers, center, policy, tokens):
+    routers = (
+        health,
+        data,
+        consent,
+        audit,
+        audit_reports,
+        callers,
+        center,
+        policy,
+        tokens,
+    )
+    for module in routers:
         app.include_router(module.router)
     app.include_router(text_routes.router)
     return app

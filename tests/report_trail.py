@@ -4,14 +4,14 @@
 chain verifies), February 2026 (the baseline) and March 2026 (the reported
 month), Beijing time, for these callers:
 
-| caller         | purpose                      | per day, Feb      | March                                   |
-|----------------|------------------------------|-------------------|-----------------------------------------|
-| campaign-sms   | marketing_push               | 30 reads          | 30 reads; 150 on 3-10 (a spike)         |
-| brand-app      | order_fulfilment             | 20 reads          | 20 reads                                |
-| refund-svc     | refund_processing            | 1 read            | 7 reads releasing bank_card on 3-03 and |
-|                |                              |                   | 1 with bank_card withheld on 3-04       |
-| ticket-mailer  | customer_service             | -                 | 5 reads on 3-12 (new)                   |
-| care-app       | maternal_care_recommendation | -                 | 2 queries on 孕期 on 3-09 (new)         |
+| caller        | purpose                      | Feb, per day | March                          |
+|---------------|------------------------------|--------------|--------------------------------|
+| campaign-sms  | marketing_push               | 30 reads     | 30 reads a day; 150 on 3-10    |
+| brand-app     | order_fulfilment             | 20 reads     | 20 reads a day                 |
+| refund-svc    | refund_processing            | 1 read       | 7 reads releasing bank_card    |
+|               |                              |              | (3-03), 1 withholding it (3-04)|
+| ticket-mailer | customer_service             | -            | 5 reads on 3-12 (new)          |
+| care-app      | maternal_care_recommendation | -            | 2 queries on 孕期, 3-09 (new)  |
 
 and campaign-sms's special cases in March: 2 reads refused by the policy
 (bank_card, 3-06), 3 queries on 孕期 refused (3-07), 4 allowed queries on

@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
-from audit.report.collect import DetailCount, HourCount, Shape
+from audit.report.collect import DetailCount, Shape
 from audit.report.figures import Counted, Denials, OutcomeCounts, Revision
 from governance.subjects import CHINA_TZ
 
@@ -49,11 +49,12 @@ def china_day(hour: str) -> date:
     return moment.astimezone(CHINA_TZ).date()
 
 
-def daily(hours: Iterable[HourCount], days: list[date]) -> tuple[OutcomeCounts, ...]:
+def daily(shapes: Iterable[Shape], days: list[date]) -> tuple[OutcomeCounts, ...]:
     """Accesses per day of the month (Beijing time) by outcome, every day listed."""
     table: defaultdict[date, Counter[str]] = defaultdict(Counter)
-    for h in hours:
-        table[china_day(h.hour)][h.outcome] += h.count
+    for s in shapes:
+        if s.access:
+            table[china_day(s.hour)][s.outcome] += s.count
     return tuple(outcome_counts(d.isoformat(), table[d]) for d in days)
 
 

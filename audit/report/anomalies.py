@@ -66,9 +66,9 @@ def _score(
     c: CallerDays, month: ReportMonth
 ) -> tuple[CallerBaseline, list[VolumeFlag]]:
     daily = tuple(c.per_day.get(d, 0) for d in month.days())
-    baseline = _baseline(c, month.start.date())
+    baseline = _baseline(c, month.start.date()) if c.first_day is not None else []
     status = "new" if c.first_day is None else "short"
-    if c.first_day is None or len(baseline) < MIN_BASELINE_DAYS:
+    if len(baseline) < MIN_BASELINE_DAYS:
         return CallerBaseline(
             c.caller, len(baseline), 0.0, 0.0, sum(daily), daily, status
         ), []

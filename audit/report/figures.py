@@ -17,11 +17,11 @@ class OutcomeCounts:
     allowed: int = 0
     denied: int = 0
     error: int = 0
+    total: int = field(init=False)
+    """Every access counted here."""
 
-    @property
-    def total(self) -> int:
-        """Every access counted here."""
-        return self.allowed + self.denied + self.error
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "total", self.allowed + self.denied + self.error)
 
 
 @dataclass(frozen=True)
@@ -156,11 +156,12 @@ class Anomalies:
     rule: str
     flags: tuple[VolumeFlag, ...]
     callers: tuple[CallerBaseline, ...]
+    new_callers: tuple[str, ...] = field(init=False)
+    """Callers with no access before this month."""
 
-    @property
-    def new_callers(self) -> tuple[str, ...]:
-        """Callers with no access before this month."""
-        return tuple(c.caller for c in self.callers if c.status == "new")
+    def __post_init__(self) -> None:
+        new = tuple(c.caller for c in self.callers if c.status == "new")
+        object.__setattr__(self, "new_callers", new)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ import argparse
 from typing import Any
 
 from audit.verify import verify_trail
+from governance.cli import audit_report
 from governance.cli.admin import settings_of, with_store
 
 
@@ -12,6 +13,7 @@ def add_parser(sub: Any) -> None:
     audit = sub.add_parser("audit", help="work with the audit trail")
     asub = audit.add_subparsers(dest="audit_command", required=True)
     asub.add_parser("verify", help="verify every chain").set_defaults(run=audit_verify)
+    audit_report.add_parser(asub)
 
 
 def audit_verify(args: argparse.Namespace) -> int:
