@@ -30,9 +30,12 @@ Policy revision `rev-a` decides up to 3-15 and `rev-b` from 3-16. Reads use
 subjects C000000..C000049.
 """
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -43,13 +46,19 @@ from sqlmodel import col
 from audit.chain import link
 from audit.models import AuditChain, AuditEventRow
 from audit.record import SUBJECT_REFS, AuditDraft
-from audit.report.month import trail_instant
+from audit.report.build import build_report
+from audit.report.figures import SelfCheckReport
+from audit.report.month import parse_month, trail_instant
 from audit.writer import AuditWriter
+from governance.catalog import Catalog, load_catalog
 from governance.consent.ledger import ConsentAction, ConsentChange
 from governance.consent.models import ConsentEvent
+from governance.services import subject_referencer
+from governance.store import open_store
 from governance.subjects import CHINA_TZ
 
 MONTH = "2026-03"
+SUBJECT_REF = subject_referencer(b"report-tests-subject-key-0123456")
 NOW = datetime(2026, 4, 5, 3, 0, tzinfo=UTC)
 Ref = Callable[[str], str]
 
@@ -352,3 +361,28 @@ async def append(store: AsyncEngine, drafts: list[AuditDraft]) -> None:
         await writer.append_all(drafts)
     finally:
         await writer.stop()
+
+
+def sqlite_url(db: Path) -> str:
+    """The store URL of an SQLite file."""
+    return f"sqlite+aiosqlite:///{db}"
+
+
+def demo_catalog() -> Catalog:
+    """The catalog the demo ships (and the seeded trail's callers use)."""
+    return load_catalog(Path(str(resources.files("governance.demo") / "catalog.yaml")))
+
+
+def report_of(url: str, catalog: Catalog, month: str = MONTH) -> SelfCheckReport:
+    """Build the self-check of `month` over the store at `url`, as of `NOW`."""
+
+    async def build() -> SelfCheckReport:
+        store = await open_store(url)
+        try:
+            return await build_report(
+                store, catalog, parse_month(month, now=NOW), SUBJECT_REF
+            )
+        finally:
+            await store.dispose()
+
+    return asyncio.run(build())

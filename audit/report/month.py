@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from governance.errors import InvalidRequest
 from governance.subjects import CHINA_TZ
 
-_MONTH = re.compile(r"(\d{4})-(\d{2})")
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 _FIRST_YEAR = 2000
 BASELINE_DAYS = 28
 """How many days before the month make a caller's usual volume (four weeks)."""
