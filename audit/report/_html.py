@@ -33,8 +33,16 @@ def cell(value: Cell) -> str:
 def coded(code: str, label: str) -> Html:
     """Plain-Chinese words with their code under them; a code alone when it has no words."""
     if not label:
-        return Html(f"<code>{escape(code)}</code>")
-    return Html(f'{escape(label)}<code class="under">{escape(code)}</code>')
+        return Html(f"<code>{breakable(code)}</code>")
+    return Html(f'{escape(label)}<code class="under">{breakable(code)}</code>')
+
+
+def breakable(code: str) -> str:
+    """`code` escaped, and allowed to wrap after `_`, `.` and `:` on a narrow screen."""
+    text = escape(code)
+    for mark in ("_", ".", ":"):
+        text = text.replace(mark, f"{mark}<wbr>")
+    return text
 
 
 def table(
@@ -76,7 +84,7 @@ def section(anchor: str, number: str, title: str, english: str, body: str) -> Ht
     """A section with its Chinese heading (numbered if `number`) and English subtitle."""
     no = f'<span class="no">{escape(number)}、</span>' if number else ""
     return Html(
-        f'<section id="{escape(anchor)}"><h2>{no}{escape(title)}'
+        f'<section id="{escape(anchor)}"><h2><span class="zh">{no}{escape(title)}</span>'
         f'<span class="en">{escape(english)}</span></h2>{body}</section>'
     )
 

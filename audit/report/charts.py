@@ -135,14 +135,14 @@ def donut(parts: Sequence[tuple[str, int, str]], title: str, centre: str) -> str
     body.append(
         _text(cx, cy + 5, centre, size=14, text_anchor="middle", font_weight="bold")
     )
-    y = 22.0
+    y = 30.0
     for label, value, colour in parts:
         share = f"{value / total:.1%}" if total else "-"
         body.append(
-            f'<rect x="132" y="{y - 9:.0f}" width="10" height="10" rx="2" fill="{colour}"/>'
+            f'<rect x="130" y="{y - 10:.0f}" width="12" height="12" rx="2" fill="{colour}"/>'
         )
-        body.append(_text(148, y, f"{label} {value:,} ({share})"))
-        y += 20
+        body.append(_text(148, y + 1, f"{label} {value:,}（{share}）", size=13))
+        y += 24
     return _svg(120, title, "".join(body))
 
 

@@ -35,9 +35,9 @@ section{background:#fff;border-radius:10px;padding:14px 14px 16px;margin:12px 0;
 box-shadow:0 1px 2px rgba(16,24,40,.08)}
 h2{font-size:18px;margin:0 0 10px;padding-bottom:8px;border-bottom:2px solid #15325b;
 display:flex;flex-wrap:wrap;align-items:baseline;gap:2px 10px}
-h2 .no{color:#15325b;margin-right:-8px}
+h2 .no{color:#15325b}
 h2 .en{font-size:12px;font-weight:400;color:#646a73}h3{font-size:15px;margin:18px 0 8px}
-.tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(140px,1fr));gap:8px}
+.tiles{display:grid;grid-template-columns:repeat(2,1fr);gap:8px}
 .tile{border:1px solid #e4e7ec;border-radius:8px;padding:8px 12px}
 .tile b{display:block;font-size:22px;font-variant-numeric:tabular-nums}
 .tile span{font-size:12px;color:#646a73}.tile.bad{border-color:#f1b8b3;background:#fdf0ef}
@@ -52,14 +52,14 @@ th,td{padding:6px 8px;border-bottom:1px solid #eef0f3;text-align:left;vertical-a
 th{background:#f5f7fa;font-weight:600;white-space:nowrap}
 .num{text-align:right;font-variant-numeric:tabular-nums}.scroll{overflow-x:auto}
 code{font:12px ui-monospace,Menlo,Consolas,monospace;background:#f2f4f7;padding:1px 4px;
-border-radius:3px;overflow-wrap:anywhere}code.ref{font-size:11px;white-space:nowrap}
-code.under{display:block;background:none;padding:0;font-size:11px;color:#7a808a;
-white-space:nowrap}td.keep,th.keep{white-space:nowrap}
+border-radius:3px}code.ref{font-size:11px;white-space:nowrap}
+code.under{display:block;background:none;padding:0;font-size:11px;color:#7a808a}td.keep,th.keep{white-space:nowrap}
 .muted{color:#646a73;font-size:12px}figure{margin:8px 0}
 figcaption{font-size:12px;color:#646a73}
-.chart{width:100%;max-width:640px;height:auto;display:block}.spark{width:120px;height:28px}
+.chart{width:100%;max-width:470px;height:auto;display:block}.spark{width:120px;height:28px}
 .duo{display:grid;grid-template-columns:1fr;gap:4px 16px}
-@media(min-width:720px){.duo{grid-template-columns:minmax(240px,1fr) 2fr}}
+@media(min-width:720px){.duo{grid-template-columns:minmax(240px,1fr) 2fr}
+.tiles{grid-template-columns:repeat(4,1fr)}}
 .legend{font-size:12px;margin:4px 0}.legend span{margin-right:14px;white-space:nowrap}
 .legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px}
 .pill{display:inline-block;padding:1px 10px;border-radius:999px;font-size:13px;font-weight:600}
@@ -71,12 +71,13 @@ figcaption{font-size:12px;color:#646a73}
 .stat b{display:block;font-size:17px}.stat span{font-size:12px;color:#646a73}
 .note{font-size:13px;color:#4b5563}.empty{color:#646a73}.warn{color:#9a5b00;font-weight:600}
 footer{font-size:12px;color:#646a73;padding:8px 4px}
+@media(max-width:480px){table{font-size:12.5px}th,td{padding:6px 5px}}
 @page{size:A4;margin:14mm 12mm}
 @media print{*{-webkit-print-color-adjust:exact;print-color-adjust:exact}
 body{background:#fff;font-size:10pt}main{max-width:none;padding:0}
 section{box-shadow:none;border:1px solid #d0d5dd;border-radius:0}
 h2,h3{break-after:avoid}figure,tr,.tile,.stat,.verdict{break-inside:avoid}
-.scroll{overflow:visible}.chart{max-width:520px}}
+.scroll{overflow:visible}.chart{max-width:430px}}
 """
 
 
