@@ -125,6 +125,9 @@ async def _figures(
     async with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             await conn.execution_options(isolation_level="REPEATABLE READ")
+            # A month's distinct subjects and shapes are hashed in memory, not
+            # sorted on disk (4 MB by default); for this transaction only.
+            await conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
         shapes = await collect.shapes(conn, month)
         tags = await collect.detail_lists(
             conn, month, "tags", [col(E.kind) == "access.query"]

@@ -12,12 +12,13 @@ A GROUP BY sorts on SQLite (no hash aggregate), so the month's rows are sorted
 once, not once per figure.
 """
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, String, cast, func, select, union
+from sqlalchemy import ColumnElement, String, cast, func, select, union_all
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
@@ -109,8 +110,29 @@ async def shapes(conn: AsyncConnection, month: ReportMonth) -> list[Shape]:
         .where(*in_month(month))
         .group_by(*_SHAPE)
     )
+    async with _hashing(conn):
+        rows = (await conn.execute(stmt)).all()
     texts: dict[str, Any] = {}  # the same JSON text recurs in many rows: parse it once
-    return [_shape(row, texts) for row in (await conn.execute(stmt)).all()]
+    return [_shape(row, texts) for row in rows]
+
+
+@asynccontextmanager
+async def _hashing(conn: AsyncConnection) -> AsyncIterator[None]:
+    """PostgreSQL: count shapes in a hash table rather than by sorting the month.
+
+    Its planner cannot know how few distinct shapes a million events hold (it
+    guesses about one per event), so it would sort every row, on disk; the
+    real shapes fit in memory many times over. `SET LOCAL` holds for this
+    transaction only, and sorting is allowed again right after.
+    """
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    await conn.exec_driver_sql("SET LOCAL enable_sort = off")
+    try:
+        yield
+    finally:
+        await conn.exec_driver_sql("SET LOCAL enable_sort = on")
 
 
 async def baseline_hours(conn: AsyncConnection, month: ReportMonth) -> list[HourCount]:
@@ -140,8 +162,11 @@ async def released_subjects(conn: AsyncConnection, month: ReportMonth) -> int:
         col(AuditSubjectRow.ts) >= trail_instant(month.start),
         col(AuditSubjectRow.ts) < trail_instant(month.end),
     )
-    both = union(reads, released).subquery()
-    count = (await conn.execute(select(func.count()).select_from(both))).scalar_one()
+    both = union_all(reads, released).subquery()
+    distinct = select(both.c.subject_ref).group_by(both.c.subject_ref).subquery()
+    count = (
+        await conn.execute(select(func.count()).select_from(distinct))
+    ).scalar_one()
     return int(count)
 
 

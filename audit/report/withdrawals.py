@@ -32,15 +32,16 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     MetaData,
+    Select,
     SQLColumnExpression,
     String,
-    Subquery,
     Table,
     and_,
     func,
     insert,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Join
@@ -211,7 +212,11 @@ async def _latency(
 async def _violations(
     conn: AsyncConnection, month: ReportMonth
 ) -> tuple[int, tuple[AllowedAfterWithdrawal, ...]]:
-    """Accesses allowed inside a window during the month: counted, and the first listed."""
+    """Accesses allowed inside a window during the month: all counted, the first listed.
+
+    One query: single reads and audience-query releases together, their total
+    counted by a window function over all of them before the listing's limit.
+    """
     start = trail_instant(month.start)
     reads = _allowed(
         _WINDOWS.join(E, _covers(col(E.subject_ref), col(E.ts))),
@@ -225,15 +230,15 @@ async def _violations(
         col(S.subject_ref),
         start,
     )
-    count, found = 0, set()
-    for each in (reads, released):
-        count += (
-            await conn.execute(select(func.count()).select_from(each))
-        ).scalar_one()
-        first = select(each).order_by(each.c.ts).limit(LISTED_FINDINGS)
-        found |= {AllowedAfterWithdrawal(*row) for row in await conn.execute(first)}
-    listed = sorted(found, key=lambda f: (f.ts, f.event_id, f.subject_ref))
-    return count, tuple(listed[:LISTED_FINDINGS])
+    found = union_all(reads, released).subquery()
+    stmt = (
+        select(found, func.count().over())
+        .order_by(found.c.ts, found.c.event_id, found.c.subject_ref)
+        .limit(LISTED_FINDINGS)
+    )
+    rows = (await conn.execute(stmt)).all()
+    listed = tuple(AllowedAfterWithdrawal(*row[:-1]) for row in rows)
+    return (rows[0][-1] if rows else 0), listed
 
 
 def _covers(ref: Column_, ts: Column_) -> ColumnElement[bool]:
@@ -241,7 +246,7 @@ def _covers(ref: Column_, ts: Column_) -> ColumnElement[bool]:
     return and_(ref == W.subject_ref, ts > W.since, ts < W.until)
 
 
-def _allowed(joined: Join, subject: Column_, start: str) -> Subquery:
+def _allowed(joined: Join, subject: Column_, start: str) -> Select[Any]:
     """Allowed accesses of the window's purpose during the month, one row per subject."""
     return (
         select(
@@ -260,7 +265,6 @@ def _allowed(joined: Join, subject: Column_, start: str) -> Subquery:
             col(E.ts) >= start,
             is_access(),
         )
-        .subquery()
     )
 
 

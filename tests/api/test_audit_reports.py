@@ -131,10 +131,10 @@ def test_the_html_page_comes_with_a_strict_content_security_policy(reports, keys
     ids=["month-13", "letters", "one-digit", "future"],
 )
 def test_when_the_month_is_bad_then_422_invalid_month_and_audited(
-    reports, keys, demo_dir, month
+    client, keys, demo_dir, month
 ):
     """problem+json with the stable code `invalid_month`; the refusal is audited too."""
-    response = reports.get(PATH, params={"month": month}, headers=officer(keys))
+    response = client.get(PATH, params={"month": month}, headers=officer(keys))
 
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
@@ -150,20 +150,20 @@ def test_when_the_month_is_bad_then_422_invalid_month_and_audited(
     [{}, {"month": "2026-03", "format": "pdf"}, {"month": "2026-03-01T00:00:00" * 2}],
     ids=["no-month", "unknown-format", "too-long"],
 )
-def test_when_the_request_is_malformed_then_422_invalid_request(reports, keys, params):
+def test_when_the_request_is_malformed_then_422_invalid_request(client, keys, params):
     """A missing month, an unknown format or an overlong month never reach the store."""
-    response = reports.get(PATH, params=params, headers=officer(keys))
+    response = client.get(PATH, params=params, headers=officer(keys))
 
     assert response.status_code == 422
     assert response.json()["code"] == "invalid_request"
 
 
-def test_only_officers_may_ask(reports, keys):
+def test_only_officers_may_ask(client, keys):
     """A service caller is refused (403) and an anonymous one asked to authenticate (401)."""
-    service = reports.get(
+    service = client.get(
         PATH, params={"month": "2026-03"}, headers=auth(keys["campaign-sms"])
     )
-    anonymous = reports.get(PATH, params={"month": "2026-03"})
+    anonymous = client.get(PATH, params={"month": "2026-03"})
 
     assert (service.status_code, service.json()["code"]) == (403, "forbidden_role")
     assert (anonymous.status_code, anonymous.json()["code"]) == (401, "unauthenticated")
