@@ -56,7 +56,7 @@ from audit.models import AuditEventRow
 from audit.record import canonical_json
 from audit.report import build
 from audit.report.figures import ChainCheck
-from audit.report.month import ReportMonth, parse_month
+from audit.report.month import ReportMonth, parse_month, trail_instant
 from audit.verify import verify_trail
 from governance.catalog import Catalog, load_catalog
 from governance.services import subject_referencer
@@ -103,11 +103,6 @@ DENIALS = [
 ]
 
 
-def iso(moment: datetime) -> str:
-    """The trail's fixed-width UTC text."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def instants(
     count: int, start: datetime, end: datetime, rng: random.Random
 ) -> list[str]:
@@ -118,7 +113,7 @@ def instants(
         offset = rng.random() * span
         hour = (start + timedelta(seconds=offset)).astimezone(CHINA_TZ).hour
         if 8 <= hour < 22 or rng.random() < 0.2:
-            out.append(iso(start + timedelta(seconds=offset)))
+            out.append(trail_instant(start + timedelta(seconds=offset)))
     return sorted(out)
 
 
@@ -292,7 +287,12 @@ def load_sqlite(
             if "chain" in row:
                 conn.execute(
                     "INSERT INTO audit_chains VALUES (?, 'bench', ?, ?, ?)",
-                    (row["chain"], iso(NOW), row["head_seq"], row["head_hash"]),
+                    (
+                        row["chain"],
+                        trail_instant(NOW),
+                        row["head_seq"],
+                        row["head_hash"],
+                    ),
                 )
                 continue
             batch.append(tuple(row[c] for c in COLUMNS))
@@ -333,7 +333,7 @@ async def load_postgres(
                 await conn.execute(
                     "INSERT INTO audit_chains VALUES ($1, 'bench', $2, $3, $4)",
                     row["chain"],
-                    iso(NOW),
+                    trail_instant(NOW),
                     row["head_seq"],
                     row["head_hash"],
                 )
