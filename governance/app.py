@@ -30,6 +30,7 @@ from governance.api.problems import install_problem_handlers
 from governance.api.routes import (
     audit,
     audit_proofs,
+    audit_reports,
     callers,
     center,
     consent,
@@ -177,6 +178,7 @@ def create_app(settings: Settings) -> FastAPI:
         consent,
         audit,
         audit_proofs,
+        audit_reports,
         callers,
         center,
         policy,
