@@ -437,6 +437,29 @@ FRESH_TEMPLATES = (
 )
 
 
+# Round 3, written before the name model that followed round 2 was built, and
+# never tuned on: names in free positions (sentence start, lists, after verbs
+# such as 听 or 帮), next to the other types.
+ROUND3_TEMPLATES = (
+    "周三晚上«NAME»又打来电话，问能不能把地址改成«ADDRESS»",
+    "店长交代：«NAME»的退款今天必须处理完，她已经催了三次",
+    "昨天下单的是«NAME»本人吗？身份证«ID»对不上",
+    "«NAME»、«NAME»两位同事负责本次618活动的客服排班",
+    "经核实，«NAME»名下共有两张卡，其中一张是«CARD»",
+    "快递小哥说«NAME»不在家，包裹放在了«ADDRESS»",
+    "本次中奖用户：«NAME»（«MOBILE»），奖品为保温杯一个",
+    "留言板：谢谢«NAME»耐心解答，问题已经解决了👍",
+    "«NAME»在群里发了张截图，上面有«QQ»",
+    "如果联系不上«NAME»，可以发邮件到«EMAIL»",
+    "原收件人«NAME»已搬走，新地址«ADDRESS»，新电话«MOBILE»",
+    "这单是«NAME»帮忙代下的，车牌«PLATE»，到店自提",
+    "audit: operator=«NAME» changed phone to «MOBILE» from «IP»",
+    "早上好！今天值班的是«NAME»，有事打«LANDLINE»",
+    "听«NAME»讲，上次寄到«ADDRESS»的货丢了",
+    "备注：«NAME»，男，35岁，过敏体质",
+)
+
+
 def fill(template: str, values: Values) -> Sample:
     """The template with every «SLOT» replaced by a generated value, labelled."""
     pieces: list[str] = []
