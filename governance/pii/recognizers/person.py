@@ -38,6 +38,7 @@ from governance.pii._names import (
     WORDY_SURNAMES,
 )
 from governance.pii._regions import place_names
+from governance.pii.context import any_word
 from governance.pii.recognizers.base import Recognizer
 from governance.pii.types import Entity, EntityType
 
@@ -60,36 +61,49 @@ _PREPOSITIONS = (
     "致 请 由 给 和 与 及 跟 同 找 叫 让 向 被 对 为 问 通知 感谢 谢谢 恭喜 亲爱的 尊敬的 @ 说"
     " 告诉 麻烦 提醒 转告 帮 替 代 等 听 据 陪 带 约 催 见 转交 交给 发给 打给 联系 、 是"
 )
-_INTRODUCER_WORDS = tuple(_INTRODUCERS_ZH.split())
-_ENGLISH_INTRODUCER_WORDS = tuple(_INTRODUCERS_EN.split())
 _PREPOSITION_WORDS = tuple(_PREPOSITIONS.split())
-_ASCII_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyz")
-_GLUE = frozenset(" \t\"':：=是为")
+_INTRODUCER_WORDS = tuple(_INTRODUCERS_ZH.split())
+_INTRODUCER_ENDS = frozenset(word[-1] for word in _INTRODUCER_WORDS)
+_ENGLISH_WORDS = tuple(_INTRODUCERS_EN.split())
+_ASCII_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_GLUE = frozenset(" \t\n\"':：=是为")
+"""What may stand between an introducing word and the name: 姓名：张伟, 客户是张伟."""
 _SINGLES = SINGLE_SURNAMES | RARE_SURNAMES
-# Every character that may start a surname, followed by a Han character.
+_FIRSTS = "".join(sorted(_SINGLES | {c[0] for c in COMPOUND_SURNAMES}))
+# What may follow the surname in a name standing on its own: a given-name
+# character or the second character of a compound surname.
+_ALONE_NEXT = GIVEN_NAME_CHARS | {c[1] for c in COMPOUND_SURNAMES}
+# Where a name may start: a surname followed by a Han character, and then
+# either a character that may follow it in a name on its own, or, before it,
+# the last character of an introducing word, an ASCII letter, a full stop or
+# glue. With an honorific in the text, any surname.
+_ANY_CANDIDATE = re.compile(f"[{_FIRSTS}](?=[{_HAN}])")
 _CANDIDATE = re.compile(
-    "["
-    + "".join(sorted(_SINGLES | {c[0] for c in COMPOUND_SURNAMES}))
-    + f"](?=[{_HAN}])"
+    f"[{_FIRSTS}](?=[{_HAN}])(?:(?=[{''.join(sorted(_ALONE_NEXT))}])"
+    f"|(?<=[{''.join(sorted(_INTRODUCER_ENDS))}A-Za-z.{re.escape(''.join(sorted(_GLUE)))}].))"
 )
-_HONORIFIC = "先生|女士|小姐|老师|同学|经理|总监|主任|医生|大夫|护士|律师|师傅|阿姨|叔叔|老板|同志"
+_HONORIFIC = any_word(
+    "先生 女士 小姐 老师 同学 经理 总监 主任 医生 大夫 护士 律师 师傅 阿姨 叔叔 老板 同志"
+)
 _HONORIFIC_AFTER = re.compile(_HONORIFIC)
 _FUNCTION_WORDS = frozenset("于和与及给由向对把被让请叫找同跟为问是在")
-_GIVEN = re.compile(f"[{_HAN}]{{1,2}}")
 # What follows a name: verbs and adverbs (a name is the subject) ...
-_VERBS = (
-    "来电|致电|反馈|反映|表示|说|讲|称|咨询|要求|投诉|申请|已|又|每|刚|也|都|还|会|将|要|想"
-    "|正在|一直|已经|刚刚|刚才|本人|名下|负责|同意|推荐|回复|审核|值班|沟通|处理|确认|签收"
-    "|购买|下单|收到|预约|报名|来访|留言|提出|办理|取消|上传|查收|核实|签字|回电|回个|需要"
-    "|希望|帮|给|跟|把|被|让|对|在|去|来|到|买|订|打|发|住|拿|取|送|寄|收|填|改|换|用|加|问"
-    "|找|叫|听|看|做|今天|明天|昨天|上午|下午|晚上|尽快|马上|立即|务必|重新|明早|明晚|没有|不"
-    "|一起|那边|这边|那里|这里|他们|她们|等人|一家|夫妇|辞职|离职|入职|请假|到店|到岗|上门"
+_VERBS = any_word(
+    "来电 致电 反馈 反映 表示 说 讲 称 咨询 要求 投诉 申请 已 又 每 刚 也 都 还 会 将 要 想"
+    " 正在 一直 已经 刚刚 刚才 本人 名下 负责 同意 推荐 回复 审核 值班 沟通 处理 确认 签收"
+    " 购买 下单 收到 预约 报名 来访 留言 提出 办理 取消 上传 查收 核实 签字 回电 回个 需要"
+    " 希望 帮 给 跟 把 被 让 对 在 去 来 到 买 订 打 发 住 拿 取 送 寄 收 填 改 换 用 加 问"
+    " 找 叫 听 看 做 今天 明天 昨天 上午 下午 晚上 尽快 马上 立即 务必 重新 明早 明晚 没有 不"
+    " 一起 那边 这边 那里 这里 他们 她们 等人 一家 夫妇 辞职 离职 入职 请假 到店 到岗 上门"
 )
 _VERB_AFTER = re.compile(_VERBS)
 # ... and particles, conjunctions and words about the person.
 _FOLLOWERS = re.compile(
-    rf"$|[^{_HAN}]|{_HONORIFIC}|{_VERBS}|于|的|是|您好|你好|电话|手机|联系|退|签|拨|告知"
-    r"|和|与|及|等|并|家|身份证|地址|邮箱|女士|男|女|岁|老|请|前|过来"
+    rf"$|[^{_HAN}]|{_HONORIFIC}|{_VERBS}|"
+    + any_word(
+        "于 的 是 您好 你好 电话 手机 联系 退 签 拨 告知 和 与 及 等 并 家 身份证 地址 邮箱"
+        " 女士 男 女 岁 老 请 前 过来"
+    )
 )
 
 
@@ -108,8 +122,10 @@ class PersonRecognizer(Recognizer):
 
     def find(self, text: str) -> Iterator[Entity]:
         """Yield names."""
+        # With an honorific in the text (王芳女士), any surname may start a name.
+        honorific = _HONORIFIC_AFTER.search(text) is not None
         done = 0  # where the last name ended: names do not overlap
-        for match in _CANDIDATE.finditer(text):
+        for match in (_ANY_CANDIDATE if honorific else _CANDIDATE).finditer(text):
             start = match.start()
             if start < done:
                 continue
@@ -118,7 +134,13 @@ class PersonRecognizer(Recognizer):
                 surname = text[start]
                 if surname not in _SINGLES:
                     continue  # the first character of a compound surname only
-            found = _name_at(text, start, surname)
+            if _introduced(text, start):
+                left = _STRONG
+            elif honorific or text[start + 1] in _ALONE_NEXT:
+                left = _left_context(text, start)
+            else:
+                continue  # neither a strong context nor a name on its own
+            found = _name_at(text, start, surname, left, honorific)
             if found is not None:
                 done, score = found
                 if done - start == 2 and _surname_before(text, start, score):
@@ -126,40 +148,68 @@ class PersonRecognizer(Recognizer):
                 yield Entity(EntityType.PERSON, start, done, score)
 
 
-def _name_at(text: str, start: int, surname: str) -> tuple[int, float] | None:
-    """End and score of the best name starting with `surname` at `start`, if any."""
+def _introduced(text: str, start: int) -> bool:
+    """Whether a word introducing a name ends at `start`, maybe followed by glue."""
+    glued = start
+    while glued > 0 and start - glued < 4 and text[glued - 1] in _GLUE:
+        glued -= 1
+    for end in range(start, glued - 1, -1):  # 我是 + 张伟: the glue may end the word
+        if (
+            end
+            and text[end - 1] in _INTRODUCER_ENDS
+            and text.endswith(_INTRODUCER_WORDS, max(0, end - 6), end)
+        ):
+            return True
+    end = glued - 1 if text[glued - 1 : glued] == "." else glued  # Mr. 张
+    if not end or text[end - 1] not in _ASCII_LETTERS:
+        return False
+    word = text[max(0, end - 10) : end].lower()
+    return any(
+        word.endswith(english)
+        and (len(word) == len(english) or word[-len(english) - 1] not in _ASCII_LETTERS)
+        for english in _ENGLISH_WORDS
+    )
+
+
+def _name_at(
+    text: str, start: int, surname: str, left: int, honorifics: bool
+) -> tuple[int, float] | None:
+    """End and score of the best name starting with `surname` at `start`, if any.
+
+    `honorifics` tells whether the text holds an honorific anywhere.
+    """
     at = start + len(surname)
-    left = _left_context(text, start)
+    first = text[at : at + 1]
+    if not first or first in STOP_CHARS or not _is_han(first):
+        return None
+    second = text[at + 1 : at + 2]
+    two = second != "" and second not in STOP_CHARS and _is_han(second)
     rare = surname in RARE_SURNAMES
-    function_word = surname in _FUNCTION_WORDS
-    han = _GIVEN.match(text, at)
-    available = len(han.group()) if han else 0
     fallback = loose = None
-    for length in (2, 1):
-        given = text[at : at + length]
-        if length > available or any(c in STOP_CHARS for c in given):
-            continue
-        end = at + length
-        common = all(c in GIVEN_NAME_CHARS for c in given)
-        if rare and not common:
-            continue
+    for end in (at + 2, at + 1) if two else (at + 1,):
+        common = first in GIVEN_NAME_CHARS and (
+            end == at + 1 or second in GIVEN_NAME_CHARS
+        )
+        if not common and (rare or not (left == _STRONG or honorifics)):
+            continue  # only a strong context or an honorific allows other characters
         word = text[start:end] in COMMON_WORDS
-        if (word or (length == 2 and text[start : at + 1] in COMMON_WORDS)) and not (
-            _typical(given)
+        if (word or (end == at + 2 and text[start : at + 1] in COMMON_WORDS)) and not (
+            _typical(text[at:end])
             and (not word or (left == _STRONG and _ends_here(text, end)))
         ):
             # 持卡人汪洋， and 刘海燕说 are names; 黄金价格, 客户关系经理,
             # 用户游戏活动 and 这款游戏里的王国越来越大 are not
             continue
         follower = _FOLLOWERS.match(text, end)
-        fits = follower is not None
-        honorific = _HONORIFIC_AFTER.match(text, end) is not None
-        if left == _STRONG or (honorific and (left == _OPEN or not function_word)):
-            if fits:
+        honorific = honorifics and _HONORIFIC_AFTER.match(text, end) is not None
+        if left == _STRONG or (
+            honorific and (left == _OPEN or surname not in _FUNCTION_WORDS)
+        ):
+            if follower is not None:
                 return end, 0.85
             fallback = fallback or (end, 0.85)
         elif common and not rare and _alone(text, start, at, end, left, follower):
-            if fits:
+            if follower is not None:
                 return end, 0.6
             loose = loose or (end, 0.6)
     return fallback or loose
@@ -220,22 +270,7 @@ def _alone(
 
 
 def _left_context(text: str, start: int) -> int:
-    """Whether a word introducing a name ends at `start`, or a boundary or preposition does."""
-    glued = start
-    while glued > 0 and start - glued < 4 and text[glued - 1] in _GLUE:
-        glued -= 1
-    for end in range(
-        start, glued - 1, -1
-    ):  # 我是 + 张伟: the glue may be the word's end
-        if text.endswith(_INTRODUCER_WORDS, max(0, end - 6), end):
-            return _STRONG
-    window = text[max(0, glued - 11) : glued].lower()
-    window = window[:-1] if window.endswith(".") else window
-    for word in _ENGLISH_INTRODUCER_WORDS:
-        if window.endswith(word) and (
-            len(window) == len(word) or window[-len(word) - 1] not in _ASCII_LETTERS
-        ):
-            return _STRONG
+    """Whether a boundary or a preposition precedes `start` (no introducing word does)."""
     if start == 0 or not _is_han(text[start - 1]):
         return _OPEN
     if text.endswith(_PREPOSITION_WORDS, max(0, start - 3), start):

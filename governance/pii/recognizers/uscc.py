@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 
 from governance.pii._regions import province_codes
-from governance.pii.context import AFTER, bounded
+from governance.pii.context import AFTER, DIGITS, bounded
 from governance.pii.recognizers.base import Recognizer
 from governance.pii.types import VALIDATED, Entity, EntityType
 
@@ -18,7 +18,6 @@ ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _CHAR = "[0-9A-HJ-NPQRTUWXY]"
 _USCC = re.compile(rf"{bounded('[1-9ANY]')}{_CHAR}[0-9]{{6}}{_CHAR}{{10}}{AFTER}")
-_SIX_DIGITS = re.compile(r"[0-9]{6}")
 
 
 def check_character(body: str) -> str:
@@ -31,7 +30,7 @@ class UsccRecognizer(Recognizer):
     """Unified social credit codes with a valid check character."""
 
     entity_types = (EntityType.CN_USCC,)
-    cue = _SIX_DIGITS
+    cue_chars = DIGITS
 
     def find(self, text: str) -> Iterator[Entity]:
         """Yield credit codes."""
