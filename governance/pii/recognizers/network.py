@@ -50,7 +50,7 @@ class IpRecognizer(Recognizer):
 
     def find(self, text: str) -> Iterator[Entity]:
         """Yield addresses."""
-        if "." in text:
+        if text.count(".") >= 3:  # an IPv4 address has three
             for match in _IPV4.finditer(text):
                 if _is_ipv4(match.group()) and not not_personal(text, match.start()):
                     yield Entity(

@@ -75,12 +75,17 @@ _FIRSTS = "".join(sorted(_SINGLES | {c[0] for c in COMPOUND_SURNAMES}))
 _ALONE_NEXT = GIVEN_NAME_CHARS | {c[1] for c in COMPOUND_SURNAMES}
 # Where a name may start: a surname followed by a Han character, and then
 # either a character that may follow it in a name on its own, or, before it,
-# the last character of an introducing word, an ASCII letter, a full stop or
-# glue. With an honorific in the text, any surname.
+# the last character of an introducing word, an ASCII letter or a full stop,
+# maybe followed by glue. With an honorific in the text, any surname.
 _ANY_CANDIDATE = re.compile(f"[{_FIRSTS}](?=[{_HAN}])")
 _CANDIDATE = re.compile(
     f"[{_FIRSTS}](?=[{_HAN}])(?:(?=[{''.join(sorted(_ALONE_NEXT))}])"
-    f"|(?<=[{''.join(sorted(_INTRODUCER_ENDS))}A-Za-z.{re.escape(''.join(sorted(_GLUE)))}].))"
+    + "".join(
+        f"|(?<=[{''.join(sorted(_INTRODUCER_ENDS))}A-Za-z.]"
+        f"[{re.escape(''.join(sorted(_GLUE)))}]{{{glue}}}.)"
+        for glue in range(5)
+    )
+    + ")"
 )
 _HONORIFIC = any_word(
     "先生 女士 小姐 老师 同学 经理 总监 主任 医生 大夫 护士 律师 师傅 阿姨 叔叔 老板 同志"
