@@ -4,7 +4,8 @@
 saying it is an order, tracking, invoice or product number (订单号, 快递单号,
 工单, SKU …); only a colon, quotes, brackets or spaces may stand between.
 `has_context(pattern, text, start)` tells whether a required context word
-(护照, 微信 …) occurs shortly before a match.
+(护照, 微信 …) occurs shortly before a match. `any_word(words)` writes a list
+of words as one pattern with shared prefixes factored out.
 """
 
 import re
