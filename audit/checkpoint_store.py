@@ -8,9 +8,8 @@ of the leaves.
 """
 
 import functools
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import TextClause, bindparam, select, text
@@ -19,9 +18,10 @@ from sqlmodel import col
 
 from audit.checkpoint import CHECKPOINT_FORMAT
 from audit.merkle import Range, Subtree, fold, leaf_hash, root_of, subtrees
-from audit.models import AuditCheckpointRow, AuditLeafRow
+from audit.models import AuditCheckpointRow
 
 NODE_LEVEL = 4
+_LEAF = -1  # the level `_lookup` gives leaves
 # Built once: a proof runs a handful of these, and building them costs more
 # than running them on an indexed store.
 _LATEST = (
@@ -30,18 +30,19 @@ _LATEST = (
 _OF_SIZE = select(AuditCheckpointRow).where(
     col(AuditCheckpointRow.tree_size) == bindparam("size")
 )
-_LEAVES = (
-    select(col(AuditLeafRow.leaf_index), col(AuditLeafRow.hash))
-    .where(
-        col(AuditLeafRow.leaf_index) >= bindparam("start"),
-        col(AuditLeafRow.leaf_index) < bindparam("end"),
-    )
-    .order_by(col(AuditLeafRow.leaf_index))
-)
+
+
+class StoredCheckpoint(NamedTuple):
+    """The stored columns a checkpoint document is made of."""
+
+    number: int
+    body: str
+    key_id: str
+    signature: str
 
 
 def checkpoint_doc(row: Any) -> dict[str, Any]:
-    """The signed document of a stored checkpoint row."""
+    """The signed document of a stored checkpoint (a row or a `StoredCheckpoint`)."""
     return {
         "format": CHECKPOINT_FORMAT,
         "checkpoint": orjson.loads(row.body),
@@ -77,31 +78,34 @@ async def frontier(conn: AsyncConnection, size: int) -> list[bytes]:
 async def subtree_hashes(
     conn: AsyncConnection, wanted: Iterable[Subtree]
 ) -> dict[Subtree, bytes]:
-    """The hash of each complete subtree in `wanted`.
+    """The hash of each complete subtree in `wanted`, in one statement.
 
     Raises:
         LookupError: the store lacks a node or leaf they need.
     """
     wanted = set(wanted)
-    high = [s for s in wanted if s[0] >= NODE_LEVEL]
+    high = sorted(s for s in wanted if s[0] >= NODE_LEVEL)
+    low = wanted.difference(high)
+    blocks = sorted({(idx << level) >> NODE_LEVEL for level, idx in low})
+    if not wanted:
+        return {}
+    params = {f"l{n}": level for n, (level, _) in enumerate(high)}
+    params |= {f"i{n}": idx for n, (_, idx) in enumerate(high)}
+    params |= {f"b{n}": block << NODE_LEVEL for n, block in enumerate(blocks)}
+    params |= {f"e{n}": (block + 1) << NODE_LEVEL for n, block in enumerate(blocks)}
     found: dict[Subtree, bytes] = {}
-    if high:
-        keys = {f"l{n}": level for n, (level, _) in enumerate(high)}
-        keys |= {f"i{n}": idx for n, (_, idx) in enumerate(high)}
-        for level, idx, hex_hash in await conn.execute(_nodes(len(high)), keys):
+    leaves: dict[int, bytes] = {}
+    for level, idx, hex_hash in await conn.execute(
+        _lookup(len(high), len(blocks)), params
+    ):
+        if level == _LEAF:
+            leaves[idx] = leaf_hash(bytes.fromhex(hex_hash))
+        else:
             found[(level, idx)] = bytes.fromhex(hex_hash)
-    by_block: dict[int, list[Subtree]] = defaultdict(list)
-    for level, idx in wanted - set(high):
-        by_block[(idx << level) >> NODE_LEVEL].append((level, idx))
-    for block, low in by_block.items():
-        leaves = await _leaf_hashes(
-            conn, block << NODE_LEVEL, (block + 1) << NODE_LEVEL
-        )
-        for level, idx in low:
-            start = (idx << level) - (block << NODE_LEVEL)
-            span = leaves[start : start + (1 << level)]
-            if len(span) == 1 << level:
-                found[(level, idx)] = root_of(span)
+    for level, idx in low:
+        span = [leaves.get(i) for i in range(idx << level, (idx + 1) << level)]
+        if None not in span:
+            found[(level, idx)] = root_of(h for h in span if h is not None)
     missing = wanted - set(found)
     if missing:
         raise LookupError(f"{len(missing)} subtrees of the tree are not stored")
@@ -109,19 +113,23 @@ async def subtree_hashes(
 
 
 @functools.cache
-def _nodes(count: int) -> TextClause:
-    """Select `count` nodes by (level, idx): ORed pairs, which every store looks up
-    in its primary key (SQLite scans the whole table for a row-value IN list)."""
-    pairs = " OR ".join(f"(level = :l{n} AND idx = :i{n})" for n in range(count))
-    return text(f"SELECT level, idx, hash FROM audit_nodes WHERE {pairs}")  # noqa: S608
+def _lookup(nodes: int, blocks: int) -> TextClause:
+    """Select `nodes` stored nodes by (level, idx) and the leaves of `blocks` blocks.
 
-
-async def _leaf_hashes(conn: AsyncConnection, start: int, end: int) -> list[bytes]:
-    """Leaf hashes of the stored leaves from `start`, stopping at `end` or a gap."""
-    hashes = []
-    rows = await conn.execute(_LEAVES, {"start": start, "end": end})
-    for expected, (index, hex_hash) in enumerate(rows, start):
-        if index != expected:
-            break
-        hashes.append(leaf_hash(bytes.fromhex(hex_hash)))
-    return hashes
+    The nodes are ORed pairs, which every store looks up in its primary key
+    (SQLite scans the whole table for a row-value IN list); leaves come back as
+    level `_LEAF`. One statement: on PostgreSQL each one is a round trip. Only
+    bind names and fixed identifiers go into the text.
+    """
+    parts = []
+    if nodes:
+        pairs = " OR ".join(f"(level = :l{n} AND idx = :i{n})" for n in range(nodes))
+        parts.append(f"SELECT level, idx, hash FROM audit_nodes WHERE {pairs}")  # noqa: S608
+    if blocks:
+        spans = " OR ".join(
+            f"(leaf_index >= :b{n} AND leaf_index < :e{n})" for n in range(blocks)
+        )
+        parts.append(
+            f"SELECT {_LEAF}, leaf_index, hash FROM audit_leaves WHERE {spans}"  # noqa: S608
+        )
+    return text(" UNION ALL ".join(parts))

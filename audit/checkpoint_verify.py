@@ -51,6 +51,9 @@ from audit.models import (
 
 _PAGE = 10_000
 _COLUMNS = tuple(AuditEventRow.model_fields)
+_LATER = text(
+    "SELECT seq FROM audit_events WHERE chain_id = :chain AND seq > :seq LIMIT 1"
+)
 _LEAVES = text(  # each leaf with its event's stored columns (NULL: no such event)
     "SELECT l.leaf_index, l.chain_id, l.seq, l.hash, "  # noqa: S608 - fixed names
     + ", ".join(f"e.{c}" for c in _COLUMNS)
@@ -262,6 +265,8 @@ class _Walk:
             if index != self.builder.size:
                 break
             event = dict(zip(_COLUMNS, columns, strict=True))
+            if event["chain_id"] is None:
+                return await _gone(conn, chain_id, seq)
             fault = self._event(checkpoint, index, chain_id, seq, event)
             if fault is not None:
                 return fault
@@ -289,12 +294,10 @@ class _Walk:
         seq: int,
         event: dict[str, Any],
     ) -> Fault | None:
-        """Check a sealed event exists and continues its chain; feed it to the chain."""
+        """Check a sealed event continues its chain; feed it to the chain's walk."""
         walk = self._walks.get(chain_id)
         if walk is None:
             return ChainFault(chain_id, seq, None, "chain_missing")
-        if event["chain_id"] is None:
-            return ChainFault(chain_id, seq, None, "missing")
         if seq != walk.next_seq:
             return _fault(
                 "leaf_out_of_order",
@@ -330,6 +333,13 @@ class _Walk:
                 "node_altered", checkpoint.number, _EXPLAIN["node_altered"], node
             )
         return None
+
+
+async def _gone(conn: AsyncConnection, chain_id: str, seq: int) -> ChainFault:
+    """A sealed event that is not stored: `missing`, or `truncated` if none follows it
+    (as the chain's walk would name it)."""
+    later = await conn.execute(_LATER, {"chain": chain_id, "seq": seq})
+    return ChainFault(chain_id, seq, None, "missing" if later.first() else "truncated")
 
 
 async def _first_bad_node(

@@ -52,11 +52,14 @@ from governance.signing import Signer
 MAX_LEAVES = 20_000  # a checkpoint at most: bounds how long one seal holds the store
 # PostgreSQL: sealers take turns on this lock, released when the transaction ends.
 _SEAL_LOCK = text("SELECT pg_advisory_xact_lock(1735358065)")
-_PENDING = text(
-    "SELECT c.chain_id, c.head_seq, l.seq, l.hash FROM audit_chains c"
-    " LEFT JOIN audit_leaves l ON l.chain_id = c.chain_id AND l.seq ="
-    " (SELECT MAX(m.seq) FROM audit_leaves m WHERE m.chain_id = c.chain_id)"
-    " WHERE c.head_seq > COALESCE(l.seq, 0)"
+# Each chain's head and last sealed event. (Written as a join on MAX(seq), it
+# took PostgreSQL 250 ms through SQLAlchemy's asyncpg statements, 0.2 ms this way.)
+_CHAINS = text(
+    "SELECT c.chain_id, c.head_seq,"
+    " (SELECT MAX(m.seq) FROM audit_leaves m WHERE m.chain_id = c.chain_id),"
+    " (SELECT l.hash FROM audit_leaves l WHERE l.chain_id = c.chain_id"
+    " ORDER BY l.seq DESC LIMIT 1)"
+    " FROM audit_chains c"
 )
 _EVENTS = text(
     "SELECT seq, ts, prev_hash, hash FROM audit_events"
@@ -173,8 +176,12 @@ async def _sealing(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 async def _next_events(conn: AsyncConnection, limit: int) -> list[_Event]:
     """The committed events to seal next, in leaf order."""
     runs = []
-    for chain_id, head_seq, sealed_seq, sealed_hash in await conn.execute(_PENDING):
+    for chain_id, head_seq, sealed_seq, sealed_hash in (
+        await conn.execute(_CHAINS)
+    ).all():
         after = sealed_seq or 0
+        if head_seq <= after:
+            continue
         rows = await conn.execute(
             _EVENTS,
             {"chain": chain_id, "after": after, "upto": min(head_seq, after + limit)},

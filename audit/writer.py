@@ -4,7 +4,20 @@
 `AuditWriteFailed`, in which case nothing of it is stored. One background task
 drains the queue: everything queued while the previous transaction ran goes into
 the next one, so durability costs one commit per batch, not per request. Each
-writer owns its chain, so writers never contend for a chain head.
+writer owns its chain, so writers never contend for a chain head. On SQLite the
+writer has a connection of its own and waits for the write lock and for the
+disk's fsync on a thread of its own, so the event loop keeps serving requests
+(and filling the next batch) meanwhile; PostgreSQL's driver waits without
+holding the loop already. What one commit writes is `audit.batch`.
+
+A failed transaction stores nothing. If the store itself failed (locked, full,
+unreachable, timed out), every append of the batch fails at once: retrying them
+one by one would only wait out the same timeout again each time. If one append
+may be at fault (a constraint its `also` broke, a detail that cannot be
+encoded), the others are retried without it. Either way the writer then takes
+its chain's head from the store, which is the truth even when a commit failed
+after reaching the server; while the store cannot even be read, the next batch
+reads the head first, so the chain never forks or leaves a gap.
 
 Statements passed as `also` (for example a consent event) commit in the same
 transaction as their audit event: both are stored, or neither. So do the
@@ -18,46 +31,42 @@ import os
 import socket
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.sql import Executable
+from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    ProgrammingError,
+    SQLAlchemyError,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
-from audit.chain import genesis_hash, link
-from audit.models import AuditChain, AuditEventRow, AuditSubjectRow, DecisionShapeRow
-from audit.record import SUBJECT_REFS, AuditDraft, DecisionShape, utc_now_iso
+from adapters.sql.engine import blocking_twin
+from audit.batch import (
+    Also,
+    LinkedBatch,
+    link_batch,
+    store_batch,
+    store_batch_async,
+)
+from audit.chain import genesis_hash
+from audit.models import AuditChain
+from audit.record import AuditDraft, utc_now_iso
 from governance.errors import AuditWriteFailed
 
 _MAX_BATCH = 512
 # Shape ids this writer has committed, remembered so a shape is inserted once;
 # one forgotten is only inserted again (and ignored by the store).
 _KNOWN_SHAPES = 16384
-# A statement to run with the events, or a statement and its parameter rows.
-Also = Executable | tuple[Executable, list[dict[str, Any]]]
-# Built once; every commit binds values into them.
-_EVENT_COLUMNS = tuple(AuditEventRow.model_fields)
-_PLACEHOLDERS = {  # by the driver's paramstyle, as SQLAlchemy reports it
-    "qmark": lambda n: ", ".join("?" * n),
-    "numeric_dollar": lambda n: ", ".join(f"${i}" for i in range(1, n + 1)),
-}
-_INSERT_SUBJECTS = insert(AuditSubjectRow)
-_INSERT_SHAPES = {
-    "postgresql": postgresql.insert(DecisionShapeRow).on_conflict_do_nothing(),
-    "sqlite": sqlite.insert(DecisionShapeRow).on_conflict_do_nothing(),
-}
-_MOVE_HEAD = (
-    update(AuditChain)
-    .where(col(AuditChain.chain_id) == bindparam("b_chain"))
-    .values(head_seq=bindparam("b_seq"), head_hash=bindparam("b_hash"))
-)
 _log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -79,15 +88,13 @@ class AuditWriter:
         self._head = genesis_hash(self.chain_id)
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
-        self._insert_shapes = _INSERT_SHAPES[engine.dialect.name]
-        # Events go to the driver as tuples: every value is already text or an
-        # integer, and SQLAlchemy's per-value handling would cost more than the
-        # insert itself in a bulk commit (a consent import of 100,000 rows).
-        self._insert_events = (
-            f"INSERT INTO audit_events ({', '.join(_EVENT_COLUMNS)}) VALUES"  # noqa: S608
-            f" ({_PLACEHOLDERS[engine.dialect.paramstyle](len(_EVENT_COLUMNS))})"
-        )
+        # SQLite: commits run on a thread of their own, on a connection of their
+        # own, so the event loop serves requests while the disk syncs.
+        self._blocking = blocking_twin(engine)
+        self._thread = ThreadPoolExecutor(1, "audit-commit")
         self._shapes: OrderedDict[str, None] = OrderedDict()
+        # Set when a commit failed and the head could not be read back since.
+        self._stale = False
 
     async def start(self) -> None:
         """Register this writer's chain and start draining the queue."""
@@ -111,6 +118,9 @@ class AuditWriter:
             return
         self._queue.put_nowait(None)  # drained in order: everything before it commits
         await asyncio.gather(task, return_exceptions=True)
+        if self._blocking is not None:
+            await self._on_thread(self._blocking.dispose)
+        self._thread.shutdown()
 
     async def append(
         self, draft: AuditDraft, *, also: Sequence[Also] = ()
@@ -151,6 +161,9 @@ class AuditWriter:
                 await self._commit_batch(batch)
 
     async def _commit_batch(self, batch: list[_Pending]) -> None:
+        if self._stale and not await self._resync():
+            _fail(batch)  # the store cannot even be read: no commit can succeed
+            return
         try:
             rows = await self._commit(batch)
         except Exception as exc:
@@ -158,11 +171,11 @@ class AuditWriter:
                 "audit_commit_failed", events=len(batch), error=type(exc).__name__
             )
             await self._resync()
-            if len(batch) > 1:  # one bad statement must not sink its neighbours
-                for item in batch:
+            if len(batch) > 1 and not _store_failed(exc):
+                for item in batch:  # one bad append must not sink its neighbours
                     await self._commit_batch([item])
                 return
-            _fail(batch[0])
+            _fail(batch)
             return
         for item in batch:
             mine, rows = rows[: len(item.drafts)], rows[len(item.drafts) :]
@@ -170,55 +183,56 @@ class AuditWriter:
                 item.done.set_result(mine)
 
     async def _commit(self, batch: list[_Pending]) -> list[dict[str, Any]]:
-        seq, head, rows, subjects = self._seq, self._head, [], []
-        shapes: dict[str, DecisionShape] = {}
-        for draft in (d for item in batch for d in item.drafts):
-            seq += 1
-            row = link(draft, chain_id=self.chain_id, seq=seq, prev_hash=head)
-            head = row["hash"]
-            rows.append(row)
-            subjects += [
-                {
-                    "subject_ref": ref,
-                    "ts": draft.ts,
-                    "chain_id": self.chain_id,
-                    "seq": seq,
-                }
-                for ref in draft.detail.get(SUBJECT_REFS, ())
-            ]
-            if draft.decision is not None and draft.decision.id not in self._shapes:
-                shapes[draft.decision.id] = draft.decision
-        async with self._engine.begin() as conn:
-            if shapes:
-                await conn.execute(self._insert_shapes, _shape_rows(shapes.values()))
-            await conn.exec_driver_sql(
-                self._insert_events, [tuple(r[c] for c in _EVENT_COLUMNS) for r in rows]
-            )
-            if subjects:
-                await conn.execute(_INSERT_SUBJECTS, subjects)
-            for item in batch:
-                for extra in item.also:
-                    if isinstance(extra, tuple):
-                        await conn.execute(*extra)
-                    else:
-                        await conn.execute(extra)
-            await self._move_head(conn, seq, head)
-        self._seq, self._head = seq, head
-        self._remember(shapes)
-        return rows
+        linked = link_batch(
+            (d for item in batch for d in item.drafts),
+            chain_id=self.chain_id,
+            seq=self._seq,
+            head=self._head,
+            stored_shapes=self._shapes,
+        )
+        also = [extra for item in batch for extra in item.also]
+        if self._blocking is None:
+            async with self._engine.begin() as conn:
+                await store_batch_async(conn, linked, also)
+        else:
+            await self._store_on_sqlite(self._blocking, linked, also)
+        self._seq, self._head = linked.seq, linked.head
+        self._remember(linked)
+        return linked.rows
 
-    def _remember(self, shapes: dict[str, DecisionShape]) -> None:
-        self._shapes.update(dict.fromkeys(shapes))
+    async def _store_on_sqlite(
+        self, engine: Engine, linked: LinkedBatch, also: Sequence[Also]
+    ) -> None:
+        """Wait for the write lock and for the disk on the thread; insert on the loop.
+
+        The inserts stay on the loop: on the thread they would take and release
+        the GIL around every row while the loop is busy, and wait for it each
+        time (up to the 5 ms switch interval). Waiting for the lock and the
+        fsync needs the GIL once.
+        """
+        conn = await self._on_thread(_begin_immediate, engine)
+        try:
+            store_batch(conn, linked, also)
+            await self._on_thread(conn.commit)
+        finally:
+            conn.close()  # after a failure: rolls back
+
+    async def _on_thread(self, work: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._thread, work, *args
+        )
+
+    def _remember(self, linked: LinkedBatch) -> None:
+        self._shapes.update(dict.fromkeys(linked.shapes))
         while len(self._shapes) > _KNOWN_SHAPES:
             self._shapes.popitem(last=False)
 
-    async def _move_head(self, conn: AsyncConnection, seq: int, head: str) -> None:
-        await conn.execute(
-            _MOVE_HEAD, {"b_chain": self.chain_id, "b_seq": seq, "b_hash": head}
-        )
+    async def _resync(self) -> bool:
+        """After a failed commit, take the head from the store: it is the truth.
 
-    async def _resync(self) -> None:
-        """After a failed commit, take the head from the store: it is the truth."""
+        Returns:
+            Whether the head was read; if not, the next batch tries again first.
+        """
         try:
             async with self._engine.connect() as conn:
                 result = await conn.execute(
@@ -227,21 +241,36 @@ class AuditWriter:
                     )
                 )
                 found = result.first()
-        except (SQLAlchemyError, OSError):
-            return  # still down: the in-memory head is unchanged, so still right
+        except (SQLAlchemyError, OSError, TimeoutError):
+            self._stale = True
+            return False
         if found is not None:
             self._seq, self._head = found[0], found[1]
+        self._stale = False
+        return True
 
 
-def _shape_rows(shapes: Iterable[DecisionShape]) -> list[dict[str, str]]:
-    return [
-        {"shape_id": s.id, "revision": s.revision, "input": s.input, "result": s.result}
-        for s in shapes
-    ]
+def _begin_immediate(engine: Engine) -> Connection:
+    """A connection of `engine` holding SQLite's write lock in a new transaction."""
+    conn = engine.connect()
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
-def _fail(item: _Pending) -> None:
-    if not item.done.done():
-        item.done.set_exception(
-            AuditWriteFailed("the audit store could not be written")
-        )
+def _store_failed(exc: Exception) -> bool:
+    """Whether the store failed, rather than one statement of one append."""
+    if isinstance(exc, IntegrityError | DataError | ProgrammingError):
+        return False
+    return isinstance(exc, DBAPIError | OSError | TimeoutError)
+
+
+def _fail(batch: list[_Pending]) -> None:
+    for item in batch:
+        if not item.done.done():
+            item.done.set_exception(
+                AuditWriteFailed("the audit store could not be written")
+            )

@@ -18,6 +18,7 @@ from adapters.opa.decider import OpaDecider
 from adapters.rego.bundle import Bundle, load_bundle
 from adapters.rego.decider import RegorusDecider
 from adapters.rego.registration import RegoTagScreen
+from adapters.sources.engines import Timeouts
 from adapters.sources.sql import SqlDataSource
 from adapters.sql.pg_states import PgStateReader
 from adapters.sql.sqlite_states import SqliteStateReader
@@ -29,6 +30,7 @@ from governance.api.problems import install_problem_handlers
 from governance.api.routes import (
     audit,
     audit_proofs,
+    audit_reports,
     callers,
     center,
     consent,
@@ -102,6 +104,13 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        source = SqlDataSource.from_urls(
+            catalog.sources,
+            Timeouts(
+                connect_s=settings.sources.connect_timeout_s,
+                statement_s=settings.sources.statement_timeout_s,
+            ),
+        )
         store = await open_store(settings.store_url)
         writer = AuditWriter(store)
         await writer.start()
@@ -109,7 +118,6 @@ def create_app(settings: Settings) -> FastAPI:
             store, keys, interval=settings.checkpoint_seconds
         )
         await sealer.start()
-        source = SqlDataSource.from_urls(catalog.sources)
         states = await _state_reader(settings.store_url, store.dialect.name)
         engines = AsyncExitStack()
         first, build = await engines.enter_async_context(
@@ -170,6 +178,7 @@ def create_app(settings: Settings) -> FastAPI:
         consent,
         audit,
         audit_proofs,
+        audit_reports,
         callers,
         center,
         policy,

@@ -30,6 +30,7 @@
   x DependencyUnavailable       503    dependency_unavailable (fail closed)
     + PolicyEngineUnavailable, DataSourceUnavailable, AuditWriteFailed,
       StoreUnavailable
+      + AuthenticationUnavailable      authentication_unavailable (key not checkable)
 * ConfigurationError(ValueError)       startup only: names the file, the entry, the fault
 * MaskingParamsError(ValueError)       an operator's parameters are invalid
 ```
@@ -231,6 +232,16 @@ class DataSourceUnavailable(DependencyUnavailable):
 
 class StoreUnavailable(DependencyUnavailable):
     """The governance store (consent state) could not be read."""
+
+
+class AuthenticationUnavailable(StoreUnavailable):
+    """The presented key could not be checked: the caller registry could not be read.
+
+    Not a 401: the key may well be valid, and the same request can be retried.
+    """
+
+    code = "authentication_unavailable"
+    title = "Authentication unavailable"
 
 
 class AuditWriteFailed(DependencyUnavailable):

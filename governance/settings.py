@@ -47,6 +47,19 @@ class LimitSettings(BaseModel):
     )
 
 
+class SourceSettings(BaseModel):
+    """Bounds on each read of a data source; past them the read fails with a 503."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    connect_timeout_s: float = Field(
+        2.0, gt=0, le=60, description="Longest wait to connect to a source."
+    )
+    statement_timeout_s: float = Field(
+        5.0, gt=0, le=600, description="Longest a source may run one statement."
+    )
+
+
 # Floors the law sets; a setting below them is refused at load (PIPL.md L-04, L-05, C-11).
 ACCESS_LOG_FLOOR_DAYS = 180
 PROVISION_FLOOR_DAYS = 3 * 365 + 1
@@ -163,6 +176,7 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = Field("json", description="Log output.")
     server: ServerSettings = ServerSettings()
     limits: LimitSettings = LimitSettings()
+    sources: SourceSettings = SourceSettings()
     retention: RetentionSettings = RetentionSettings()
 
     @field_validator("opa_url")

@@ -1,8 +1,9 @@
 """The governance store: one SQL database for callers, the consent ledger and the audit trail.
 
 `open_store(url)` returns an async engine (see `adapters.sql.engine`: SQLite
-with WAL and full fsync, or PostgreSQL) and brings the schema to the newest
-revision (`governance.schema`) on first use.
+with WAL and a full fsync on every commit, or PostgreSQL with
+`synchronous_commit=on` and bounded lock and statement waits) and brings the
+schema to the newest revision (`governance.schema`) on first use.
 """
 
 from sqlalchemy import text
@@ -19,13 +20,21 @@ _TABLE_MODULES = (audit.models, governance.auth.models, governance.consent.model
 # PostgreSQL: instances starting together take turns creating tables and
 # triggers (`CREATE ... IF NOT EXISTS` races); released when the transaction ends.
 _CREATE_LOCK = text("SELECT pg_advisory_xact_lock(1735358064)")  # b"govp"
+# Migrating may wait for another instance doing it, or fill `consent_current`
+# from a long ledger: that one transaction runs without the session's lock and
+# statement timeouts.
+_UNBOUNDED = text(
+    "SELECT set_config('lock_timeout', '0', true),"
+    " set_config('statement_timeout', '0', true)"
+)
 
 
 async def open_store(url: str) -> AsyncEngine:
-    """Open the store at `url` and create missing tables."""
+    """Open the store at `url` and bring its schema to the newest revision."""
     engine = create_engine(url)
     async with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
+            await conn.execute(_UNBOUNDED)
             await conn.execute(_CREATE_LOCK)
         await conn.run_sync(migrate)
     return engine

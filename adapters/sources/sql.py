@@ -1,16 +1,29 @@
-"""SQL data source over SQLAlchemy Core (async): SQLite via aiosqlite, PostgreSQL via asyncpg.
+"""SQL data source over SQLAlchemy Core (async): SQLite, PostgreSQL, MySQL and MariaDB.
 
 Only columns the catalog declares are ever selected, table and column names come
 from the catalog (never from a request), and every value is a bound parameter.
-Driver errors become `DataSourceUnavailable`; the pipeline answers 503.
+Every engine gives the same answers for the same rows:
+
+- a record is the row whose subject key equals the requested id exactly: the
+  store's own equality may fold case or ignore trailing spaces (MySQL's default
+  collations do), so the key is compared again here;
+- pages run in code point order of the subject key and tag values match
+  exactly (`adapters.sources.ordering`).
+
+Each read holds a connection for at most the connect bound plus the statement
+bound (`adapters.sources.engines.Timeouts`). Driver errors and timeouts become
+`DataSourceUnavailable`, which names the source and never its URL; the
+pipeline answers 503.
 """
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Select,
+    String,
     TableClause,
     bindparam,
     column,
@@ -19,11 +32,12 @@ from sqlalchemy import (
     table,
 )
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.sql.engine import create_engine
+from adapters.sources.engines import DEFAULT_TIMEOUTS, Timeouts, create_source_engine
+from adapters.sources.ordering import CodePointText
 from governance.catalog import Dataset
-from governance.errors import DataSourceUnavailable
+from governance.errors import ConfigurationError, DataSourceUnavailable
 from governance.types import Record
 
 _STATEMENT_CACHE = 1024
@@ -32,15 +46,36 @@ _STATEMENT_CACHE = 1024
 class SqlDataSource:
     """Reads datasets from the SQL sources named in the catalog."""
 
-    def __init__(self, engines: Mapping[str, AsyncEngine]) -> None:
+    def __init__(
+        self, engines: Mapping[str, AsyncEngine], timeouts: Timeouts = DEFAULT_TIMEOUTS
+    ) -> None:
         self._engines = engines
+        # SQLite runs inline and never yields mid-statement, so a deadline on the
+        # loop could not fire; its progress handler bounds the statement instead.
+        self._deadlines = {
+            name: None if engine.dialect.name == "sqlite" else timeouts.deadline_s
+            for name, engine in engines.items()
+        }
+        self._text = CodePointText()
         # Statements by (dataset, columns), built once: reads bind the key only.
         self._by_key: dict[tuple[str, tuple[str, ...]], Select[Any]] = {}
 
     @classmethod
-    def from_urls(cls, urls: Mapping[str, str]) -> "SqlDataSource":
-        """One engine per source URL."""
-        return cls({name: create_engine(url) for name, url in urls.items()})
+    def from_urls(
+        cls, urls: Mapping[str, str], timeouts: Timeouts = DEFAULT_TIMEOUTS
+    ) -> "SqlDataSource":
+        """One bounded engine per source URL.
+
+        Raises:
+            ConfigurationError: A URL names a driver sources cannot use.
+        """
+        engines = {}
+        for name, url in urls.items():
+            try:
+                engines[name] = create_source_engine(url, timeouts)
+            except ConfigurationError as exc:
+                raise ConfigurationError(f"sources.{name}.url: {exc}") from None
+        return cls(engines, timeouts)
 
     async def close(self) -> None:
         """Dispose of every engine."""
@@ -55,13 +90,25 @@ class SqlDataSource:
         stmt = self._by_key.get(key)
         if stmt is None:
             t = _table(dataset)
-            stmt = select(*[t.c[c] for c in columns]).where(
+            wanted = dict.fromkeys([dataset.subject_key, *columns])
+            stmt = select(*[t.c[c] for c in wanted]).where(
                 t.c[dataset.subject_key] == bindparam("subject_id")
             )
             if len(self._by_key) < _STATEMENT_CACHE:
                 self._by_key[key] = stmt
-        rows = await self._run(dataset, stmt, {"subject_id": subject_id})
-        return rows[0] if rows else None
+        try:
+            async with (
+                asyncio.timeout(self._deadlines[dataset.source]),
+                self._engines[dataset.source].connect() as conn,
+            ):
+                rows = (await conn.execute(stmt, {"subject_id": subject_id})).all()
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            raise _unavailable(dataset, exc) from None
+        for row in rows:  # the store's `=` may fold case or spaces: compare again
+            found = row._mapping
+            if found[dataset.subject_key] == subject_id:
+                return {c: found[c] for c in columns}
+        return None
 
     async def scan(
         self,
@@ -76,24 +123,60 @@ class SqlDataSource:
         """Rows in subject-key order after `after`, filtered by tags."""
         t = _table(dataset)
         key = t.c[dataset.subject_key]
-        stmt = select(*[t.c[c] for c in columns]).order_by(key).limit(limit)
-        if after is not None:
-            stmt = stmt.where(key > after)
-        return await self._run(
-            dataset, _with_tags(stmt, dataset, key, tags_any, tags_all)
-        )
-
-    async def _run(
-        self, dataset: Dataset, stmt: Select[Any], params: dict[str, Any] | None = None
-    ) -> list[Record]:
         try:
-            async with self._engines[dataset.source].connect() as conn:
-                result = await conn.execute(stmt, params)
-                return [dict(r._mapping) for r in result.all()]
-        except (SQLAlchemyError, OSError) as exc:
-            raise DataSourceUnavailable(
-                f"data source '{dataset.source}' failed ({type(exc).__name__})"
-            ) from None
+            async with (
+                asyncio.timeout(self._deadlines[dataset.source]),
+                self._engines[dataset.source].connect() as conn,
+            ):
+                order = await self._text.of(conn, key)
+                stmt = select(*[t.c[c] for c in columns]).order_by(order).limit(limit)
+                if after is not None:
+                    after_key = bindparam("after", after, type_=String())
+                    stmt = stmt.where(order > after_key)
+                stmt = await self._with_tags(
+                    conn, stmt, dataset, key, tags_any, tags_all
+                )
+                rows = (await conn.execute(stmt)).all()
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            raise _unavailable(dataset, exc) from None
+        return [dict(r._mapping) for r in rows]
+
+    async def _with_tags(
+        self,
+        conn: AsyncConnection,
+        stmt: Select[Any],
+        dataset: Dataset,
+        key: ColumnElement[Any],
+        tags_any: Sequence[str],
+        tags_all: Sequence[str],
+    ) -> Select[Any]:
+        if dataset.tags is None or not (tags_any or tags_all):
+            return stmt
+        spec = dataset.tags
+        tt = table(
+            spec.table,
+            column(spec.subject_key),
+            column(spec.column),
+            schema=dataset.schema,
+        )
+        owner = tt.c[spec.subject_key]
+        tag = await self._text.of(conn, tt.c[spec.column])
+        if tags_any:
+            stmt = stmt.where(
+                exists(select(1).where(owner == key, _among(tag, tags_any)))
+            )
+        for name in tags_all:
+            stmt = stmt.where(
+                exists(select(1).where(owner == key, _among(tag, [name])))
+            )
+        return stmt
+
+
+def _unavailable(dataset: Dataset, exc: BaseException) -> DataSourceUnavailable:
+    """The error a failed read raises: names the source, never its URL."""
+    return DataSourceUnavailable(
+        f"data source '{dataset.source}' failed ({type(exc).__name__})"
+    )
 
 
 def _table(dataset: Dataset) -> TableClause:
@@ -102,24 +185,5 @@ def _table(dataset: Dataset) -> TableClause:
     )
 
 
-def _with_tags(
-    stmt: Select[Any],
-    dataset: Dataset,
-    key: ColumnElement[Any],
-    tags_any: Sequence[str],
-    tags_all: Sequence[str],
-) -> Select[Any]:
-    if dataset.tags is None or not (tags_any or tags_all):
-        return stmt
-    spec = dataset.tags
-    tt = table(
-        spec.table, column(spec.subject_key), column(spec.column), schema=dataset.schema
-    )
-    owner, tag = tt.c[spec.subject_key], tt.c[spec.column]
-    if tags_any:
-        stmt = stmt.where(
-            exists(select(1).where(owner == key, tag.in_(list(tags_any))))
-        )
-    for name in tags_all:
-        stmt = stmt.where(exists(select(1).where(owner == key, tag == name)))
-    return stmt
+def _among(tag: ColumnElement[Any], names: Sequence[str]) -> ColumnElement[bool]:
+    return tag.in_([bindparam(None, n, type_=String()) for n in names])

@@ -1,14 +1,26 @@
 """Async SQLAlchemy engines for the governance store and SQL sources.
 
 SQLite (`sqlite+aiosqlite://`) runs inline on the event loop with durable
-pragmas: WAL, full fsync on commit, a busy timeout so that several processes
-can share one file, and a page cache of up to 32 MiB per connection (the
-2 MiB default thrashes on the store's random-keyed indexes: a 100,000-row
-consent import commits about 10% faster). PostgreSQL (`postgresql+asyncpg://`) uses asyncpg.
+pragmas: WAL with a full fsync on every commit, and a page cache of up to
+32 MiB per connection (the 2 MiB default thrashes on the store's random-keyed
+indexes: a 100,000-row consent import commits about 10% faster). A write waits
+for another process's write lock for sqlite3's busy timeout: 5 s, or the URL's
+`?timeout=<seconds>`; then it fails, and the proxy answers 503.
+`blocking_twin()` opens the same file, with the same pragmas, for work that
+must not hold the event loop while it waits for the disk (the audit writer's
+commits, which it runs on a thread of their own).
+
+PostgreSQL (`postgresql+asyncpg://`) uses asyncpg, and every session starts
+with `PG_SESSION`: commits wait for the WAL flush whatever the server's or the
+database's default (`synchronous_commit`, set by the client, outranks both),
+and a statement waits at most `lock_timeout` for a lock and runs at most
+`statement_timeout`, so a locked or stalled store turns requests into 503s
+instead of piling them up.
 """
 
 from typing import Any
 
+import sqlalchemy
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -17,9 +29,13 @@ from adapters.sql.sqlite_inline import inline_connect
 _SQLITE_PRAGMAS = (
     "journal_mode=WAL",
     "synchronous=FULL",
-    "busy_timeout=5000",
     "cache_size=-32768",
 )
+PG_SESSION = {
+    "synchronous_commit": "on",
+    "lock_timeout": "2s",
+    "statement_timeout": "30s",
+}
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -30,7 +46,26 @@ def create_engine(url: str) -> AsyncEngine:
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
+    if url.startswith("postgresql+asyncpg:"):
+        return create_async_engine(
+            url, pool_pre_ping=True, connect_args={"server_settings": PG_SESSION}
+        )
     return create_async_engine(url, pool_pre_ping=True)
+
+
+def blocking_twin(engine: AsyncEngine) -> sqlalchemy.Engine | None:
+    """A blocking engine on the same SQLite file as `engine`, or None if it is not one.
+
+    Its connections may be used from any one thread at a time.
+    """
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    twin = sqlalchemy.create_engine(
+        url.set(drivername="sqlite"), connect_args={"check_same_thread": False}
+    )
+    event.listen(twin, "connect", _sqlite_pragmas)
+    return twin
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

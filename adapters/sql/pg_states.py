@@ -3,7 +3,8 @@
 A governed read asks for one `consent_current` row by primary key on every
 request. Through SQLAlchemy's pool that costs a pre-ping, a BEGIN and a ROLLBACK
 around a 0.05 ms lookup (0.55 ms at p50 here); a plain asyncpg pool runs one
-prepared statement per read (0.09 ms). It returns the rows that
+prepared statement per read (0.09 ms), in sessions with the store's bounded
+lock and statement waits (`adapters.sql.engine.PG_SESSION`). It returns the rows that
 `governance.consent.ledger.SqlStateReader` returns on SQLite. The pool only
 ever runs this read-only statement outside any transaction, so there is no
 session state to reset when a connection goes back to it.
@@ -15,6 +16,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from adapters.sql.engine import PG_SESSION
 from governance.consent.ledger import STATE_COLUMNS
 from governance.errors import StoreUnavailable
 
@@ -44,6 +46,7 @@ class PgStateReader:
             min_size=1,
             max_size=POOL_SIZE,
             reset=_no_reset,
+            server_settings=PG_SESSION,
         )
         return cls(pool)
 

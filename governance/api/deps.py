@@ -4,6 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 
+from audit.checkpoint_task import Sealer
 from governance.errors import AuthenticationFailed, ForbiddenRole
 from governance.services import Services
 from governance.types import Principal, Role
@@ -16,6 +17,15 @@ async def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+async def get_sealer(request: Request) -> Sealer:
+    """The audit checkpoint sealer of the app handling this request."""
+    sealer: Sealer = request.app.state.checkpoints
+    return sealer
+
+
+SealerDep = Annotated[Sealer, Depends(get_sealer)]
 
 
 async def get_principal(

@@ -134,12 +134,19 @@ class CallerOut(BaseModel):
 
 
 class VerifyOut(BaseModel):
-    """Whether the audit trail is intact."""
+    """Whether the audit trail is intact, and the first fault of each kind."""
 
     ok: bool
     events: int
     chains: int
     first_bad: dict[str, Any] | None
+    checkpoints: int
+    sealed: int
+    unsealed: int
+    latest_checkpoint: dict[str, Any] | None
+    checkpoint_fault: dict[str, Any] | None
+    signatures_checked: bool
+    purge_fault: dict[str, Any] | None
 
 
 class CenterLinkIn(_In):

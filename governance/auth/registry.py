@@ -1,17 +1,31 @@
-"""The caller registry: add, list and revoke callers; authenticate presented keys."""
+"""The caller registry: add, list and revoke callers; authenticate presented keys.
+
+A store that cannot be read is a 503, never a 500 and never a 401: the key
+lookup raises `AuthenticationUnavailable` (the key may be valid, retry later),
+the admin reads `StoreUnavailable`.
+"""
 
 import json
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Insert, Update, bindparam, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col
 
 from governance.auth.keys import issue_key, parse_token, secret_matches
 from governance.auth.models import Caller
-from governance.errors import Conflict, InvalidRequest, UnknownCaller
+from governance.errors import (
+    AuthenticationUnavailable,
+    Conflict,
+    InvalidRequest,
+    StoreUnavailable,
+    UnknownCaller,
+)
 from governance.types import Principal, Role
 
 CALLER_NAME = r"^[a-z][a-z0-9_-]{1,62}$"
@@ -79,12 +93,12 @@ class CallerRegistry:
         stmt = select(col(Caller.name)).where(col(Caller.name) == name)
         if active:
             stmt = stmt.where(col(Caller.revoked_at).is_(None))
-        async with self._engine.connect() as conn:
+        async with self._reading() as conn:
             return (await conn.execute(stmt)).first() is not None
 
     async def list(self) -> list[CallerInfo]:
         """All callers, revoked ones included, by name."""
-        async with self._engine.connect() as conn:
+        async with self._reading() as conn:
             rows = (await conn.execute(select(Caller).order_by(col(Caller.name)))).all()
         return [
             CallerInfo(
@@ -104,7 +118,7 @@ class CallerRegistry:
         if parsed is None:
             return None
         key_id, secret = parsed
-        async with self._engine.connect() as conn:
+        async with self._reading(AuthenticationUnavailable) as conn:
             found = (await conn.execute(_BY_KEY_ID, {"key_id": key_id})).first()
         if (
             not secret_matches(secret, found.key_hash if found else None)
@@ -114,6 +128,19 @@ class CallerRegistry:
         return Principal(
             found.name, Role(found.role), frozenset(json.loads(found.purposes))
         )
+
+    @asynccontextmanager
+    async def _reading(
+        self, failure: type[StoreUnavailable] = StoreUnavailable
+    ) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads; a store fault inside becomes `failure` (503)."""
+        try:
+            async with self._engine.connect() as conn:
+                yield conn
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            raise failure(
+                f"the caller registry could not be read ({type(exc).__name__})"
+            ) from None
 
 
 def _check(name: str, role: Role, purposes: list[str], known: frozenset[str]) -> None:

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from governance.cli import audit_proofs, audit_retention, audit_review
+from governance.cli import audit_proofs, audit_report, audit_retention, audit_review
 
 
 def add_parser(sub: Any) -> None:
@@ -11,4 +11,5 @@ def add_parser(sub: Any) -> None:
     asub = audit.add_subparsers(dest="audit_command", required=True)
     audit_proofs.add_parsers(asub)
     audit_review.add_parsers(asub)
+    audit_report.add_parser(asub)
     audit_retention.add_parsers(asub)

@@ -3,7 +3,8 @@
 Creates, each only if absent: the synthetic customer store, the catalog, the
 settings file, the key file, the demo callers (their keys in
 `demo-credentials.json`, mode 0600) and a consent history for part of the
-customers. Running it again reuses everything, so keys stay valid.
+customers; then seals the audit trail into a signed checkpoint. Running it
+again reuses everything, so keys stay valid.
 """
 
 import asyncio
@@ -21,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.keys.local import LocalKeyProvider
+from audit.checkpoint_task import Sealer
 from audit.record import AuditDraft
 from audit.writer import AuditWriter
 from governance.auth.registry import CallerRegistry
@@ -117,6 +119,8 @@ async def _seed_store(
         path = data_dir / "demo-credentials.json"
         credentials = await _callers(store, writer, catalog, path)
         await _consents(store, writer, settings, data_dir / "customers.db", seed)
+        keys = LocalKeyProvider(settings.keys_file)
+        await Sealer(store, keys, interval=0).seal_now()  # a signed checkpoint
     finally:
         await writer.stop()
         await store.dispose()

@@ -112,12 +112,14 @@ def test_reading_the_trail_is_itself_audited(client, keys):
 
 
 def test_when_trail_untouched_then_verify_ok(client, keys):
-    """A fresh trail verifies."""
+    """A fresh trail verifies, checkpoint signatures included."""
     body = client.get("/v1/audit/verify", headers=officer(keys)).json()
 
     assert body["ok"] is True
     assert body["first_bad"] is None
     assert body["events"] > 0
+    assert body["signatures_checked"] is True
+    assert (body["checkpoint_fault"], body["purge_fault"]) == (None, None)
 
 
 def test_when_an_event_is_altered_then_verify_names_it(client, keys, demo_dir):

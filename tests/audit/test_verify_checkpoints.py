@@ -269,6 +269,29 @@ class TestSealedEvents:
 
         assert (bad.chain_id, bad.seq, bad.problem) == (second, 20, "truncated")
 
+    @pytest.mark.parametrize(
+        ("seq", "problem"),
+        [(7, "missing"), (SECOND, "truncated")],
+        ids=["middle", "last"],
+    )
+    def test_when_a_sealed_event_row_is_deleted_then_it_is_named(
+        self, trail, seq, problem
+    ):
+        """A sealed event deleted outright is named as a chain walk would name it."""
+        db, _, second = trail
+        execute(
+            db, "DELETE FROM audit_events WHERE chain_id = ? AND seq = ?", second, seq
+        )
+
+        bad = verify(db, [PUBLIC_KEY]).first_bad
+
+        assert (bad.chain_id, bad.seq, bad.event_id, bad.problem) == (
+            second,
+            seq,
+            None,
+            problem,
+        )
+
     def test_when_a_whole_chain_is_deleted_then_the_checkpoint_names_it(self, trail):
         """Removing a chain's events and its registration leaves its signed head: named."""
         db, _, second = trail

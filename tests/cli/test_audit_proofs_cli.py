@@ -42,20 +42,21 @@ def public_key(capsys, config: Path, tmp_path: Path) -> Path:
     return path
 
 
+ADD_CALLER = (
+    "callers",
+    "add",
+    "crm-sync",
+    "--role",
+    "service",
+    "--purpose",
+    "analytics",
+)
+
+
 @pytest.fixture
 def sealed(capsys, config: Path, demo_dir: Path) -> Path:
-    """The demo deployment with two checkpoints: its directory."""
-    assert govproxy(capsys, "audit", "checkpoint", config=config)[0] == 0
-    added = (
-        "callers",
-        "add",
-        "crm-sync",
-        "--role",
-        "service",
-        "--purpose",
-        "analytics",
-    )
-    assert govproxy(capsys, *added, config=config)[0] == 0
+    """The demo deployment (sealed when built) with a second checkpoint: its directory."""
+    assert govproxy(capsys, *ADD_CALLER, config=config)[0] == 0
     assert govproxy(capsys, "audit", "checkpoint", config=config)[0] == 0
     return demo_dir
 
@@ -63,34 +64,45 @@ def sealed(capsys, config: Path, demo_dir: Path) -> Path:
 class TestCheckpointAndVerify:
     """Sealing, and verification with the configured key or a given one."""
 
-    def test_before_any_checkpoint_verify_says_nothing_is_sealed(self, capsys, config):
-        """A fresh demo is intact, and the report says no checkpoint covers it yet."""
+    def test_a_fresh_demo_is_sealed_and_verifies(self, capsys, config):
+        """The demo seals its trail when built: verify counts every event as sealed."""
+        code, out, _ = govproxy(capsys, "audit", "verify", config=config)
+
+        assert code == 0
+        assert "sealed in 1 signed checkpoints" in out
+        assert "0 not sealed yet" in out
+
+    def test_a_store_from_before_checkpoints_says_nothing_is_sealed(
+        self, capsys, config, demo_dir
+    ):
+        """Without any checkpoint, the trail is intact and the report says it is unsealed."""
+        for table in ("audit_checkpoints", "audit_nodes", "audit_leaves"):
+            sql(demo_dir, f"DELETE FROM {table}")  # noqa: S608 - fixed names
+
         code, out, _ = govproxy(capsys, "audit", "verify", config=config)
 
         assert code == 0
         assert "intact" in out
         assert "no signed checkpoint yet" in out
 
-    def test_checkpoint_seals_and_verify_counts_it(self, capsys, config):
-        """`audit checkpoint` seals every event; `verify` then counts them as sealed."""
-        code, out, _ = govproxy(capsys, "audit", "checkpoint", config=config)
-        sealed = int(out.split("sealed ")[1].split(" events")[0])
+    def test_checkpoint_seals_new_events_and_verify_counts_them(self, capsys, config):
+        """`audit checkpoint` seals what was added since; `verify` counts it as sealed."""
+        govproxy(capsys, *ADD_CALLER, config=config)
 
+        code, out, _ = govproxy(capsys, "audit", "checkpoint", config=config)
         _, report, _ = govproxy(capsys, "audit", "verify", config=config)
 
         assert code == 0
-        assert "checkpoint 1: sealed" in out
-        assert f"{sealed} sealed in 1 signed checkpoints" in report
+        assert out.startswith("checkpoint 2: sealed 1 events; tree size ")
+        assert "sealed in 2 signed checkpoints" in report
         assert "0 not sealed yet" in report
 
-    def test_a_second_checkpoint_with_nothing_new_is_not_made(self, capsys, config):
-        """Sealing again with nothing new says so and makes no checkpoint."""
-        govproxy(capsys, "audit", "checkpoint", config=config)
-
+    def test_with_nothing_new_no_checkpoint_is_made(self, capsys, config):
+        """Sealing with nothing new says so and makes no checkpoint."""
         code, out, _ = govproxy(capsys, "audit", "checkpoint", config=config)
 
         assert code == 0
-        assert "nothing new to seal; latest checkpoint 1" in out
+        assert out.startswith("nothing new to seal; latest checkpoint 1 ")
 
     def test_verify_with_the_right_public_key_passes(
         self, capsys, config, sealed, public_key

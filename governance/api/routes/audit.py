@@ -36,7 +36,7 @@ from audit.filters import (
 )
 from audit.query import EventFilter, list_events
 from audit.verify import verify_trail
-from governance.api.deps import ServicesDep, require
+from governance.api.deps import SealerDep, ServicesDep, require
 from governance.api.schemas import BreachOut, EventsOut, VerifyOut
 from governance.errors import InvalidFilter
 from governance.services import Services
@@ -219,20 +219,17 @@ def _flag(value: str | None) -> bool:
 
 @router.get("/verify", response_model=None, responses={200: {"model": VerifyOut}})
 async def verify(
-    services: ServicesDep, principal: Principal = _OFFICER
+    services: ServicesDep, sealer: SealerDep, principal: Principal = _OFFICER
 ) -> JSONResponse:
-    """Check every chain of the trail; name the first altered, missing or inserted event."""
+    """Check every chain, every signed checkpoint and every retention tombstone;
+    name the first altered, missing or inserted event, checkpoint or purge."""
     trail = Trail(kind="audit.verify", caller=principal.name)
 
     async def step() -> dict[str, Any]:
-        report = await verify_trail(services.store)
+        keys = [pem for _, pem in sealer.public_keys]
+        report = await verify_trail(services.store, public_keys=keys)
         trail.detail |= {"ok": report.ok, "events": report.events}
-        return {
-            "ok": report.ok,
-            "events": report.events,
-            "chains": report.chains,
-            "first_bad": asdict(report.first_bad) if report.first_bad else None,
-        }
+        return report.as_json()
 
     result = await audited(services.audit, trail, step)
     return JSONResponse(result, headers={"X-Decision-Id": trail.decision_id})

@@ -15,16 +15,15 @@ Officers only; each read is itself audited (`audit.checkpoints`,
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlmodel import col
 
 from audit.checkpoint_store import checkpoint_doc
-from audit.checkpoint_task import Sealer
 from audit.models import AuditCheckpointRow
 from audit.proof import consistency_proof, inclusion_proof
-from governance.api.deps import ServicesDep, require
+from governance.api.deps import SealerDep, ServicesDep, require
 from governance.services import Services
 from governance.trail import Trail, audited
 from governance.types import Principal, Role
@@ -33,15 +32,6 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 _OFFICER = require(Role.OFFICER)
 MAX_PAGE = 1000
 TreeSize = Annotated[int, Query(ge=1, le=2**62)]
-
-
-async def get_sealer(request: Request) -> Sealer:
-    """The checkpoint sealer of the app handling this request."""
-    sealer: Sealer = request.app.state.checkpoints
-    return sealer
-
-
-SealerDep = Annotated[Sealer, Depends(get_sealer)]
 
 
 @router.get("/checkpoints")

@@ -4,7 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from governance.api.routes.audit_proofs import SealerDep
+from governance.api.deps import SealerDep
 from governance.api.routes.policy import ReloaderDep
 
 router = APIRouter(tags=["health"])

@@ -1,49 +1,73 @@
-"""SqlDataSource on SQLite and PostgreSQL: the same customers give the same answers."""
+"""SqlDataSource on SQLite, PostgreSQL and MariaDB: the same customers give the same answers.
+
+Each backend holds `source_data.customers()` (the demo's, and keys that trip
+engines not comparing by code point) in tables named `src_…`, with the key and
+tag columns in the collation an unwary deployment gets.
+"""
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from pg import COUNT, SEED, database_url, demo_customers, pg_customers_url
+from mariadb import database_url as mariadb_database_url
+from mariadb import mariadb_url, require_mariadb
+from pg import database_url, fresh_database, require_postgres
+from source_data import LINGUISTIC, SPACED_TAG_KEY, by_key, customers, write_tables
 
 from adapters.sources.sql import SqlDataSource
 from governance.catalog import Dataset, load_catalog
-from governance.demo.dataset import write_demo_store
 from governance.errors import DataSourceUnavailable
 
-__all__ = ["pg_customers_url"]  # a fixture: imported so that pytest finds it here
+__all__ = ["mariadb_url"]  # a fixture: imported so that pytest finds it here
 
 T = TypeVar("T")
-CUSTOMERS = {c.customer_id: c for c in demo_customers()}
+PREFIX = "src_"
+CUSTOMERS = by_key()
 ALL_IDS = sorted(CUSTOMERS)
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+BACKENDS = [
+    "sqlite",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("mariadb", marks=pytest.mark.mariadb),
+]
 METACHARACTERS = ["' OR '1'='1", "%", "_", "C%", "C00000_", "高消费' OR '1'='1"]
 
 
 @pytest.fixture(scope="module")
 def dataset() -> Dataset:
-    """The demo catalog's `customers` dataset."""
+    """The demo catalog's `customers` dataset, over the `src_` tables."""
     path = Path(str(resources.files("governance.demo").joinpath("catalog.yaml")))
-    return load_catalog(path).dataset("customers")
-
-
-@pytest.fixture(scope="module")
-def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """An SQLite store of the demo customers."""
-    path = tmp_path_factory.mktemp("sql-source") / "customers.db"
-    write_demo_store(path, seed=SEED, count=COUNT)
-    return f"sqlite+aiosqlite:///{path}"
+    demo = load_catalog(path).dataset("customers")
+    assert demo.tags is not None
+    return replace(
+        demo,
+        table=f"{PREFIX}customers",
+        tags=replace(demo.tags, table=f"{PREFIX}customer_tags"),
+    )
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def url(request: pytest.FixtureRequest) -> str:
-    """The URL of a store holding the demo customers, one per backend."""
-    name = "sqlite_url" if request.param == "sqlite" else "pg_customers_url"
-    return request.getfixturevalue(name)
+def url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The URL of a store holding the customers, one per backend."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("sql-source") / "customers.db"
+        made = f"sqlite+aiosqlite:///{path}"
+        write_tables(made, customers(), key_collation=LINGUISTIC, prefix=PREFIX)
+        yield made
+    elif request.param == "postgres":
+        with fresh_database() as made:
+            write_tables(made, customers(), key_collation=LINGUISTIC, prefix=PREFIX)
+            yield made
+    else:
+        made = request.getfixturevalue("mariadb_url")
+        write_tables(made, customers(), key_collation=LINGUISTIC, prefix=PREFIX)
+        yield made
 
 
 def run(url: str, work: Callable[[SqlDataSource], Awaitable[T]]) -> T:
@@ -141,6 +165,19 @@ class TestFetchRecord:
         """A subject the table does not hold gives None."""
         assert run(url, lambda s: s.fetch_record(dataset, "C999999", ["name"])) is None
 
+    @pytest.mark.parametrize(
+        ("asked", "stored"),
+        [("c000042", "C000042"), ("C000042 ", "C000042"), ("D7", "D7 "), ("e1", "É1")],
+    )
+    def test_only_the_exact_key_matches(
+        self, url: str, dataset: Dataset, asked: str, stored: str
+    ) -> None:
+        """An id differing from a stored key by case, spaces or accents gives None."""
+        found = run(url, lambda s: s.fetch_record(dataset, stored, ["customer_id"]))
+
+        assert found == {"customer_id": stored}
+        assert run(url, lambda s: s.fetch_record(dataset, asked, ["name"])) is None
+
     @pytest.mark.parametrize("value", METACHARACTERS)
     def test_metacharacters_in_subject_id_are_data(
         self, url: str, dataset: Dataset, value: str
@@ -164,7 +201,9 @@ class TestScan:
 
     def test_starts_after_the_given_key(self, url: str, dataset: Dataset) -> None:
         """`after` is exclusive: the next page starts at the following key."""
-        assert scan_ids(url, dataset, after="C000150", limit=20) == ALL_IDS[150:170]
+        start = ALL_IDS.index("C000150") + 1
+
+        assert scan_ids(url, dataset, after="C000150", limit=20) == ALL_IDS[start:][:20]
 
     def test_after_the_last_key_is_empty(self, url: str, dataset: Dataset) -> None:
         """A scan after the last key returns nothing."""
@@ -213,7 +252,7 @@ class TestScan:
         got = scan_ids(url, dataset, tags_any=tags_any, tags_all=tags_all)
 
         assert expected, "the generated customers should carry these tags"
-        assert len(expected) < COUNT
+        assert len(expected) < len(ALL_IDS)
         assert got == expected
 
     def test_tag_filter_pages_with_after_and_limit(
@@ -228,6 +267,16 @@ class TestScan:
         assert first == expected[:7]
         assert rest == expected[7:]
 
+    def test_tag_values_match_exactly(self, url: str, dataset: Dataset) -> None:
+        """`高消费 ` (trailing space) and `高消费` are different tags on every engine."""
+        spaced = scan_ids(url, dataset, tags_any=("高消费 ",))
+
+        plain = scan_ids(url, dataset, tags_all=("高消费",))
+
+        assert spaced == [SPACED_TAG_KEY]
+        assert SPACED_TAG_KEY not in plain
+        assert plain == expected_ids(tags_all=("高消费",))
+
     @pytest.mark.parametrize("value", METACHARACTERS)
     @pytest.mark.parametrize("kind", ["tags_any", "tags_all"])
     def test_metacharacters_in_tags_are_data(
@@ -237,10 +286,19 @@ class TestScan:
         assert scan_ids(url, dataset, **{kind: (value,)}) == []
 
 
-def _missing_pg_database() -> str:
-    return database_url("gov_missing_db_0000").replace(
-        "postgres@", "postgres:s3cret-pw@", 1
-    )
+def _missing_database(broken: str) -> tuple[str, list[str]]:
+    """A URL of a database that cannot be opened, and the secrets it holds."""
+    if broken == "postgres":
+        require_postgres()
+        url = database_url("gov_missing_db_0000").replace(
+            "postgres@", "postgres:s3cret-pw@", 1
+        )
+    else:
+        require_mariadb()
+        url = mariadb_database_url("gov_missing_db_0000").replace(
+            "root@", "root:s3cret-pw@", 1
+        )
+    return url, ["s3cret-pw", "gov_missing_db", "127.0.0.1"]
 
 
 @pytest.mark.parametrize(
@@ -250,27 +308,28 @@ def _missing_pg_database() -> str:
         pytest.param(
             "postgres", id="postgres-missing-database", marks=pytest.mark.postgres
         ),
+        pytest.param(
+            "mariadb", id="mariadb-missing-database", marks=pytest.mark.mariadb
+        ),
     ],
 )
 def test_broken_source_raises_unavailable_without_url(
-    broken: str, dataset: Dataset, tmp_path: Path, request: pytest.FixtureRequest
+    broken: str, dataset: Dataset, tmp_path: Path
 ) -> None:
     """A source that cannot be opened raises DataSourceUnavailable naming no URL."""
-    if broken == "postgres":
-        request.getfixturevalue("pg_customers_url")  # skips or fails without the server
-        url, secrets = (
-            _missing_pg_database(),
-            ["s3cret-pw", "gov_missing_db", "127.0.0.1"],
-        )
-    else:
+    if broken == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'customers.db'}"
         secrets = [str(tmp_path), "customers.db"]
+    else:
+        url, secrets = _missing_database(broken)
 
     with pytest.raises(DataSourceUnavailable) as caught:
         run(url, lambda s: s.fetch_record(dataset, "C000001", ["name"]))
 
     message = str(caught.value)
     assert message.startswith("data source 'demo' failed")
-    assert not any(s in message for s in [*secrets, "postgresql", "sqlite", "@"])
+    assert not any(
+        s in message for s in [*secrets, "postgresql", "mysql", "sqlite", "@"]
+    )
     assert caught.value.__cause__ is None
     assert caught.value.__suppress_context__
