@@ -23,11 +23,13 @@ only by its keyed reference, never by its id.
 """
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from audit.checkpoint import key_ring
 from audit.record import canonical_bytes
 from governance.signing import Signer, check_signature
 
@@ -105,12 +107,14 @@ def signed_bytes(fmt: str, key_id: str, manifest: Any) -> bytes:
     return canonical_bytes({"format": fmt, "key_id": key_id, "manifest": manifest})
 
 
-def manifest_problem(doc: Any, public_key_pem: str) -> str | None:
-    """None when `doc` is a manifest signed by the key, else the reason it is not.
+def manifest_problem(doc: Any, public_key_pems: Sequence[str]) -> str | None:
+    """None when `doc` is a manifest signed by one of the keys, else the reason it is not.
 
-    Reasons: `malformed`, `unknown_format`, then those of
-    `governance.signing.check_signature` (`bad_public_key`, `key_mismatch`,
-    `bad_signature`). Never raises.
+    Several keys may be given (every version of a rotated key); the manifest's
+    `key_id` picks one. Reasons: `malformed`, `unknown_format`,
+    `bad_public_key` (a given PEM is not an Ed25519 key), `key_mismatch`
+    (signed by none of them), then those of
+    `governance.signing.check_signature`. Never raises.
     """
     if not (
         isinstance(doc, dict)
@@ -121,15 +125,18 @@ def manifest_problem(doc: Any, public_key_pem: str) -> str | None:
         return "malformed"
     if doc["format"] != MANIFEST_FORMAT:
         return "unknown_format"
+    ring = key_ring(public_key_pems)
+    if not ring:
+        return "bad_public_key"
+    pem = ring.get(doc["key_id"])
+    if pem is None:
+        return "key_mismatch"
     try:
         payload = signed_bytes(doc["format"], doc["key_id"], doc["manifest"])
     except TypeError:
         return "malformed"
     return check_signature(
-        payload,
-        signature=doc["signature"],
-        key_id=doc["key_id"],
-        public_key_pem=public_key_pem,
+        payload, signature=doc["signature"], key_id=doc["key_id"], public_key_pem=pem
     )
 
 

@@ -1,6 +1,6 @@
 """Check an export offline, with only the signer's public key: no store, no settings.
 
-`check_export(path, public_key_pem)` takes any of the three forms of
+`check_export(path, public_key_pems)` takes any of the three forms of
 `audit.export`: a directory (`manifest.json` beside the data file), the ZIP
 archive of a CSV export, or a JSON-lines export whose last line is the
 manifest. Files are read in chunks, never whole. It never raises for what it
@@ -11,7 +11,7 @@ missing_manifest  no manifest.json in the directory or archive, or no last line
 malformed         the manifest is not a manifest document (or names a file path)
 unknown_format    the manifest's format is not one this version knows
 bad_public_key    the given PEM is not an Ed25519 public key
-key_mismatch      the manifest was signed by another key than the one given
+key_mismatch      the manifest was signed by none of the keys given
 bad_signature     the manifest was changed after it was signed
 missing_file      the data file the manifest names is absent
 file_changed      the data file's SHA-256 is not the manifest's
@@ -27,7 +27,7 @@ import csv
 import hashlib
 import io
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,24 +72,29 @@ class _Export:
     data_limit: int | None = None  # JSON lines with a trailer: the data ends here
 
 
-def check_export(path: Path, public_key_pem: str) -> ExportCheck:
-    """Check the export at `path` (directory, ZIP archive or JSON-lines file)."""
+def check_export(path: Path, public_key_pems: Sequence[str]) -> ExportCheck:
+    """Check the export at `path` (directory, ZIP archive or JSON-lines file).
+
+    Args:
+        path: the export.
+        public_key_pems: the signer's public key, or every version of it.
+    """
     if path.is_dir():
-        return _check(_directory(path), public_key_pem)
+        return _check(_directory(path), public_key_pems)
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
-            return _check(_archive(archive), public_key_pem)
-    return _check(_trailed(path), public_key_pem)
+            return _check(_archive(archive), public_key_pems)
+    return _check(_trailed(path), public_key_pems)
 
 
-def _check(export: _Export, public_key_pem: str) -> ExportCheck:
+def _check(export: _Export, public_key_pems: Sequence[str]) -> ExportCheck:
     if export.manifest is None:
         return _failed("missing_manifest", "the export has no manifest")
     try:
         doc = orjson.loads(export.manifest)
     except orjson.JSONDecodeError:
         doc = None
-    problem = manifest_problem(doc, public_key_pem)
+    problem = manifest_problem(doc, public_key_pems)
     if problem is not None:
         return _failed(problem, _SIGNATURE_MESSAGES.get(problem, problem))
     manifest: dict[str, Any] = doc["manifest"]
@@ -111,8 +116,8 @@ def _check(export: _Export, public_key_pem: str) -> ExportCheck:
 _SIGNATURE_MESSAGES = {
     "malformed": "the manifest is not a signed export manifest",
     "unknown_format": "the manifest's format is unknown to this version",
-    "bad_public_key": "the public key given is not an Ed25519 public key (PEM)",
-    "key_mismatch": "the manifest was signed by another key than the one given",
+    "bad_public_key": "a public key given is not an Ed25519 public key (PEM)",
+    "key_mismatch": "the manifest was signed by none of the keys given",
     "bad_signature": "the manifest's signature does not hold: it was changed",
 }
 

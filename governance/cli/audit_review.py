@@ -15,13 +15,15 @@ the API, write their own audit event (`audit.read`, `audit.export`,
 before they print or write anything; refused ones too, with their code.
 Filters follow the API's rules (`audit.filters`); a refused value exits 2
 naming the rule. `verify-export` needs no store and no settings: only the
-export and the signer's public key (without `--public-key`, the configured
-key file's). PATH is an export directory, the ZIP of a CSV export, or a
+export and the signer's public key (`govproxy audit public-key` prints it;
+a file may hold several versions; without `--public-key`, every version in the
+configured key file). PATH is an export directory, the ZIP of a CSV export, or a
 JSON-lines export whose last line is the manifest.
 """
 
 import argparse
 import getpass
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -33,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.keys.local import LocalKeyProvider
 from adapters.sources.sql import SqlDataSource
 from audit.breach_subjects import breach_answer
+from audit.checkpoint import public_keys_of
 from audit.export import export_meta, write_export
 from audit.export_format import ENCODERS
 from audit.export_manifest import MANIFEST_FILE
@@ -54,6 +57,7 @@ from governance.settings import Settings
 from governance.trail import Trail
 from governance.types import Outcome
 
+_PEM = re.compile(r"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----\s*", re.S)
 T = TypeVar("T")
 U = TypeVar("U")
 CLI_CALLER = "cli"
@@ -187,8 +191,7 @@ def run_verify_export(args: argparse.Namespace) -> int:
     path: Path = args.path
     if not path.exists():
         raise ConfigurationError(f"{path}: no such file or directory")
-    pem = _read_pem(args.public_key) if args.public_key else _configured_pem(args)
-    check = check_export(path, pem)
+    check = check_export(path, _public_keys(args))
     if not check.ok:
         for problem in check.problems:
             print(f"INVALID: {problem.code}: {problem.message}")
@@ -333,8 +336,14 @@ def _keys(settings: Settings) -> LocalKeyProvider:
     return LocalKeyProvider(settings.keys_file)
 
 
-def _configured_pem(args: argparse.Namespace) -> str:
-    return AuditSigner.from_keys(_keys(settings_of(args))).public_pem()
+def _public_keys(args: argparse.Namespace) -> list[str]:
+    """The PEMs of `--public-key` (a file may hold several), else every version
+    of the configured key file's audit signing key."""
+    path: Path | None = args.public_key
+    if path is None:
+        return [pem for _, pem in public_keys_of(_keys(settings_of(args)))]
+    text = _read_pem(path)
+    return [m.group(0) for m in _PEM.finditer(text)] or [text]
 
 
 def _read_pem(path: Path) -> str:

@@ -283,9 +283,11 @@ def test_a_cursor_of_other_filters_is_refused_and_the_refusal_audited(client, ke
 RANGE = {"since": "2020-01-01", "until": "2020-12-31"}
 
 
-def public_pem(demo_dir) -> str:
+def public_pems(demo_dir) -> list[str]:
     """The audit signing public key of the demo's key file."""
-    return AuditSigner.from_keys(LocalKeyProvider(demo_dir / "keys.json")).public_pem()
+    return [
+        AuditSigner.from_keys(LocalKeyProvider(demo_dir / "keys.json")).public_pem()
+    ]
 
 
 def whole_year() -> dict[str, str]:
@@ -311,7 +313,7 @@ def test_a_json_lines_export_verifies_offline_and_is_audited_first(
     )
     (tmp_path / "export.jsonl").write_bytes(response.content)
 
-    check = check_export(tmp_path / "export.jsonl", public_pem(demo_dir))
+    check = check_export(tmp_path / "export.jsonl", public_pems(demo_dir))
     assert response.headers["content-type"] == "application/x-ndjson"
     assert check.ok, check.problems
     assert check.manifest["count"] == len(listed)
@@ -334,7 +336,7 @@ def test_a_csv_export_is_a_zip_with_a_bom_csv_that_verifies(
     )
     (tmp_path / "export.zip").write_bytes(response.content)
 
-    check = check_export(tmp_path / "export.zip", public_pem(demo_dir))
+    check = check_export(tmp_path / "export.zip", public_pems(demo_dir))
     assert response.headers["content-type"] == "application/zip"
     assert check.ok, check.problems
     assert check.manifest["count"] == 1

@@ -94,7 +94,7 @@ def body_bytes(url: str, make, f: EventFilter = EVERYTHING) -> bytes:
 
 def problems(path: Path, signer: AuditSigner = SIGNER) -> list[str]:
     """The codes `check_export` finds, checked with `signer`'s public key."""
-    return [p.code for p in check_export(path, signer.public_pem()).problems]
+    return [p.code for p in check_export(path, [signer.public_pem()]).problems]
 
 
 class TestJsonLines:
@@ -235,7 +235,7 @@ class TestVerification:
 
     def test_an_untouched_export_verifies(self, exported):
         """No problem, and the manifest is handed back."""
-        check = check_export(exported, SIGNER.public_pem())
+        check = check_export(exported, [SIGNER.public_pem()])
 
         assert check.ok
         assert check.manifest["count"] == len(TRAIL)
@@ -291,9 +291,15 @@ class TestVerification:
         """The wrong public key is named as such, not as a bad signature."""
         assert problems(exported, OTHER_SIGNER) == ["key_mismatch"]
 
+    def test_among_several_keys_the_manifests_key_is_found(self, exported):
+        """After a rotation the auditor holds every version; the key id picks one."""
+        pems = [OTHER_SIGNER.public_pem(), SIGNER.public_pem()]
+
+        assert check_export(exported, pems).ok
+
     def test_when_the_public_key_is_not_a_key_then_bad_public_key(self, exported):
         """A PEM that is no Ed25519 key is reported, not raised."""
-        check = check_export(exported, "-----BEGIN PUBLIC KEY-----\nAAAA\n")
+        check = check_export(exported, ["-----BEGIN PUBLIC KEY-----\nAAAA\n"])
 
         assert [p.code for p in check.problems] == ["bad_public_key"]
 
@@ -408,7 +414,7 @@ def test_a_large_directory_export_streams_in_bounded_memory(large_store, tmp_pat
     peak = peak_while(lambda: export_dir(large_store, out, "jsonl", f))
 
     size = (out / "events.jsonl").stat().st_size
-    assert check_export(out, SIGNER.public_pem()).manifest["count"] == LARGE
+    assert check_export(out, [SIGNER.public_pem()]).manifest["count"] == LARGE
     assert size > 20_000_000
     assert peak < size / 5
 
@@ -425,7 +431,7 @@ def test_a_large_csv_download_streams_in_bounded_memory(large_store, tmp_path):
 
     peak = peak_while(lambda: on_store(large_store, save))
 
-    check = check_export(download, SIGNER.public_pem())
+    check = check_export(download, [SIGNER.public_pem()])
     csv_bytes = check.manifest["files"][0]["bytes"]
     assert check.manifest["count"] == LARGE
     assert csv_bytes > 20_000_000

@@ -165,6 +165,36 @@ class TestExport:
         assert code == 1
         assert out.startswith("INVALID: file_changed: events.jsonl changed")
 
+    def test_without_a_public_key_the_configured_key_file_is_used(
+        self, capsys, demo, tmp_path
+    ):
+        """On the proxy's own machine the key file's public keys suffice."""
+        self.export(capsys, demo, tmp_path / "x")
+
+        code, out, _ = run(capsys, demo, "verify-export", str(tmp_path / "x"))
+
+        assert (code, out.split(":")[0]) == (0, "valid")
+
+    def test_a_key_file_of_several_versions_verifies(self, capsys, demo, tmp_path):
+        """A PEM file with another key first, as `audit public-key` prints rotations."""
+        self.export(capsys, demo, tmp_path / "x")
+        both = tmp_path / "both.pem"
+        both.write_text(
+            AuditSigner(os.urandom(32), "v2").public_pem()
+            + public_key(demo, tmp_path).read_text()
+        )
+
+        code, out, _ = run(
+            capsys,
+            None,
+            "verify-export",
+            str(tmp_path / "x"),
+            "--public-key",
+            str(both),
+        )
+
+        assert (code, out.split(":")[0]) == (0, "valid")
+
     def test_when_checked_with_another_key_then_key_mismatch(
         self, capsys, demo, tmp_path
     ):
