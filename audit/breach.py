@@ -211,10 +211,20 @@ async def breach_report(
     """What `caller` received in `[since, until)`, from its allowed events."""
     report = BreachReport(caller, since, until)
     tally = _Tally(report)
-    async for rows in releasing_events(engine, caller=caller, since=since, until=until):
-        # A page of queries may hold a million references: tally it off the
-        # event loop, so the proxy keeps answering meanwhile.
-        await asyncio.to_thread(tally.add_all, rows)
+    # A page of queries may hold a million references: each page is tallied on
+    # a worker thread, off the event loop (the proxy keeps answering), while
+    # the next page is read. One page is tallied at a time, in order.
+    tallied: asyncio.Future[None] | None = None
+    try:
+        async for rows in releasing_events(
+            engine, caller=caller, since=since, until=until
+        ):
+            if tallied is not None:
+                await tallied
+            tallied = asyncio.ensure_future(asyncio.to_thread(tally.add_all, rows))
+    finally:
+        if tallied is not None:
+            await tallied
     return report
 
 

@@ -69,7 +69,7 @@ class Sealer:
             results = []
             while True:
                 result = await seal(self._engine, self._signer)
-                self._latest = result.latest
+                self._latest, self._last_error = result.latest, None
                 results.append(result)
                 if result.document is None:
                     return results
@@ -105,7 +105,6 @@ class Sealer:
             self._last_error = type(exc).__name__
             _log().warning("audit_seal_failed", error=type(exc).__name__)
             return
-        self._last_error = None
         for made in (r.latest for r in results if r.document is not None):
             assert made is not None  # noqa: S101 - a document always has its checkpoint
             _log().info(

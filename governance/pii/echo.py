@@ -14,7 +14,9 @@ entity of the same type too. Lookups are by set membership, linear in the text:
 - names: positions of the names' first characters, not followed by another
   given-name character (张伟 does not match inside 张伟明).
 
-Addresses, plates and IP addresses are left to the recognizers.
+Addresses, plates and IP addresses are left to the recognizers. With a few
+values found, each is first counted in the text: a value that occurs once has
+no repetition, and most texts need no scanning at all.
 """
 
 import re
@@ -39,14 +41,20 @@ def repetitions(text: str, found: Iterable[Entity]) -> Iterator[Entity]:
     tokens: dict[str, Entity] = {}
     emails: dict[str, Entity] = {}
     names: dict[str, dict[str, Entity]] = defaultdict(dict)
+    found = list(found)
+    counts = _Occurrences(text) if len(found) <= _COUNTED else None
     for entity in found:
         value = text[entity.start : entity.end]
         if entity.type is EntityType.PERSON:
-            names[value[0]][value] = entity
+            if counts is None or counts.name(value):
+                names[value[0]][value] = entity
         elif entity.type is EntityType.EMAIL_ADDRESS:
-            emails[value.lower()] = entity
+            if counts is None or counts.email(value.lower()):
+                emails[value.lower()] = entity
         elif entity.type not in _NOT_REPEATED:
-            tokens[_NOT_ALNUM.sub("", value).upper()] = entity
+            key = _NOT_ALNUM.sub("", value).upper()
+            if counts is None or counts.token(key):
+                tokens[key] = entity
     if tokens:
         yield from _token_repetitions(text, tokens)
     if emails:
@@ -56,6 +64,40 @@ def repetitions(text: str, found: Iterable[Entity]) -> Iterator[Entity]:
                 yield Entity(source.type, match.start(), match.end(), source.score)
     if names:
         yield from _name_repetitions(text, names)
+
+
+_COUNTED = 8
+"""Up to this many values, each is first counted in the text (one pass per value)."""
+
+
+class _Occurrences:
+    """Whether a value occurs twice in a text, in the form it is compared in.
+
+    Every value occurs once where it was found, so fewer than two occurrences
+    mean no repetition: most texts stop here, before any scanning. Each form
+    of the text (lower case, without separators) is made once, when needed.
+    """
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._lower: str | None = None
+        self._compact: str | None = None
+
+    def name(self, value: str) -> bool:
+        """Whether the name `value` occurs twice."""
+        return self._text.count(value) > 1
+
+    def email(self, value: str) -> bool:
+        """Whether the lower-case address `value` occurs twice, in any case."""
+        if self._lower is None:
+            self._lower = self._text.lower()
+        return self._lower.count(value) > 1
+
+    def token(self, key: str) -> bool:
+        """Whether `key` (upper case, no separators) occurs twice in the text so written."""
+        if self._compact is None:
+            self._compact = _NOT_ALNUM.sub("", self._text).upper()
+        return self._compact.count(key) > 1
 
 
 def _token_repetitions(text: str, tokens: dict[str, Entity]) -> Iterator[Entity]:

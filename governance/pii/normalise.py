@@ -19,8 +19,10 @@ every character it came from (never half of one).
 import re
 import unicodedata
 from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from typing import NamedTuple
 
 # Full-width punctuation that only ever separates words: kept as it is.
 _KEPT = frozenset("！＂＃＄％＆＇＊，／：；＜＝＞？［＼］＾｀｛｜｝～｟｠")
@@ -53,29 +55,67 @@ def _compute(char: str) -> str:
 _replacement = lru_cache(maxsize=4096)(_compute)
 
 
-@cache
-def _changing() -> re.Pattern[str]:
-    """A character class of every character `_replacement` changes (built once)."""
-    normalize, category = unicodedata.normalize, unicodedata.category
-    codes = {
-        code
-        for low, high in ((0, 0xD7FF), (0xE000, 0xFFFF), *_ASTRAL_BLOCKS, _TAGS)
-        for code in range(low, high + 1)
-        if category(char := chr(code)) == "Cf" or normalize("NFKC", char) != char
-    }
-    codes.update(c for low, high in _REMOVED_RANGES for c in range(low, high + 1))
-    codes.difference_update(ord(c) for c in _KEPT)
+class _Tables(NamedTuple):
+    """What the normalisation needs, built once from the Unicode database."""
+
+    changing: re.Pattern[str]
+    """Any character that `_replacement` may change."""
+    irregular: re.Pattern[str]
+    """Characters removed or expanded, and the astral blocks: text with none of
+    them keeps its length and is normalised by `str.translate`."""
+    one_to_one: dict[int, str]
+    """Every other changing character and what it becomes."""
+
+
+def _character_class(codes: Iterable[int]) -> str:
+    """A regular expression character class of `codes`, as ranges."""
     ranges: list[tuple[int, int]] = []
     for code in sorted(codes):
         if ranges and ranges[-1][1] == code - 1:
             ranges[-1] = (ranges[-1][0], code)
         else:
             ranges.append((code, code))
-    body = "".join(
+    return "".join(
         re.escape(chr(low)) + ("-" + re.escape(chr(high)) if high > low else "")
         for low, high in ranges
     )
-    return re.compile(f"[{body}]")
+
+
+@cache
+def _tables() -> _Tables:
+    """The character classes and the translation table (built on first use).
+
+    Characters outside the Basic Multilingual Plane are tested by whole
+    blocks, not one by one: a regular expression class with hundreds of
+    astral ranges is tested range by range at every character, and a class of
+    BMP characters alone is one table lookup.
+    """
+    normalize, category = unicodedata.normalize, unicodedata.category
+    one_to_one: dict[int, str] = {}
+    irregular: set[int] = set()
+    for low, high in ((0, 0xD7FF), (0xE000, 0xFFFF)):
+        for code in range(low, high + 1):
+            char = chr(code)
+            if char in _KEPT:
+                continue
+            if category(char) == "Cf" or any(
+                first <= code <= last for first, last in _REMOVED_RANGES
+            ):
+                irregular.add(code)
+            elif (normal := normalize("NFKC", char)) != char:
+                if len(normal) == 1:
+                    one_to_one[code] = normal
+                else:
+                    irregular.add(code)
+    astral = "".join(
+        f"{re.escape(chr(low))}-{re.escape(chr(high))}"
+        for low, high in (*_ASTRAL_BLOCKS, _TAGS, _REMOVED_RANGES[-1])
+    )
+    return _Tables(
+        changing=re.compile(f"[{_character_class([*one_to_one, *irregular])}{astral}]"),
+        irregular=re.compile(f"[{_character_class(irregular)}{astral}]"),
+        one_to_one=one_to_one,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,17 +151,24 @@ class Normalised:
 
 def normalise(text: str) -> Normalised:
     """Normalise `text` for matching (see the module docstring)."""
-    changing = _changing()
-    if changing.search(text) is None:
+    tables = _tables()
+    first = tables.changing.search(text)
+    if first is None:
         return Normalised(text)
+    if tables.irregular.search(text, first.start()) is None:
+        return Normalised(text.translate(tables.one_to_one))
     pieces: list[str] = []
     breaks: list[int] = []
     origins: list[int] = []
     done = length = 0  # original characters consumed, normalised length so far
-    for match in changing.finditer(text):
-        at = match.start()
-        replacement = _replacement(match.group())
-        pieces += (text[done:at], replacement)
+    for match in tables.changing.finditer(text, first.start()):
+        at, char = match.start(), match.group()
+        if ord(char) in tables.one_to_one:
+            continue  # translated with the text around it
+        replacement = _replacement(char)
+        if replacement == char:
+            continue  # an astral character NFKC keeps
+        pieces += (text[done:at].translate(tables.one_to_one), replacement)
         length += at - done
         if len(replacement) != 1:
             for offset in range(
@@ -133,5 +180,5 @@ def normalise(text: str) -> Normalised:
             origins.append(at + 1)
         length += len(replacement)
         done = at + 1
-    pieces.append(text[done:])
+    pieces.append(text[done:].translate(tables.one_to_one))
     return Normalised("".join(pieces), tuple(breaks), tuple(origins))

@@ -10,6 +10,7 @@ are merged, the higher-ranked one giving the type.
 """
 
 from collections.abc import Iterable, Iterator
+from itertools import pairwise
 
 from governance.pii.types import VALIDATED, Entity
 
@@ -26,17 +27,24 @@ def _rank(entity: Entity) -> tuple[bool, int, float, int, str]:
 
 def resolve(candidates: Iterable[Entity]) -> list[Entity]:
     """Disjoint entities covering every candidate, sorted by start."""
+    ordered = sorted(set(candidates), key=_position)
+    if all(a.end <= b.start for a, b in pairwise(ordered)):
+        return ordered  # nothing overlaps: the usual case
     resolved: list[Entity] = []
-    for cluster in _clusters(candidates):
+    for cluster in _clusters(ordered):
         resolved.extend(_resolve_cluster(cluster))
     return resolved
 
 
-def _clusters(candidates: Iterable[Entity]) -> Iterator[list[Entity]]:
-    """Groups of candidates that overlap one another, transitively, in text order."""
+def _position(entity: Entity) -> tuple[int, int]:
+    return entity.start, entity.end
+
+
+def _clusters(ordered: list[Entity]) -> Iterator[list[Entity]]:
+    """Groups of candidates (in text order) that overlap one another, transitively."""
     cluster: list[Entity] = []
     end = -1
-    for candidate in sorted(set(candidates), key=lambda e: (e.start, e.end)):
+    for candidate in ordered:
         if cluster and candidate.start >= end:
             yield cluster
             cluster = []
@@ -68,7 +76,7 @@ def _resolve_cluster(cluster: list[Entity]) -> list[Entity]:
 def _merge(entities: list[Entity]) -> list[Entity]:
     """Merge entities that widening made overlap; the better-ranked keeps its type."""
     merged: list[Entity] = []
-    for entity in sorted(entities, key=lambda e: (e.start, e.end)):
+    for entity in sorted(entities, key=_position):
         if merged and merged[-1].end > entity.start:
             last = merged[-1]
             best = max(last, entity, key=_rank)

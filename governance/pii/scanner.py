@@ -22,6 +22,8 @@ from governance.pii.recognizers import Recognizer, default_recognizers
 from governance.pii.resolve import resolve
 from governance.pii.types import Entity
 
+_Cue = tuple[frozenset[str] | None, re.Pattern[str] | None]
+
 
 class Redaction(NamedTuple):
     """A masked text and the entities that were masked (spans in the original)."""
@@ -37,10 +39,18 @@ class Scanner:
         self.recognizers = tuple(
             default_recognizers() if recognizers is None else recognizers
         )
-        groups: dict[re.Pattern[str] | None, list[Recognizer]] = {}
+        groups: dict[_Cue, list[Recognizer]] = {}
         for recognizer in self.recognizers:
-            groups.setdefault(recognizer.cue, []).append(recognizer)
-        self._groups = tuple((cue, tuple(members)) for cue, members in groups.items())
+            key = (recognizer.cue_chars, recognizer.cue)
+            groups.setdefault(key, []).append(recognizer)
+        self._groups = tuple((key, tuple(members)) for key, members in groups.items())
+        cue_chars = {c for chars, _ in groups for c in chars or ()}
+        # One pass over a text finds which cue characters it holds.
+        self._cue_chars = re.compile(
+            "[" + "".join(re.escape(c) for c in sorted(cue_chars)) + "]"
+            if cue_chars
+            else "(?!)"
+        )
 
     def scan(self, text: str) -> list[Entity]:
         """Entities in `text`, disjoint and sorted, with spans in `text`."""
@@ -64,13 +74,14 @@ class Scanner:
 
     def _find(self, text: str) -> list[Entity]:
         """Resolved entities in normalised `text` (normalised offsets)."""
-        candidates = [
-            entity
-            for cue, members in self._groups
-            if cue is None or cue.search(text) is not None
-            for recognizer in members
-            for entity in recognizer.find(text)
-        ]
+        chars = frozenset(self._cue_chars.findall(text))
+        candidates: list[Entity] = []
+        for (cue_chars, cue), members in self._groups:
+            if (cue_chars is None or not cue_chars.isdisjoint(chars)) and (
+                cue is None or cue.search(text) is not None
+            ):
+                for recognizer in members:
+                    candidates.extend(recognizer.find(text))
         if not candidates:
             return []
         found = resolve(candidates)

@@ -54,7 +54,7 @@ class AddressRecognizer(Recognizer):
     """Addresses with a house number, or with admin units and an estate with units."""
 
     entity_types = (EntityType.CN_ADDRESS,)
-    cue = _ANCHOR
+    cue_chars = frozenset("号栋幢座单室组弄")
 
     def find(self, text: str) -> Iterator[Entity]:
         """Yield addresses, each around an anchor (a number followed by 号, 栋, 室 …)."""

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 from governance.pii.context import (
     AFTER,
+    DIGITS,
     LONG_NUMBER,
     SEPARATOR,
     bounded,
@@ -42,6 +43,7 @@ class BankCardRecognizer(Recognizer):
     """Luhn-valid card numbers on a known issuer prefix."""
 
     entity_types = (EntityType.CN_BANK_CARD,)
+    cue_chars = DIGITS
     cue = LONG_NUMBER
 
     def find(self, text: str) -> Iterator[Entity]:

@@ -15,13 +15,16 @@ class Recognizer(ABC):
     yields entities whose offsets index that text. Recognizers are stateless
     after construction and safe to share between threads.
 
-    `cue`, when set, matches somewhere in every text in which `find` can find
-    anything; the scanner evaluates each distinct cue once per text and skips
-    the recognizers whose cue is absent. It is only a shortcut: `find` gives
-    the same result without it.
+    `cue_chars` and `cue`, when set, are shortcuts: one of the characters
+    occurs, and the pattern matches, somewhere in every text in which `find`
+    can find anything. The scanner checks the characters against the set of a
+    text's characters (made once per text), evaluates each distinct cue once
+    per text, and skips the recognizers whose cue is absent. `find` gives the
+    same result without them.
     """
 
     entity_types: ClassVar[tuple[EntityType, ...]]
+    cue_chars: ClassVar[frozenset[str] | None] = None
     cue: ClassVar[re.Pattern[str] | None] = None
 
     @abstractmethod

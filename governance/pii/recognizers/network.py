@@ -28,17 +28,13 @@ _IPV4 = re.compile(
 _IPV6 = re.compile(
     r"[0-9A-Fa-f:](?<![0-9A-Za-z.].)[0-9A-Fa-f]{0,3}:[0-9A-Fa-f:.]*(?![0-9A-Za-z])"
 )
-_AT = re.compile("@")
-_IP_CUE = re.compile(
-    r"[0-9]\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]|::|(?:[0-9A-Fa-f]{1,4}:){7}"
-)
 
 
 class EmailRecognizer(Recognizer):
     """E-mail addresses."""
 
     entity_types = (EntityType.EMAIL_ADDRESS,)
-    cue = _AT
+    cue_chars = frozenset("@")
 
     def find(self, text: str) -> Iterator[Entity]:
         """Yield addresses."""
@@ -50,13 +46,16 @@ class IpRecognizer(Recognizer):
     """IPv4 and IPv6 addresses."""
 
     entity_types = (EntityType.IP_ADDRESS,)
-    cue = _IP_CUE
+    cue_chars = frozenset(".:")
 
     def find(self, text: str) -> Iterator[Entity]:
         """Yield addresses."""
-        for match in _IPV4.finditer(text):
-            if _is_ipv4(match.group()) and not not_personal(text, match.start()):
-                yield Entity(EntityType.IP_ADDRESS, match.start(), match.end(), 0.85)
+        if text.count(".") >= 3:  # an IPv4 address has three
+            for match in _IPV4.finditer(text):
+                if _is_ipv4(match.group()) and not not_personal(text, match.start()):
+                    yield Entity(
+                        EntityType.IP_ADDRESS, match.start(), match.end(), 0.85
+                    )
         if "::" in text or text.count(":") >= 7:
             for match in _IPV6.finditer(text):
                 start, candidate = match.start(), match.group().rstrip(".")

@@ -19,7 +19,6 @@ _PLATE = re.compile(
     rf"(?P<number>[0-9]{{5}}[DF]|[DF]{_C}[0-9]{{4}}|{_C}{{4}}[0-9挂学警港澳]|{_C}{{5}})"
     r"(?![0-9A-Za-z])"
 )
-_CUE = re.compile(f"[{_PROVINCES}][A-HJ-NP-Z]")
 _DIGIT = re.compile(r"[0-9]")
 
 
@@ -27,7 +26,7 @@ class LicensePlateRecognizer(Recognizer):
     """Ordinary and new-energy plates (0.85)."""
 
     entity_types = (EntityType.CN_LICENSE_PLATE,)
-    cue = _CUE
+    cue_chars = frozenset(_PROVINCES)
 
     def find(self, text: str) -> Iterator[Entity]:
         """Yield plates."""

@@ -29,8 +29,6 @@ _QQ = re.compile(
     rf"(?:[Qq](?<![A-Za-z].)[Qq]|扣扣)(?:号码|号)?{_GLUE}"
     r"(?P<id>[1-9][0-9]{4,10})(?![0-9])"
 )
-_WECHAT_CUE = re.compile("[信WwXx]")
-_QQ_CUE = re.compile("[Qq扣]")
 # Words that follow "WeChat" in prose without being an id.
 _NOT_IDS = frozenset({"wechat", "weixin", "official", "account", "channel", "number"})
 
@@ -39,7 +37,7 @@ class WeChatRecognizer(Recognizer):
     """WeChat ids after a WeChat context word."""
 
     entity_types = (EntityType.CN_WECHAT_ID,)
-    cue = _WECHAT_CUE
+    cue_chars = frozenset("信WwXx")
 
     def find(self, text: str) -> Iterator[Entity]:
         """Yield ids."""
@@ -53,7 +51,7 @@ class QqRecognizer(Recognizer):
     """QQ numbers after a QQ context word."""
 
     entity_types = (EntityType.CN_QQ,)
-    cue = _QQ_CUE
+    cue_chars = frozenset("Qq扣")
 
     def find(self, text: str) -> Iterator[Entity]:
         """Yield numbers."""

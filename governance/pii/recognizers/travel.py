@@ -21,30 +21,34 @@ from governance.pii.recognizers.base import Recognizer
 from governance.pii.types import Entity, EntityType
 
 _LETTER = "[A-HJ-NP-Z]"
-_DOCUMENTS = (
-    (
+_NUMBERS = {
+    "passport": (
         EntityType.CN_PASSPORT,
         re.compile(
             rf"{bounded('[EGDSP]')}(?:(?<=E)[0-9]{{8}}|(?<=E){_LETTER}[0-9]{{7}}|[0-9]{{7,8}}){AFTER}"
         ),
-        re.compile(f"护照|{ascii_word('passport')}"),
     ),
-    (
+    "permit": (
         EntityType.CN_TRAVEL_PERMIT,
         re.compile(
             rf"{bounded('[CWHML]')}(?:[0-9]{{8}}|(?<=C){_LETTER}[0-9]{{7}}"
             rf"|(?<=[HM])[0-9]{{10}}){AFTER}"
         ),
-        re.compile(
-            "[港通回台入Pp](?:(?<=港)澳|(?<=通)行证|(?<=回)乡证|(?<=台)湾|(?<=入)台"
-            f"|(?<=[Pp]){ascii_word('ermit')})"
-        ),
     ),
-    (
+    "taiwan": (
         EntityType.CN_TRAVEL_PERMIT,
         re.compile(rf"{bounded('[0-9]')}[0-9]{{7}}(?:[0-9]{{2}})?{AFTER}"),
-        re.compile(r"台胞证"),
     ),
+}
+# The words naming each document, in one pattern so that a text is searched
+# once; the group that matched tells which numbers to look for after it.
+_CONTEXT = re.compile(
+    "[护港通回台入Pp](?:"
+    f"(?P<passport>(?<=护)照|(?<=[Pp]){ascii_word('assport')})"
+    "|(?P<taiwan>(?<=台)胞证)"
+    "|(?P<permit>(?<=港)澳|(?<=通)行证|(?<=回)乡证|(?<=台)湾|(?<=入)台"
+    f"|(?<=[Pp]){ascii_word('ermit')})"
+    ")"
 )
 _WINDOW = 16
 _LONGEST = 11  # characters of the longest number, and one to see where it ends
@@ -54,13 +58,13 @@ class TravelDocumentRecognizer(Recognizer):
     """Passport and permit numbers preceded by a word naming the document (0.85)."""
 
     entity_types = (EntityType.CN_PASSPORT, EntityType.CN_TRAVEL_PERMIT)
-    cue = re.compile("[照澳证湾台Pp]")
+    cue_chars = frozenset("照澳证湾台Pp")
 
     def find(self, text: str) -> Iterator[Entity]:
         """Yield document numbers that have their context."""
-        for kind, pattern, context in _DOCUMENTS:
-            for word in context.finditer(text):
-                end = min(len(text), word.end() + _WINDOW + _LONGEST)
-                for match in pattern.finditer(text, word.end(), end):
-                    if match.start() - word.end() <= _WINDOW:
-                        yield Entity(kind, match.start(), match.end(), 0.85)
+        for word in _CONTEXT.finditer(text):
+            kind, pattern = _NUMBERS[word.lastgroup or ""]
+            end = min(len(text), word.end() + _WINDOW + _LONGEST)
+            for match in pattern.finditer(text, word.end(), end):
+                if match.start() - word.end() <= _WINDOW:
+                    yield Entity(kind, match.start(), match.end(), 0.85)

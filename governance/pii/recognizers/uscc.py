@@ -1,24 +1,25 @@
 """统一社会信用代码 (Unified Social Credit Code, GB 32100): 18 characters.
 
-A registration authority and entity type, a six-digit division code (its
-province must exist), a nine-character organisation code and a check
-character over the alphabet without I, O, S, V and Z. Score 0.95 when the check
-character is right; sole traders' codes identify a person.
+A registration authority (a digit or A, N, Y) and an entity type (a digit in
+every authority's list), a six-digit division code (its province must exist),
+a nine-character organisation code and a check character over the alphabet
+without I, O, S, V and Z. Score 0.95 when the check character is right; sole
+traders' codes identify a person. The type and the division code are seven
+digits in a row, so the scanner's long-number cue holds for every code.
 """
 
 import re
 from collections.abc import Iterator
 
 from governance.pii._regions import province_codes
-from governance.pii.context import AFTER, bounded
+from governance.pii.context import AFTER, DIGITS, LONG_NUMBER, bounded
 from governance.pii.recognizers.base import Recognizer
 from governance.pii.types import VALIDATED, Entity, EntityType
 
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _CHAR = "[0-9A-HJ-NPQRTUWXY]"
-_USCC = re.compile(rf"{bounded('[1-9ANY]')}{_CHAR}[0-9]{{6}}{_CHAR}{{10}}{AFTER}")
-_SIX_DIGITS = re.compile(r"[0-9]{6}")
+_USCC = re.compile(rf"{bounded('[1-9ANY]')}[1-9][0-9]{{6}}{_CHAR}{{10}}{AFTER}")
 
 
 def check_character(body: str) -> str:
@@ -31,7 +32,8 @@ class UsccRecognizer(Recognizer):
     """Unified social credit codes with a valid check character."""
 
     entity_types = (EntityType.CN_USCC,)
-    cue = _SIX_DIGITS
+    cue_chars = DIGITS
+    cue = LONG_NUMBER
 
     def find(self, text: str) -> Iterator[Entity]:
         """Yield credit codes."""

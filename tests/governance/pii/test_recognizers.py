@@ -146,3 +146,45 @@ def test_when_a_name_repeats_at_the_very_end_then_it_is_found():
     text = "联系人张伟，找张伟"
 
     assert found(text) == [(T.PERSON.value, "张伟"), (T.PERSON.value, "张伟")]
+
+
+NAMES_ON_THEIR_OWN = [
+    ("老顾客了，李俊每个月都会来买两次", "李俊"),
+    ("团购群里郑阳说她可以私聊", "郑阳"),
+    ("周末王瑞会来店里看看", "王瑞"),
+    ("听说宋淑英辞职了", "宋淑英"),
+    ("这是林建平的身份证", "林建平"),
+    ("车桂珍反馈快递外包装破损", "车桂珍"),
+    ("持卡人汪洋，卡号已核对", "汪洋"),
+    ("组长余亮安排今晚的直播", "余亮"),
+]
+
+WORDS_THAT_START_WITH_A_SURNAME = [
+    "今天很高兴为您服务",
+    "这款游戏里的王国越来越大了",
+    "张开包装袋检查一下有没有破损",
+    "周末愉快，下周一见",
+    "黄金首饰不支持七天无理由退货",
+    "白色款已经售罄了",
+    "安全起见，请不要透露验证码",
+    "方便面和火腿肠买一送一",
+    "常用地址已更新",
+    "明天上午会有专人联系您",
+    "金华的仓库明天发货",
+    "关于退货的问题",
+    "客户关系经理明天到",
+    "向正在运行的进程发送信号",
+    "丹麦语和拉丁文的键盘布局",
+]
+
+
+@pytest.mark.parametrize(("text", "name"), NAMES_ON_THEIR_OWN)
+def test_when_a_name_stands_without_an_introducing_word_then_it_is_found(text, name):
+    """A surname and given name read as a name from where they stand and what follows."""
+    assert found(text) == [(T.PERSON.value, name)]
+
+
+@pytest.mark.parametrize("text", WORDS_THAT_START_WITH_A_SURNAME)
+def test_when_a_common_word_starts_with_a_surname_then_no_name_is_found(text):
+    """Common words, places and languages that begin with a surname are not names."""
+    assert found(text) == []
