@@ -5,10 +5,10 @@
 drains the queue: everything queued while the previous transaction ran goes into
 the next one, so durability costs one commit per batch, not per request. Each
 writer owns its chain, so writers never contend for a chain head. On SQLite the
-writer has a connection of its own and waits for the write lock and for the
-disk's fsync on a thread of its own, so the event loop keeps serving requests
-(and filling the next batch) meanwhile; PostgreSQL's driver waits without
-holding the loop already. What one commit writes is `audit.batch`.
+writer has a connection of its own and waits for the disk's fsync on a thread
+of its own, so the event loop keeps serving requests (and filling the next
+batch) meanwhile; PostgreSQL's driver waits without holding the loop already.
+What one commit writes is `audit.batch`.
 
 A failed transaction stores nothing. If the store itself failed (locked, full,
 unreachable, timed out), every append of the batch fails at once: retrying them
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import structlog
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import (
     DataError,
     DBAPIError,
@@ -203,19 +203,18 @@ class AuditWriter:
     async def _store_on_sqlite(
         self, engine: Engine, linked: LinkedBatch, also: Sequence[Also]
     ) -> None:
-        """Wait for the write lock and for the disk on the thread; insert on the loop.
+        """Insert on the loop, then wait for the disk on the thread.
 
         The inserts stay on the loop: on the thread they would take and release
         the GIL around every row while the loop is busy, and wait for it each
-        time (up to the 5 ms switch interval). Waiting for the lock and the
-        fsync needs the GIL once.
+        time (up to the 5 ms switch interval). The first insert takes the write
+        lock, inline like every SQLite write of the proxy, so another writer in
+        this process (the checkpoint sealer) never waits on the loop for a lock
+        whose holder needs the loop to finish. The fsync needs the GIL once.
         """
-        conn = await self._on_thread(_begin_immediate, engine)
-        try:
+        with engine.connect() as conn:  # closing it after a failure rolls back
             store_batch(conn, linked, also)
             await self._on_thread(conn.commit)
-        finally:
-            conn.close()  # after a failure: rolls back
 
     async def _on_thread(self, work: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(
@@ -248,17 +247,6 @@ class AuditWriter:
             self._seq, self._head = found[0], found[1]
         self._stale = False
         return True
-
-
-def _begin_immediate(engine: Engine) -> Connection:
-    """A connection of `engine` holding SQLite's write lock in a new transaction."""
-    conn = engine.connect()
-    try:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-    except BaseException:
-        conn.close()
-        raise
-    return conn
 
 
 def _store_failed(exc: Exception) -> bool:

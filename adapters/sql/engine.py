@@ -15,7 +15,7 @@ with `PG_SESSION`: commits wait for the WAL flush whatever the server's or the
 database's default (`synchronous_commit`, set by the client, outranks both),
 and a statement waits at most `lock_timeout` for a lock and runs at most
 `statement_timeout`, so a locked or stalled store turns requests into 503s
-instead of piling them up.
+instead of piling them up. Its pool keeps `PG_POOL` connections open.
 """
 
 from typing import Any
@@ -31,6 +31,11 @@ _SQLITE_PRAGMAS = (
     "synchronous=FULL",
     "cache_size=-32768",
 )
+# Connections kept open per engine. Requests check one out briefly, many at a
+# time; past the pool each is opened for one request and closed (a backend
+# process forked on the server): with SQLAlchemy's default of 5, 16 concurrent
+# governed reads ran 30% slower with the durable audit than without it.
+PG_POOL = 20
 PG_SESSION = {
     "synchronous_commit": "on",
     "lock_timeout": "2s",
@@ -48,7 +53,11 @@ def create_engine(url: str) -> AsyncEngine:
         return engine
     if url.startswith("postgresql+asyncpg:"):
         return create_async_engine(
-            url, pool_pre_ping=True, connect_args={"server_settings": PG_SESSION}
+            url,
+            pool_pre_ping=True,
+            pool_size=PG_POOL,
+            max_overflow=PG_POOL,
+            connect_args={"server_settings": PG_SESSION},
         )
     return create_async_engine(url, pool_pre_ping=True)
 
