@@ -52,7 +52,7 @@ from governance.pii import TextMasker
 from governance.policy.live import ClosableDecider, LiveDecider
 from governance.policy.reload import PolicyReloader
 from governance.services import Services, subject_referencer
-from governance.settings import Settings
+from governance.settings import Settings, load_settings
 from governance.store import open_store
 
 DESCRIPTION = """
@@ -187,3 +187,12 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(module.router)
     app.include_router(text_routes.router)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker of `govproxy serve --workers N`: settings from the environment.
+
+    `GOV_CONFIG_FILE` names the settings file and `GOV_*` variables override it,
+    as for every command.
+    """
+    return create_app(load_settings())

@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,11 +17,15 @@ from audit.writer import AuditWriter
 from governance.app import create_app
 from governance.auth.registry import CallerInfo, CallerRegistry
 from governance.catalog import load_catalog
+from governance.errors import ConfigurationError
 from governance.settings import Settings, load_settings
 from governance.store import open_store
 from governance.types import Outcome, Role
 
 T = TypeVar("T")
+
+# How long SIGTERM waits for in-flight requests before closing their connections.
+GRACEFUL_SHUTDOWN_S = 30
 
 
 def add_parsers(sub: Any) -> None:
@@ -71,7 +76,16 @@ async def _audited(store: Any, draft: AuditDraft, change: Executable) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
-    """Serve the API with the configured settings."""
+    """Serve the API with the configured settings, in one or more worker processes.
+
+    One worker serves the app built here. Several are separate processes that
+    uvicorn starts and supervises; each builds its app from the same settings
+    (`governance.app:app_from_environment`), passed on as `GOV_CONFIG_FILE` and
+    `GOV_SERVER__*`. SIGTERM or SIGINT drains in-flight requests, then each
+    worker's shutdown flushes its audit writer and seals a last checkpoint.
+    """
+    if args.workers < 1:
+        raise ConfigurationError("--workers must be at least 1")
     overrides = {
         k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None
     }
@@ -79,11 +93,23 @@ def serve(args: argparse.Namespace) -> int:
     settings = base.model_copy(
         update={"server": base.server.model_copy(update=overrides)}
     )
+    # Built here even for several workers: a bad bundle or catalog stops the
+    # command with its message before any worker starts.
+    app: Any = create_app(settings)
+    if args.workers > 1:
+        if args.config is not None:
+            os.environ["GOV_CONFIG_FILE"] = str(args.config.resolve())
+        for key, value in overrides.items():
+            os.environ[f"GOV_SERVER__{key.upper()}"] = str(value)
+        app = "governance.app:app_from_environment"
     uvicorn.run(
-        create_app(settings),
+        app,
+        factory=args.workers > 1,
         host=settings.server.host,
         port=settings.server.port,
+        workers=args.workers,
         log_level="warning",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
     return 0
 

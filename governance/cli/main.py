@@ -35,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the HTTP API")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (each with its own audit chain and policy engine)",
+    )
     serve.set_defaults(run=admin.serve)
 
     demo.add_parser(sub)
