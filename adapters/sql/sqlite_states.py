@@ -12,7 +12,6 @@ every statement reads the latest committed state, so a withdrawal committed by
 any worker or process is seen by the very next read.
 """
 
-import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from governance.consent.ledger import MANY_SQLITE_SQL, ONE_SQL
+from governance.consent.ledger import MANY_SQLITE_SQL, ONE_SQL, sqlite_page
 from governance.errors import StoreUnavailable
 
 _CACHE_KIB = 32768
@@ -64,8 +63,7 @@ class SqliteStateReader:
                 {"id": subject_ids[0], "p0": purposes[0], "p1": purposes[-1]},
             )
         else:
-            sql = MANY_SQLITE_SQL
-            params = {"ids": json.dumps(subject_ids), "purposes": json.dumps(purposes)}
+            sql, params = MANY_SQLITE_SQL, sqlite_page(subject_ids, purposes)
         try:
             return self._connection().execute(sql, params).fetchall()
         except sqlite3.Error as exc:

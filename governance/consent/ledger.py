@@ -195,8 +195,7 @@ _SELECT = f"SELECT {', '.join(STATE_COLUMNS)} FROM consent_current WHERE "  # no
 ONE_SQL = _SELECT + "subject_id = :id AND purpose IN (:p0, :p1)"
 MANY_SQLITE_SQL = (
     _SELECT  # noqa: S608 - constants; the ids are one bound parameter
-    + "subject_id IN (SELECT value FROM json_each(:ids)) AND purpose IN"
-    " (SELECT value FROM json_each(:purposes))"
+    + "subject_id IN (SELECT value FROM json_each(:ids)) AND purpose IN (:p0, :p1)"
 )
 _ONE = text(ONE_SQL)
 _MANY_SQLITE = text(MANY_SQLITE_SQL)
@@ -216,8 +215,15 @@ class StateReader(Protocol):
     async def states(
         self, subject_ids: Sequence[str], purposes: Sequence[str]
     ) -> Iterable[Sequence[Any]]:
-        """The rows of these subjects for these purposes (absent pairs: no row)."""
+        """The rows of these subjects for these one or two purposes (absent pairs:
+        no row)."""
         ...
+
+
+def sqlite_page(subject_ids: Sequence[str], purposes: Sequence[str]) -> dict[str, str]:
+    """`MANY_SQLITE_SQL`'s parameters: the ids as one JSON array, the one or two
+    purposes bound each (a second `json_each` doubles the statement's time)."""
+    return {"ids": json.dumps(subject_ids), "p0": purposes[0], "p1": purposes[-1]}
 
 
 class SqlStateReader:
@@ -237,7 +243,7 @@ class SqlStateReader:
             params = {"id": subject_ids[0], "p0": purposes[0], "p1": purposes[-1]}
         elif self._engine.dialect.name == "sqlite":
             stmt = _MANY_SQLITE
-            params = {"ids": json.dumps(subject_ids), "purposes": json.dumps(purposes)}
+            params = sqlite_page(subject_ids, purposes)
         else:
             stmt, params = _MANY, {"ids": list(subject_ids), "purposes": list(purposes)}
         try:
