@@ -10,7 +10,7 @@ does the same on an async connection; on PostgreSQL the events go in by COPY
 """
 
 import operator
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,8 +25,11 @@ from audit.chain import link
 from audit.models import AuditChain, AuditEventRow, AuditSubjectRow, DecisionShapeRow
 from audit.record import SUBJECT_REFS, AuditDraft, DecisionShape
 
-# A statement to run with the events, or a statement and its parameter rows.
-Also = Executable | tuple[Executable, list[dict[str, Any]]]
+# What must commit with the events: a statement, a statement and its parameter
+# rows, or work that needs the connection (`consent.models.bulk_append`).
+Also = (
+    Executable | tuple[Executable, list[dict[str, Any]]] | Callable[[Connection], None]
+)
 # Built once; every commit binds values into them.
 _EVENT_COLUMNS = tuple(AuditEventRow.model_fields)
 _EVENT_VALUES = operator.itemgetter(*_EVENT_COLUMNS)
@@ -114,8 +117,10 @@ def _store_the_rest(conn: Connection, batch: LinkedBatch, also: Sequence[Also]) 
     for extra in also:
         if isinstance(extra, tuple):
             conn.execute(*extra)
-        else:
+        elif isinstance(extra, Executable):
             conn.execute(extra)
+        else:
+            extra(conn)
     conn.execute(
         _MOVE_HEAD,
         {"b_chain": batch.chain_id, "b_seq": batch.seq, "b_hash": batch.head},

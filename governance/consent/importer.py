@@ -46,7 +46,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from audit.writer import AuditWriter
@@ -60,7 +59,7 @@ from governance.consent.import_lookups import (
 from governance.consent.import_records import records
 from governance.consent.import_rows import ImportRow, RowValidator
 from governance.consent.ledger import ConsentAction
-from governance.consent.models import ConsentEvent
+from governance.consent.models import bulk_append
 from governance.errors import InvalidRequest
 
 
@@ -217,6 +216,6 @@ async def commit(
     writer = AuditWriter(store)
     await writer.start()
     try:
-        await writer.append_all(drafts, also=[(insert(ConsentEvent), consents)])
+        await writer.append_all(drafts, also=[bulk_append(consents)])
     finally:
         await writer.stop()

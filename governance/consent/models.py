@@ -13,10 +13,13 @@ concurrent writers for one pair end on the event with the highest ledger id.
 Reads by key then cost one primary-key lookup however long the history grows.
 """
 
+import operator
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Index, MetaData, event
-from sqlalchemy.engine import Connection
+from sqlalchemy import Index, MetaData, event, insert
+from sqlalchemy.engine import Connection, Dialect
 from sqlmodel import Field, SQLModel
 
 DECIDING_ACTIONS = ("granted", "withdrawn", "expired", "opted_out", "opted_in")
@@ -133,6 +136,78 @@ _PG_TRIGGER = (
     f" consent_events FOR EACH ROW WHEN (NEW.action IN ({_DECIDING}))"
     " EXECUTE FUNCTION consent_current_follows()"
 )
+
+
+# A bulk append on SQLite projects the new events in one statement instead: the
+# latest deciding event of each pair among those after `?` (the last id before it).
+_PROJECT_SINCE = (
+    f"INSERT INTO consent_current ({_COLUMNS}) SELECT subject_id, purpose, id,"  # noqa: S608
+    f" {', '.join(_COPIED)} FROM consent_events WHERE id IN (SELECT max(id) FROM"
+    f" consent_events WHERE id > ? AND action IN ({_DECIDING}) GROUP BY subject_id,"
+    f" purpose) AND true{_UPSERT}"  # `AND true`: SQLite's upsert-after-SELECT rule
+)
+_LAST_ID = "SELECT coalesce(max(id), 0) FROM consent_events"
+_SQLITE_UNFOLLOW = "DROP TRIGGER consent_current_follows"
+
+
+def bulk_append(rows: list[dict[str, Any]]) -> Callable[[Connection], None]:
+    """Work that appends many ledger events in the caller's transaction.
+
+    On SQLite the per-row trigger costs about three times the inserts themselves
+    (100 µs a row measured on a 131,000-event import), so the work drops it,
+    inserts, projects the new events in one set-based statement and creates the
+    trigger again. The transaction holds SQLite's write lock throughout, so no
+    other writer can insert while the trigger is away, and a failure rolls all of
+    it back, trigger included. PostgreSQL keeps its trigger (DDL there would lock
+    the ledger against every reader and writer).
+    """
+
+    def work(conn: Connection) -> None:
+        if conn.dialect.name != "sqlite":
+            conn.execute(insert(ConsentEvent), rows)
+            return
+        if not conn.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
+            # sqlite3 begins implicitly only before INSERT, UPDATE and DELETE: the
+            # DROP must not run (and commit) on its own.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        last = conn.exec_driver_sql(_LAST_ID).scalar_one()
+        conn.exec_driver_sql(_SQLITE_UNFOLLOW)
+        conn.exec_driver_sql(*_driver_rows(conn.dialect, rows))
+        conn.exec_driver_sql(_PROJECT_SINCE, (last,))
+        conn.exec_driver_sql(_SQLITE_TRIGGER)
+
+    return work
+
+
+def _driver_rows(
+    dialect: Dialect, rows: list[dict[str, Any]]
+) -> tuple[str, list[tuple[Any, ...]]]:
+    """An INSERT of `rows` (all with the same keys) and its parameters as tuples,
+    each value converted by its column type's own bind processor (the instants;
+    text passes as it is): what SQLAlchemy stores, without its per-row dictionary
+    handling, which cost a third of an import's commit."""
+    names = tuple(rows[0])
+    columns = ConsentEvent.__table__.columns  # type: ignore[attr-defined]
+    converted = [
+        (i, f)
+        for i, f in enumerate(
+            columns[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names
+        )
+        if f is not None
+    ]
+    values = operator.itemgetter(*names)
+    params = []
+    for row in rows:
+        param = list(values(row))
+        for i, f in converted:
+            if param[i] is not None:
+                param[i] = f(param[i])
+        params.append(tuple(param))
+    sql = (
+        f"INSERT INTO consent_events ({', '.join(names)})"  # noqa: S608 - column names
+        f" VALUES ({', '.join('?' * len(names))})"
+    )
+    return sql, params
 
 
 @event.listens_for(SQLModel.metadata, "after_create")

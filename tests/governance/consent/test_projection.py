@@ -7,14 +7,17 @@ state with the state derived from its full history.
 
 import asyncio
 import random
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pg import pg_url
-from sqlalchemy import text
+from sqlalchemy import insert, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql.pg_states import PgStateReader
@@ -26,6 +29,7 @@ from governance.consent.ledger import (
     ConsentLedger,
     SqlStateReader,
 )
+from governance.consent.models import ConsentEvent, bulk_append
 from governance.errors import StoreUnavailable
 from governance.store import open_store
 from governance.types import ConsentState
@@ -277,3 +281,60 @@ def test_a_postgres_store_that_went_away_fails_closed(pg_url: str) -> None:
             await reader.states(["C1"], ["marketing_push"])
 
     asyncio.run(run())
+
+
+def test_a_bulk_append_stores_and_projects_what_one_insert_per_row_does(
+    store_url: str, tmp_path: Path
+) -> None:
+    """`bulk_append` (the consent import) leaves the same ledger rows, value for
+    value, and the same `consent_current` as per-row inserts through the trigger;
+    a failing append leaves nothing behind, and the trigger keeps the projection
+    afterwards (SQLite drops and recreates it inside the append's transaction)."""
+    rng = random.Random(3)
+    rows = [
+        change(rng, s, p).values(str(uuid.UUID(int=rng.getrandbits(128))), NOW)
+        for s in SUBJECTS
+        for p in PURPOSES
+        for _ in range(3)
+    ]
+
+    async def stored(url: str, *, bulk: bool) -> list[list[Any]]:
+        engine = await open_store(url)
+        try:
+            async with engine.begin() as conn:  # a history before the append
+                await conn.execute(insert(ConsentEvent), rows[:5])
+            async with engine.begin() as conn:
+                if bulk:
+                    await conn.run_sync(bulk_append(rows[5:]))
+                else:
+                    await conn.execute(insert(ConsentEvent), rows[5:])
+            await assert_matches_history(ConsentLedger(engine))
+            found = [
+                [tuple(r) for r in await _read(engine, sql)]
+                for sql in (
+                    "consent_events ORDER BY id",
+                    "consent_current ORDER BY 1, 2",
+                )
+            ]
+            with pytest.raises(IntegrityError):  # an event id twice: nothing stays
+                async with engine.begin() as conn:
+                    await conn.run_sync(bulk_append([*rows[:1], rows[0]]))
+            assert [tuple(r) for r in await _read(engine, "consent_events")] == found[0]
+            await write(engine, [change(rng, SUBJECTS[0], PURPOSES[0])])
+            await assert_matches_history(ConsentLedger(engine))  # the trigger is back
+            return found
+        finally:
+            await engine.dispose()
+
+    async def run() -> None:
+        bulk = await stored(store_url, bulk=True)
+        if store_url.startswith("sqlite"):
+            per_row_url = f"sqlite+aiosqlite:///{tmp_path / 'per-row.db'}"
+            assert bulk == await stored(per_row_url, bulk=False)
+
+    asyncio.run(run())
+
+
+async def _read(engine: AsyncEngine, table_and_order: str) -> list[Any]:
+    async with engine.connect() as conn:
+        return list(await conn.execute(text(f"SELECT * FROM {table_and_order}")))  # noqa: S608 - constants
