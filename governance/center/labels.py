@@ -5,9 +5,10 @@ the subject reads these labels instead. A name missing here is shown as it is
 rather than hidden: the subject is never told less than what is recorded.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
+from governance.catalog.models import RECIPIENT_SCOPE
 from governance.subjects import CHINA_TZ
 
 CATEGORY_LABELS = {
@@ -52,11 +53,25 @@ REASON_LABELS = {
 }
 
 
-def category_labels(categories: Iterable[str]) -> tuple[str, ...]:
-    """Chinese labels of data categories: identity first, as the table orders them."""
+def category_labels(
+    categories: Iterable[str], recipients: Mapping[str, str] | None = None
+) -> tuple[str, ...]:
+    """Chinese labels of data categories: identity first, as the table orders them.
+
+    A scope entry naming a recipient (`recipient:<name>`, SC-02) reads as
+    "提供给：" and the recipient's legal name from `recipients` (name → legal
+    name), or its registered name when the catalog no longer lists it.
+    """
     order = {name: i for i, name in enumerate(CATEGORY_LABELS)}
     ranked = sorted(categories, key=lambda c: (order.get(c, len(order)), c))
-    return tuple(CATEGORY_LABELS.get(c, c) for c in ranked)
+    return tuple(_label(c, recipients or {}) for c in ranked)
+
+
+def _label(category: str, recipients: Mapping[str, str]) -> str:
+    if category.startswith(RECIPIENT_SCOPE):
+        name = category.removeprefix(RECIPIENT_SCOPE)
+        return f"提供给：{recipients.get(name, name)}"
+    return CATEGORY_LABELS.get(category, category)
 
 
 def purpose_title(description: str, fallback: str) -> str:

@@ -141,7 +141,9 @@ def _card(
         state=state,
         summary=notice.summary if notice else purpose.description,
         notice_version=notice.version if notice else None,
-        categories=category_labels(covered),
+        categories=category_labels(
+            covered, {r.name: r.legal_name for r in catalog.recipients.values()}
+        ),
         agreed_at=as_utc(grant.recorded_at) if grant else None,
         ended_at=_ended(state, record),
         expires_at=record.expires_at,

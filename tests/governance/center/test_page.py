@@ -69,4 +69,9 @@ def test_labels_read_as_plain_chinese():
         "手机号",
         "x.unknown",
     )
+    named = {"cobrand-bank": "示例联名银行股份有限公司"}
+    assert category_labels(["recipient:cobrand-bank", "recipient:gone"], named) == (
+        "提供给：示例联名银行股份有限公司",
+        "提供给：gone",
+    )
     assert china_time(AT) == "2026年3月1日 10:05"
