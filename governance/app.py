@@ -89,7 +89,7 @@ async def _policy_engines(settings: Settings, bundle: Bundle) -> AsyncIterator[E
 
 
 async def _state_reader(url: str, dialect: str) -> PgStateReader | SqliteStateReader:
-    """Consent reads skip SQLAlchemy: see `pg_states` and `sqlite_states`."""
+    """Consent and key reads skip SQLAlchemy: see `pg_states` and `sqlite_states`."""
     if dialect == "postgresql":
         return await PgStateReader.open(url)
     return SqliteStateReader.for_url(url)
@@ -127,7 +127,9 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.services = Services(
             catalog=catalog,
             store=store,
-            callers=CallerRegistry(store, known_purposes=frozenset(catalog.purposes)),
+            callers=CallerRegistry(
+                store, known_purposes=frozenset(catalog.purposes), keys=states
+            ),
             consents=ConsentLedger(store, states),
             decider=decider,
             source=source,

@@ -1,15 +1,15 @@
-"""Consent state reads on SQLite through a read-only sqlite3 connection of their own.
+"""The request path's reads on SQLite through a read-only sqlite3 connection of their own.
 
-A governed read asks for one `consent_current` row by primary key on every
-request. Through SQLAlchemy's async engine that costs a pool checkout, a
-transaction and result processing around a lookup of a few microseconds (0.22
-ms against 0.02 ms measured here on a million-event ledger). This reader runs
-the same statements on a plain connection, inline on the event loop like the
-rest of the SQLite store (see `sqlite_inline`).
+A governed read asks for one `consent_current` row by primary key, and for the
+caller its key id names, on every request. Through SQLAlchemy's async engine
+that costs a pool checkout, a transaction and result processing around a lookup
+of a few microseconds (0.22 ms against 0.02 ms measured here on a million-event
+ledger). This reader runs the same statements on a plain connection, inline on
+the event loop like the rest of the SQLite store (see `sqlite_inline`).
 
 The connection is opened read-only and never holds a transaction: in WAL mode
-every statement reads the latest committed state, so a withdrawal committed by
-any worker or process is seen by the very next read.
+every statement reads the latest committed state, so a withdrawal or a key
+revocation committed by any worker or process is seen by the very next read.
 """
 
 import sqlite3
@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from governance.auth.registry import KEY_SQL
 from governance.consent.ledger import MANY_SQLITE_SQL, ONE_SQL, sqlite_page
 from governance.errors import StoreUnavailable
 
@@ -26,7 +27,8 @@ _CACHE_KIB = 32768
 
 
 class SqliteStateReader:
-    """`governance.consent.ledger.StateReader` over one read-only sqlite3 connection."""
+    """`governance.consent.ledger.StateReader` and `governance.auth.registry.KeyReader`
+    over one read-only sqlite3 connection."""
 
     def __init__(self, path: Path) -> None:
         self._path = path
@@ -64,12 +66,20 @@ class SqliteStateReader:
             )
         else:
             sql, params = MANY_SQLITE_SQL, sqlite_page(subject_ids, purposes)
+        return self._read(sql, params).fetchall()
+
+    async def caller_row(self, key_id: str) -> Sequence[Any] | None:
+        """The caller of an unrevoked key id, or None."""
+        row: Sequence[Any] | None = self._read(KEY_SQL, {"key_id": key_id}).fetchone()
+        return row
+
+    def _read(self, sql: str, params: dict[str, str]) -> sqlite3.Cursor:
         try:
-            return self._connection().execute(sql, params).fetchall()
+            return self._connection().execute(sql, params)
         except sqlite3.Error as exc:
             self._drop()  # the next read reopens: a replaced or restored file is seen
             raise StoreUnavailable(
-                f"consent store failed ({type(exc).__name__})"
+                f"the governance store could not be read ({type(exc).__name__})"
             ) from None
 
     async def close(self) -> None:

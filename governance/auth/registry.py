@@ -7,12 +7,13 @@ the admin reads `StoreUnavailable`.
 
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
-from sqlalchemy import Insert, Update, bindparam, insert, select, update
+from sqlalchemy import Insert, Update, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col
@@ -43,18 +44,56 @@ class CallerInfo:
     revoked_at: datetime | None
 
 
-# Built once: authentication binds the key id into it on every request.
-_BY_KEY_ID = select(
-    col(Caller.name), col(Caller.role), col(Caller.purposes), col(Caller.key_hash)
-).where(col(Caller.key_id) == bindparam("key_id"), col(Caller.revoked_at).is_(None))
+# What authentication reads for a key id: the caller's name, role, purposes (JSON
+# text) and key hash. A revoked key has no row. Readers bind `:key_id` (`$1`).
+KEY_COLUMNS = ("name", "role", "purposes", "key_hash")
+KEY_SQL = (
+    f"SELECT {', '.join(KEY_COLUMNS)} FROM callers"  # noqa: S608 - constants
+    " WHERE key_id = :key_id AND revoked_at IS NULL"
+)
+_BY_KEY_ID = text(KEY_SQL)
+
+
+class KeyReader(Protocol):
+    """Reads the caller a key id belongs to: `KEY_COLUMNS`, or None."""
+
+    async def caller_row(self, key_id: str) -> Sequence[Any] | None:
+        """The row of an unrevoked key; a store that fails raises `StoreUnavailable`."""
+        ...
+
+
+class SqlKeyReader:
+    """`KeyReader` over the store's SQLAlchemy engine (the CLI; tests)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def caller_row(self, key_id: str) -> Sequence[Any] | None:
+        """One indexed read; a store that fails raises `StoreUnavailable`."""
+        try:
+            async with self._engine.connect() as conn:
+                return (await conn.execute(_BY_KEY_ID, {"key_id": key_id})).first()
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            raise StoreUnavailable(
+                f"the caller registry could not be read ({type(exc).__name__})"
+            ) from None
 
 
 class CallerRegistry:
     """Callers and their key hashes in the governance store."""
 
-    def __init__(self, engine: AsyncEngine, *, known_purposes: frozenset[str]) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        known_purposes: frozenset[str],
+        keys: KeyReader | None = None,
+    ) -> None:
+        """`keys`: how authentication reads a key (the app passes its lean reader,
+        which skips SQLAlchemy's per-checkout work on the request path)."""
         self._engine = engine
         self._purposes = known_purposes
+        self._keys = keys or SqlKeyReader(engine)
 
     async def registration(
         self, name: str, role: Role, purposes: list[str]
@@ -118,16 +157,14 @@ class CallerRegistry:
         if parsed is None:
             return None
         key_id, secret = parsed
-        async with self._reading(AuthenticationUnavailable) as conn:
-            found = (await conn.execute(_BY_KEY_ID, {"key_id": key_id})).first()
-        if (
-            not secret_matches(secret, found.key_hash if found else None)
-            or found is None
-        ):
+        try:
+            found = await self._keys.caller_row(key_id)
+        except StoreUnavailable as exc:
+            raise AuthenticationUnavailable(str(exc)) from None
+        if not secret_matches(secret, found[3] if found else None) or found is None:
             return None
-        return Principal(
-            found.name, Role(found.role), frozenset(json.loads(found.purposes))
-        )
+        name, role, purposes, _ = found
+        return Principal(name, Role(role), frozenset(json.loads(purposes)))
 
     @asynccontextmanager
     async def _reading(

@@ -203,6 +203,31 @@ def test_when_consent_withdrawn_then_next_read_is_refused(
     assert subject_id not in response.text
 
 
+def test_when_a_key_is_revoked_then_its_very_next_request_is_refused(
+    settings: Settings, client: TestClient, keys: dict[str, str]
+) -> None:
+    """Keys are read through the app's own asyncpg pool, never cached: a
+    revocation committed elsewhere (the CLI, another instance) holds at once."""
+    subject_id = adults(tagged=False)[2].customer_id
+    assert read(client, keys["campaign-sms"], subject_id).status_code in (200, 403)
+
+    async def revoke() -> None:
+        store = await open_store(settings.store_url)
+        try:
+            registry = CallerRegistry(store, known_purposes=frozenset())
+            stmt = await registry.revocation("campaign-sms")
+            async with store.begin() as conn:
+                await conn.execute(stmt)
+        finally:
+            await store.dispose()
+
+    asyncio.run(revoke())
+    response = read(client, keys["campaign-sms"], subject_id)
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "unauthenticated"
+
+
 def test_query_by_tag_returns_only_consented_subjects(
     client: TestClient, keys: dict[str, str]
 ) -> None:
