@@ -4,9 +4,11 @@ The file is created (mode 0600) with fresh random keys when absent; a key name
 missing from an existing file is added. Each key is 32 random bytes; the
 `receipt_signing` and `audit_signing` keys are Ed25519 private seeds (consent
 receipts; audit checkpoints and export manifests).
-A key is rotated by adding a higher version (`v2` beside `v1`): the highest is
-current from the next start; older ones stay readable through `versions`, so
-tokens made under them can still be opened.
+A key is rotated by adding a higher version (`v2` beside `v1`; `rotate()`, the
+`govproxy keys rotate` command): the highest is current from the next start;
+older ones stay readable through `versions`, so tokens made under them can
+still be opened. `subject_ref` is never rotated: the audit trail names subjects
+by it, and a second version would split each subject's history in two.
 A remote KMS or Vault provider will implement the same `KeyProvider` interface.
 """
 
@@ -30,6 +32,11 @@ KEY_NAMES = (
     "audit_signing",
 )
 _KEY_BYTES = 32
+# Keys whose rotation would break what the proxy has already recorded.
+NOT_ROTATABLE = {
+    "subject_ref": "the audit trail names subjects by it: a new version would hide"
+    " every earlier event of a subject from searches by subject",
+}
 
 
 class LocalKeyProvider:
@@ -56,6 +63,31 @@ class LocalKeyProvider:
 
     def __repr__(self) -> str:
         return f"LocalKeyProvider(path={str(self._path)!r}, keys=***)"
+
+
+def rotate(path: Path, name: str) -> str:
+    """Add a fresh random version of key `name` to the file at `path`; return it.
+
+    The file is rewritten atomically (mode 0600); every older version is kept.
+
+    Raises:
+        ConfigurationError: `name` is unknown or not rotatable, or the file is
+            missing or unreadable.
+    """
+    if name not in KEY_NAMES:
+        raise ConfigurationError(
+            f"no key named {name!r} (keys: {', '.join(KEY_NAMES)})"
+        )
+    if name in NOT_ROTATABLE:
+        raise ConfigurationError(f"{name} cannot be rotated: {NOT_ROTATABLE[name]}")
+    if not path.is_file():
+        raise ConfigurationError(f"{path}: no key file (the proxy creates it)")
+    stored = _read(path)
+    versions = stored.setdefault(name, {})
+    version = f"v{max((int(v.lstrip('v')) for v in versions), default=0) + 1}"
+    versions[version] = base64.b64encode(secrets.token_bytes(_KEY_BYTES)).decode()
+    _write(path, stored)
+    return version
 
 
 def _load_or_create(path: Path) -> dict[str, dict[str, bytes]]:

@@ -17,6 +17,7 @@ from governance.cli import (
     consent_import,
     db,
     demo,
+    keys,
     pii,
     policy,
 )
@@ -47,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     admin.add_parsers(sub)
     audit.add_parser(sub)
     db.add_parser(sub)
+    keys.add_parser(sub)
     consent_commands = consent.add_parser(sub)
     consent_import.add_parser(consent_commands)
     consent_expire.add_parser(consent_commands)

@@ -5,7 +5,9 @@ import json
 
 import pytest
 
-from adapters.keys.local import KEY_NAMES, LocalKeyProvider
+from adapters.keys.local import KEY_NAMES, NOT_ROTATABLE, LocalKeyProvider
+from governance.cli.keys import EFFECTS
+from governance.cli.main import main
 
 
 def _b64(raw: bytes) -> str:
@@ -46,3 +48,67 @@ class TestVersions:
         """Asking for a key nobody configured fails loudly at startup."""
         with pytest.raises(KeyError):
             LocalKeyProvider(tmp_path / "keys.json").versions("nope")
+
+
+class TestRotateCommand:
+    """`govproxy keys rotate|list`: a new version, secrets never printed."""
+
+    def _config(self, tmp_path):
+        config = tmp_path / "govproxy.yaml"
+        config.write_text("keys_file: keys.json\n", "utf-8")
+        LocalKeyProvider(tmp_path / "keys.json")  # as the proxy's first start does
+        return config
+
+    def test_rotation_adds_a_current_version_and_keeps_the_old_one(
+        self, tmp_path, capsys
+    ):
+        """v2 is fresh random bytes and current; v1 is unchanged; the file stays 0600."""
+        config = self._config(tmp_path)
+        before = LocalKeyProvider(tmp_path / "keys.json").versions("tokenise")["v1"]
+
+        code = main(["--config", str(config), "keys", "rotate", "tokenise"])
+
+        keys = LocalKeyProvider(tmp_path / "keys.json")
+        out = capsys.readouterr().out
+        assert code == 0
+        assert "tokenise is now v2" in out
+        assert keys.key("tokenise")[0] == "v2"
+        assert keys.versions("tokenise")["v1"] == before
+        assert keys.key("tokenise")[1] not in (before, b"")
+        assert (tmp_path / "keys.json").stat().st_mode & 0o777 == 0o600
+        for version in keys.versions("tokenise").values():
+            assert _b64(version) not in out
+
+    def test_subject_ref_and_unknown_names_are_refused_with_the_reason(
+        self, tmp_path, capsys
+    ):
+        """subject_ref would split every subject's audit history: exit 2, file untouched."""
+        config = self._config(tmp_path)
+        stored = (tmp_path / "keys.json").read_bytes()
+
+        refused = main(["--config", str(config), "keys", "rotate", "subject_ref"])
+        unknown = main(["--config", str(config), "keys", "rotate", "nope"])
+
+        err = capsys.readouterr().err
+        assert (refused, unknown) == (2, 2)
+        assert "subject_ref cannot be rotated: the audit trail names subjects" in err
+        assert "no key named 'nope'" in err
+        assert (tmp_path / "keys.json").read_bytes() == stored
+
+    def test_every_rotatable_key_says_what_its_rotation_changes(self):
+        """The command explains each key it rotates; none is left without a line."""
+        assert set(EFFECTS) == set(KEY_NAMES) - set(NOT_ROTATABLE)
+
+    def test_list_shows_versions_and_no_secret(self, tmp_path, capsys):
+        """After a rotation: `audit_signing: v2 (current), v1`; no key material."""
+        config = self._config(tmp_path)
+        main(["--config", str(config), "keys", "rotate", "audit_signing"])
+        capsys.readouterr()
+
+        assert main(["--config", str(config), "keys", "list"]) == 0
+
+        out = capsys.readouterr().out
+        assert "audit_signing: v2 (current), v1" in out
+        assert "subject_ref: v1 (current)" in out
+        secrets = LocalKeyProvider(tmp_path / "keys.json").versions("audit_signing")
+        assert all(_b64(s) not in out for s in secrets.values())
