@@ -10,14 +10,17 @@ Every engine gives the same answers for the same rows:
 - pages run in code point order of the subject key and tag values match
   exactly (`adapters.sources.ordering`).
 
-Each read holds a connection for at most the connect bound plus the statement
-bound (`adapters.sources.engines.Timeouts`). Driver errors and timeouts become
+Reads by key on SQLite and PostgreSQL run the compiled statement on a plain
+connection (`adapters.sources.by_key`); scans, and MySQL and MariaDB, go
+through the engine. Each read holds a connection for at most the connect bound
+plus the statement bound (`adapters.sources.engines.Timeouts`). Driver errors and timeouts become
 `DataSourceUnavailable`, which names the source and never its URL; the
 pipeline answers 503.
 """
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -34,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from adapters.sources.by_key import DRIVER_ERRORS, KeyReader, key_reader
 from adapters.sources.engines import DEFAULT_TIMEOUTS, Timeouts, create_source_engine
 from adapters.sources.ordering import CodePointText
 from governance.catalog import Dataset
@@ -47,9 +51,13 @@ class SqlDataSource:
     """Reads datasets from the SQL sources named in the catalog."""
 
     def __init__(
-        self, engines: Mapping[str, AsyncEngine], timeouts: Timeouts = DEFAULT_TIMEOUTS
+        self,
+        engines: Mapping[str, AsyncEngine],
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
+        by_key: Mapping[str, KeyReader] | None = None,
     ) -> None:
         self._engines = engines
+        self._by_key_readers = dict(by_key or {})
         # SQLite runs inline and never yields mid-statement, so a deadline on the
         # loop could not fire; its progress handler bounds the statement instead.
         self._deadlines = {
@@ -58,7 +66,7 @@ class SqlDataSource:
         }
         self._text = CodePointText()
         # Statements by (dataset, columns), built once: reads bind the key only.
-        self._by_key: dict[tuple[str, tuple[str, ...]], Select[Any]] = {}
+        self._by_key: dict[tuple[str, tuple[str, ...]], _ByKey] = {}
 
     @classmethod
     def from_urls(
@@ -69,16 +77,21 @@ class SqlDataSource:
         Raises:
             ConfigurationError: A URL names a driver sources cannot use.
         """
-        engines = {}
+        engines, readers = {}, {}
         for name, url in urls.items():
             try:
                 engines[name] = create_source_engine(url, timeouts)
             except ConfigurationError as exc:
                 raise ConfigurationError(f"sources.{name}.url: {exc}") from None
-        return cls(engines, timeouts)
+            reader = key_reader(url, timeouts)
+            if reader is not None:
+                readers[name] = reader
+        return cls(engines, timeouts, readers)
 
     async def close(self) -> None:
-        """Dispose of every engine."""
+        """Dispose of every engine and by-key reader."""
+        for reader in self._by_key_readers.values():
+            await reader.close()
         for engine in self._engines.values():
             await engine.dispose()
 
@@ -87,28 +100,36 @@ class SqlDataSource:
     ) -> Record | None:
         """The subject's row, restricted to `columns`, or None."""
         key = (dataset.name, tuple(columns))
-        stmt = self._by_key.get(key)
-        if stmt is None:
-            t = _table(dataset)
-            wanted = dict.fromkeys([dataset.subject_key, *columns])
-            stmt = select(*[t.c[c] for c in wanted]).where(
-                t.c[dataset.subject_key] == bindparam("subject_id")
-            )
+        by_key = self._by_key.get(key)
+        if by_key is None:
+            by_key = self._statement(dataset, columns)
             if len(self._by_key) < _STATEMENT_CACHE:
-                self._by_key[key] = stmt
+                self._by_key[key] = by_key
+        reader = self._by_key_readers.get(dataset.source)
         try:
-            async with (
-                asyncio.timeout(self._deadlines[dataset.source]),
-                self._engines[dataset.source].connect() as conn,
-            ):
-                rows = (await conn.execute(stmt, {"subject_id": subject_id})).all()
-        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            async with asyncio.timeout(self._deadlines[dataset.source]):
+                if reader is not None:
+                    rows = await reader.rows(by_key.sql, subject_id)
+                else:
+                    async with self._engines[dataset.source].connect() as conn:
+                        params = {"subject_id": subject_id}
+                        rows = (await conn.execute(by_key.stmt, params)).all()
+        except (SQLAlchemyError, *DRIVER_ERRORS) as exc:
             raise _unavailable(dataset, exc) from None
         for row in rows:  # the store's `=` may fold case or spaces: compare again
-            found = row._mapping
-            if found[dataset.subject_key] == subject_id:
-                return {c: found[c] for c in columns}
+            if row[0] == subject_id:
+                return {c: row[i] for c, i in by_key.positions}
         return None
+
+    def _statement(self, dataset: Dataset, columns: Sequence[str]) -> "_ByKey":
+        t = _table(dataset)
+        wanted = list(dict.fromkeys([dataset.subject_key, *columns]))
+        stmt = select(*[t.c[c] for c in wanted]).where(
+            t.c[dataset.subject_key] == bindparam("subject_id")
+        )
+        dialect = self._engines[dataset.source].dialect
+        positions = tuple((c, wanted.index(c)) for c in columns)
+        return _ByKey(stmt, str(stmt.compile(dialect=dialect)), positions)
 
     async def scan(
         self,
@@ -170,6 +191,16 @@ class SqlDataSource:
                 exists(select(1).where(owner == key, _among(tag, [name])))
             )
         return stmt
+
+
+@dataclass(frozen=True)
+class _ByKey:
+    """A by-key select: for the engine, compiled for a by-key reader, and where
+    each asked-for column sits in a selected row (the key is always first)."""
+
+    stmt: Select[Any]
+    sql: str
+    positions: tuple[tuple[str, int], ...]
 
 
 def _unavailable(dataset: Dataset, exc: BaseException) -> DataSourceUnavailable:
