@@ -1,11 +1,14 @@
 """FastAPI dependencies: the running services and the authenticated caller."""
 
+import re
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 
 from audit.checkpoint_task import Sealer
-from governance.errors import AuthenticationFailed, ForbiddenRole
+from governance.catalog.models import NAME, REFERENCE
+from governance.errors import AuthenticationFailed, ForbiddenRole, InvalidRequest
 from governance.services import Services
 from governance.types import Principal, Role
 
@@ -33,6 +36,11 @@ async def get_principal(
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Principal | None:
     """The caller a `Bearer` key belongs to, or None (handlers decide what that means)."""
+    return await bearer(services, authorization)
+
+
+async def bearer(services: Services, authorization: str | None) -> Principal | None:
+    """The caller of an `Authorization: Bearer <key>` header's value, or None."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer":  # auth schemes are case-insensitive (RFC 9110 11.1)
         return None
@@ -40,10 +48,13 @@ async def get_principal(
 
 
 MaybePrincipalDep = Annotated[Principal | None, Depends(get_principal)]
+MAX_PURPOSE = 64
 PurposeHeader = Annotated[
     str | None,
     Header(
-        alias="X-Purpose", max_length=64, description="Declared processing purpose."
+        alias="X-Purpose",
+        max_length=MAX_PURPOSE,
+        description="Declared processing purpose.",
     ),
 ]
 
@@ -59,3 +70,37 @@ def require(*roles: Role) -> Any:
         return principal
 
     return Depends(dependency)
+
+
+_NAME = re.compile(NAME)
+_REFERENCE = re.compile(REFERENCE)
+
+
+@dataclass(frozen=True)
+class AccessHeaders:
+    """What a governed access declares in its headers (`PurposeHeader` and the
+    routes' `X-Recipient`, `X-Approval-Ref`), for routes that read them by hand."""
+
+    purpose: str | None
+    recipient: str | None
+    approval_ref: str | None
+
+    @classmethod
+    def of(cls, request: Request) -> "AccessHeaders":
+        """The headers of `request`, checked as their declarations check them.
+
+        Raises:
+            InvalidRequest: a header is malformed; the message names the header,
+                never its value.
+        """
+        headers = request.headers
+        purpose = headers.get("x-purpose")
+        recipient = headers.get("x-recipient")
+        approval = headers.get("x-approval-ref")
+        if purpose is not None and len(purpose) > MAX_PURPOSE:
+            raise InvalidRequest(f"X-Purpose is at most {MAX_PURPOSE} characters")
+        if recipient is not None and not _NAME.match(recipient):
+            raise InvalidRequest("X-Recipient must be a registered recipient's name")
+        if approval is not None and not _REFERENCE.match(approval):
+            raise InvalidRequest("X-Approval-Ref must be an approval reference")
+        return cls(purpose, recipient, approval)
