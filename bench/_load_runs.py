@@ -1,0 +1,371 @@
+"""The load bench's measurements: start each server, drive it with wrk, read its CPU."""
+
+import argparse
+import asyncio
+import http.client
+import json
+import os
+import random
+import sqlite3
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, closing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import _profile
+import _wrk
+import asyncpg
+from _demo import RECORD_FIELDS, free_port
+from _load_report import HEADER, PACED, QUERY, READ, UNGOVERNED, Row
+from _pg import dsn
+from _servers import (
+    Server,
+    nginx_argv,
+    postgres_cpu,
+    proxy_argv,
+    serving,
+    uvicorn_argv,
+)
+from _wrk import Request
+from load_apps import NOOP_BODY
+
+QUERY_TAGS = ("高消费", "母婴", "美妆", "运动", "宠物", "新客", "复购", "沉睡")
+QUERY_LIMIT = 20
+_COLUMNS = ", ".join(RECORD_FIELDS)
+
+
+@dataclass(frozen=True)
+class Store:
+    """One deployment of the demo: where its settings are, and how to read it directly."""
+
+    name: str
+    config: Path
+    key: str
+    ungoverned_env: dict[str, str] = field(default_factory=dict)
+    crm_url: str | None = None  # PostgreSQL: the customer source
+
+
+def _quantile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return (
+        ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 0.0
+    )
+
+
+class Runner:
+    """Runs the rows of one bench invocation."""
+
+    def __init__(
+        self, args: argparse.Namespace, root: Path, ids: Sequence[str]
+    ) -> None:
+        self.args, self.root, self.ids = args, root, list(ids)
+        self.logs = root / "logs"
+        self.logs.mkdir(exist_ok=True)
+
+    # -- requests ------------------------------------------------------------
+
+    def reads(self, store: Store) -> list[Request]:
+        """A governed marketing_push read of each consented adult."""
+        headers = {
+            "Authorization": f"Bearer {store.key}",
+            "X-Purpose": "marketing_push",
+        }
+        return [
+            Request("GET", f"/v1/datasets/customers/records/{i}", headers)
+            for i in self.ids
+        ]
+
+    def queries(self, store: Store) -> list[Request]:
+        """The first page of each tag filter, for marketing_push."""
+        headers = {
+            "Authorization": f"Bearer {store.key}",
+            "X-Purpose": "marketing_push",
+            "Content-Type": "application/json",
+        }
+        return [
+            Request(
+                "POST",
+                "/v1/datasets/customers/query",
+                headers,
+                json.dumps(
+                    {
+                        "fields": ["mobile", "nickname"],
+                        "where": {"tags_any": [tag]},
+                        "limit": QUERY_LIMIT,
+                    }
+                ),
+            )
+            for tag in QUERY_TAGS
+        ]
+
+    # -- one row -------------------------------------------------------------
+
+    def _http(
+        self,
+        what: str,
+        store: str,
+        workers: int | None,
+        servers: Sequence[Server],
+        port: int,
+        requests: Sequence[Request],
+        *,
+        rate: float | None = None,
+        warm: bool = True,
+    ) -> Row:
+        conns = self.args.connections if rate is None else self.args.paced_connections
+        script = self.root / "run.lua"
+        script.write_text(_wrk.lua_script(requests, rate=rate))
+        url = f"http://127.0.0.1:{port}"
+        if warm and self.args.warmup > 0:
+            _wrk.run(url, script, seconds=self.args.warmup, connections=conns)
+        on_pg = store == "postgres"
+        cpu0, pg0 = sum(s.cpu() for s in servers), postgres_cpu() if on_pg else None
+        r = _wrk.run(url, script, seconds=self.args.seconds, connections=conns)
+        cpu = sum(s.cpu() for s in servers) - cpu0
+        pg1 = postgres_cpu() if on_pg else None
+        pg_cpu = pg1 - pg0 if pg0 is not None and pg1 is not None else None
+        load = f"{conns} conn" if rate is None else f"paced {rate:,.0f}/s, {conns} conn"
+        row = Row.of_wrk(what, store, workers, load, r, cpu, pg_cpu, offered=rate)
+        print(row.markdown(), flush=True)
+        return row
+
+    @staticmethod
+    def probe(port: int, request: Request) -> None:
+        """Send `request` once; SystemExit unless it is answered 200."""
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            body = request.body.encode() if request.body is not None else None
+            conn.request(request.method, request.path, body, dict(request.headers))
+            answer = conn.getresponse()
+            payload = answer.read()
+        finally:
+            conn.close()
+        if answer.status != 200:
+            try:
+                code = json.loads(payload).get("code", "?")
+            except ValueError:
+                code = "?"
+            raise SystemExit(
+                f"{request.method} {request.path.split('/records/')[0]}…"
+                f" answered {answer.status} ({code}): the bench would measure refusals"
+            )
+
+    # -- sections ------------------------------------------------------------
+
+    def run_all(self, stores: Sequence[Store]) -> list[Row]:
+        """Every selected row, in the order the module docstring gives."""
+        only, rows = set(self.args.only), []
+        print("\n" + HEADER, flush=True)
+        if "floor" in only:
+            rows += self.floor()
+        if "sql" in only:
+            rows += [self.direct(s) for s in stores]
+        for store in stores:
+            for workers in self.args.workers:
+                if "ungoverned" in only:
+                    rows.append(self.ungoverned(store, workers))
+                if only & {"read", "query", "paced"}:
+                    rows += self.governed(store, workers)
+        return rows
+
+    def floor(self) -> list[Row]:
+        """nginx's static file, the no-op ASGI app, and nginx in front of it."""
+        nginx_port, asgi_port = free_port(), free_port()
+        argv = nginx_argv(
+            self.root / "nginx", port=nginx_port, upstream=asgi_port, body=NOOP_BODY
+        )
+        log = self.logs / "nginx.log"
+        rows = []
+        with serving(
+            "nginx", argv, port=nginx_port, ready_path="/static.json", log=log
+        ) as ngx:
+            static = [Request("GET", "/static.json")]
+            rows.append(
+                self._http("nginx static file", "-", 1, [ngx], nginx_port, static)
+            )
+            for w in self.args.workers:
+                noop_argv = uvicorn_argv("load_apps:noop", port=asgi_port, workers=w)
+                log = self.logs / f"noop-{w}.log"
+                with serving(
+                    "no-op ASGI", noop_argv, port=asgi_port, ready_path="/", log=log
+                ) as noop:
+                    root = [Request("GET", "/")]
+                    rows.append(
+                        self._http(
+                            "no-op ASGI (uvicorn)", "-", w, [noop], asgi_port, root
+                        )
+                    )
+                    if w == 1:
+                        hop = [Request("GET", "/asgi/")]
+                        rows.append(
+                            self._http(
+                                "nginx -> no-op ASGI",
+                                "-",
+                                1,
+                                [ngx, noop],
+                                nginx_port,
+                                hop,
+                            )
+                        )
+        return rows
+
+    def direct(self, store: Store) -> Row:
+        """The same rows by key, in this process, one at a time: the baseline."""
+        ids, seconds = self.ids, self.args.seconds
+        if store.crm_url is None:
+            db = store.config.parent / "customers.db"
+            with closing(sqlite3.connect(db)) as conn:
+                sql = f"SELECT {_COLUMNS} FROM customers WHERE customer_id = ?"  # noqa: S608
+
+                def read() -> None:
+                    conn.execute(sql, (random.choice(ids),)).fetchone()
+
+                return self._timed("direct SQL (sqlite3, by key)", store.name, read)
+        return asyncio.run(self._direct_pg(store.crm_url, seconds))
+
+    def _timed(self, what: str, store: str, read: Callable[[], None]) -> Row:
+        lat: list[float] = []
+        end = time.perf_counter() + min(1.0, self.args.warmup)
+        while time.perf_counter() < end:
+            read()
+        cpu0, start = time.process_time(), time.perf_counter()
+        end = start + self.args.seconds
+        while (t := time.perf_counter()) < end:
+            read()
+            lat.append(time.perf_counter() - t)
+        return self._direct_row(what, store, lat, start, cpu0, None)
+
+    async def _direct_pg(self, url: str, seconds: float) -> Row:
+        conn = await asyncpg.connect(dsn(url))
+        sql = f"SELECT {_COLUMNS} FROM customers WHERE customer_id = $1"  # noqa: S608
+        try:
+            warm_end = time.perf_counter() + min(1.0, self.args.warmup)
+            while time.perf_counter() < warm_end:
+                await conn.fetchrow(sql, random.choice(self.ids))
+            lat: list[float] = []
+            pg0, cpu0, start = postgres_cpu(), time.process_time(), time.perf_counter()
+            end = start + seconds
+            while (t := time.perf_counter()) < end:
+                await conn.fetchrow(sql, random.choice(self.ids))
+                lat.append(time.perf_counter() - t)
+        finally:
+            await conn.close()
+        what = "direct SQL (asyncpg, by key)"
+        return self._direct_row(what, "postgres", lat, start, cpu0, pg0)
+
+    @staticmethod
+    def _direct_row(
+        what: str,
+        store: str,
+        lat: list[float],
+        start: float,
+        cpu0: float,
+        pg0: float | None,
+    ) -> Row:
+        elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu0
+        pg1 = postgres_cpu() if pg0 is not None else None
+        row = Row(
+            what,
+            store,
+            None,
+            "1 at a time, in process",
+            len(lat) / elapsed,
+            _quantile(lat, 0.5),
+            _quantile(lat, 0.99),
+            0,
+            len(lat),
+            cpu,
+            pg1 - pg0 if pg0 is not None and pg1 is not None else None,
+            None,
+            load_avg=os.getloadavg()[0],
+        )
+        print(row.markdown(), flush=True)
+        return row
+
+    def ungoverned(self, store: Store, workers: int) -> Row:
+        """The FastAPI endpoint without governance, on the same store and workers."""
+        port = free_port()
+        argv = uvicorn_argv(
+            "load_apps:ungoverned", port=port, workers=workers, factory=True
+        )
+        env = {**os.environ, **store.ungoverned_env}
+        reads = [Request("GET", f"/customers/{i}") for i in self.ids]
+        log = self.logs / f"ungoverned-{store.name}-{workers}.log"
+        ready = reads[0].path
+        with serving(
+            "ungoverned", argv, port=port, ready_path=ready, log=log, env=env
+        ) as srv:
+            return self._http(UNGOVERNED, store.name, workers, [srv], port, reads)
+
+    def _proxy(
+        self, store: Store, workers: int, port: int
+    ) -> AbstractContextManager[Server]:
+        env = {**os.environ, "GOV_LOG_FORMAT": "json"}
+        log = self.logs / f"proxy-{store.name}-{workers}.log"
+        argv = proxy_argv(store.config, port=port, workers=workers)
+        return serving(
+            "govproxy serve", argv, port=port, ready_path="/healthz", log=log, env=env
+        )
+
+    def governed(self, store: Store, workers: int) -> list[Row]:
+        """Governed reads, queries and the paced run through `govproxy serve`."""
+        only, rows = set(self.args.only), []
+        paced = "paced" in only and (
+            self.args.paced == "all"
+            or (store.name == "postgres" and workers == max(self.args.workers))
+        )
+        port = free_port()
+        with self._proxy(store, workers, port) as srv:
+            reads, queries = self.reads(store), self.queries(store)
+            self.probe(port, reads[0])
+            self.probe(port, queries[0])
+            if "read" in only or paced:
+                read = self._http(READ, store.name, workers, [srv], port, reads)
+                rows.append(read)
+            if "query" in only:
+                rows.append(
+                    self._http(QUERY, store.name, workers, [srv], port, queries)
+                )
+            if paced:
+                rate = self.args.paced_share * read.rate
+                rows.append(
+                    self._http(
+                        PACED,
+                        store.name,
+                        workers,
+                        [srv],
+                        port,
+                        reads,
+                        rate=rate,
+                        warm=False,
+                    )
+                )
+        return rows
+
+    def profile(self, store: Store, seconds: float, out: Path | None) -> None:
+        """Sample the governed read path (1 worker) under closed-loop load; print the shares."""
+        if out is None:
+            fd, name = tempfile.mkstemp(prefix="govload-profile-", suffix=".txt")
+            os.close(fd)
+            out = Path(name)
+        port = free_port()
+        with self._proxy(store, 1, port) as srv:
+            reads = self.reads(store)
+            self.probe(port, reads[0])
+            script = self.root / "run.lua"
+            script.write_text(_wrk.lua_script(reads))
+            url, conns = f"http://127.0.0.1:{port}", self.args.connections
+            _wrk.run(url, script, seconds=max(self.args.warmup, 1.0), connections=conns)
+            spy = _profile.record(srv.process.pid, seconds, out)
+            r = _wrk.run(url, script, seconds=seconds + 1, connections=conns)
+            _, err = spy.communicate(timeout=seconds + 60)
+        if spy.returncode != 0:
+            raise SystemExit(f"py-spy failed: {err.decode(errors='replace')[-500:]}")
+        print(
+            f"\nprofile: governed reads, {store.name}, 1 worker, {conns} connections:"
+            f" {r.rate:,.0f}/s while sampled ({r.errors} errors); raw stacks in {out}\n"
+        )
+        print(_profile.summary(_profile.parse(out.read_text().splitlines())))
