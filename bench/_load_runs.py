@@ -19,7 +19,7 @@ import _wrk
 import asyncpg
 from _demo import RECORD_FIELDS, free_port
 from _load_report import HEADER, PACED, QUERY, READ, UNGOVERNED, Row
-from _pg import dsn
+from _pg import activity, dsn
 from _servers import (
     Server,
     nginx_argv,
@@ -45,6 +45,7 @@ class Store:
     key: str
     ungoverned_env: dict[str, str] = field(default_factory=dict)
     crm_url: str | None = None  # PostgreSQL: the customer source
+    databases: tuple[str, ...] = ()  # PostgreSQL: the store's and the source's
 
 
 def _quantile(samples: list[float], q: float) -> float:
@@ -345,27 +346,43 @@ class Runner:
                 )
         return rows
 
-    def profile(self, store: Store, seconds: float, out: Path | None) -> None:
-        """Sample the governed read path (1 worker) under closed-loop load; print the shares."""
+    def profile(self, store: Store, out: Path | None) -> None:
+        """Sample one worker's governed reads (or queries) under closed-loop load; print shares."""
+        seconds, what = self.args.profile, self.args.profile_path
         if out is None:
             fd, name = tempfile.mkstemp(prefix="govload-profile-", suffix=".txt")
             os.close(fd)
             out = Path(name)
         port = free_port()
         with self._proxy(store, 1, port) as srv:
-            reads = self.reads(store)
-            self.probe(port, reads[0])
+            requests = self.reads(store) if what == "read" else self.queries(store)
+            self.probe(port, requests[0])
             script = self.root / "run.lua"
-            script.write_text(_wrk.lua_script(reads))
+            script.write_text(_wrk.lua_script(requests))
             url, conns = f"http://127.0.0.1:{port}", self.args.connections
             _wrk.run(url, script, seconds=max(self.args.warmup, 1.0), connections=conns)
-            spy = _profile.record(srv.process.pid, seconds, out)
+            time.sleep(1.0)  # session statistics reach pg_stat_database within ~1 s
+            before = self._activity(store)
+            gil = not self.args.profile_all_threads
+            spy = _profile.record(srv.process.pid, seconds, out, gil=gil)
             r = _wrk.run(url, script, seconds=seconds + 1, connections=conns)
             _, err = spy.communicate(timeout=seconds + 60)
+            time.sleep(1.0)
+            after = self._activity(store)
+        n = max(r.requests, 1)
+        sessions, xacts = (after[0] - before[0]) / n, (after[1] - before[1]) / n
         if spy.returncode != 0:
             raise SystemExit(f"py-spy failed: {err.decode(errors='replace')[-500:]}")
         print(
-            f"\nprofile: governed reads, {store.name}, 1 worker, {conns} connections:"
-            f" {r.rate:,.0f}/s while sampled ({r.errors} errors); raw stacks in {out}\n"
+            f"\nprofile: governed {what}s, {store.name}, 1 worker, {conns} connections:"
+            f" {r.rate:,.0f}/s while sampled ({r.errors} errors);"
+            f" per request, PostgreSQL sessions opened {sessions:.2f},"
+            f" transactions {xacts:.1f};"
+            f" raw stacks in {out}\n"
         )
         print(_profile.summary(_profile.parse(out.read_text().splitlines())))
+
+    def _activity(self, store: Store) -> tuple[int, int]:
+        if not store.databases:
+            return 0, 0
+        return activity(self.args.pg_url, store.databases)

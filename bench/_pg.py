@@ -8,7 +8,7 @@ tables.
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import asyncpg
@@ -81,3 +81,26 @@ def server_description(admin_url: str) -> str:
         )
 
     return asyncio.run(probe())
+
+
+def activity(admin_url: str, databases: Sequence[str]) -> tuple[int, int]:
+    """Sessions ever opened and transactions ever ended on `databases` (PostgreSQL 14+).
+
+    From pg_stat_database, which backends update at most about once a second:
+    read it a second after the activity to count.
+    """
+
+    async def count() -> tuple[int, int]:
+        conn = await connect(admin_url)
+        try:
+            row = await conn.fetchrow(
+                "SELECT coalesce(sum(sessions), 0),"
+                " coalesce(sum(xact_commit + xact_rollback), 0)"
+                " FROM pg_stat_database WHERE datname = any($1::text[])",
+                list(databases),
+            )
+        finally:
+            await conn.close()
+        return int(row[0]), int(row[1])
+
+    return asyncio.run(count())

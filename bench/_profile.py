@@ -34,9 +34,13 @@ def py_spy() -> str:
 
 
 def record(
-    pid: int, seconds: float, out: Path, rate: int = 250
+    pid: int, seconds: float, out: Path, *, gil: bool = False, rate: int = 250
 ) -> subprocess.Popen[bytes]:
-    """Start sampling `pid` for `seconds` into `out`; the caller waits for it."""
+    """Start sampling `pid` for `seconds` into `out`; the caller waits for it.
+
+    With `gil`, only the thread holding the GIL is sampled: Python's CPU time,
+    without C code that runs with the GIL released (a sqlite3 query, an fsync).
+    """
     return subprocess.Popen(  # noqa: S603 - fixed arguments
         [
             py_spy(),
@@ -50,6 +54,7 @@ def record(
             "--format",
             "raw",
             "--nolineno",
+            *(["--gil"] if gil else []),
             "-o",
             str(out),
         ],

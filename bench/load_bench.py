@@ -61,6 +61,7 @@ from _demo import (
 from _load_report import TargetCheck, check_targets, print_rows
 from _load_runs import Runner, Store
 from _pg import DEFAULT_PG_URL, UNREACHABLE, dsn, postgres_database, server_description
+from sqlalchemy.engine import make_url
 
 SECTIONS = ("floor", "sql", "ungoverned", "read", "query", "paced")
 
@@ -81,6 +82,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pg-url", default=DEFAULT_PG_URL, help="server to administer")
     p.add_argument("--profile", type=float, default=0.0, help="seconds of py-spy")
     p.add_argument("--profile-out", type=Path)
+    p.add_argument("--profile-path", choices=("read", "query"), default="read")
+    p.add_argument(
+        "--profile-all-threads",
+        action="store_true",
+        help="sample every running thread, not only the one holding the GIL",
+    )
     p.add_argument("--keep", action="store_true", help="keep the demos and server logs")
     args = p.parse_args(argv)
     args.stores = _choices(p, "--stores", args.stores, ("sqlite", "postgres"))
@@ -105,6 +112,10 @@ def _choices(
             f"{flag}: unknown {', '.join(sorted(unknown))}; from {', '.join(allowed)}"
         )
     return chosen
+
+
+def _database(url: str) -> str:
+    return str(make_url(url).database)
 
 
 def _version(argv: list[str]) -> str:
@@ -168,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                     key_of(pg_deployment),
                     ungoverned_env={"BENCH_PG_DSN": dsn(crm_url)},
                     crm_url=crm_url,
+                    databases=(_database(store_url), _database(crm_url)),
                 )
             )
         stores = [s for s in stores if s.name in args.stores]
@@ -181,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             if pg_store is None:
                 print("profile: needs PostgreSQL (--stores postgres); skipped")
             else:
-                runner.profile(pg_store, args.profile, args.profile_out)
+                runner.profile(pg_store, args.profile_out)
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
     failed = [c for c in checks if c.passed is False]
     print("FAIL" if failed else "PASS")
