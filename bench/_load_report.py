@@ -3,7 +3,7 @@
 import argparse
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from _wrk import WrkResult
 
@@ -20,6 +20,17 @@ MIN_ACHIEVED = 0.95  # share of the offered rate a paced run must complete
 
 
 @dataclass(frozen=True)
+class Usage:
+    """What the machine spent during one row, in seconds (None: not measured)."""
+
+    server_cpu_s: float | None = None  # the server processes, user + system
+    server_wait_s: float | None = None  # their threads, runnable but waiting for a CPU
+    pg_cpu_s: float | None = None  # the PostgreSQL server, all of it
+    client_cpu_s: float | None = None  # wrk
+    stall: float | None = None  # share of the run some task waited for a CPU (PSI)
+
+
+@dataclass(frozen=True)
 class Row:
     """One measured configuration."""
 
@@ -32,26 +43,24 @@ class Row:
     p99_ms: float
     errors: int
     requests: int
-    server_cpu_s: float | None = None
-    pg_cpu_s: float | None = None
-    client_cpu_s: float | None = None
+    usage: Usage
     late: int = 0
     offered: float | None = None  # paced rows: the scheduled rate
-    load_avg: float = 0.0
+    load_avg: float = field(default_factory=lambda: os.getloadavg()[0])
 
     @classmethod
     def of_wrk(
         cls,
         what: str,
-        store: str,
-        workers: int | None,
+        where: tuple[str, int | None],
         load: str,
         r: WrkResult,
-        server_cpu_s: float | None,
-        pg_cpu_s: float | None,
+        usage: Usage,
         offered: float | None = None,
     ) -> "Row":
-        """A row from a wrk run and the CPU the servers spent during it."""
+        """A row from a wrk run on (store, workers) and what the machine spent on it."""
+        store, workers = where
+        usage = replace(usage, client_cpu_s=r.client_cpu_s)
         return cls(
             what,
             store,
@@ -62,38 +71,39 @@ class Row:
             r.p99_ms,
             r.errors,
             r.requests,
-            server_cpu_s,
-            pg_cpu_s,
-            r.client_cpu_s,
+            usage,
             r.late,
             offered,
-            os.getloadavg()[0],
         )
 
-    def per_request_us(self, cpu_s: float | None) -> str:
-        """`cpu_s` spread over the requests, in µs, or '-'."""
-        if cpu_s is None or not self.requests:
+    def per_request_us(self, seconds: float | None) -> str:
+        """`seconds` spread over the requests, in µs, or '-'."""
+        if seconds is None or not self.requests:
             return "-"
-        return f"{cpu_s / self.requests * 1e6:,.0f}"
+        return f"{seconds / self.requests * 1e6:,.0f}"
 
     def markdown(self) -> str:
         """This row as a line of the results table."""
+        u = self.usage
         workers = "-" if self.workers is None else str(self.workers)
         late = f" ({self.late} late)" if self.late else ""
+        stall = "-" if u.stall is None else f"{u.stall:.0%}"
         return (
             f"| {self.what} | {self.store} | {workers} | {self.load} | {self.rate:,.0f} |"
             f" {self.p50_ms:.2f} | {self.p99_ms:.2f} |"
-            f" {self.per_request_us(self.server_cpu_s)} |"
-            f" {self.per_request_us(self.pg_cpu_s)} |"
-            f" {self.per_request_us(self.client_cpu_s)} |"
-            f" {self.errors}{late} | {self.load_avg:.1f} |"
+            f" {self.per_request_us(u.server_cpu_s)} |"
+            f" {self.per_request_us(u.server_wait_s)} |"
+            f" {self.per_request_us(u.pg_cpu_s)} |"
+            f" {self.per_request_us(u.client_cpu_s)} |"
+            f" {self.errors}{late} | {stall} | {self.load_avg:.1f} |"
         )
 
 
 HEADER = (
     "| what | store | workers | load | req/s | p50 ms | p99 ms | server CPU µs/req"
-    " | PostgreSQL CPU µs/req | wrk CPU µs/req | errors | load avg |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    " | server waited for CPU µs/req | PostgreSQL CPU µs/req | wrk CPU µs/req | errors"
+    " | CPU stall | load avg |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 

@@ -21,9 +21,9 @@ from _demo import RECORD_FIELDS, free_port
 from _load_report import HEADER, PACED, QUERY, READ, UNGOVERNED, Row
 from _pg import activity, dsn
 from _servers import (
+    Meter,
     Server,
     nginx_argv,
-    postgres_cpu,
     proxy_argv,
     serving,
     uvicorn_argv,
@@ -121,14 +121,13 @@ class Runner:
         url = f"http://127.0.0.1:{port}"
         if warm and self.args.warmup > 0:
             _wrk.run(url, script, seconds=self.args.warmup, connections=conns)
-        on_pg = store == "postgres"
-        cpu0, pg0 = sum(s.cpu() for s in servers), postgres_cpu() if on_pg else None
+        meter = Meter(
+            lambda: [pid for s in servers for pid in s.pids()],
+            postgres=store == "postgres",
+        ).start()
         r = _wrk.run(url, script, seconds=self.args.seconds, connections=conns)
-        cpu = sum(s.cpu() for s in servers) - cpu0
-        pg1 = postgres_cpu() if on_pg else None
-        pg_cpu = pg1 - pg0 if pg0 is not None and pg1 is not None else None
         load = f"{conns} conn" if rate is None else f"paced {rate:,.0f}/s, {conns} conn"
-        row = Row.of_wrk(what, store, workers, load, r, cpu, pg_cpu, offered=rate)
+        row = Row.of_wrk(what, (store, workers), load, r, meter.usage(), offered=rate)
         print(row.markdown(), flush=True)
         return row
 
@@ -231,12 +230,12 @@ class Runner:
         end = time.perf_counter() + min(1.0, self.args.warmup)
         while time.perf_counter() < end:
             read()
-        cpu0, start = time.process_time(), time.perf_counter()
+        meter, start = self._self_meter(False), time.perf_counter()
         end = start + self.args.seconds
         while (t := time.perf_counter()) < end:
             read()
             lat.append(time.perf_counter() - t)
-        return self._direct_row(what, store, lat, start, cpu0, None)
+        return self._direct_row(what, store, lat, start, meter)
 
     async def _direct_pg(self, url: str, seconds: float) -> Row:
         conn = await asyncpg.connect(dsn(url))
@@ -246,7 +245,7 @@ class Runner:
             while time.perf_counter() < warm_end:
                 await conn.fetchrow(sql, random.choice(self.ids))
             lat: list[float] = []
-            pg0, cpu0, start = postgres_cpu(), time.process_time(), time.perf_counter()
+            meter, start = self._self_meter(True), time.perf_counter()
             end = start + seconds
             while (t := time.perf_counter()) < end:
                 await conn.fetchrow(sql, random.choice(self.ids))
@@ -254,20 +253,18 @@ class Runner:
         finally:
             await conn.close()
         what = "direct SQL (asyncpg, by key)"
-        return self._direct_row(what, "postgres", lat, start, cpu0, pg0)
+        return self._direct_row(what, "postgres", lat, start, meter)
+
+    @staticmethod
+    def _self_meter(postgres: bool) -> Meter:
+        """This process (the one reading directly) as the server."""
+        return Meter(lambda: [os.getpid()], postgres=postgres).start()
 
     @staticmethod
     def _direct_row(
-        what: str,
-        store: str,
-        lat: list[float],
-        start: float,
-        cpu0: float,
-        pg0: float | None,
+        what: str, store: str, lat: list[float], start: float, meter: Meter
     ) -> Row:
-        elapsed = time.perf_counter() - start
-        cpu = time.process_time() - cpu0
-        pg1 = postgres_cpu() if pg0 is not None else None
+        usage, elapsed = meter.usage(), time.perf_counter() - start
         row = Row(
             what,
             store,
@@ -278,10 +275,7 @@ class Runner:
             _quantile(lat, 0.99),
             0,
             len(lat),
-            cpu,
-            pg1 - pg0 if pg0 is not None and pg1 is not None else None,
-            None,
-            load_avg=os.getloadavg()[0],
+            usage,
         )
         print(row.markdown(), flush=True)
         return row

@@ -4,10 +4,10 @@
 while: collapsed stacks, one line per distinct stack, `frame;frame;... count`,
 each frame `function (file)`, outermost first. py-spy samples only threads
 that are running (not idle in epoll), so shares are of the busy time.
-`summary` turns them into three tables: where the samples are (the innermost
-frame: self time), which frames they pass through (inclusive time, each frame
-counted once per stack), and self time by component (our packages, each
-third-party package, the standard library).
+`summary` turns them into tables: self time by component (our packages, each
+third-party package, the standard library), where the samples are (the
+innermost frame: self time), which of our frames they pass through, and which
+frames at all (inclusive time, each frame counted once per stack).
 """
 
 import re
@@ -110,12 +110,15 @@ def summary(stacks: list[tuple[list[str], int]], top: int = 20) -> str:
         return "no samples"
     leaf: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
+    ours: Counter[str] = Counter()
     parts: Counter[str] = Counter()
     for frames, n in stacks:
         leaf[frames[-1]] += n
         parts[component(frames[-1])] += n
         for frame in set(frames):
             inclusive[frame] += n
+            if component(frame).startswith("ours: "):
+                ours[frame] += n
 
     def table(title: str, counts: Counter[str], rows: int) -> str:
         lines = [f"{title} ({total} samples)"]
@@ -126,6 +129,7 @@ def summary(stacks: list[tuple[list[str], int]], top: int = 20) -> str:
         [
             table("self time by component", parts, top),
             table("self time (innermost frame)", leaf, top),
+            table("inclusive time of our frames (the pipeline's stages)", ours, top),
             table("inclusive time (frames on the stack)", inclusive, 2 * top),
         ]
     )

@@ -13,11 +13,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from _load_report import Usage
 from _wrk import tool
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -104,6 +105,27 @@ def cpu_seconds(pids: Sequence[int], *, reaped: bool = False) -> float:
     return total / _TICK
 
 
+def run_queue_wait(pids: Sequence[int]) -> float:
+    """Seconds the threads of `pids` alive now have spent runnable, waiting for a CPU."""
+    total = 0
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+            try:
+                total += int(task.read_text().split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    return total / 1e9
+
+
+def cpu_stall() -> float | None:
+    """Seconds some task on this machine waited for a CPU (PSI `some`), or None without PSI."""
+    try:
+        line = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+    except OSError:
+        return None
+    return int(line.rsplit("total=", 1)[1]) / 1e6
+
+
 def tree_cpu(root: int) -> float:
     """CPU seconds of `root` and its descendants alive now."""
     return cpu_seconds(descendants(root))
@@ -124,6 +146,42 @@ def postgres_cpu() -> float | None:
     return cpu_seconds(roots, reaped=True) + cpu_seconds(below)
 
 
+class Meter:
+    """What processes, PostgreSQL and the machine spend between `start()` and `usage()`."""
+
+    def __init__(self, pids: Callable[[], list[int]], *, postgres: bool) -> None:
+        self._pids, self._postgres = pids, postgres
+        self._before = self._read()
+
+    def _read(self) -> tuple[float, float, float | None, float | None, float]:
+        pids = self._pids()
+        return (
+            cpu_seconds(pids),
+            run_queue_wait(pids),
+            postgres_cpu() if self._postgres else None,
+            cpu_stall(),
+            time.perf_counter(),
+        )
+
+    def start(self) -> "Meter":
+        """Take the first reading now."""
+        self._before = self._read()
+        return self
+
+    def usage(self) -> Usage:
+        """What was spent since `start()`."""
+        cpu, wait, pg, stall, t = self._read()
+        cpu0, wait0, pg0, stall0, t0 = self._before
+        return Usage(
+            server_cpu_s=cpu - cpu0,
+            server_wait_s=wait - wait0,
+            pg_cpu_s=pg - pg0 if pg is not None and pg0 is not None else None,
+            stall=(stall - stall0) / (t - t0)
+            if stall is not None and stall0 is not None
+            else None,
+        )
+
+
 @dataclass
 class Server:
     """A running server: its process (group leader) and where it listens."""
@@ -136,6 +194,10 @@ class Server:
     def cpu(self) -> float:
         """CPU seconds of the server and its workers so far."""
         return tree_cpu(self.process.pid)
+
+    def waited(self) -> float:
+        """Seconds the server's threads have waited for a CPU so far."""
+        return run_queue_wait(descendants(self.process.pid))
 
     def pids(self) -> list[int]:
         """The server process and its workers."""
