@@ -1,6 +1,6 @@
 """Load benchmark against the floor (issue #7): wrk over loopback, one run, every layer.
 
-Usage: python bench/load_bench.py [--seconds 6] [--warmup 2] [--connections 32]
+Usage: python bench/load_bench.py [--seconds 5] [--warmup 2] [--connections 32]
        [--stores sqlite,postgres] [--workers 1,2]
        [--only floor,sql,ungoverned,read,query,paced] [--customers 10000]
        [--pg-url URL] [--profile SECONDS] [--profile-out FILE]
@@ -69,7 +69,7 @@ SECTIONS = ("floor", "sql", "ungoverned", "read", "query", "paced")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Options; see the module docstring."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seconds", type=float, default=6.0, help="measured, per row")
+    p.add_argument("--seconds", type=float, default=5.0, help="measured, per row")
     p.add_argument("--warmup", type=float, default=2.0, help="unmeasured, per row")
     p.add_argument("--connections", type=int, default=32, help="closed-loop rows")
     p.add_argument("--paced-connections", type=int, default=64)
