@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from _wrk import WrkResult
 
 UNGOVERNED = "ungoverned FastAPI read"
+ENGINE = "ungoverned read, proxy's source engine"
 READ = "governed read"
 QUERY = "governed query (page of 20)"
 PACED = "governed read, paced"

@@ -18,7 +18,7 @@ import _profile
 import _wrk
 import asyncpg
 from _demo import RECORD_FIELDS, free_port
-from _load_report import HEADER, PACED, QUERY, READ, UNGOVERNED, Row
+from _load_report import ENGINE, HEADER, PACED, QUERY, READ, UNGOVERNED, Row
 from _pg import activity, dsn
 from _servers import (
     Meter,
@@ -46,6 +46,7 @@ class Store:
     ungoverned_env: dict[str, str] = field(default_factory=dict)
     crm_url: str | None = None  # PostgreSQL: the customer source
     databases: tuple[str, ...] = ()  # PostgreSQL: the store's and the source's
+    source_url: str = ""  # the customer source, as the proxy's catalog names it
 
 
 def _quantile(samples: list[float], q: float) -> float:
@@ -166,6 +167,8 @@ class Runner:
             for workers in self.args.workers:
                 if "ungoverned" in only:
                     rows.append(self.ungoverned(store, workers))
+                if "engine" in only:
+                    rows.append(self.ungoverned(store, workers, via_engine=True))
                 if only & {"read", "query", "paced"}:
                     rows += self.governed(store, workers)
         return rows
@@ -280,20 +283,31 @@ class Runner:
         print(row.markdown(), flush=True)
         return row
 
-    def ungoverned(self, store: Store, workers: int) -> Row:
-        """The FastAPI endpoint without governance, on the same store and workers."""
+    def ungoverned(
+        self, store: Store, workers: int, *, via_engine: bool = False
+    ) -> Row:
+        """The FastAPI endpoint without governance, on the same store and workers.
+
+        With `via_engine`, it reads through the proxy's source engine, not the raw driver.
+        """
         port = free_port()
         argv = uvicorn_argv(
             "load_apps:ungoverned", port=port, workers=workers, factory=True
         )
-        env = {**os.environ, **store.ungoverned_env}
+        extra = (
+            {"BENCH_SOURCE_URL": store.source_url}
+            if via_engine
+            else store.ungoverned_env
+        )
+        env = {**os.environ, **extra}
         reads = [Request("GET", f"/customers/{i}") for i in self.ids]
-        log = self.logs / f"ungoverned-{store.name}-{workers}.log"
-        ready = reads[0].path
+        kind = "engine" if via_engine else "raw"
+        log = self.logs / f"ungoverned-{kind}-{store.name}-{workers}.log"
+        what = ENGINE if via_engine else UNGOVERNED
         with serving(
-            "ungoverned", argv, port=port, ready_path=ready, log=log, env=env
+            what, argv, port=port, ready_path=reads[0].path, log=log, env=env
         ) as srv:
-            return self._http(UNGOVERNED, store.name, workers, [srv], port, reads)
+            return self._http(what, store.name, workers, [srv], port, reads)
 
     def _proxy(
         self, store: Store, workers: int, port: int
@@ -324,7 +338,9 @@ class Runner:
                 rows.append(
                     self._http(QUERY, store.name, workers, [srv], port, queries)
                 )
-            if paced:
+            if paced and read.requests == 0:
+                print(f"paced run skipped: no governed read completed ({store.name})")
+            elif paced:
                 rate = self.args.paced_share * read.rate
                 rows.append(
                     self._http(

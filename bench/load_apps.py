@@ -7,7 +7,10 @@
   read returns, by key, with the driver the proxy uses for the same store:
   sqlite3 on the event loop (`BENCH_SQLITE=<file>`) or an asyncpg pool of
   `POOL` connections (`BENCH_PG_DSN=<dsn>`). No authentication, consent,
-  policy, masking or audit.
+  policy, masking or audit. With `BENCH_SOURCE_URL=<SQLAlchemy URL>` it reads
+  through the engine the proxy builds for a data source instead
+  (`adapters.sources.engines`: SQLAlchemy Core, its pool and pre-ping), which
+  tells the data-access layer's cost from governance's.
 
 Served as `uvicorn --app-dir bench load_apps:noop` and
 `uvicorn --app-dir bench --factory load_apps:ungoverned`.
@@ -22,6 +25,9 @@ from typing import Any
 
 import asyncpg
 from fastapi import FastAPI, HTTPException
+from sqlalchemy import text
+
+from adapters.sources.engines import DEFAULT_TIMEOUTS, create_source_engine
 
 NOOP_BODY = json.dumps(
     {
@@ -69,13 +75,11 @@ async def noop(
 
 def ungoverned() -> FastAPI:
     """The ungoverned read endpoint on the store the environment names."""
-    sqlite_file, pg_dsn = os.environ.get("BENCH_SQLITE"), os.environ.get("BENCH_PG_DSN")
-    if (sqlite_file is None) == (pg_dsn is None):
-        raise SystemExit("set exactly one of BENCH_SQLITE and BENCH_PG_DSN")
-    if sqlite_file is not None:
-        return _sqlite_app(sqlite_file)
-    assert pg_dsn is not None  # noqa: S101 - checked above
-    return _pg_app(pg_dsn)
+    chosen = {k: os.environ[k] for k in _STORES if k in os.environ}
+    if len(chosen) != 1:
+        raise SystemExit(f"set exactly one of {', '.join(_STORES)}")
+    [(kind, where)] = chosen.items()
+    return _STORES[kind](where)
 
 
 def _sqlite_app(path: str) -> FastAPI:
@@ -112,3 +116,26 @@ def _pg_app(dsn: str) -> FastAPI:
         return dict(row)
 
     return app
+
+
+def _engine_app(url: str) -> FastAPI:
+    engine = create_source_engine(url, DEFAULT_TIMEOUTS)
+    stmt = text(_SQLITE_READ.replace("?", ":customer_id"))
+    app = FastAPI()
+
+    @app.get("/customers/{customer_id}")
+    async def read(customer_id: str) -> dict[str, Any]:
+        async with engine.connect() as conn:
+            row = (await conn.execute(stmt, {"customer_id": customer_id})).first()
+        if row is None:
+            raise HTTPException(404)
+        return dict(row._mapping)
+
+    return app
+
+
+_STORES: dict[str, Callable[[str], FastAPI]] = {
+    "BENCH_SQLITE": _sqlite_app,
+    "BENCH_PG_DSN": _pg_app,
+    "BENCH_SOURCE_URL": _engine_app,
+}

@@ -2,7 +2,7 @@
 
 Usage: python bench/load_bench.py [--seconds 5] [--warmup 2] [--connections 32]
        [--stores sqlite,postgres] [--workers 1,2]
-       [--only floor,sql,ungoverned,read,query,paced] [--customers 10000]
+       [--only floor,sql,ungoverned,read,query,paced (,engine)] [--customers 10000]
        [--pg-url URL] [--profile SECONDS] [--profile-out FILE]
 
 Measures, in this order, each for `--seconds` after `--warmup` seconds of the
@@ -15,6 +15,9 @@ same load (wrk, one thread, `--connections` keep-alive connections, closed loop)
   then per store and worker count:
   ungoverned  FastAPI reading the same columns of the same row with the same
               driver (`load_apps.ungoverned`), on uvicorn with N workers;
+  engine      (only when asked) the same endpoint reading through the engine the
+              proxy builds for a data source (SQLAlchemy Core, its pool and
+              pre-ping): the data-access layer's share of the gap;
   read        governed single-record reads through `govproxy serve --workers N`
               (authenticated, consent-checked, decided, masked, durably
               audited), rotating through every consented adult of the demo;
@@ -63,7 +66,8 @@ from _load_runs import Runner, Store
 from _pg import DEFAULT_PG_URL, UNREACHABLE, dsn, postgres_database, server_description
 from sqlalchemy.engine import make_url
 
-SECTIONS = ("floor", "sql", "ungoverned", "read", "query", "paced")
+SECTIONS = ("floor", "sql", "ungoverned", "engine", "read", "query", "paced")
+DEFAULT_SECTIONS = ("floor", "sql", "ungoverned", "read", "query", "paced")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -77,7 +81,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--paced", choices=("target", "all"), default="target")
     p.add_argument("--stores", default="sqlite,postgres")
     p.add_argument("--workers", default="1,2")
-    p.add_argument("--only", default=",".join(SECTIONS))
+    p.add_argument("--only", default=",".join(DEFAULT_SECTIONS))
     p.add_argument("--customers", type=int, default=10_000)
     p.add_argument("--pg-url", default=DEFAULT_PG_URL, help="server to administer")
     p.add_argument("--profile", type=float, default=0.0, help="seconds of py-spy")
@@ -159,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
                 sqlite_demo / "govproxy.yaml",
                 key_of(deployment),
                 ungoverned_env={"BENCH_SQLITE": str(sqlite_demo / "customers.db")},
+                source_url=f"sqlite+aiosqlite:///{sqlite_demo / 'customers.db'}",
             )
         ]
         if "postgres" in args.stores:
@@ -178,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
                     pg_demo / "govproxy.yaml",
                     key_of(pg_deployment),
                     ungoverned_env={"BENCH_PG_DSN": dsn(crm_url)},
+                    source_url=crm_url,
                     crm_url=crm_url,
                     databases=(_database(store_url), _database(crm_url)),
                 )
