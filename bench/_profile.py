@@ -4,6 +4,11 @@
 while: collapsed stacks, one line per distinct stack, `frame;frame;... count`,
 each frame `function (file)`, outermost first. py-spy samples only threads
 that are running (not idle in epoll), so shares are of the busy time.
+The load bench samples the thread holding the GIL (`--gil`): Python's time,
+wall-clock. A thread that holds the GIL while the kernel runs another process
+(say, a send() to PostgreSQL that wakes its backend, on a machine with more
+runnable processes than cores) is still sampled, so on a busy machine frames
+that make round trips weigh more than their CPU time.
 `summary` turns them into tables: self time by component (our packages, each
 third-party package, the standard library), where the samples are (the
 innermost frame: self time), which of our frames they pass through, and which
