@@ -5,21 +5,19 @@ import asyncio
 import http.client
 import json
 import os
-import random
-import sqlite3
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, closing
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import _profile
 import _wrk
-import asyncpg
-from _demo import RECORD_FIELDS, free_port
+from _demo import free_port
+from _direct_sql import direct_pg, direct_sqlite
 from _load_report import ENGINE, HEADER, PACED, QUERY, READ, UNGOVERNED, Row
-from _pg import activity, dsn
+from _pg import activity
 from _servers import (
     Meter,
     Server,
@@ -33,7 +31,6 @@ from load_apps import NOOP_BODY
 
 QUERY_TAGS = ("高消费", "母婴", "美妆", "运动", "宠物", "新客", "复购", "沉睡")
 QUERY_LIMIT = 20
-_COLUMNS = ", ".join(RECORD_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -47,13 +44,6 @@ class Store:
     crm_url: str | None = None  # PostgreSQL: the customer source
     databases: tuple[str, ...] = ()  # PostgreSQL: the store's and the source's
     source_url: str = ""  # the customer source, as the proxy's catalog names it
-
-
-def _quantile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return (
-        ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 0.0
-    )
 
 
 class Runner:
@@ -216,72 +206,11 @@ class Runner:
 
     def direct(self, store: Store) -> Row:
         """The same rows by key, in this process, one at a time: the baseline."""
-        ids, seconds = self.ids, self.args.seconds
+        seconds, warmup = self.args.seconds, min(1.0, self.args.warmup)
         if store.crm_url is None:
             db = store.config.parent / "customers.db"
-            with closing(sqlite3.connect(db)) as conn:
-                sql = f"SELECT {_COLUMNS} FROM customers WHERE customer_id = ?"  # noqa: S608
-
-                def read() -> None:
-                    conn.execute(sql, (random.choice(ids),)).fetchone()
-
-                return self._timed("direct SQL (sqlite3, by key)", store.name, read)
-        return asyncio.run(self._direct_pg(store.crm_url, seconds))
-
-    def _timed(self, what: str, store: str, read: Callable[[], None]) -> Row:
-        lat: list[float] = []
-        end = time.perf_counter() + min(1.0, self.args.warmup)
-        while time.perf_counter() < end:
-            read()
-        meter, start = self._self_meter(False), time.perf_counter()
-        end = start + self.args.seconds
-        while (t := time.perf_counter()) < end:
-            read()
-            lat.append(time.perf_counter() - t)
-        return self._direct_row(what, store, lat, start, meter)
-
-    async def _direct_pg(self, url: str, seconds: float) -> Row:
-        conn = await asyncpg.connect(dsn(url))
-        sql = f"SELECT {_COLUMNS} FROM customers WHERE customer_id = $1"  # noqa: S608
-        try:
-            warm_end = time.perf_counter() + min(1.0, self.args.warmup)
-            while time.perf_counter() < warm_end:
-                await conn.fetchrow(sql, random.choice(self.ids))
-            lat: list[float] = []
-            meter, start = self._self_meter(True), time.perf_counter()
-            end = start + seconds
-            while (t := time.perf_counter()) < end:
-                await conn.fetchrow(sql, random.choice(self.ids))
-                lat.append(time.perf_counter() - t)
-        finally:
-            await conn.close()
-        what = "direct SQL (asyncpg, by key)"
-        return self._direct_row(what, "postgres", lat, start, meter)
-
-    @staticmethod
-    def _self_meter(postgres: bool) -> Meter:
-        """This process (the one reading directly) as the server."""
-        return Meter(lambda: [os.getpid()], postgres=postgres).start()
-
-    @staticmethod
-    def _direct_row(
-        what: str, store: str, lat: list[float], start: float, meter: Meter
-    ) -> Row:
-        usage, elapsed = meter.usage(), time.perf_counter() - start
-        row = Row(
-            what,
-            store,
-            None,
-            "1 at a time, in process",
-            len(lat) / elapsed,
-            _quantile(lat, 0.5),
-            _quantile(lat, 0.99),
-            0,
-            len(lat),
-            usage,
-        )
-        print(row.markdown(), flush=True)
-        return row
+            return direct_sqlite(db, store.name, self.ids, seconds, warmup)
+        return asyncio.run(direct_pg(store.crm_url, self.ids, seconds, warmup))
 
     def ungoverned(
         self, store: Store, workers: int, *, via_engine: bool = False
