@@ -44,10 +44,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
-import asyncpg
 import httpx2 as httpx
+from _pg import DEFAULT_PG_URL, UNREACHABLE, postgres_database, server_description
 from sqlalchemy import insert, select
-from sqlalchemy.engine import make_url
 
 from audit.record import AuditDraft, DecisionShape
 from audit.writer import AuditWriter
@@ -59,7 +58,6 @@ from governance.store import open_store
 
 TARGET_EVENTS_PER_S = 5_000
 SUSTAINED = 0.97  # share of the offered rate an open loop must complete
-DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 FIELDS = ("customer_id", "name", "nickname", "mobile", "email")
 OBLIGATIONS = {
     "customer_id": "keep",
@@ -311,51 +309,6 @@ async def copy_callers(db: Path, url: str) -> None:
         await target.dispose()
 
 
-def _dsn(url: str) -> str:
-    return (
-        make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    )
-
-
-@contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    """Create `gov_bench_<random>`, yield its URL, drop it."""
-    name = f"gov_bench_{uuid.uuid4().hex[:12]}"
-
-    async def admin(statement: str) -> None:
-        conn = await asyncpg.connect(_dsn(admin_url), timeout=3.0)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8'"))
-    try:
-        yield (
-            make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-        )
-    finally:
-        asyncio.run(admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-
-
-def postgres_version(admin_url: str) -> str | None:
-    """The server's version and durability settings, or None if it does not answer."""
-
-    async def probe() -> str:
-        conn = await asyncpg.connect(_dsn(admin_url), timeout=3.0)
-        try:
-            version = await conn.fetchval("SHOW server_version")
-            fsync = await conn.fetchval("SHOW fsync")
-        finally:
-            await conn.close()
-        return f"PostgreSQL {str(version).split()[0]} (fsync={fsync})"
-
-    try:
-        return asyncio.run(probe())
-    except (OSError, TimeoutError, asyncpg.PostgresError):
-        return None
-
-
 @contextmanager
 def stores(
     backends: list[str], root: Path, pg_url: str
@@ -390,7 +343,12 @@ def main() -> int:
     parser.add_argument("--pg-url", default=DEFAULT_PG_URL, help="server to administer")
     args = parser.parse_args()
     requested = [b.strip() for b in args.backends.split(",") if b.strip()]
-    pg = postgres_version(args.pg_url) if "postgres" in requested else None
+    pg = None
+    if "postgres" in requested:
+        try:
+            pg = server_description(args.pg_url)
+        except UNREACHABLE:
+            pg = None
     print(
         f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start"
         f" (this process gets {cpu_share():.0%} of a core);"

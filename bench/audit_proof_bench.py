@@ -39,14 +39,20 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-from sqlalchemy.engine import make_url
+from _pg import (
+    DEFAULT_PG_URL,
+    UNREACHABLE,
+    connect,
+    postgres_database,
+    redacted,
+    server_description,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from audit.chain import genesis_hash, link
@@ -62,7 +68,6 @@ from governance.store import open_store
 
 TARGET_VERIFY_S = 60.0
 TARGET_PROOF_MS = 10.0
-DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 START = datetime(2026, 11, 1, tzinfo=UTC)
 BATCH = 50_000
 INCREMENT = 1_000
@@ -168,7 +173,7 @@ def load_sqlite(path: Path, events: int, chains: int) -> None:
 
 async def load_postgres(url: str, events: int, chains: int) -> None:
     """Bulk-load the generated events and chain heads with COPY."""
-    conn = await asyncpg.connect(_dsn(url))
+    conn = await connect(url)
     last: dict[str, str] = {}
     try:
         for batch in generate(events, chains):
@@ -193,7 +198,7 @@ def baseline_sqlite(path: Path) -> None:
 
 async def baseline_postgres(url: str) -> None:
     """Read every event and hash its columns: the floor of any verification."""
-    conn = await asyncpg.connect(_dsn(url))
+    conn = await connect(url)
     try:
         async with conn.transaction():
             query = "SELECT * FROM audit_events ORDER BY chain_id, seq"
@@ -313,33 +318,6 @@ def timed(work: Callable[[], Any]) -> float:
     return time.perf_counter() - t
 
 
-def _dsn(url: str) -> str:
-    return (
-        make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    )
-
-
-@contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    """Create `gov_bench_<random>`, yield its URL, drop it."""
-    name = f"gov_bench_{uuid.uuid4().hex[:12]}"
-
-    async def admin(statement: str) -> None:
-        conn = await asyncpg.connect(_dsn(admin_url), timeout=3.0)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8'"))
-    try:
-        yield (
-            make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-        )
-    finally:
-        asyncio.run(admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-
-
 def pct(samples: list[float], p: float) -> float:
     """The p-th percentile of `samples` (nearest rank)."""
     ordered = sorted(samples)
@@ -408,9 +386,9 @@ def main() -> int:
     for backend in backends:
         if backend == "postgres":
             try:
-                asyncio.run(_probe(args.pg_url))
-            except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-                where = make_url(args.pg_url).render_as_string(hide_password=True)
+                server_description(args.pg_url)
+            except UNREACHABLE as exc:
+                where = redacted(args.pg_url)
                 print(f"\n== postgres: skipped, {where} unreachable ({exc!r})")
                 continue
             result = run_postgres(args)
@@ -422,11 +400,6 @@ def main() -> int:
     ok = ok and measured > 0
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
-
-
-async def _probe(url: str) -> None:
-    conn = await asyncpg.connect(_dsn(url), timeout=3.0)
-    await conn.close()
 
 
 if __name__ == "__main__":

@@ -40,16 +40,22 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-from sqlalchemy.engine import make_url
+from _pg import (
+    DEFAULT_PG_URL,
+    UNREACHABLE,
+    connect,
+    postgres_database,
+    redacted,
+    server_description,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql.pg_states import PgStateReader
@@ -62,7 +68,6 @@ from governance.store import open_store
 
 TARGET_READ_P50_MS = 0.2
 TARGET_QUERY_MS = 20.0  # per 10,000 subjects
-DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 START = datetime(2026, 1, 2, tzinfo=UTC)  # recorded_at of the first event
 STEP = timedelta(seconds=20)  # between consecutive events in the ledger
@@ -232,14 +237,8 @@ def load_sqlite(path: Path, rows: Sequence[tuple[Any, ...]]) -> None:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-def _dsn(url: str) -> str:
-    return (
-        make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    )
-
-
 async def load_postgres(url: str, rows: Sequence[tuple[Any, ...]]) -> None:
-    conn = await asyncpg.connect(_dsn(url))
+    conn = await connect(url)
     try:
         await conn.copy_records_to_table(
             "consent_events", records=rows, columns=COLUMNS
@@ -248,42 +247,6 @@ async def load_postgres(url: str, rows: Sequence[tuple[Any, ...]]) -> None:
         await conn.execute("VACUUM ANALYZE consent_current")
     finally:
         await conn.close()
-
-
-@contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    """Create `gov_bench_<random>`, yield its URL, drop it."""
-    name = f"gov_bench_{uuid.uuid4().hex[:12]}"
-
-    async def admin(statement: str) -> None:
-        conn = await asyncpg.connect(_dsn(admin_url), timeout=3.0)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8'"))
-    try:
-        yield (
-            make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-        )
-    finally:
-        asyncio.run(admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-
-
-def postgres_version(admin_url: str) -> str:
-    """The server's version; raises OSError, TimeoutError or PostgresError if unreachable."""
-
-    async def probe() -> str:
-        conn = await asyncpg.connect(_dsn(admin_url), timeout=3.0)
-        try:
-            version: str = await conn.fetchval("SHOW server_version")
-            buffers: str = await conn.fetchval("SHOW shared_buffers")
-        finally:
-            await conn.close()
-        return f"PostgreSQL {version.split()[0]}, shared_buffers {buffers}"
-
-    return asyncio.run(probe())
 
 
 async def measure_reads(
@@ -481,9 +444,9 @@ def main() -> int:
     for backend in backends:
         if backend == "postgres":
             try:
-                server = postgres_version(args.pg_url)
-            except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-                where = make_url(args.pg_url).render_as_string(hide_password=True)
+                server = server_description(args.pg_url)
+            except UNREACHABLE as exc:
+                where = redacted(args.pg_url)
                 print(f"\n== postgres: skipped, {where} unreachable ({exc!r})")
                 continue
             print(f"\npostgres server: {server}")

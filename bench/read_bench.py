@@ -19,7 +19,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -28,35 +27,11 @@ import time
 from contextlib import closing
 from pathlib import Path
 
+from _demo import consented_adults, free_port, wait_ready
+
 from governance.demo.setup import prepare_demo
 
 TARGET_RPS, TARGET_ADDED_MS = 300, 3.0
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def consented_adults(data_dir: Path) -> list[str]:
-    """Adults whose marketing_push consent holds: granted, on the current notice."""
-    with closing(sqlite3.connect(data_dir / "governance.db")) as conn:
-        granted = {
-            r[0]
-            for r in conn.execute(
-                "SELECT subject_id FROM consent_current WHERE purpose = 'marketing_push'"
-                " AND action = 'granted' AND notice_version = '2026.01'"
-            )
-        }
-    with closing(sqlite3.connect(data_dir / "customers.db")) as conn:
-        adults = {
-            r[0]
-            for r in conn.execute(
-                "SELECT customer_id FROM customers WHERE birth_date < '2008-01-01'"
-            )
-        }
-    return sorted(granted & adults)
 
 
 def pct(samples: list[float], p: float) -> float:
@@ -122,16 +97,6 @@ async def governed(
         *[http_client(port, key, ids, end, lat, statuses) for _ in range(concurrency)]
     )
     return len(lat) / (time.perf_counter() - start), lat, statuses
-
-
-def wait_ready(port: int) -> None:
-    for _ in range(200):
-        try:
-            with closing(socket.create_connection(("127.0.0.1", port), timeout=0.2)):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("proxy did not start")
 
 
 def main() -> int:

@@ -47,8 +47,14 @@ from typing import Any
 
 import asyncpg
 import orjson
+from _pg import (
+    DEFAULT_PG_URL,
+    UNREACHABLE,
+    connect,
+    postgres_database,
+    server_description,
+)
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from audit.chain import genesis_hash, row_hash
@@ -62,7 +68,6 @@ from governance.services import subject_referencer
 from governance.store import open_store
 from governance.subjects import CHINA_TZ
 
-DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 MONTH = "2026-03"
 NOW = datetime(2026, 4, 2, tzinfo=UTC)
 TARGET_S = 60.0
@@ -322,7 +327,7 @@ async def load_postgres(
     url: str, rows: Iterator[dict[str, Any]], consents: list[tuple[Any, ...]]
 ) -> int:
     """Bulk-load with asyncpg COPY; return the event count."""
-    conn = await asyncpg.connect(_dsn(url))
+    conn = await connect(url)
     count = 0
     try:
         batch: list[tuple[Any, ...]] = []
@@ -363,12 +368,6 @@ async def _copy(
         "audit_subjects",
         records=subjects,
         columns=("subject_ref", "ts", "chain_id", "seq"),
-    )
-
-
-def _dsn(url: str) -> str:
-    return (
-        make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     )
 
 
@@ -457,14 +456,12 @@ def run_backend(
                 f"sqlite: loaded {count:,} events in {time.perf_counter() - start:.0f} s"
             )
             return asyncio.run(measure(url, catalog, args.runs))
-    db = f"gov_bench_{uuid.uuid4().hex[:12]}"
     try:
-        asyncio.run(_admin(args.pg_url, f"CREATE DATABASE {db}"))
-    except (OSError, asyncpg.PostgresError) as exc:
+        server_description(args.pg_url)
+    except UNREACHABLE as exc:
         print(f"postgres: skipped ({type(exc).__name__}: {exc})")
         return None
-    url = make_url(args.pg_url).set(database=db).render_as_string(hide_password=False)
-    try:
+    with postgres_database(args.pg_url) as url:
         asyncio.run(_create(url))
         start = time.perf_counter()
         count = asyncio.run(load_postgres(url, rows, consents))
@@ -472,21 +469,11 @@ def run_backend(
             f"postgres: loaded {count:,} events in {time.perf_counter() - start:.0f} s"
         )
         return asyncio.run(measure(url, catalog, args.runs))
-    finally:
-        asyncio.run(_admin(args.pg_url, f"DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
 
 
 async def _create(url: str) -> None:
     store = await open_store(url)
     await store.dispose()
-
-
-async def _admin(url: str, statement: str) -> None:
-    conn = await asyncpg.connect(_dsn(url), timeout=3)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
 
 
 def main() -> int:
