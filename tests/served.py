@@ -1,0 +1,294 @@
+"""`govproxy serve` as real processes over a copy of the demo deployment, and load on it.
+
+Shared by the tests that run the proxy as an operator would (crash, graceful
+shutdown, several instances, store and source faults):
+
+- `demo_copy()`: a copy of the demo deployment and the URL of its governance
+  store, on SQLite or on a fresh PostgreSQL database holding the demo callers;
+- `serving()`: `govproxy serve [--workers N]` on it, waited for until it answers;
+- `drive()`: several client connections sending governed reads, recording each
+  answer's status, decision id and send time, and reads that got no answer;
+- `stored()`: what the store holds afterwards, and the trail's verification.
+"""
+
+import asyncio
+import json
+import math
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+from factories import auth, subjects
+from pg import fresh_database
+from sqlalchemy import insert, select, text
+
+from audit.verify import VerifyReport, verify_trail
+from governance.auth.models import Caller
+from governance.store import open_store
+
+CLIENTS = 6
+STARTUP_S = 45.0  # several workers start on a shared 2-core machine
+REQUEST_S = 15.0  # one read's client timeout: longer than any bound of the proxy
+LOAD_S = 30.0  # the most a load runs
+OUTCOMES = {200: "allowed", 403: "denied", 503: "error", 504: "error"}
+READ = "/v1/datasets/customers/records/{subject}"
+
+
+# --- deployments -------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def keys_of(folder: Path) -> dict[str, str]:
+    """Caller name -> bearer key of the demo callers."""
+    creds = json.loads((folder / "demo-credentials.json").read_text(encoding="utf-8"))
+    return {c["name"]: c["key"] for c in creds}
+
+
+async def copy_callers(db: Path, url: str) -> None:
+    """Create the store at `url` holding the demo store's callers, keys included."""
+    source, target = (
+        await open_store(f"sqlite+aiosqlite:///{db}"),
+        await open_store(url),
+    )
+    try:
+        async with source.connect() as conn:
+            rows = [dict(r._mapping) for r in await conn.execute(select(Caller))]
+        async with target.begin() as conn:
+            await conn.execute(insert(Caller), rows)
+    finally:
+        await source.dispose()
+        await target.dispose()
+
+
+@contextmanager
+def demo_copy(
+    template: Path, root: Path, kind: str, *, sqlite_query: str = ""
+) -> Iterator[tuple[Path, str]]:
+    """A copy of the demo deployment under `root` and the URL of its store of `kind`.
+
+    `kind` is `sqlite` (the copy's own `governance.db`, with `sqlite_query`
+    appended to its URL) or `postgresql` (a fresh database, dropped afterwards).
+    """
+    folder = root / "demo"
+    shutil.copytree(template, folder)
+    if kind == "sqlite":
+        yield folder, f"sqlite+aiosqlite:///{folder / 'governance.db'}{sqlite_query}"
+        return
+    with fresh_database() as url:
+        asyncio.run(copy_callers(folder / "governance.db", url))
+        yield folder, url
+
+
+def proxy_env(store_url: str, **settings: str) -> dict[str, str]:
+    """This process's environment without any `GOV_*`, then the store and `settings`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOV_")}
+    env["GOV_STORE_URL"] = store_url
+    env.update({f"GOV_{k.upper()}": v for k, v in settings.items()})
+    return env
+
+
+# --- processes ---------------------------------------------------------------------------
+
+
+@contextmanager
+def serving(
+    folder: Path, env: dict[str, str], log: Path, *, workers: int = 1, wait: bool = True
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`govproxy serve` on the deployment in `folder`; yields the process and its URL.
+
+    With `wait=False` it yields at once (start several, then `wait_until_up`).
+    A process still running at the end is sent SIGTERM, then SIGKILL.
+    """
+    port = free_port()
+    with log.open("ab") as out:
+        proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            [sys.executable, "-m", "governance", "--config", str(folder / "govproxy.yaml"),
+             "serve", "--host", "127.0.0.1", "--port", str(port),
+             "--workers", str(workers)],
+            stdout=out, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        if wait:
+            wait_until_up(base, proc, log)
+        yield proc, base
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
+def wait_until_up(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    """Poll /healthz until the server answers; fail with its output if it dies."""
+    deadline = time.monotonic() + STARTUP_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(
+                f"govproxy serve exited: {log.read_text(errors='replace')[-2000:]}"
+            )
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"govproxy serve did not answer within {STARTUP_S:.0f} s")
+
+
+def wait_for_writers(url: str, count: int) -> None:
+    """Wait until `count` audit writers (one per started worker) have registered."""
+    deadline = time.monotonic() + STARTUP_S
+    while time.monotonic() < deadline:
+        if len(asyncio.run(chains(url))) >= count:
+            return
+        time.sleep(0.2)
+    pytest.fail(f"{count} audit writers did not start within {STARTUP_S:.0f} s")
+
+
+# --- load --------------------------------------------------------------------------------
+
+
+def governed_reads(folder: Path) -> list[tuple[str, dict[str, str]]]:
+    """Governed reads the demo answers 200 (contract reads) or 403 (a bank card for SMS)."""
+    keys = keys_of(folder)
+    allowed = auth(keys["brand-app"], "order_fulfilment")
+    denied = auth(keys["campaign-sms"], "marketing_push")
+    adults = subjects(folder, minor=False)[:50]
+    return [(READ.format(subject=s), allowed) for s in adults] + [
+        (READ.format(subject=s) + "?fields=mobile,bank_card", denied) for s in adults
+    ]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answer a client received: its status, decision id and when it was sent."""
+
+    status: int
+    decision_id: str | None
+    sent: float
+
+
+@dataclass
+class Load:
+    """What the clients saw: answers, the send times of reads cut off, a signal's time."""
+
+    answers: list[Answer] = field(default_factory=list)
+    cut: list[float] = field(default_factory=list)
+    signalled: float = math.inf
+
+    def signal(self) -> None:
+        """Note now as the moment a signal is sent: reads sent before it were in flight."""
+        self.signalled = time.monotonic()
+
+
+async def drive(
+    base: str,
+    mix: list[tuple[str, dict[str, str]]],
+    *,
+    until: int,
+    then: Callable[[Load], Awaitable[None]] | None = None,
+    clients: int = CLIENTS,
+) -> Load:
+    """`clients` connections read until `until` answers came back.
+
+    With `then`, it is started the moment the count reaches `until`, and every
+    connection goes on reading until its first read without an answer (the
+    server is gone) or for `LOAD_S` at most.
+    """
+    load, started = Load(), time.monotonic()
+    followers: list[asyncio.Task[None]] = []
+
+    async def client(n: int) -> None:
+        rng = random.Random(n)
+        async with httpx.AsyncClient(base_url=base, timeout=REQUEST_S) as http:
+            while len(load.answers) < until or (
+                then is not None and time.monotonic() - started < LOAD_S
+            ):
+                path, headers = rng.choice(mix)
+                sent = time.monotonic()
+                try:
+                    response = await http.get(path, headers=headers)
+                except httpx.TransportError:
+                    load.cut.append(sent)
+                    return
+                decision = response.headers.get("X-Decision-Id")
+                load.answers.append(Answer(response.status_code, decision, sent))
+                if then is not None and len(load.answers) == until:
+                    followers.append(asyncio.create_task(then(load)))
+
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    await asyncio.gather(*followers)
+    return load
+
+
+# --- what the store holds ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    """A stored access event: its decision id, outcome, reason and chain."""
+
+    decision_id: str
+    outcome: str
+    reason: str | None
+    chain_id: str
+
+
+async def stored(url: str) -> tuple[list[Event], VerifyReport]:
+    """Every stored event that has a decision id, and the trail's verification."""
+    store = await open_store(url)
+    try:
+        async with store.connect() as conn:
+            rows = await conn.execute(
+                text(
+                    "SELECT decision_id, outcome, reason, chain_id FROM audit_events"
+                    " WHERE decision_id IS NOT NULL"
+                )
+            )
+            events = [Event(*r) for r in rows]
+        return events, await verify_trail(store)
+    finally:
+        await store.dispose()
+
+
+async def chains(url: str) -> dict[str, str]:
+    """Chain id -> writer (`host:pid`) of every audit writer registered in the store."""
+    store = await open_store(url)
+    try:
+        async with store.connect() as conn:
+            rows = await conn.execute(text("SELECT chain_id, writer FROM audit_chains"))
+            return {r[0]: r[1] for r in rows}
+    finally:
+        await store.dispose()
+
+
+def unaudited(answers: list[Answer], events: list[Event]) -> list[Answer]:
+    """Answers that do not have exactly one stored event with the outcome told."""
+    found: dict[str, list[str]] = {}
+    for event in events:
+        found.setdefault(event.decision_id, []).append(event.outcome)
+    return [
+        a
+        for a in answers
+        if a.decision_id is None or found.get(a.decision_id) != [OUTCOMES[a.status]]
+    ]
