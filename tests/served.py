@@ -21,7 +21,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,11 +181,12 @@ def governed_reads(folder: Path) -> list[tuple[str, dict[str, str]]]:
 
 @dataclass(frozen=True)
 class Answer:
-    """One answer a client received: its status, decision id and when it was sent."""
+    """One answer a client received: status, decision id, when sent and received."""
 
     status: int
     decision_id: str | None
     sent: float
+    received: float
 
 
 @dataclass
@@ -202,24 +203,26 @@ class Load:
 
 
 async def drive(
-    base: str,
+    bases: str | Sequence[str],
     mix: list[tuple[str, dict[str, str]]],
     *,
     until: int,
     then: Callable[[Load], Awaitable[None]] | None = None,
     clients: int = CLIENTS,
 ) -> Load:
-    """`clients` connections read until `until` answers came back.
+    """`clients` connections, spread over `bases`, read until `until` answers came back.
 
     With `then`, it is started the moment the count reaches `until`, and every
     connection goes on reading until its first read without an answer (the
     server is gone) or for `LOAD_S` at most.
     """
     load, started = Load(), time.monotonic()
+    bases = [bases] if isinstance(bases, str) else bases
     followers: list[asyncio.Task[None]] = []
 
     async def client(n: int) -> None:
         rng = random.Random(n)
+        base = bases[n % len(bases)]
         async with httpx.AsyncClient(base_url=base, timeout=REQUEST_S) as http:
             while len(load.answers) < until or (
                 then is not None and time.monotonic() - started < LOAD_S
@@ -232,7 +235,9 @@ async def drive(
                     load.cut.append(sent)
                     return
                 decision = response.headers.get("X-Decision-Id")
-                load.answers.append(Answer(response.status_code, decision, sent))
+                load.answers.append(
+                    Answer(response.status_code, decision, sent, time.monotonic())
+                )
                 if then is not None and len(load.answers) == until:
                     followers.append(asyncio.create_task(then(load)))
 
