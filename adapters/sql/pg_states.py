@@ -4,7 +4,8 @@ A governed read asks for one `consent_current` row by primary key on every
 request. Through SQLAlchemy's pool that costs a pre-ping, a BEGIN and a ROLLBACK
 around a 0.05 ms lookup (0.55 ms at p50 here); a plain asyncpg pool runs one
 prepared statement per read (0.09 ms), in sessions with the store's bounded
-lock and statement waits (`adapters.sql.engine.PG_SESSION`). It returns the rows that
+lock and statement waits (`adapters.sql.engine.PG_SESSION`) and the store's
+bounded waits for a connection. It returns the rows that
 `governance.consent.ledger.SqlStateReader` returns on SQLite. The pool only
 ever runs this read-only statement outside any transaction, so there is no
 session state to reset when a connection goes back to it.
@@ -16,7 +17,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from adapters.sql.engine import PG_SESSION
+from adapters.sql.engine import PG_CONNECT_S, PG_POOL_WAIT_S, PG_SESSION
 from governance.consent.ledger import STATE_COLUMNS
 from governance.errors import StoreUnavailable
 
@@ -47,6 +48,7 @@ class PgStateReader:
             max_size=POOL_SIZE,
             reset=_no_reset,
             server_settings=PG_SESSION,
+            timeout=PG_CONNECT_S,
         )
         return cls(pool)
 
@@ -55,11 +57,16 @@ class PgStateReader:
     ) -> Iterable[Sequence[Any]]:
         """One prepared, indexed query per call; failures raise `StoreUnavailable`."""
         try:
-            async with self._pool.acquire() as conn:
+            async with self._pool.acquire(timeout=PG_POOL_WAIT_S) as conn:
                 rows: list[asyncpg.Record] = await conn.fetch(
                     _STATES, list(subject_ids), list(purposes)
                 )
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+        except (
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+            OSError,
+            TimeoutError,
+        ) as exc:
             raise StoreUnavailable(
                 f"consent store failed ({type(exc).__name__})"
             ) from None
