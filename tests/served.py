@@ -42,6 +42,7 @@ REQUEST_S = 15.0  # one read's client timeout: longer than any bound of the prox
 LOAD_S = 30.0  # the most a load runs
 OUTCOMES = {200: "allowed", 403: "denied", 503: "error", 504: "error"}
 READ = "/v1/datasets/customers/records/{subject}"
+PROBLEM_JSON = "application/problem+json"
 
 
 # --- deployments -------------------------------------------------------------------------
@@ -181,12 +182,25 @@ def governed_reads(folder: Path) -> list[tuple[str, dict[str, str]]]:
 
 @dataclass(frozen=True)
 class Answer:
-    """One answer a client received: status, decision id, when sent and received."""
+    """One answer a client received: status, decision id, when sent and received.
+
+    `code` is the problem's code when the answer is problem+json.
+    """
 
     status: int
     decision_id: str | None
     sent: float
     received: float
+    code: str | None = None
+
+
+def answer_of(response: httpx.Response, sent: float) -> Answer:
+    """The `Answer` of a response to a request sent at `sent`."""
+    code = None
+    if response.headers.get("content-type") == PROBLEM_JSON:
+        code = response.json().get("code")
+    decision = response.headers.get("X-Decision-Id")
+    return Answer(response.status_code, decision, sent, time.monotonic(), code)
 
 
 @dataclass
@@ -196,10 +210,15 @@ class Load:
     answers: list[Answer] = field(default_factory=list)
     cut: list[float] = field(default_factory=list)
     signalled: float = math.inf
+    stopped: bool = False
 
     def signal(self) -> None:
         """Note now as the moment a signal is sent: reads sent before it were in flight."""
         self.signalled = time.monotonic()
+
+    def stop(self) -> None:
+        """Let every connection finish its read and stop."""
+        self.stopped = True
 
 
 async def drive(
@@ -214,7 +233,7 @@ async def drive(
 
     With `then`, it is started the moment the count reaches `until`, and every
     connection goes on reading until its first read without an answer (the
-    server is gone) or for `LOAD_S` at most.
+    server is gone), until `then` calls `load.stop()`, or for `LOAD_S` at most.
     """
     load, started = Load(), time.monotonic()
     bases = [bases] if isinstance(bases, str) else bases
@@ -224,8 +243,9 @@ async def drive(
         rng = random.Random(n)
         base = bases[n % len(bases)]
         async with httpx.AsyncClient(base_url=base, timeout=REQUEST_S) as http:
-            while len(load.answers) < until or (
-                then is not None and time.monotonic() - started < LOAD_S
+            while not load.stopped and (
+                len(load.answers) < until
+                or (then is not None and time.monotonic() - started < LOAD_S)
             ):
                 path, headers = rng.choice(mix)
                 sent = time.monotonic()
@@ -234,10 +254,7 @@ async def drive(
                 except httpx.TransportError:
                     load.cut.append(sent)
                     return
-                decision = response.headers.get("X-Decision-Id")
-                load.answers.append(
-                    Answer(response.status_code, decision, sent, time.monotonic())
-                )
+                load.answers.append(answer_of(response, sent))
                 if then is not None and len(load.answers) == until:
                     followers.append(asyncio.create_task(then(load)))
 

@@ -42,6 +42,7 @@ from served import (
     Answer,
     Event,
     Load,
+    answer_of,
     chains,
     demo_copy,
     drive,
@@ -78,8 +79,7 @@ async def send(
     async with httpx.AsyncClient(base_url=base, timeout=REQUEST_S) as http:
         sent = time.monotonic()
         response = await http.request(method, path, headers=headers, **kw)
-    decision = response.headers.get("X-Decision-Id")
-    return Answer(response.status_code, decision, sent, time.monotonic()), response
+    return answer_of(response, sent), response
 
 
 async def hit(
