@@ -57,7 +57,7 @@ from governance.settings import load_settings
 
 OUTAGE_AFTER = 60  # answers before the store's relay stops
 OUTAGE_S = 1.5  # how long the store is away
-RECOVERED_S = 6.0  # the load goes on this long after the store is back
+RECOVERED_S = 3.0  # the load goes on this long after the store is back
 STORE_CODES = {"authentication_unavailable", "dependency_unavailable"}
 CROWD = 70  # concurrent reads: more than the store's pool (20 + 20 overflow)
 SLOW_STORE_S = 0.4  # per answer of the store while the pool is exhausted
@@ -174,7 +174,7 @@ class TestPostgresRestart:
         after = [a.status for a in restart["load"].answers if a.sent > settled]
 
         assert restart["window"]["terminated"] >= 1
-        assert len(after) >= 20
+        assert len(after) >= 10
         assert set(after) <= {200, 403}
 
     def test_every_answered_read_has_one_event_and_the_trail_verifies(self, restart):
@@ -193,11 +193,19 @@ def exhausted(outages: dict[str, Any], restart: dict[str, Any]) -> dict[str, Any
     """A crowd of reads while every store answer is slow, then one read at full speed."""
     path, headers = contract_read(outages["folder"], 1)
     store = outages["store"]
-    store.delay_s = SLOW_STORE_S
-    try:
-        answers = asyncio.run(crowd(outages["base"], path, headers, CROWD))
-    finally:
-        store.delay_s = 0.0
+
+    async def slow_store_for_a_while() -> list[Answer]:
+        store.delay_s = SLOW_STORE_S
+        try:
+            reads = asyncio.ensure_future(crowd(outages["base"], path, headers, CROWD))
+            # past the pool's wait the refusals are in; those with a connection
+            # then finish at full speed
+            await asyncio.wait({reads}, timeout=POOL_WAIT_S + 1.5)
+        finally:
+            store.delay_s = 0.0
+        return await reads
+
+    answers = asyncio.run(slow_store_for_a_while())
     after = asyncio.run(crowd(outages["base"], path, headers, 1))[0]
     return {"answers": answers, "after": after}
 
