@@ -31,6 +31,7 @@ import pytest
 from factories import auth, subjects
 from pg import fresh_database
 from sqlalchemy import insert, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from audit.verify import VerifyReport, verify_trail
 from governance.auth.models import Caller
@@ -263,6 +264,20 @@ async def drive(
     return load
 
 
+async def crowd(base: str, path: str, headers: dict[str, str], n: int) -> list[Answer]:
+    """`n` reads of `path` at once, each on a new connection of its own."""
+    fresh = httpx.Limits(max_connections=n, max_keepalive_connections=0)
+    async with httpx.AsyncClient(
+        base_url=base, timeout=REQUEST_S, limits=fresh
+    ) as http:
+
+        async def one() -> Answer:
+            sent = time.monotonic()
+            return answer_of(await http.get(path, headers=headers), sent)
+
+        return list(await asyncio.gather(*(one() for _ in range(n))))
+
+
 # --- what the store holds ----------------------------------------------------------------
 
 
@@ -280,17 +295,30 @@ async def stored(url: str) -> tuple[list[Event], VerifyReport]:
     """Every stored event that has a decision id, and the trail's verification."""
     store = await open_store(url)
     try:
-        async with store.connect() as conn:
-            rows = await conn.execute(
-                text(
-                    "SELECT decision_id, outcome, reason, chain_id FROM audit_events"
-                    " WHERE decision_id IS NOT NULL"
-                )
-            )
-            events = [Event(*r) for r in rows]
-        return events, await verify_trail(store)
+        return await events_in(store), await verify_trail(store)
     finally:
         await store.dispose()
+
+
+async def events_at(url: str) -> list[Event]:
+    """Every stored event that has a decision id (no verification)."""
+    store = await open_store(url)
+    try:
+        return await events_in(store)
+    finally:
+        await store.dispose()
+
+
+async def events_in(store: AsyncEngine) -> list[Event]:
+    """Every event in `store` that has a decision id."""
+    async with store.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT decision_id, outcome, reason, chain_id FROM audit_events"
+                " WHERE decision_id IS NOT NULL"
+            )
+        )
+        return [Event(*r) for r in rows]
 
 
 async def chains(url: str) -> dict[str, str]:

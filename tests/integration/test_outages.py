@@ -29,7 +29,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx2 as httpx
 import pytest
 import yaml
 from breakers import terminate_backends
@@ -40,7 +39,7 @@ from served import (
     READ,
     Answer,
     Load,
-    answer_of,
+    crowd,
     demo_copy,
     drive,
     governed_reads,
@@ -60,7 +59,7 @@ OUTAGE_S = 1.5  # how long the store is away
 RECOVERED_S = 3.0  # the load goes on this long after the store is back
 STORE_CODES = {"authentication_unavailable", "dependency_unavailable"}
 CROWD = 70  # concurrent reads: more than the store's pool (20 + 20 overflow)
-SLOW_STORE_S = 0.4  # per answer of the store while the pool is exhausted
+SLOW_STORE_S = 1.5  # per answer of the store while the pool is exhausted
 POOL_WAIT_S = 2.0  # adapters.sql.engine.PG_POOL_WAIT_S
 SOURCE_BOUND_S = 0.5  # connect and statement bounds of the source
 SLOW_SOURCE_S = 30.0  # longer than any wait: a source that never answers
@@ -108,17 +107,6 @@ def contract_read(folder: Path, n: int = 0) -> tuple[str, dict[str, str]]:
     return READ.format(subject=subject), auth(
         keys_of(folder)["brand-app"], "order_fulfilment"
     )
-
-
-async def crowd(base: str, path: str, headers: dict[str, str], n: int) -> list[Answer]:
-    """`n` reads at once, each on a connection of its own."""
-
-    async def one() -> Answer:
-        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-            sent = time.monotonic()
-            return answer_of(await http.get(path, headers=headers), sent)
-
-    return list(await asyncio.gather(*(one() for _ in range(n))))
 
 
 def latency(a: Answer) -> float:
