@@ -8,7 +8,9 @@ shutdown, several instances, store and source faults):
 - `serving()`: `govproxy serve [--workers N]` on it, waited for until it answers;
 - `drive()`: several client connections sending governed reads, recording each
   answer's status, decision id and send time, and reads that got no answer;
-- `stored()`: what the store holds afterwards, and the trail's verification.
+- `crowd()`: many reads at once, each on a new connection.
+
+What the store holds afterwards is read with `accounting`.
 """
 
 import asyncio
@@ -28,12 +30,11 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
+from accounting import Answer, chains
 from factories import auth, subjects
 from pg import fresh_database
-from sqlalchemy import insert, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import insert, select
 
-from audit.verify import VerifyReport, verify_trail
 from governance.auth.models import Caller
 from governance.store import open_store
 
@@ -41,7 +42,6 @@ CLIENTS = 6
 STARTUP_S = 45.0  # several workers start on a shared 2-core machine
 REQUEST_S = 15.0  # one read's client timeout: longer than any bound of the proxy
 LOAD_S = 30.0  # the most a load runs
-OUTCOMES = {200: "allowed", 403: "denied", 503: "error", 504: "error"}
 READ = "/v1/datasets/customers/records/{subject}"
 PROBLEM_JSON = "application/problem+json"
 
@@ -181,20 +181,6 @@ def governed_reads(folder: Path) -> list[tuple[str, dict[str, str]]]:
     ]
 
 
-@dataclass(frozen=True)
-class Answer:
-    """One answer a client received: status, decision id, when sent and received.
-
-    `code` is the problem's code when the answer is problem+json.
-    """
-
-    status: int
-    decision_id: str | None
-    sent: float
-    received: float
-    code: str | None = None
-
-
 def answer_of(response: httpx.Response, sent: float) -> Answer:
     """The `Answer` of a response to a request sent at `sent`."""
     code = None
@@ -276,69 +262,3 @@ async def crowd(base: str, path: str, headers: dict[str, str], n: int) -> list[A
             return answer_of(await http.get(path, headers=headers), sent)
 
         return list(await asyncio.gather(*(one() for _ in range(n))))
-
-
-# --- what the store holds ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Event:
-    """A stored access event: its decision id, outcome, reason and chain."""
-
-    decision_id: str
-    outcome: str
-    reason: str | None
-    chain_id: str
-
-
-async def stored(url: str) -> tuple[list[Event], VerifyReport]:
-    """Every stored event that has a decision id, and the trail's verification."""
-    store = await open_store(url)
-    try:
-        return await events_in(store), await verify_trail(store)
-    finally:
-        await store.dispose()
-
-
-async def events_at(url: str) -> list[Event]:
-    """Every stored event that has a decision id (no verification)."""
-    store = await open_store(url)
-    try:
-        return await events_in(store)
-    finally:
-        await store.dispose()
-
-
-async def events_in(store: AsyncEngine) -> list[Event]:
-    """Every event in `store` that has a decision id."""
-    async with store.connect() as conn:
-        rows = await conn.execute(
-            text(
-                "SELECT decision_id, outcome, reason, chain_id FROM audit_events"
-                " WHERE decision_id IS NOT NULL"
-            )
-        )
-        return [Event(*r) for r in rows]
-
-
-async def chains(url: str) -> dict[str, str]:
-    """Chain id -> writer (`host:pid`) of every audit writer registered in the store."""
-    store = await open_store(url)
-    try:
-        async with store.connect() as conn:
-            rows = await conn.execute(text("SELECT chain_id, writer FROM audit_chains"))
-            return {r[0]: r[1] for r in rows}
-    finally:
-        await store.dispose()
-
-
-def unaudited(answers: list[Answer], events: list[Event]) -> list[Answer]:
-    """Answers that do not have exactly one stored event with the outcome told."""
-    found: dict[str, list[str]] = {}
-    for event in events:
-        found.setdefault(event.decision_id, []).append(event.outcome)
-    return [
-        a
-        for a in answers
-        if a.decision_id is None or found.get(a.decision_id) != [OUTCOMES[a.status]]
-    ]

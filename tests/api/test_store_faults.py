@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx2 as httpx
 import pytest
+from accounting import stored
 from breakers import (
     AUDIT_UNWRITABLE,
     CALLERS_UNREADABLE,
@@ -26,7 +27,7 @@ from breakers import (
 )
 from factories import auth, subjects
 from fastapi.testclient import TestClient
-from served import demo_copy, keys_of, stored
+from served import demo_copy, keys_of
 
 from governance.app import create_app
 from governance.settings import load_settings

@@ -19,16 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from served import (
-    Load,
-    demo_copy,
-    drive,
-    governed_reads,
-    proxy_env,
-    serving,
-    stored,
-    unaudited,
-)
+from accounting import stored, unaudited
+from served import Load, demo_copy, drive, governed_reads, proxy_env, serving
 
 KILL_AFTER = 150  # answers received before the first process is killed
 AFTER_RESTART = 30  # answers from the second process

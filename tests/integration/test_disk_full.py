@@ -21,8 +21,9 @@ from typing import Any
 
 import httpx2 as httpx
 import pytest
+from accounting import stored
 from factories import auth, subjects
-from served import READ, demo_copy, keys_of, proxy_env, serving, stored
+from served import READ, demo_copy, keys_of, proxy_env, serving
 
 DISK = "6m"  # the demo store is about 1 MiB
 CHUNK = 64 * 1024

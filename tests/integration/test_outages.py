@@ -31,13 +31,13 @@ from typing import Any
 
 import pytest
 import yaml
+from accounting import Answer, stored, unaudited
 from breakers import terminate_backends
 from factories import auth, subjects
 from pg import write_customer_tables
 from relay import Relay
 from served import (
     READ,
-    Answer,
     Load,
     crowd,
     demo_copy,
@@ -46,11 +46,10 @@ from served import (
     keys_of,
     proxy_env,
     serving,
-    stored,
-    unaudited,
 )
 from sqlalchemy.engine import make_url
 
+from adapters.sql.engine import PG_POOL_WAIT_S as POOL_WAIT_S
 from governance.demo.dataset import generate_customers
 from governance.settings import load_settings
 
@@ -60,7 +59,6 @@ RECOVERED_S = 3.0  # the load goes on this long after the store is back
 STORE_CODES = {"authentication_unavailable", "dependency_unavailable"}
 CROWD = 70  # concurrent reads: more than the store's pool (20 + 20 overflow)
 SLOW_STORE_S = 1.5  # per answer of the store while the pool is exhausted
-POOL_WAIT_S = 2.0  # adapters.sql.engine.PG_POOL_WAIT_S
 SOURCE_BOUND_S = 0.5  # connect and statement bounds of the source
 SLOW_SOURCE_S = 30.0  # longer than any wait: a source that never answers
 pytestmark = pytest.mark.postgres

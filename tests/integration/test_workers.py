@@ -33,27 +33,22 @@ from typing import Any
 
 import httpx2 as httpx
 import pytest
+from accounting import Answer, Event, chains, events_at, stored, unaudited
 from breakers import AUDIT_UNWRITABLE
 from factories import auth, subjects
 from served import (
     CLIENTS,
     READ,
     REQUEST_S,
-    Answer,
-    Event,
     Load,
     answer_of,
-    chains,
     crowd,
     demo_copy,
     drive,
-    events_at,
     governed_reads,
     keys_of,
     proxy_env,
     serving,
-    stored,
-    unaudited,
     wait_for_writers,
     wait_until_up,
 )
