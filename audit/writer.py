@@ -11,13 +11,14 @@ batch) meanwhile; PostgreSQL's driver waits without holding the loop already.
 What one commit writes is `audit.batch`.
 
 A failed transaction stores nothing. If the store itself failed (locked, full,
-unreachable, timed out), every append of the batch fails at once: retrying them
-one by one would only wait out the same timeout again each time. If one append
-may be at fault (a constraint its `also` broke, a detail that cannot be
-encoded), the others are retried without it. Either way the writer then takes
-its chain's head from the store, which is the truth even when a commit failed
-after reaching the server; while the store cannot even be read, the next batch
-reads the head first, so the chain never forks or leaves a gap.
+unreachable, timed out, no pooled connection free), every append of the batch
+fails at once: retrying them one by one would only wait out the same timeout
+again each time. If one append may be at fault (a constraint its `also` broke,
+a detail that cannot be encoded), the others are retried without it. Either
+way the writer then takes its chain's head from the store, which is the truth
+even when a commit failed after reaching the server; while the store cannot
+even be read, the next batch reads the head first, so the chain never forks or
+leaves a gap.
 
 Statements passed as `also` (for example a consent event) commit in the same
 transaction as their audit event: both are stored, or neither. So do the
@@ -45,6 +46,7 @@ from sqlalchemy.exc import (
     ProgrammingError,
     SQLAlchemyError,
 )
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
@@ -253,7 +255,7 @@ def _store_failed(exc: Exception) -> bool:
     """Whether the store failed, rather than one statement of one append."""
     if isinstance(exc, IntegrityError | DataError | ProgrammingError):
         return False
-    return isinstance(exc, DBAPIError | OSError | TimeoutError)
+    return isinstance(exc, DBAPIError | OSError | TimeoutError | PoolTimeout)
 
 
 def _fail(batch: list[_Pending]) -> None:

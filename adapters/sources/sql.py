@@ -12,16 +12,19 @@ Every engine gives the same answers for the same rows:
 
 Reads by key on SQLite and PostgreSQL run the compiled statement on a plain
 connection (`adapters.sources.by_key`); scans, and MySQL and MariaDB, go
-through the engine. Each read holds a connection for at most the connect bound
-plus the statement bound (`adapters.sources.engines.Timeouts`). Driver errors and timeouts become
+through the engine. Each read is answered within the connect bound plus the
+statement bound
+(`adapters.sources.engines.Timeouts`), however many wait for the same source;
+a read cut off at that deadline finishes closing its connection in the
+background (see `_within`). Driver errors and timeouts become
 `DataSourceUnavailable`, which names the source and never its URL; the
 pipeline answers 503.
 """
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -34,6 +37,7 @@ from sqlalchemy import (
     select,
     table,
 )
+from sqlalchemy.engine import Row
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -45,6 +49,9 @@ from governance.errors import ConfigurationError, DataSourceUnavailable
 from governance.types import Record
 
 _STATEMENT_CACHE = 1024
+T = TypeVar("T")
+# Reads cut off at their deadline, still closing their connections.
+_CLOSING: set[asyncio.Task[Any]] = set()
 
 
 class SqlDataSource:
@@ -106,14 +113,18 @@ class SqlDataSource:
             if len(self._by_key) < _STATEMENT_CACHE:
                 self._by_key[key] = by_key
         reader = self._by_key_readers.get(dataset.source)
+
+        async def read() -> Sequence[Sequence[Any]]:
+            if reader is not None:
+                return await reader.rows(by_key.sql, subject_id)
+            async with self._engines[dataset.source].connect() as conn:
+                found: Sequence[Row[Any]] = (
+                    await conn.execute(by_key.stmt, {"subject_id": subject_id})
+                ).all()
+                return found
+
         try:
-            async with asyncio.timeout(self._deadlines[dataset.source]):
-                if reader is not None:
-                    rows = await reader.rows(by_key.sql, subject_id)
-                else:
-                    async with self._engines[dataset.source].connect() as conn:
-                        params = {"subject_id": subject_id}
-                        rows = (await conn.execute(by_key.stmt, params)).all()
+            rows = await _within(self._deadlines[dataset.source], read())
         except (SQLAlchemyError, *DRIVER_ERRORS) as exc:
             raise _unavailable(dataset, exc) from None
         for row in rows:  # the store's `=` may fold case or spaces: compare again
@@ -144,11 +155,9 @@ class SqlDataSource:
         """Rows in subject-key order after `after`, filtered by tags."""
         t = _table(dataset)
         key = t.c[dataset.subject_key]
-        try:
-            async with (
-                asyncio.timeout(self._deadlines[dataset.source]),
-                self._engines[dataset.source].connect() as conn,
-            ):
+
+        async def read() -> Sequence[Row[Any]]:
+            async with self._engines[dataset.source].connect() as conn:
                 order = await self._text.of(conn, key)
                 stmt = select(*[t.c[c] for c in columns]).order_by(order).limit(limit)
                 if after is not None:
@@ -157,7 +166,10 @@ class SqlDataSource:
                 stmt = await self._with_tags(
                     conn, stmt, dataset, key, tags_any, tags_all
                 )
-                rows = (await conn.execute(stmt)).all()
+                return (await conn.execute(stmt)).all()
+
+        try:
+            rows = await _within(self._deadlines[dataset.source], read())
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             raise _unavailable(dataset, exc) from None
         return [dict(r._mapping) for r in rows]
@@ -201,6 +213,35 @@ class _ByKey:
     stmt: Select[Any]
     sql: str
     positions: tuple[tuple[str, int], ...]
+
+
+async def _within(deadline: float | None, read: Coroutine[Any, Any, T]) -> T:
+    """The result of `read`, or `TimeoutError` at `deadline`, never later.
+
+    A read cancelled mid-statement closes its connection before it ends, and
+    SQLAlchemy first asks an asyncpg connection to close gracefully, waiting up
+    to 2 s for a server that may never answer: on the request's time, that
+    would triple a 1 s deadline. So the read runs as a task of its own; at the
+    deadline the request is answered and the cancelled task finishes closing
+    in the background. Without a deadline (SQLite, bounded inline) it runs here.
+    """
+    if deadline is None:
+        return await read
+    task = asyncio.ensure_future(read)
+    _CLOSING.add(task)
+    task.add_done_callback(_settled)
+    try:
+        async with asyncio.timeout(deadline):
+            return await asyncio.shield(task)
+    finally:
+        task.cancel()  # a no-op once it is done
+
+
+def _settled(task: asyncio.Task[Any]) -> None:
+    """Forget a finished read; its failure, if any, was raised to the request already."""
+    _CLOSING.discard(task)
+    if not task.cancelled():
+        task.exception()
 
 
 def _unavailable(dataset: Dataset, exc: BaseException) -> DataSourceUnavailable:

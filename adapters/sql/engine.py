@@ -15,7 +15,10 @@ with `PG_SESSION`: commits wait for the WAL flush whatever the server's or the
 database's default (`synchronous_commit`, set by the client, outranks both),
 and a statement waits at most `lock_timeout` for a lock and runs at most
 `statement_timeout`, so a locked or stalled store turns requests into 503s
-instead of piling them up. Its pool keeps `PG_POOL` connections open.
+instead of piling them up. Its pool keeps `PG_POOL` connections open (and as
+many more for bursts); a request waits at most `PG_POOL_WAIT_S` for one of
+them, and a new connection at most `PG_CONNECT_S` for the server, and then
+fails (503) rather than queue behind a store that is slow or gone.
 """
 
 from typing import Any
@@ -36,6 +39,11 @@ _SQLITE_PRAGMAS = (
 # process forked on the server): with SQLAlchemy's default of 5, 16 concurrent
 # governed reads ran 30% slower with the durable audit than without it.
 PG_POOL = 20
+# The most a request waits for a pooled connection, and for a new connection to
+# the server: past these the store is slow or gone, and waiting longer would only
+# pile requests up (SQLAlchemy's and asyncpg's defaults are 30 and 60 s).
+PG_POOL_WAIT_S = 2.0
+PG_CONNECT_S = 5.0
 PG_SESSION = {
     "synchronous_commit": "on",
     "lock_timeout": "2s",
@@ -57,7 +65,8 @@ def create_engine(url: str) -> AsyncEngine:
             pool_pre_ping=True,
             pool_size=PG_POOL,
             max_overflow=PG_POOL,
-            connect_args={"server_settings": PG_SESSION},
+            pool_timeout=PG_POOL_WAIT_S,
+            connect_args={"server_settings": PG_SESSION, "timeout": PG_CONNECT_S},
         )
     return create_async_engine(url, pool_pre_ping=True)
 

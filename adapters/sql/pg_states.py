@@ -5,7 +5,8 @@ caller its key id names, on every request. Through SQLAlchemy's pool that costs
 a pre-ping, a BEGIN and a ROLLBACK around a 0.05 ms lookup (0.55 ms at p50
 here); a plain asyncpg pool runs one prepared statement per read (0.09 ms), in
 sessions with the store's bounded lock and statement waits
-(`adapters.sql.engine.PG_SESSION`). It returns the rows that the engine readers
+(`adapters.sql.engine.PG_SESSION`) and the store's bounded waits for a
+connection (`PG_POOL_WAIT_S`, `PG_CONNECT_S`). It returns the rows that the engine readers
 (`governance.consent.ledger.SqlStateReader`, `governance.auth.registry.SqlKeyReader`)
 return. The pool only ever runs these read-only statements outside any
 transaction, so there is no session state to reset when a connection goes back.
@@ -17,7 +18,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from adapters.sql.engine import PG_SESSION
+from adapters.sql.engine import PG_CONNECT_S, PG_POOL_WAIT_S, PG_SESSION
 from governance.auth.registry import KEY_SQL
 from governance.consent.ledger import STATE_COLUMNS
 from governance.errors import StoreUnavailable
@@ -51,6 +52,7 @@ class PgStateReader:
             max_size=POOL_SIZE,
             reset=_no_reset,
             server_settings=PG_SESSION,
+            timeout=PG_CONNECT_S,
         )
         return cls(pool)
 
@@ -70,9 +72,14 @@ class PgStateReader:
 
     async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         try:
-            async with self._pool.acquire() as conn:
+            async with self._pool.acquire(timeout=PG_POOL_WAIT_S) as conn:
                 rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+        except (
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+            OSError,
+            TimeoutError,
+        ) as exc:
             raise StoreUnavailable(
                 f"the governance store could not be read ({type(exc).__name__})"
             ) from None

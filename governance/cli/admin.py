@@ -26,6 +26,11 @@ T = TypeVar("T")
 
 # How long SIGTERM waits for in-flight requests before closing their connections.
 GRACEFUL_SHUTDOWN_S = 30
+# How long the supervisor of several workers waits for a worker to answer its
+# health ping before killing it as hung. A spawned worker answers only once it
+# has imported the proxy, which takes seconds on a busy machine: with uvicorn's
+# 5 s default, workers on a loaded host were killed and respawned forever.
+WORKER_HEALTHCHECK_S = 60
 
 
 def add_parsers(sub: Any) -> None:
@@ -110,6 +115,7 @@ def serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level="warning",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
     )
     return 0
 

@@ -11,157 +11,34 @@ next request after the fault must be answered, the trail still verifying.
 """
 
 import asyncio
-import json
-import shutil
-import sqlite3
-import threading
-from collections.abc import Callable, Coroutine, Iterator
-from contextlib import AbstractContextManager, closing, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import asyncpg
 import httpx2 as httpx
 import pytest
+from accounting import stored
+from breakers import (
+    AUDIT_UNWRITABLE,
+    CALLERS_UNREADABLE,
+    pg_table_locked,
+    terminate_backends,
+)
 from factories import auth, subjects
 from fastapi.testclient import TestClient
-from pg import fresh_database
-from sqlalchemy import insert, select, text
-from sqlalchemy.engine import make_url
+from served import demo_copy, keys_of
 
-from audit.verify import VerifyReport, verify_trail
 from governance.app import create_app
-from governance.auth.models import Caller
 from governance.settings import load_settings
-from governance.store import open_store
 
-T = TypeVar("T")
 READ = "/v1/datasets/customers/records/{subject}"
 PROBLEM_JSON = "application/problem+json"
 # SQLite: how long a write waits for another process's lock before failing.
 SQLITE_BUSY_S = 0.2
-Fault = Callable[[str], AbstractContextManager[None]]
-TERMINATE_OTHERS = (
-    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-)
-
-
-# --- breaking the store from outside ------------------------------------------------------
-
-
-class PgSession:
-    """A PostgreSQL session on a thread of its own, so it holds locks while requests run."""
-
-    def __init__(self, url: str) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
-        dsn = make_url(url).set(drivername="postgresql").render_as_string(False)
-        self._conn: asyncpg.Connection = self._call(asyncpg.connect(dsn))
-
-    def _call(self, work: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(work, self._loop).result(timeout=30)
-
-    def execute(self, sql: str) -> None:
-        """Run `sql` (one or more statements, no parameters) in this session."""
-        self._call(self._conn.execute(sql))
-
-    def value(self, sql: str) -> Any:
-        """The first column of the first row of `sql`."""
-        return self._call(self._conn.fetchval(sql))
-
-    def close(self) -> None:
-        """Close the session and stop its thread."""
-        self._call(self._conn.close())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
-
-
-@contextmanager
-def pg_table_locked(url: str, table: str) -> Iterator[None]:
-    """Another session holds `table` in ACCESS EXCLUSIVE mode: no read, no write."""
-    session = PgSession(url)
-    try:
-        session.execute(f"BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
-        yield
-        session.execute("ROLLBACK")
-    finally:
-        session.close()
-
-
-@contextmanager
-def sqlite_write_locked(url: str) -> Iterator[None]:
-    """Another connection holds the store's write lock (WAL: reads go on)."""
-    with closing(
-        sqlite3.connect(str(make_url(url).database), isolation_level=None)
-    ) as db:
-        db.execute("BEGIN EXCLUSIVE")
-        try:
-            yield
-        finally:
-            db.execute("ROLLBACK")
-
-
-@contextmanager
-def sqlite_callers_missing(url: str) -> Iterator[None]:
-    """The caller table is not where the store expects it (a damaged store)."""
-    with closing(
-        sqlite3.connect(str(make_url(url).database), isolation_level=None)
-    ) as db:
-        db.execute("ALTER TABLE callers RENAME TO callers_away")
-        try:
-            yield
-        finally:
-            db.execute("ALTER TABLE callers_away RENAME TO callers")
-
-
-AUDIT_UNWRITABLE: dict[str, Fault] = {
-    "sqlite": sqlite_write_locked,
-    "postgresql": lambda url: pg_table_locked(url, "audit_events"),
-}
-CALLERS_UNREADABLE: dict[str, Fault] = {
-    "sqlite": sqlite_callers_missing,
-    "postgresql": lambda url: pg_table_locked(url, "callers"),
-}
 
 
 # --- deployments -------------------------------------------------------------------------
-
-
-async def copy_callers(db: Path, url: str) -> None:
-    """Create the store at `url` holding the demo store's callers, keys included."""
-    source, target = (
-        await open_store(f"sqlite+aiosqlite:///{db}"),
-        await open_store(url),
-    )
-    try:
-        async with source.connect() as conn:
-            rows = [dict(r._mapping) for r in await conn.execute(select(Caller))]
-        async with target.begin() as conn:
-            await conn.execute(insert(Caller), rows)
-    finally:
-        await source.dispose()
-        await target.dispose()
-
-
-@contextmanager
-def demo_copy(
-    template: Path, tmp_path_factory: pytest.TempPathFactory, kind: str
-) -> Iterator[tuple[Path, str]]:
-    """A copy of the demo deployment and the URL of its store of this kind."""
-    folder = tmp_path_factory.mktemp("store-faults") / "demo"
-    shutil.copytree(template, folder)
-    if kind == "sqlite":
-        yield (
-            folder,
-            f"sqlite+aiosqlite:///{folder / 'governance.db'}?timeout={SQLITE_BUSY_S}",
-        )
-        return
-    with fresh_database() as url:
-        asyncio.run(copy_callers(folder / "governance.db", url))
-        yield folder, url
 
 
 @pytest.fixture(
@@ -174,7 +51,10 @@ def deployment(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[str, Path, str]]:
     """(store kind, a copy of the demo deployment, the URL of its store)."""
-    with demo_copy(demo_template, tmp_path_factory, request.param) as (folder, url):
+    root = tmp_path_factory.mktemp("store-faults")
+    with demo_copy(
+        demo_template, root, request.param, sqlite_query=f"?timeout={SQLITE_BUSY_S}"
+    ) as (folder, url):
         yield request.param, folder, url
 
 
@@ -186,33 +66,11 @@ def proxy(folder: Path, store_url: str) -> Iterator[TestClient]:
         yield client
 
 
-def keys_of(folder: Path) -> dict[str, str]:
-    """Caller name -> bearer key of the demo callers."""
-    creds = json.loads((folder / "demo-credentials.json").read_text(encoding="utf-8"))
-    return {c["name"]: c["key"] for c in creds}
-
-
 def read(client: TestClient, key: str, subject: str) -> httpx.Response:
     """A governed read that needs no consent (contract), answered 200 when all is well."""
     return client.get(
         READ.format(subject=subject), headers=auth(key, "order_fulfilment")
     )
-
-
-async def stored_decisions(url: str) -> tuple[list[str], VerifyReport]:
-    """Decision ids of every stored access event, and the trail's verification."""
-    store = await open_store(url)
-    try:
-        async with store.connect() as conn:
-            found = await conn.execute(
-                text(
-                    "SELECT decision_id FROM audit_events WHERE decision_id IS NOT NULL"
-                )
-            )
-            decisions = [r[0] for r in found]
-        return decisions, await verify_trail(store)
-    finally:
-        await store.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -228,14 +86,14 @@ def outage(deployment: tuple[str, Path, str]) -> dict[str, Any]:
         with CALLERS_UNREADABLE[kind](url):
             unauthenticated = read(client, key, subject)
         after_auth = read(client, key, subject)
-    decisions, report = asyncio.run(stored_decisions(url))
+    events, report = asyncio.run(stored(url))
     return {
         "before": before,
         "unaudited": unaudited,
         "after_audit": after_audit,
         "unauthenticated": unauthenticated,
         "after_auth": after_auth,
-        "decisions": decisions,
+        "decisions": [e.decision_id for e in events],
         "report": report,
     }
 
@@ -305,7 +163,9 @@ def pg_proxy(
 ) -> Iterator[tuple[TestClient, Path, str]]:
     """A proxy over a copy of the demo deployment whose store is on PostgreSQL."""
     with (
-        demo_copy(demo_template, tmp_path_factory, "postgresql") as (folder, url),
+        demo_copy(
+            demo_template, tmp_path_factory.mktemp("pg-sessions"), "postgresql"
+        ) as (folder, url),
         proxy(folder, url) as client,
     ):
         yield client, folder, url
@@ -334,11 +194,7 @@ class TestPostgresSessions:
         client, folder, url = pg_proxy
         key, subject = keys_of(folder)["brand-app"], subjects(folder, minor=False)[2]
         assert read(client, key, subject).status_code == 200
-        session = PgSession(url)
-        try:
-            terminated = session.value(TERMINATE_OTHERS)
-        finally:
-            session.close()
+        terminated = terminate_backends(url)
 
         assert terminated >= 2  # the store's pool and the consent reads' pool
         assert read(client, key, subject).status_code == 200
