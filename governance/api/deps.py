@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 
 from audit.checkpoint_task import Sealer
+from governance.budget import admit
 from governance.errors import AuthenticationFailed, ForbiddenRole
 from governance.services import Services
 from governance.types import Principal, Role
@@ -29,14 +30,24 @@ SealerDep = Annotated[Sealer, Depends(get_sealer)]
 
 
 async def get_principal(
+    request: Request,
     services: ServicesDep,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Principal | None:
-    """The caller a `Bearer` key belongs to, or None (handlers decide what that means)."""
+    """The caller a `Bearer` key belongs to, or None (handlers decide what that means).
+
+    A caller is charged one request of its budget here (`governance.budget`).
+    """
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer":  # auth schemes are case-insensitive (RFC 9110 11.1)
         return None
-    return await services.callers.authenticate(token.strip())
+    principal = await services.callers.authenticate(token.strip())
+    if principal is not None:
+        route = getattr(request.scope.get("route"), "path", "?")
+        await admit(
+            services.budget, services.audit, principal, f"{request.method} {route}"
+        )
+    return principal
 
 
 MaybePrincipalDep = Annotated[Principal | None, Depends(get_principal)]
