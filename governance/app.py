@@ -140,6 +140,9 @@ def create_app(settings: Settings) -> FastAPI:
         )
         decider = LiveDecider(first, cache_size=settings.decision_cache_size)
         counters = _counters(settings)
+        await (
+            counters.probe()
+        )  # connects early; a Redis that is down does not stop startup
         app.state.services = Services(
             catalog=catalog,
             store=store,

@@ -90,7 +90,7 @@ class RedisSettings(BaseModel):
         "share counters.",
     )
     timeout_ms: int = Field(
-        50,
+        100,
         gt=0,
         le=5000,
         description="Longest wait for one Redis answer; past it Redis counts as down.",

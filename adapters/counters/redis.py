@@ -6,15 +6,16 @@ instances whose clocks drift still agree on them. Every key starts with the
 configured prefix, so deployments sharing a Redis never share a counter.
 
 A Redis that refuses, fails or does not answer within `timeout_s` is *down*:
-`hit` raises `CountersUnavailable`, and for the next `RETRY_AFTER_S` it does so
-at once, without waiting on Redis again, so requests do not pile up behind a
-silent server. The next hit after that (or a `probe`, which `/healthz` makes)
-asks Redis again, and an answer brings the counters back up: no restart needed.
-Errors are kept as their type name only: a Redis error can name the host.
+that hit raises `CountersUnavailable`. Each hit asks Redis again, so a
+refusing Redis costs a request well under a millisecond and a silent one at
+most `timeout_s` (the pool of `MAX_CONNECTIONS` bounds how many wait), and the
+first answer brings the counters back up: no restart needed. Nothing stays
+tripped after a single slow answer, which on a busy event loop can be the
+loop's delay rather than Redis's. Errors are kept as their type name only: a
+Redis error can name the host.
 """
 
 import asyncio
-import time
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
@@ -24,7 +25,6 @@ from redis.exceptions import RedisError
 from governance.errors import CountersUnavailable
 from governance.ports import CountersState, Hit
 
-RETRY_AFTER_S = 0.5
 MAX_CONNECTIONS = 32  # per process; a hit holds one for ~50 us
 
 _HIT = """
@@ -60,12 +60,9 @@ class RedisCounters:
         self._timeout_s = timeout_s
         self._up = True
         self._last_error: str | None = None
-        self._quiet_until = 0.0
 
     async def hit(self, key: str, *, window_s: int) -> Hit:
         """Add one to `key` in Redis's current window and return the count so far."""
-        if not self._up and time.monotonic() < self._quiet_until:
-            raise CountersUnavailable("the shared counters are unavailable")
         try:
             async with asyncio.timeout(self._timeout_s):
                 count, left = await self._script(
@@ -78,10 +75,10 @@ class RedisCounters:
         return Hit(int(count), float(left))
 
     async def probe(self) -> CountersState:
-        """Ping Redis now; an answer brings the counters back up."""
+        """Ask Redis now (loading the script, so a first hit is one round trip)."""
         try:
             async with asyncio.timeout(self._timeout_s):
-                await self._client.ping()
+                await self._client.script_load(_HIT)
         except (RedisError, OSError, TimeoutError) as exc:
             self._failed(exc)
         else:
@@ -100,4 +97,3 @@ class RedisCounters:
     def _failed(self, exc: BaseException) -> None:
         self._up = False
         self._last_error = type(exc).__name__
-        self._quiet_until = time.monotonic() + RETRY_AFTER_S
