@@ -28,7 +28,12 @@ PROBLEM_JSON = "application/problem+json"
 
 @contextmanager
 def proxy(demo_dir: Path, budget: int, **redis: Any) -> Iterator[TestClient]:
-    """A running proxy over `demo_dir` with this budget and these Redis settings."""
+    """A running proxy over `demo_dir` with this budget and these Redis settings.
+
+    Redis gets a generous timeout unless the test sets one: a loaded machine can
+    delay an answer by tens of milliseconds, and only the hang test is about that.
+    """
+    redis.setdefault("timeout_ms", 2000)
     settings = load_settings(
         demo_dir / "govproxy.yaml",
         env="test",
