@@ -64,6 +64,15 @@ def budget_events(demo_dir: Path) -> list[dict[str, Any]]:
     return [dict(zip(names, r, strict=True)) for r in rows]
 
 
+def events_with(demo_dir: Path, decision_id: str) -> int:
+    """How many audit events carry `decision_id`."""
+    with closing(sqlite3.connect(demo_dir / "governance.db")) as conn:
+        (count,) = conn.execute(
+            "SELECT count(*) FROM audit_events WHERE decision_id = ?", (decision_id,)
+        ).fetchone()
+    return int(count)
+
+
 class TestInProcessBudget:
     """The embedded default: one process counts its callers' requests."""
 
@@ -84,7 +93,7 @@ class TestInProcessBudget:
     def test_a_refusal_is_audited_as_a_denial_naming_the_route_template(
         self, demo_dir, keys
     ):
-        """The 429 has one audit event: denied, `rate_limited`, the caller, no subject id."""
+        """The 429 has exactly one audit event: denied, `rate_limited`, no subject id."""
         with proxy(demo_dir, 1) as client:
             read(client, demo_dir, keys["brand-app"])
             refused = read(client, demo_dir, keys["brand-app"])
@@ -98,6 +107,7 @@ class TestInProcessBudget:
             "rate_limited",
         )
         assert event["decision_id"] == refused.headers["X-Decision-Id"]
+        assert events_with(demo_dir, event["decision_id"]) == 1
         assert json.loads(event["detail"]) == {
             "route": "GET /v1/datasets/{dataset}/records/{subject_id}"
         }
