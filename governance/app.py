@@ -140,9 +140,8 @@ def create_app(settings: Settings) -> FastAPI:
         )
         decider = LiveDecider(first, cache_size=settings.decision_cache_size)
         counters = _counters(settings)
-        await (
-            counters.probe()
-        )  # connects early; a Redis that is down does not stop startup
+        # Connect early; a Redis that is down does not stop startup (it fails closed).
+        await counters.probe()
         app.state.services = Services(
             catalog=catalog,
             store=store,
