@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
+from adapters.counters.memory import InProcessCounters
+from adapters.counters.redis import RedisCounters
 from adapters.keys.local import LocalKeyProvider
 from adapters.opa.decider import OpaDecider
 from adapters.rego.bundle import Bundle, load_bundle
@@ -41,6 +43,7 @@ from governance.api.routes import (
 )
 from governance.api.routes import text as text_routes
 from governance.auth.registry import CallerRegistry
+from governance.budget import CallerBudget
 from governance.catalog import load_catalog
 from governance.center.links import LINK_KEY_NAME, LinkSigner
 from governance.consent.ledger import ConsentLedger
@@ -51,6 +54,7 @@ from governance.masking.registry import build_operators
 from governance.pii import TextMasker
 from governance.policy.live import ClosableDecider, LiveDecider
 from governance.policy.reload import PolicyReloader
+from governance.ports import Counters
 from governance.services import Services, subject_referencer
 from governance.settings import Settings, load_settings
 from governance.store import open_store
@@ -95,6 +99,17 @@ async def _state_reader(url: str, dialect: str) -> PgStateReader | SqliteStateRe
     return SqliteStateReader.for_url(url)
 
 
+def _counters(settings: Settings) -> Counters:
+    """Redis when `redis.url` is set (shared by every process), else in-process."""
+    if settings.redis.url is None:
+        return InProcessCounters()
+    return RedisCounters(
+        settings.redis.url.get_secret_value(),
+        prefix=settings.redis.prefix,
+        timeout_s=settings.redis.timeout_ms / 1000,
+    )
+
+
 def create_app(settings: Settings) -> FastAPI:
     """Build the FastAPI app for `settings`; services start in its lifespan."""
     configure_logging(settings.log_format)
@@ -124,6 +139,9 @@ def create_app(settings: Settings) -> FastAPI:
             _policy_engines(settings, bundle)
         )
         decider = LiveDecider(first, cache_size=settings.decision_cache_size)
+        counters = _counters(settings)
+        # Connect early; a Redis that is down does not stop startup (it fails closed).
+        await counters.probe()
         app.state.services = Services(
             catalog=catalog,
             store=store,
@@ -143,6 +161,7 @@ def create_app(settings: Settings) -> FastAPI:
             issuer=settings.issuer,
             links=LinkSigner(keys.key(LINK_KEY_NAME)[1]),
             audit_signer=AuditSigner.from_keys(keys),
+            budget=CallerBudget(counters, settings.limits.caller_requests_per_minute),
         )
         app.state.policy = reloader = PolicyReloader(
             root=settings.policy_dir,
@@ -165,6 +184,7 @@ def create_app(settings: Settings) -> FastAPI:
             await source.close()
             await states.close()
             await store.dispose()
+            await counters.close()
 
     app = FastAPI(
         title="Governance Proxy",

@@ -27,10 +27,13 @@
     + TimeRangeTooWide                 time_range_too_wide (an export or breach query
                                        over more than 366 days)
   x Conflict                    409    conflict
+  x RateLimited                 429    rate_limited (the caller's budget is spent; .retry_after_s)
   x DependencyUnavailable       503    dependency_unavailable (fail closed)
     + PolicyEngineUnavailable, DataSourceUnavailable, AuditWriteFailed,
       StoreUnavailable
       + AuthenticationUnavailable      authentication_unavailable (key not checkable)
+    + CountersUnavailable              counters_unavailable (the shared counters cannot
+                                       be reached, so no budget can be checked)
 * ConfigurationError(ValueError)       startup only: names the file, the entry, the fault
 * MaskingParamsError(ValueError)       an operator's parameters are invalid
 ```
@@ -214,6 +217,18 @@ class Conflict(GovernanceError):
     title = "Conflict"
 
 
+class RateLimited(GovernanceError):
+    """The caller spent its request budget for the current window."""
+
+    code = "rate_limited"
+    status = 429
+    title = "Rate limited"
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+
 class DependencyUnavailable(GovernanceError):
     """A dependency needed to decide or answer safely is down: fail closed."""
 
@@ -242,6 +257,13 @@ class AuthenticationUnavailable(StoreUnavailable):
 
     code = "authentication_unavailable"
     title = "Authentication unavailable"
+
+
+class CountersUnavailable(DependencyUnavailable):
+    """The shared counters (Redis) did not answer in time: no budget can be checked."""
+
+    code = "counters_unavailable"
+    title = "Counters unavailable"
 
 
 class AuditWriteFailed(DependencyUnavailable):

@@ -5,6 +5,7 @@ receives objects that satisfy these Protocols from `governance.app.create_app`.
 """
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from governance.catalog import Dataset
@@ -59,4 +60,45 @@ class KeyProvider(Protocol):
 
     def versions(self, name: str) -> Mapping[str, bytes]:
         """Return every version of key `name` (to open what older versions sealed)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A counter after one increment: its value in the current window, and when that ends."""
+
+    count: int
+    resets_in_s: float
+
+
+@dataclass(frozen=True)
+class CountersState:
+    """Whether the counters can be used; `last_error` is an exception type name only."""
+
+    backend: str
+    up: bool
+    last_error: str | None
+
+
+@runtime_checkable
+class Counters(Protocol):
+    """Fixed-window counters, shared by every process that uses the same backend."""
+
+    async def hit(self, key: str, *, window_s: int) -> Hit:
+        """Add one to `key` in the current `window_s`-second window and return it.
+
+        Raises `CountersUnavailable` when the backend cannot answer in time.
+        """
+        ...
+
+    async def probe(self) -> CountersState:
+        """Check the backend now (for `/healthz`) and return its state."""
+        ...
+
+    def state(self) -> CountersState:
+        """The state seen by the last operation, without asking the backend."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
         ...

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from audit.signing import AuditSigner
 from audit.writer import AuditWriter
 from governance.auth.registry import CallerRegistry
+from governance.budget import CallerBudget
 from governance.catalog import Catalog
 from governance.center.links import LinkSigner
 from governance.consent.ledger import ConsentLedger
@@ -45,6 +46,7 @@ class Services:
     issuer: str
     links: LinkSigner
     audit_signer: AuditSigner
+    budget: CallerBudget
 
 
 def subject_referencer(key: bytes) -> Callable[[str], str]:

@@ -13,7 +13,14 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -45,6 +52,12 @@ class LimitSettings(BaseModel):
     max_scan_factor: int = Field(
         10, gt=0, description="A query page scans at most limit x this many rows."
     )
+    caller_requests_per_minute: int = Field(
+        100_000,
+        ge=0,
+        description="Requests one caller key may make per minute, across every "
+        "worker and instance sharing the counters (0 = no budget).",
+    )
 
 
 class SourceSettings(BaseModel):
@@ -58,6 +71,40 @@ class SourceSettings(BaseModel):
     statement_timeout_s: float = Field(
         5.0, gt=0, le=600, description="Longest a source may run one statement."
     )
+
+
+class RedisSettings(BaseModel):
+    """Where the shared counters live; without a URL they are in-process (one process)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: SecretStr | None = Field(
+        None,
+        description="redis:// or rediss:// URL (password included) of the counters; "
+        "None = in-process counters, exact for one process only.",
+    )
+    prefix: str = Field(
+        "govproxy:",
+        pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        description="Namespace of every key, so deployments sharing a Redis never "
+        "share counters.",
+    )
+    timeout_ms: int = Field(
+        100,
+        gt=0,
+        le=5000,
+        description="Longest wait for one Redis answer; past it Redis counts as down.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        """A Redis URL; the message never repeats it (it may hold a password)."""
+        if value is not None:
+            parts = urlsplit(value.get_secret_value())
+            if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+                raise ValueError("must be redis://[:password@]host[:port][/db]")
+        return value
 
 
 # Floors the law sets; a setting below them is refused at load (PIPL.md L-04, L-05, C-11).
@@ -178,6 +225,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = LimitSettings()
     sources: SourceSettings = SourceSettings()
     retention: RetentionSettings = RetentionSettings()
+    redis: RedisSettings = RedisSettings()
 
     @field_validator("opa_url")
     @classmethod

@@ -124,7 +124,8 @@ def _compose_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 def test_compose_file_resolves_to_the_deployment():
     """docker-compose accepts the file: every service is health-checked and limited,
-    the proxy waits for the others to be healthy, and OPA watches policies/ read-only."""
+    the proxy waits for the others to be healthy and counts in the compose Redis, and
+    OPA watches policies/ read-only."""
     result = _compose_config(SECRETS)
 
     assert result.returncode == 0, result.stderr
@@ -143,6 +144,9 @@ def test_compose_file_resolves_to_the_deployment():
     assert proxy["read_only"] is True
     assert proxy["environment"]["GOV_STORE_URL"].startswith(
         f"postgresql+asyncpg://gov:{SECRETS['GOV_PG_PASSWORD']}@postgres:"
+    )
+    assert proxy["environment"]["GOV_REDIS__URL"] == (
+        f"redis://:{SECRETS['GOV_REDIS_PASSWORD']}@redis:6379/0"
     )
     assert [n for n, s in services.items() if s.get("ports")] == ["proxy"]
     assert proxy["ports"] == ["127.0.0.1:8080:8080/tcp"]

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 
 from audit.checkpoint_task import Sealer
+from governance.budget import admit
 from governance.catalog.models import NAME, REFERENCE
 from governance.errors import AuthenticationFailed, ForbiddenRole, InvalidRequest
 from governance.services import Services
@@ -32,19 +33,31 @@ SealerDep = Annotated[Sealer, Depends(get_sealer)]
 
 
 async def get_principal(
+    request: Request,
     services: ServicesDep,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Principal | None:
     """The caller a `Bearer` key belongs to, or None (handlers decide what that means)."""
-    return await bearer(services, authorization)
+    return await bearer(request, services, authorization)
 
 
-async def bearer(services: Services, authorization: str | None) -> Principal | None:
-    """The caller of an `Authorization: Bearer <key>` header's value, or None."""
+async def bearer(
+    request: Request, services: Services, authorization: str | None
+) -> Principal | None:
+    """The caller of an `Authorization: Bearer <key>` header's value, or None.
+
+    A caller is charged one request of its budget here (`governance.budget`).
+    """
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer":  # auth schemes are case-insensitive (RFC 9110 11.1)
         return None
-    return await services.callers.authenticate(token.strip())
+    principal = await services.callers.authenticate(token.strip())
+    if principal is not None:
+        route = getattr(request.scope.get("route"), "path", "?")
+        await admit(
+            services.budget, services.audit, principal, f"{request.method} {route}"
+        )
+    return principal
 
 
 MaybePrincipalDep = Annotated[Principal | None, Depends(get_principal)]

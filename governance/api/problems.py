@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from governance.errors import GovernanceError
+from governance.errors import GovernanceError, RateLimited
 
 PROBLEM_JSON = "application/problem+json"
 _log = structlog.get_logger("governance.api")
@@ -52,6 +52,8 @@ async def _governance_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GovernanceError)  # noqa: S101 - registered for this type only
     extra = {"reasons": list(exc.reasons)} if exc.reasons else None
     headers_extra = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+    if isinstance(exc, RateLimited):
+        headers_extra["Retry-After"] = str(exc.retry_after_s)
     response = problem(
         exc.status,
         exc.code,

@@ -174,6 +174,8 @@ async def get_record(request: Request) -> JSONResponse:
     dataset: str = request.path_params["dataset"]
     subject_id: str = request.path_params["subject_id"]
 
+    principal = await bearer(request, services, request.headers.get("authorization"))
+
     async def step() -> dict[str, Any]:
         declared = AccessHeaders.of(request)
         if len(subject_id) > MAX_SUBJECT_ID:
@@ -181,7 +183,7 @@ async def get_record(request: Request) -> JSONResponse:
         return await read_record(
             services,
             trail,
-            principal=await bearer(services, request.headers.get("authorization")),
+            principal=principal,
             purpose_name=declared.purpose,
             dataset_name=dataset,
             subject_id=subject_id,

@@ -1,0 +1,1 @@
+"""Counters behind `governance.ports.Counters`: in-process (one process) and Redis (shared)."""
