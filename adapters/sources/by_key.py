@@ -112,6 +112,7 @@ class PgKeyReader:
                     min_size=0,
                     max_size=PG_POOL,
                     timeout=self._timeouts.connect_s,
+                    reset=_no_reset,
                     server_settings={
                         "statement_timeout": str(
                             round(self._timeouts.statement_s * 1000)
@@ -132,6 +133,12 @@ class PgKeyReader:
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
+
+
+async def _no_reset(_conn: asyncpg.Connection) -> None:
+    """Skip asyncpg's reset round trip on release (`RESET ALL`, `UNLISTEN *`, …):
+    these connections only run one read-only statement outside any transaction,
+    so they carry no session state to reset."""
 
 
 def key_reader(url: str, timeouts: Timeouts) -> KeyReader | None:
