@@ -47,7 +47,7 @@ class CheckpointCollector:
 
 
 def scrape(sealer: Sealer) -> bytes:
-    """The text exposition of every metric (Prometheus format 0.0.4)."""
+    """Every metric in the Prometheus text format (0.0.4)."""
     local = CollectorRegistry()
     local.register(CheckpointCollector(sealer))
     if MULTIPROCESS:

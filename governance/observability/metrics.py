@@ -24,7 +24,7 @@ from prometheus_client import (
 MULTIPROCESS = values.ValueClass is not values.MutexValue
 # `_created` samples exist only in one process; leave them out there too, so a
 # scrape looks the same with one worker or several.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 _LIVE: dict[str, Literal["livemin", "livemax", "livesum"]] = {
     "min": "livemin",

@@ -25,7 +25,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from governance.observability.metrics import REQUEST_SECONDS, REQUESTS
 
-_log = structlog.get_logger("governance.request")
 _WELL_FORMED_ID = re.compile(
     rb"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 )
@@ -79,6 +78,8 @@ class RequestLog:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # Bound to the logging configuration at its first line (then cached).
+        self._log = structlog.get_logger("governance.request")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -112,7 +113,27 @@ class RequestLog:
         finally:
             structlog.contextvars.reset_contextvars(**context)
             _FACTS.reset(token)
-            _finish(scope, facts, perf_counter() - started)
+            self._finish(scope, facts, perf_counter() - started)
+
+    def _finish(self, scope: Scope, facts: _Facts, seconds: float) -> None:
+        route = getattr(scope.get("route"), "path", UNMATCHED)
+        method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+        code = facts.code or _problem_code(facts.problem)
+        _observe(route, method, facts.status, code, seconds)
+        self._log.info(
+            "request",
+            request_id=facts.request_id,
+            method=method,
+            route=route,
+            status=facts.status,
+            code=code or None,
+            duration_ms=round(seconds * 1000, 3),
+            decision_id=facts.decision_id,
+            caller=facts.caller,
+            purpose=facts.purpose,
+            kind=facts.kind,
+            outcome=facts.outcome,
+        )
 
 
 def _request_id(headers: list[tuple[bytes, bytes]]) -> str:
@@ -122,33 +143,17 @@ def _request_id(headers: list[tuple[bytes, bytes]]) -> str:
     return os.urandom(16).hex()
 
 
-def _finish(scope: Scope, facts: _Facts, seconds: float) -> None:
-    route = getattr(scope.get("route"), "path", UNMATCHED)
-    method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-    code = facts.code or _problem_code(facts.problem)
-    key = (route, method, facts.status, code)
+def _observe(route: str, method: str, status: int, code: str, seconds: float) -> None:
+    """Count the request; label children are bound once per distinct outcome."""
+    key = (route, method, status, code)
     children = _bound.get(key)
     if children is None:
         children = _bound[key] = (
-            REQUESTS.labels(route, method, str(facts.status), code),
+            REQUESTS.labels(route, method, str(status), code),
             REQUEST_SECONDS.labels(route, method),
         )
     children[0].inc()
     children[1].observe(seconds)
-    _log.info(
-        "request",
-        request_id=facts.request_id,
-        method=method,
-        route=route,
-        status=facts.status,
-        code=code or None,
-        duration_ms=round(seconds * 1000, 3),
-        decision_id=facts.decision_id,
-        caller=facts.caller,
-        purpose=facts.purpose,
-        kind=facts.kind,
-        outcome=facts.outcome,
-    )
 
 
 def _problem_code(body: bytes | None) -> str:

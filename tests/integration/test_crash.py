@@ -12,17 +12,12 @@ answer.
 """
 
 import asyncio
-import json
 import os
 import random
 import shutil
 import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from contextlib import closing, contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +26,7 @@ import httpx2 as httpx
 import pytest
 from factories import auth, subjects
 from pg import fresh_database
+from serving import keys_of, serving
 from sqlalchemy import insert, select, text
 
 from audit.verify import VerifyReport, verify_trail
@@ -40,7 +36,6 @@ from governance.store import open_store
 CLIENTS = 6
 KILL_AFTER = 150  # answers received before the first process is killed
 AFTER_RESTART = 30  # answers from the second process
-STARTUP_S = 30.0
 OUTCOMES = {200: "allowed", 403: "denied"}
 
 
@@ -50,49 +45,6 @@ class Load:
 
     answers: list[tuple[int, str]] = field(default_factory=list)
     cut: int = 0
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def serving(folder: Path, env: dict[str, str], log: Path) -> Iterator[tuple[Any, str]]:
-    """`govproxy serve` on the deployment in `folder`; yields the process and its URL."""
-    port = free_port()
-    with log.open("ab") as out:
-        proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            [sys.executable, "-m", "governance", "--config", str(folder / "govproxy.yaml"),
-             "serve", "--host", "127.0.0.1", "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT, env=env,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base, proc, log)
-        yield proc, base
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(timeout=15)
-
-
-def wait_until_up(base: str, proc: Any, log: Path) -> None:
-    """Poll /healthz until the server answers; fail with its output if it dies."""
-    deadline = time.monotonic() + STARTUP_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(
-                f"govproxy serve exited: {log.read_text(errors='replace')[-2000:]}"
-            )
-        try:
-            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    pytest.fail(f"govproxy serve did not answer within {STARTUP_S:.0f} s")
 
 
 def requests(folder: Path) -> list[tuple[str, dict[str, str]]]:
@@ -105,12 +57,6 @@ def requests(folder: Path) -> list[tuple[str, dict[str, str]]]:
         (f"/v1/datasets/customers/records/{s}?fields=mobile,bank_card", denied)
         for s in adults
     ]
-
-
-def keys_of(folder: Path) -> dict[str, str]:
-    """Caller name -> bearer key of the demo callers."""
-    creds = json.loads((folder / "demo-credentials.json").read_text(encoding="utf-8"))
-    return {c["name"]: c["key"] for c in creds}
 
 
 async def drive(

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4
 
 from governance.api.deps import SealerDep
 from governance.observability.exposition import scrape
@@ -17,4 +17,4 @@ async def metrics(sealer: SealerDep) -> Response:
     Labels carry route templates, statuses, problem codes and bundle revisions,
     never a path, a subject or a caller's input.
     """
-    return Response(scrape(sealer), media_type=CONTENT_TYPE_LATEST)
+    return Response(scrape(sealer), media_type=CONTENT_TYPE_PLAIN_0_0_4)
