@@ -56,15 +56,19 @@ def configure_logging(fmt: Literal["json", "console"]) -> None:
         if fmt == "console"
         else structlog.processors.JSONRenderer(serializer=_orjson)
     )
+    # Changed in place, as structlog.testing.capture_logs does: loggers cached
+    # at their first line keep this list, so they follow every reconfiguration.
+    processors = structlog.get_config()["processors"]
+    processors[:] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact_sensitive,
+        structlog.processors.dict_tracebacks,
+        renderer,
+    ]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            redact_sensitive,
-            structlog.processors.dict_tracebacks,
-            renderer,
-        ],
+        processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
         cache_logger_on_first_use=True,
     )

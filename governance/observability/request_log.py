@@ -49,6 +49,7 @@ class _Facts:
     outcome: str | None = None
 
 
+_log = structlog.get_logger("governance.request")
 _FACTS: ContextVar[_Facts | None] = ContextVar("govproxy_request", default=None)
 _Children = tuple[Counter, Histogram]
 _bound: dict[tuple[str, str, int, str], _Children] = {}
@@ -78,8 +79,6 @@ class RequestLog:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        # Bound to the logging configuration at its first line (then cached).
-        self._log = structlog.get_logger("governance.request")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -120,7 +119,7 @@ class RequestLog:
         method = scope["method"] if scope["method"] in _METHODS else "OTHER"
         code = facts.code or _problem_code(facts.problem)
         _observe(route, method, facts.status, code, seconds)
-        self._log.info(
+        _log.info(
             "request",
             request_id=facts.request_id,
             method=method,

@@ -44,6 +44,7 @@ class Observed:
     scrapes: list[str]
     log: str
     secrets: set[str]
+    metric_dirs: tuple[int, int]  # serve's metrics directories while up, after stop
 
 
 def requests_counted(scrape: str, route: str) -> float:
@@ -178,11 +179,14 @@ def observed(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> O
         if not k.startswith("GOV_") and k != "PROMETHEUS_MULTIPROC_DIR"
     }
     env["GOV_LOG_FORMAT"] = "json"
+    env["TMPDIR"] = str(tmp := root / "tmp")  # where serve makes its metrics directory
+    tmp.mkdir()
     with serving(folder, env, log, workers=2) as (_, base):
         reads, chains = read_until_both_workers_served(base, folder)
         first = httpx.get(f"{base}/metrics")
         sent, tokens = exercise(base, folder)
         last = httpx.get(f"{base}/metrics")
+        during = len(list(tmp.glob("govproxy-metrics-*")))
     return Observed(
         reads=len(reads),
         chains=chains,
@@ -190,6 +194,7 @@ def observed(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> O
         scrapes=[first.text, last.text],
         log=log.read_text(encoding="utf-8"),
         secrets=demo_personal_values(folder) | tokens,
+        metric_dirs=(during, len(list(tmp.glob("govproxy-metrics-*")))),
     )
 
 
@@ -209,6 +214,10 @@ class TestMetricsOfSeveralWorkers:
         records = [r for r in observed.responses if "/records/" in str(r.url)]
 
         assert requests_counted(observed.scrapes[1], RECORDS) == len(records)
+
+    def test_serve_made_one_metrics_directory_and_removed_it_at_exit(self, observed):
+        """Without PROMETHEUS_MULTIPROC_DIR, serve makes a fresh one and cleans up."""
+        assert observed.metric_dirs == (1, 0)
 
 
 class TestCanonicalRequestLine:
