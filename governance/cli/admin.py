@@ -130,7 +130,13 @@ def _metrics_dir(workers: int) -> Iterator[None]:
     if workers == 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         yield
         return
-    path = tempfile.mkdtemp(prefix="govproxy-metrics-")
+    try:
+        path = tempfile.mkdtemp(prefix="govproxy-metrics-")
+    except OSError as exc:
+        raise ConfigurationError(
+            f"--workers {workers} needs a writable temporary directory for metrics"
+            f" (TMPDIR) or PROMETHEUS_MULTIPROC_DIR ({type(exc).__name__})"
+        ) from None
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
     try:
         yield
