@@ -2,7 +2,8 @@
 
 `redact_sensitive` is the last line of defence: any key on its deny-list is
 replaced before rendering, so a careless `log.info(..., mobile=...)` cannot
-leak. The audit trail is rows in the store, not log lines.
+leak. The audit trail is rows in the store, not log lines. Each HTTP request
+ends with one canonical line (`governance.observability.request_log`).
 """
 
 import logging
@@ -45,7 +46,7 @@ def redact_sensitive(
 
 
 def _orjson(event_dict: Any, **kw: Any) -> str:
-    """One JSON line, UTF-8 as it is (a third of `json.dumps`'s time per line)."""
+    """One JSON line, UTF-8 as it is; orjson encodes it ~10x faster than `json`."""
     return orjson.dumps(event_dict, **kw).decode()
 
 
