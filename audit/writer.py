@@ -25,6 +25,9 @@ transaction as their audit event: both are stored, or neither. So do the
 `audit_subjects` rows of an event that lists `SUBJECT_REFS` in its detail, and
 the decision shape an event names, the first time this writer commits it
 (insert-if-absent, so writers in other processes may have stored it already).
+
+The queue depth, each commit's time, committed events and failed commits are
+metrics (`governance.observability.metrics`).
 """
 
 import asyncio
@@ -35,6 +38,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from time import perf_counter
 from typing import Any, TypeVar
 
 import structlog
@@ -62,6 +66,12 @@ from audit.chain import genesis_hash
 from audit.models import AuditChain
 from audit.record import AuditDraft, utc_now_iso
 from governance.errors import AuditWriteFailed
+from governance.observability.metrics import (
+    AUDIT_COMMIT_SECONDS,
+    AUDIT_COMMITTED,
+    AUDIT_FAILED,
+    AUDIT_QUEUED,
+)
 
 _MAX_BATCH = 512
 # Shape ids this writer has committed, remembered so a shape is inserted once;
@@ -144,7 +154,11 @@ class AuditWriter:
             raise AuditWriteFailed("the audit writer is not running")
         pending = _Pending(tuple(drafts), also)
         self._queue.put_nowait(pending)
-        return await pending.done
+        AUDIT_QUEUED.inc(len(drafts))
+        try:
+            return await pending.done
+        finally:
+            AUDIT_QUEUED.dec(len(drafts))
 
     async def _run(self) -> None:
         stopping = False
@@ -169,6 +183,7 @@ class AuditWriter:
         try:
             rows = await self._commit(batch)
         except Exception as exc:
+            AUDIT_FAILED.inc()
             _log.warning(
                 "audit_commit_failed", events=len(batch), error=type(exc).__name__
             )
@@ -193,11 +208,16 @@ class AuditWriter:
             stored_shapes=self._shapes,
         )
         also = [extra for item in batch for extra in item.also]
-        if self._blocking is None:
-            async with self._engine.begin() as conn:
-                await store_batch_async(conn, linked, also)
-        else:
-            await self._store_on_sqlite(self._blocking, linked, also)
+        started = perf_counter()
+        try:
+            if self._blocking is None:
+                async with self._engine.begin() as conn:
+                    await store_batch_async(conn, linked, also)
+            else:
+                await self._store_on_sqlite(self._blocking, linked, also)
+        finally:
+            AUDIT_COMMIT_SECONDS.observe(perf_counter() - started)
+        AUDIT_COMMITTED.inc(len(linked.rows))
         self._seq, self._head = linked.seq, linked.head
         self._remember(linked)
         return linked.rows

@@ -5,6 +5,8 @@ the bundle (either failing stops startup with a message naming the file and the
 fault), opens the governance store, starts this process's audit writer and
 the checkpoint sealer (`audit.checkpoint_task`), connects the data sources,
 and starts watching the bundle for changes (`governance.policy.reload`).
+Every request gets an id and one canonical log line, and `/metrics` serves
+the Prometheus metrics (`governance.observability`).
 """
 
 from collections.abc import AsyncIterator, Callable
@@ -38,6 +40,7 @@ from governance.api.routes import (
     consent,
     data,
     health,
+    metrics,
     policy,
     tokens,
 )
@@ -51,6 +54,8 @@ from governance.consent.receipts import ReceiptSigner
 from governance.cursor import CursorSealer
 from governance.logging import configure_logging
 from governance.masking.registry import build_operators
+from governance.observability.exposition import worker_stopped
+from governance.observability.request_log import RequestLog
 from governance.pii import TextMasker
 from governance.policy.live import ClosableDecider, LiveDecider
 from governance.policy.reload import PolicyReloader
@@ -185,6 +190,7 @@ def create_app(settings: Settings) -> FastAPI:
             await states.close()
             await store.dispose()
             await counters.close()
+            worker_stopped()
 
     app = FastAPI(
         title="Governance Proxy",
@@ -193,9 +199,11 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
+    app.add_middleware(RequestLog)  # outermost: sees every answer, 413s too
     install_problem_handlers(app)
     for module in (
         health,
+        metrics,
         data,
         consent,
         audit,

@@ -6,6 +6,8 @@ commit in the same transaction as the event, and only if the step succeeded.
 If that event cannot be committed, the caller gets `AuditWriteFailed` (503)
 instead of the answer: nothing leaves unaudited. An event the policy decided
 names its decision shape (revision, input, result: the decision log entry).
+The request's canonical log line names the action's decision id, caller,
+purpose and outcome (`governance.observability.request_log`).
 """
 
 import uuid
@@ -13,17 +15,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import structlog
 from sqlalchemy.sql import Executable
 
 from audit.record import AuditDraft, DecisionShape
 from audit.writer import AuditWriter
 from governance.errors import GovernanceError
+from governance.observability.request_log import note_access
 from governance.policy.decision_log import decision_shape
 from governance.types import Decision, Outcome
 
 T = TypeVar("T")
-_log = structlog.get_logger("governance.access")
 
 
 @dataclass
@@ -102,13 +103,10 @@ async def _commit(
         exc.decision_id = trail.decision_id
         raise
     finally:
-        _log.info(
-            "access_completed",
+        note_access(
             kind=trail.kind,
+            decision_id=trail.decision_id,
             caller=trail.caller,
             purpose=trail.purpose,
-            dataset=trail.dataset,
             outcome=outcome.value,
-            reason=reason,
-            decision_id=trail.decision_id,
         )

@@ -3,7 +3,10 @@
 import argparse
 import asyncio
 import os
-from collections.abc import Awaitable, Callable
+import shutil
+import tempfile
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -86,8 +89,9 @@ def serve(args: argparse.Namespace) -> int:
     One worker serves the app built here. Several are separate processes that
     uvicorn starts and supervises; each builds its app from the same settings
     (`governance.app:app_from_environment`), passed on as `GOV_CONFIG_FILE` and
-    `GOV_SERVER__*`. SIGTERM or SIGINT drains in-flight requests, then each
-    worker's shutdown flushes its audit writer and seals a last checkpoint.
+    `GOV_SERVER__*`; their metrics meet in `PROMETHEUS_MULTIPROC_DIR`. SIGTERM
+    or SIGINT drains in-flight requests, then each worker's shutdown flushes
+    its audit writer and seals a last checkpoint.
     """
     if args.workers < 1:
         raise ConfigurationError("--workers must be at least 1")
@@ -107,17 +111,44 @@ def serve(args: argparse.Namespace) -> int:
         for key, value in overrides.items():
             os.environ[f"GOV_SERVER__{key.upper()}"] = str(value)
         app = "governance.app:app_from_environment"
-    uvicorn.run(
-        app,
-        factory=args.workers > 1,
-        host=settings.server.host,
-        port=settings.server.port,
-        workers=args.workers,
-        log_level="warning",
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
-    )
+    with _metrics_dir(args.workers):
+        uvicorn.run(
+            app,
+            factory=args.workers > 1,
+            host=settings.server.host,
+            port=settings.server.port,
+            workers=args.workers,
+            log_level="warning",
+            access_log=False,  # the app logs one canonical line per request
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+        )
     return 0
+
+
+@contextmanager
+def _metrics_dir(workers: int) -> Iterator[None]:
+    """Where several workers' metrics meet, so that any worker's scrape shows all.
+
+    A `PROMETHEUS_MULTIPROC_DIR` set by the operator is used as it is (wipe it
+    between runs); otherwise `workers > 1` gets a fresh directory, removed at exit.
+    """
+    if workers == 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        yield
+        return
+    try:
+        path = tempfile.mkdtemp(prefix="govproxy-metrics-")
+    except OSError as exc:
+        raise ConfigurationError(
+            f"--workers {workers} needs a writable temporary directory for metrics"
+            f" (TMPDIR) or PROMETHEUS_MULTIPROC_DIR ({type(exc).__name__})"
+        ) from None
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    try:
+        yield
+    finally:
+        del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def callers_add(args: argparse.Namespace) -> int:

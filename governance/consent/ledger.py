@@ -30,6 +30,7 @@ from sqlmodel import col
 
 from governance.consent.models import ConsentCurrent, ConsentEvent
 from governance.errors import StoreUnavailable
+from governance.observability.metrics import CONSENT_LOOKUPS
 from governance.types import ConsentState
 
 PERSONALISATION = "personalisation"
@@ -315,6 +316,7 @@ class ConsentLedger:
         if not subject_ids or not purposes:
             return records, opted
         shared: dict[tuple[Any, ...], ConsentRecord] = {}  # few distinct per page
+        CONSENT_LOOKUPS.inc()  # never cached: a withdrawal holds on the next request
         for row in await self._reader.states(subject_ids, purposes):
             if row[1] != purpose:
                 if row[2] == ConsentAction.OPTED_OUT:

@@ -6,10 +6,16 @@ under one bundle revision. The cache key includes the revision.
 """
 
 from collections import OrderedDict
+from time import perf_counter
 from typing import Any
 
 import orjson
 
+from governance.observability.metrics import (
+    CACHE_HITS,
+    CACHE_MISSES,
+    EVALUATION_SECONDS,
+)
 from governance.ports import PolicyDecider
 from governance.types import Decision
 
@@ -35,8 +41,14 @@ class CachingDecider:
         found = self._cache.get(key)
         if found is not None:
             self._cache.move_to_end(key)
+            CACHE_HITS.inc()
             return found
-        decision = await self._inner.decide(policy_input)
+        CACHE_MISSES.inc()
+        started = perf_counter()
+        try:
+            decision = await self._inner.decide(policy_input)
+        finally:
+            EVALUATION_SECONDS.observe(perf_counter() - started)
         if self._size:
             self._cache[key] = decision
             if len(self._cache) > self._size:

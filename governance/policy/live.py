@@ -17,6 +17,7 @@ import asyncio
 import weakref
 from typing import Any, Protocol
 
+from governance.observability.metrics import REVISION
 from governance.policy.decide import CachingDecider
 from governance.ports import PolicyDecider
 from governance.types import Decision
@@ -68,6 +69,7 @@ class LiveDecider:
         self._live = _Generation(engine, cache_size)
         self._retired: list[_Generation] = []
         self._closed = False
+        REVISION.labels(self.revision).set(1)
 
     @property
     def revision(self) -> str:
@@ -102,11 +104,14 @@ class LiveDecider:
         old.retired = True
         self._retired.append(old)
         self._close_unused()
+        REVISION.labels(old.decider.revision).set(0)
+        REVISION.labels(self.revision).set(1)
         return old.decider.revision
 
     def close(self) -> None:
         """Close every engine now (shutdown: no request is running any more)."""
         self._closed = True
+        REVISION.labels(self.revision).set(0)
         for generation in (*self._retired, self._live):
             generation.engine.close()
         self._retired.clear()

@@ -191,9 +191,11 @@ class TestRedisDown:
             relay.set("down")
             during = read(client, demo_dir, keys["brand-app"])
             health_down = client.get("/healthz").json()
+            metrics_down = client.get("/metrics").text
             relay.set("up")
             after = read(client, demo_dir, keys["brand-app"])
             health_up = client.get("/healthz").json()
+            metrics_up = client.get("/metrics").text
 
         assert (before.status_code, during.status_code, after.status_code) == (
             200,
@@ -206,6 +208,9 @@ class TestRedisDown:
         assert health_down["counters"]["up"] is False
         assert health_down["counters"]["last_error"] is not None
         assert (health_up["status"], health_up["counters"]["up"]) == ("ok", True)
+        assert 'govproxy_counters_up{backend="redis"} 0.0' in metrics_down
+        assert 'govproxy_counters_up{backend="redis"} 1.0' in metrics_up
+        assert "govproxy_counters_required 1.0" in metrics_up
         assert [(e["outcome"], e["reason"]) for e in budget_events(demo_dir)] == [
             ("error", "counters_unavailable")
         ]

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 from rego_bundles import OBLIGATIONS, OBLIGATIONS_DATA, write_bundle
 
 from adapters.rego.bundle import load_bundle
@@ -181,3 +182,26 @@ def test_decisions_are_cached_per_revision(bundles):
         return decision
 
     assert asyncio.run(scenario()).obligations["mobile"] is Obligation.MASK
+
+
+def test_the_revision_gauge_follows_the_engine_in_force(bundles):
+    """`govproxy_policy_revision_info` is 1 for the revision deciding now, 0 once replaced."""
+    a, b = (load_bundle(root).revision for root in bundles)
+
+    def gauges():
+        return tuple(
+            REGISTRY.get_sample_value("govproxy_policy_revision_info", {"revision": r})
+            for r in (a, b)
+        )
+
+    async def scenario():
+        live = LiveDecider(engine(bundles[0]), cache_size=16)
+        first = gauges()
+        live.swap(engine(bundles[1]))
+        swapped = gauges()
+        live.close()
+        return first, swapped, gauges()
+
+    first, swapped, closed = asyncio.run(scenario())
+
+    assert (first[0], swapped, closed[1]) == (1, (0, 1), 0)
