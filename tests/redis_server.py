@@ -6,27 +6,27 @@
 - `GOV_REQUIRE_SERVICES=1`: an unreachable server fails the test instead of
   skipping it (as for PostgreSQL, `tests/pg.py`).
 
-`Relay` stands between the proxy and Redis, on a thread of its own, so a test
-can make Redis look down (connections reset) or silent (nothing answered)
-and then bring it back, while the real server keeps running for everyone else.
+`RedisRelay` (a `relay.Relay`) stands between the proxy and Redis, on a thread
+of its own, so a test can make Redis look down (connections dropped and
+refused) or silent (nothing answered) and then bring it back, while the real
+server keeps running for everyone else.
 """
 
-import asyncio
 import contextlib
 import functools
 import os
-import threading
 import uuid
-from collections.abc import Coroutine, Iterator
-from typing import Any, Literal, TypeVar
+from collections.abc import Iterator
+from typing import Literal
 
 import pytest
 import redis
 from pg import REQUIRE_SERVICES
+from relay import Relay
 
 REDIS_URL = os.environ.get("GOV_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 Mode = Literal["up", "down", "silent"]
-T = TypeVar("T")
+SILENT_S = 3600.0  # a silent relay holds every answer this long: never, for a test
 
 
 @functools.cache
@@ -85,98 +85,34 @@ def keys_under(prefix: str) -> dict[str, int]:
         client.close()
 
 
-class Relay:
-    """A TCP relay to the test Redis: `up` forwards, `down` resets, `silent` swallows.
-
-    `down` resets every connection and each new one (Redis refusing); `silent`
-    keeps connections open but answers nothing (Redis hanging): the client's
-    timeout has to notice.
-    """
+class RedisRelay(Relay):
+    """`relay.Relay` in front of the test Redis, switched by mode: `up` forwards,
+    `down` refuses (every connection dropped, none accepted), `silent` accepts
+    and never answers (Redis hanging: the client's timeout has to notice)."""
 
     def __init__(self) -> None:
         require_redis()
-        self.mode: Mode = "up"
-        self._target = redis.connection.parse_url(REDIS_URL)
-        self._open: set[asyncio.StreamWriter] = set()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
-        self._server = self._call(asyncio.start_server(self._accept, "127.0.0.1", 0))
-        self.port = int(self._server.sockets[0].getsockname()[1])
+        target = redis.connection.parse_url(REDIS_URL)
+        self._db = target.get("db", 0)
+        super().__init__((target.get("host", "127.0.0.1"), target.get("port", 6379)))
 
     @property
     def url(self) -> str:
         """A Redis URL that reaches the test Redis through this relay."""
-        return f"redis://127.0.0.1:{self.port}/{self._target.get('db', 0)}"
+        return f"redis://127.0.0.1:{self.port}/{self._db}"
 
     def set(self, mode: Mode) -> None:
-        """Switch mode; leaving `up` drops every relayed connection."""
-        self._call(self._switch(mode))
-
-    def close(self) -> None:
-        """Stop listening, drop every connection and stop the relay's thread."""
-        self._server.close()
-        self._call(self._shutdown())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
-
-    def _call(self, work: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(work, self._loop).result(timeout=10)
-
-    async def _switch(self, mode: Mode) -> None:
-        self.mode = mode
-        if mode == "down":
-            for writer in list(self._open):
-                writer.transport.abort()
-
-    async def _shutdown(self) -> None:
-        await self._switch("down")
-        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in others:
-            task.cancel()
-        await asyncio.gather(*others, return_exceptions=True)
-        await asyncio.sleep(0.01)  # let the aborted transports finish closing
-
-    async def _accept(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        self._open.add(writer)
-        try:
-            if self.mode == "up":
-                up_reader, up_writer = await asyncio.open_connection(
-                    self._target.get("host"), self._target.get("port", 6379)
-                )
-                self._open.add(up_writer)
-                await asyncio.gather(
-                    self._pipe(reader, up_writer), self._pipe(up_reader, writer)
-                )
-            elif self.mode == "silent":
-                await self._pipe(reader, None)
-        finally:
-            writer.transport.abort()
-            self._open.discard(writer)
-
-    async def _pipe(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter | None
-    ) -> None:
-        """Forward while `up`; drop what arrives while `silent`; end when either side does."""
-        try:
-            with contextlib.suppress(OSError):
-                while self.mode != "down" and (data := await reader.read(65536)):
-                    if self.mode == "up" and writer is not None:
-                        writer.write(data)
-                        await writer.drain()
-        finally:
-            if writer is not None:
-                writer.transport.abort()
-                self._open.discard(writer)
+        """Switch mode; every relayed connection is dropped on the way."""
+        self.stop()
+        if mode != "down":
+            self.delay_s = SILENT_S if mode == "silent" else 0.0
+            self.start()
 
 
 @pytest.fixture
-def relay() -> Iterator[Relay]:
+def relay() -> Iterator[RedisRelay]:
     """A relay to the test Redis that the test can cut and restore."""
-    found = Relay()
+    found = RedisRelay()
     try:
         yield found
     finally:
