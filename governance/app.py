@@ -100,10 +100,10 @@ async def _policy_engines(settings: Settings, bundle: Bundle) -> AsyncIterator[E
     yield RegorusDecider(bundle), RegorusDecider
 
 
-async def _state_reader(url: str, dialect: str) -> PgStateReader | SqliteStateReader:
+def _state_reader(url: str, dialect: str) -> PgStateReader | SqliteStateReader:
     """Consent and key reads skip SQLAlchemy: see `pg_states` and `sqlite_states`."""
     if dialect == "postgresql":
-        return await PgStateReader.open(url)
+        return PgStateReader.for_url(url)
     return SqliteStateReader.for_url(url)
 
 
@@ -159,7 +159,7 @@ def create_app(settings: Settings) -> FastAPI:
             store, keys, interval=settings.checkpoint_seconds
         )
         await sealer.start()
-        states = await _state_reader(settings.store_url, store.dialect.name)
+        states = _state_reader(settings.store_url, store.dialect.name)
         engines = AsyncExitStack()
         first, build = await engines.enter_async_context(
             _policy_engines(settings, bundle)

@@ -8,15 +8,15 @@ readers run the statement SQLAlchemy compiled for the source's dialect on a
 plain connection: SQLite a read-only `sqlite3` connection inline on the loop (as
 the store's own readers do), PostgreSQL an asyncpg pool. Both keep the source's
 bounds (`adapters.sources.engines.Timeouts`): SQLite's progress handler aborts a
-statement past `statement_s`; PostgreSQL connects within `connect_s`, runs under
-the server's `statement_timeout`, and the caller's deadline covers the wait for a
-pooled connection. MySQL and MariaDB sources keep the engine.
+statement past `statement_s`; on PostgreSQL the whole read, the wait for a
+pooled connection included, ends by `connect_s + statement_s`, and the server's
+`statement_timeout` bounds the statement there too. MySQL and MariaDB sources
+keep the engine.
 
 Errors are the drivers' own; `SqlDataSource` turns them into
 `DataSourceUnavailable`, which names the source and never its URL.
 """
 
-import asyncio
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 
 from adapters.sources.engines import Timeouts
 from adapters.sql.engine import PG_POOL
+from adapters.sql.lean_pool import LeanPool
 
 _PROGRESS_STEPS = 1000  # SQLite VM steps between deadline checks
 DRIVER_ERRORS = (
@@ -94,51 +95,35 @@ class SqliteKeyReader:
 
 
 class PgKeyReader:
-    """By-key reads on one PostgreSQL source through an asyncpg pool of its own."""
+    """By-key reads on one PostgreSQL source through a lean pool of its own.
+
+    The whole read (a free connection, or a new one, then the statement) is
+    bounded by the source's deadline, `connect_s + statement_s`, with no task of
+    its own: a read cut off closes its connection at once (see
+    `adapters.sql.lean_pool`), so nothing is left to finish in the background.
+    """
 
     def __init__(self, url: str, timeouts: Timeouts) -> None:
-        self._dsn = make_url(url).set(drivername="postgresql")
-        self._timeouts = timeouts
-        self._pool: asyncpg.Pool | None = None
-        self._opening = asyncio.Lock()
-
-    async def _ready(self) -> asyncpg.Pool:
-        async with self._opening:
-            if self._pool is None:
-                # min_size 0: opening connects nowhere, so a source that is down
-                # costs each read its own bounded connect, not a queue of them.
-                self._pool = await asyncpg.create_pool(
-                    self._dsn.render_as_string(hide_password=False),
-                    min_size=0,
-                    max_size=PG_POOL,
-                    timeout=self._timeouts.connect_s,
-                    reset=_no_reset,
-                    server_settings={
-                        "statement_timeout": str(
-                            round(self._timeouts.statement_s * 1000)
-                        )
-                    },
-                )
-            return self._pool
+        self._deadline_s = timeouts.deadline_s
+        self._pool = LeanPool(
+            make_url(url)
+            .set(drivername="postgresql")
+            .render_as_string(hide_password=False),
+            size=PG_POOL,
+            connect_s=timeouts.connect_s,
+            wait_s=timeouts.deadline_s,
+            server_settings={
+                "statement_timeout": str(round(timeouts.statement_s * 1000))
+            },
+        )
 
     async def rows(self, sql: str, subject_id: str) -> Sequence[Sequence[Any]]:
-        """Run `sql` (`$1` style) on a pooled connection."""
-        pool = await self._ready()
-        async with pool.acquire() as conn:
-            rows: list[asyncpg.Record] = await conn.fetch(sql, subject_id)
-        return rows
+        """Run `sql` (`$1` style) on a pooled connection, within the deadline."""
+        return await self._pool.fetch(sql, subject_id, within=self._deadline_s)
 
     async def close(self) -> None:
-        """Close the pool, if one was opened."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await pool.close()
-
-
-async def _no_reset(_conn: asyncpg.Connection) -> None:
-    """Skip asyncpg's reset round trip on release (`RESET ALL`, `UNLISTEN *`, …):
-    these connections only run one read-only statement outside any transaction,
-    so they carry no session state to reset."""
+        """Close the pool's connections."""
+        await self._pool.close()
 
 
 def key_reader(url: str, timeouts: Timeouts) -> KeyReader | None:

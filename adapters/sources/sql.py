@@ -13,10 +13,9 @@ Every engine gives the same answers for the same rows:
 Reads by key on SQLite and PostgreSQL run the compiled statement on a plain
 connection (`adapters.sources.by_key`); scans, and MySQL and MariaDB, go
 through the engine. Each read is answered within the connect bound plus the
-statement bound
-(`adapters.sources.engines.Timeouts`), however many wait for the same source;
-a read cut off at that deadline finishes closing its connection in the
-background (see `_within`). Driver errors and timeouts become
+statement bound (`adapters.sources.engines.Timeouts`), however many wait for
+the same source; an engine read cut off at that deadline finishes closing its
+connection in the background (see `_within`). Driver errors and timeouts become
 `DataSourceUnavailable`, which names the source and never its URL; the
 pipeline answers 503.
 """
@@ -115,8 +114,6 @@ class SqlDataSource:
         reader = self._by_key_readers.get(dataset.source)
 
         async def read() -> Sequence[Sequence[Any]]:
-            if reader is not None:
-                return await reader.rows(by_key.sql, subject_id)
             async with self._engines[dataset.source].connect() as conn:
                 found: Sequence[Row[Any]] = (
                     await conn.execute(by_key.stmt, {"subject_id": subject_id})
@@ -124,7 +121,11 @@ class SqlDataSource:
                 return found
 
         try:
-            rows = await _within(self._deadlines[dataset.source], read())
+            rows = (  # a by-key reader bounds its own reads
+                await reader.rows(by_key.sql, subject_id)
+                if reader is not None
+                else await _within(self._deadlines[dataset.source], read())
+            )
         except (SQLAlchemyError, *DRIVER_ERRORS) as exc:
             raise _unavailable(dataset, exc) from None
         for row in rows:  # the store's `=` may fold case or spaces: compare again

@@ -3,13 +3,12 @@
 A governed read asks for one `consent_current` row by primary key, and for the
 caller its key id names, on every request. Through SQLAlchemy's pool that costs
 a pre-ping, a BEGIN and a ROLLBACK around a 0.05 ms lookup (0.55 ms at p50
-here); a plain asyncpg pool runs one prepared statement per read (0.09 ms), in
-sessions with the store's bounded lock and statement waits
-(`adapters.sql.engine.PG_SESSION`) and the store's bounded waits for a
-connection (`PG_POOL_WAIT_S`, `PG_CONNECT_S`). It returns the rows that the engine readers
-(`governance.consent.ledger.SqlStateReader`, `governance.auth.registry.SqlKeyReader`)
-return. The pool only ever runs these read-only statements outside any
-transaction, so there is no session state to reset when a connection goes back.
+here); a lean asyncpg pool (`adapters.sql.lean_pool`) runs one prepared
+statement per read, in sessions with the store's bounded lock and statement
+waits (`adapters.sql.engine.PG_SESSION`) and the store's bounded waits for a
+connection (`PG_POOL_WAIT_S`, `PG_CONNECT_S`). It returns the rows that the
+engine readers (`governance.consent.ledger.SqlStateReader`,
+`governance.auth.registry.SqlKeyReader`) return.
 """
 
 from collections.abc import Iterable, Sequence
@@ -19,6 +18,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from adapters.sql.engine import PG_CONNECT_S, PG_POOL_WAIT_S, PG_SESSION
+from adapters.sql.lean_pool import LeanPool
 from governance.auth.registry import KEY_SQL
 from governance.consent.ledger import STATE_COLUMNS
 from governance.errors import StoreUnavailable
@@ -29,32 +29,31 @@ _STATES = (
 )
 _CALLER = KEY_SQL.replace(":key_id", "$1")
 POOL_SIZE = 4
-
-
-async def _no_reset(_conn: asyncpg.Connection) -> None:
-    """Connections carry no session state worth resetting (see the module doc)."""
+# A key or consent lookup: a pooled connection (or a new one), then one indexed
+# read; the server bounds the statement too (`PG_SESSION`).
+_WITHIN_S = PG_POOL_WAIT_S + PG_CONNECT_S
 
 
 class PgStateReader:
     """`governance.consent.ledger.StateReader` and `governance.auth.registry.KeyReader`
-    over an asyncpg pool."""
+    over a lean pool (`adapters.sql.lean_pool`)."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: LeanPool) -> None:
         self._pool = pool
 
     @classmethod
-    async def open(cls, url: str) -> "PgStateReader":
+    def for_url(cls, url: str) -> "PgStateReader":
         """A reader for the store at `url` (a `postgresql+asyncpg://` URL)."""
         dsn = make_url(url).set(drivername="postgresql")
-        pool = await asyncpg.create_pool(
-            dsn.render_as_string(hide_password=False),
-            min_size=1,
-            max_size=POOL_SIZE,
-            reset=_no_reset,
-            server_settings=PG_SESSION,
-            timeout=PG_CONNECT_S,
+        return cls(
+            LeanPool(
+                dsn.render_as_string(hide_password=False),
+                size=POOL_SIZE,
+                connect_s=PG_CONNECT_S,
+                wait_s=PG_POOL_WAIT_S,
+                server_settings=PG_SESSION,
+            )
         )
-        return cls(pool)
 
     async def states(
         self, subject_ids: Sequence[str], purposes: Sequence[str]
@@ -72,8 +71,7 @@ class PgStateReader:
 
     async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         try:
-            async with self._pool.acquire(timeout=PG_POOL_WAIT_S) as conn:
-                rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
+            return await self._pool.fetch(sql, *args, within=_WITHIN_S)
         except (
             asyncpg.PostgresError,
             asyncpg.InterfaceError,
@@ -83,8 +81,7 @@ class PgStateReader:
             raise StoreUnavailable(
                 f"the governance store could not be read ({type(exc).__name__})"
             ) from None
-        return rows
 
     async def close(self) -> None:
-        """Close every connection of the pool."""
+        """Close the pool's connections."""
         await self._pool.close()

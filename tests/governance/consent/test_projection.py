@@ -78,10 +78,10 @@ def change(rng: random.Random, subject: str, purpose: str) -> ConsentChange:
     )
 
 
-async def app_reader(url: str) -> PgStateReader | SqliteStateReader:
+def app_reader(url: str) -> PgStateReader | SqliteStateReader:
     """The lean state reader the app builds for this store."""
     if url.startswith("postgresql"):
-        return await PgStateReader.open(url)
+        return PgStateReader.for_url(url)
     return SqliteStateReader.for_url(url)
 
 
@@ -125,7 +125,7 @@ def test_after_every_commit_the_current_state_is_the_one_the_history_gives(
 
     async def run() -> None:
         engine = await open_store(store_url)
-        reader = await app_reader(store_url)
+        reader = app_reader(store_url)
         ledger = ConsentLedger(engine, reader)
         try:
             for _ in range(40):
@@ -188,7 +188,7 @@ def test_racing_transactions_end_on_the_event_with_the_highest_ledger_id(
         try:
             actions = [ConsentAction.GRANTED, ConsentAction.WITHDRAWN] * 8
             await asyncio.gather(*(one(engine, a) for a in actions))
-            reader = await PgStateReader.open(pg_url)
+            reader = PgStateReader.for_url(pg_url)
             ledger = ConsentLedger(engine, reader)
             history = await ledger.history(SUBJECTS[0], purpose="marketing_push")
             assert len(history) == 16
@@ -213,7 +213,7 @@ def test_the_lean_reader_returns_what_the_engine_reader_returns(
 
     async def run() -> None:
         engine = await open_store(store_url)
-        reader = await app_reader(store_url)
+        reader = app_reader(store_url)
         try:
             await write(
                 engine,
@@ -273,7 +273,7 @@ def test_a_postgres_store_that_went_away_fails_closed(pg_url: str) -> None:
     """No table (a store never opened), then a closed pool: both are 503s."""
 
     async def run() -> None:
-        reader = await PgStateReader.open(pg_url)
+        reader = PgStateReader.for_url(pg_url)
         with pytest.raises(StoreUnavailable):
             await reader.states(["C1"], ["marketing_push"])
         await reader.close()
