@@ -1,4 +1,11 @@
-"""The load bench's rows, its table and its targets."""
+"""The load bench's rows, its table and its targets.
+
+The paced target reads the issue's words as written: "at least 1,000 governed
+single-record reads/s ...; p99 at most 25 ms at 70% of that load", that load
+being the 1,000/s, so the target row is paced at 700/s. The bench also paces at
+70% of the rate it just measured (higher on a faster run) and prints that
+check too, marked as not counted.
+"""
 
 import argparse
 import os
@@ -12,10 +19,12 @@ ENGINE = "ungoverned read, proxy's source engine"
 READ = "governed read"
 QUERY = "governed query (page of 20)"
 PACED = "governed read, paced"
+PACED_MEASURED = "governed read, paced at 70% of measured"
 TARGET_SHARE = 0.60  # of the ungoverned endpoint's rate, same store and workers
 TARGET_PG_RATE = 1_000.0  # governed reads/s on PostgreSQL with TARGET_WORKERS
 TARGET_WORKERS = 2
-TARGET_P99_MS = 25.0  # paced at 70% of the measured rate
+TARGET_P99_MS = 25.0  # paced at PACED_SHARE of TARGET_PG_RATE
+PACED_SHARE = 0.70
 MAX_LATE = 0.01  # share of paced requests sent after their slot
 MIN_ACHIEVED = 0.95  # share of the offered rate a paced run must complete
 
@@ -170,14 +179,29 @@ def check_targets(rows: Sequence[Row], args: argparse.Namespace) -> list[TargetC
             f"{pg.rate:,.0f}/s, {pg.errors} errors",
         )
     )
-    checks.append(_paced_check(_find(rows, PACED, "postgres", TARGET_WORKERS)))
+    checks.append(
+        _paced_check(
+            f"p99 <= {TARGET_P99_MS:.0f} ms paced at {PACED_SHARE:.0%} of"
+            f" {TARGET_PG_RATE:,.0f}/s (postgres, {TARGET_WORKERS}w)",
+            _find(rows, PACED, "postgres", TARGET_WORKERS),
+        )
+    )
     for check in checks:
         print(check.line())
+    stricter = _find(rows, PACED_MEASURED, "postgres", TARGET_WORKERS)
+    if stricter is not None:  # reported, not a target: see the module docstring
+        print(
+            _paced_check(
+                f"(stricter reading, not counted) p99 <= {TARGET_P99_MS:.0f} ms paced"
+                f" at {args.paced_share:.0%} of the measured rate"
+                f" (postgres, {TARGET_WORKERS}w)",
+                stricter,
+            ).line()
+        )
     return checks
 
 
-def _paced_check(paced: Row | None) -> TargetCheck:
-    name = f"p99 <= {TARGET_P99_MS:.0f} ms paced at 70% (postgres, {TARGET_WORKERS}w)"
+def _paced_check(name: str, paced: Row | None) -> TargetCheck:
     if paced is None or paced.offered is None:
         return TargetCheck(name, None, "not measured")
     late = paced.late / paced.requests if paced.requests else 1.0

@@ -16,7 +16,18 @@ import _profile
 import _wrk
 from _demo import free_port
 from _direct_sql import direct_pg, direct_sqlite
-from _load_report import ENGINE, HEADER, PACED, QUERY, READ, UNGOVERNED, Row
+from _load_report import (
+    ENGINE,
+    HEADER,
+    PACED,
+    PACED_MEASURED,
+    PACED_SHARE,
+    QUERY,
+    READ,
+    TARGET_PG_RATE,
+    UNGOVERNED,
+    Row,
+)
 from _pg import activity
 from _servers import (
     Meter,
@@ -270,19 +281,22 @@ class Runner:
             if paced and read.requests == 0:
                 print(f"paced run skipped: no governed read completed ({store.name})")
             elif paced:
-                rate = self.args.paced_share * read.rate
-                rows.append(
-                    self._http(
-                        PACED,
-                        store.name,
-                        workers,
-                        [srv],
-                        port,
-                        reads,
-                        rate=rate,
-                        warm=False,
+                for what, rate in (
+                    (PACED, PACED_SHARE * TARGET_PG_RATE),
+                    (PACED_MEASURED, self.args.paced_share * read.rate),
+                ):
+                    rows.append(
+                        self._http(
+                            what,
+                            store.name,
+                            workers,
+                            [srv],
+                            port,
+                            reads,
+                            rate=rate,
+                            warm=False,
+                        )
                     )
-                )
         return rows
 
     def profile(self, store: Store, out: Path | None) -> None:

@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util import await_
 
-from adapters.sql.engine import create_engine
+from adapters.sql.engine import create_engine, ping_when_idle
 from governance.errors import ConfigurationError
 
 DRIVERS = (
@@ -73,20 +73,23 @@ def create_source_engine(url: str, timeouts: Timeouts) -> AsyncEngine:
         return engine
     if driver == "postgresql+asyncpg":
         settings = {"statement_timeout": str(round(timeouts.statement_s * 1000))}
-        return create_async_engine(
-            url,
-            pool_pre_ping=True,
-            connect_args={"timeout": timeouts.connect_s, "server_settings": settings},
+        return ping_when_idle(
+            create_async_engine(
+                url,
+                connect_args={
+                    "timeout": timeouts.connect_s,
+                    "server_settings": settings,
+                },
+            )
         )
     if driver in ("mysql+aiomysql", "mariadb+aiomysql"):
         engine = create_async_engine(
             url,
-            pool_pre_ping=True,
             pool_recycle=_MYSQL_RECYCLE_S,
             connect_args={"connect_timeout": timeouts.connect_s},
         )
         event.listen(engine.sync_engine, "connect", _mysql_bound(timeouts))
-        return engine
+        return ping_when_idle(engine)
     raise ConfigurationError(
         f"source driver '{driver}' is not supported; use one of {', '.join(DRIVERS)}"
     )

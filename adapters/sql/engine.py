@@ -19,12 +19,24 @@ instead of piling them up. Its pool keeps `PG_POOL` connections open (and as
 many more for bursts); a request waits at most `PG_POOL_WAIT_S` for one of
 them, and a new connection at most `PG_CONNECT_S` for the server, and then
 fails (503) rather than queue behind a store that is slow or gone.
+
+Pooled connections to a server (PostgreSQL, MySQL) are pinged before use only
+after `IDLE_PING_S` idle, not on every checkout as SQLAlchemy's `pool_pre_ping`
+does: on PostgreSQL that ping is three round trips (BEGIN, an empty query,
+ROLLBACK), and it was half of each audit group commit under load. A connection
+in steady use that the server dropped meanwhile (a restart) fails its next
+statement instead, that request gets 503 (fail closed), and SQLAlchemy then
+replaces every pooled connection opened before the failure. One the driver
+already saw closed while it sat in the pool is replaced without a round trip.
 """
 
+from functools import partial
+from time import monotonic
 from typing import Any
 
 import sqlalchemy
-from sqlalchemy import event
+from sqlalchemy import Dialect, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from adapters.sql.sqlite_inline import inline_connect
@@ -49,6 +61,8 @@ PG_SESSION = {
     "lock_timeout": "2s",
     "statement_timeout": "30s",
 }
+IDLE_PING_S = 1.0
+_IDLE_SINCE = "govproxy_idle_since"
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -60,15 +74,55 @@ def create_engine(url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     if url.startswith("postgresql+asyncpg:"):
-        return create_async_engine(
+        engine = create_async_engine(
             url,
-            pool_pre_ping=True,
             pool_size=PG_POOL,
             max_overflow=PG_POOL,
             pool_timeout=PG_POOL_WAIT_S,
             connect_args={"server_settings": PG_SESSION, "timeout": PG_CONNECT_S},
         )
-    return create_async_engine(url, pool_pre_ping=True)
+    else:
+        engine = create_async_engine(url)
+    return ping_when_idle(engine)
+
+
+def ping_when_idle(engine: AsyncEngine) -> AsyncEngine:
+    """Make `engine`'s pool ping a connection before use once it idled `IDLE_PING_S`."""
+    event.listen(engine.sync_engine, "checkin", _idle_from_now)
+    event.listen(engine.sync_engine, "checkout", partial(_ping_if_idle, engine.dialect))
+    return engine
+
+
+def _idle_from_now(_dbapi_conn: Any, record: Any) -> None:
+    record.info[_IDLE_SINCE] = monotonic()
+
+
+def _ping_if_idle(dialect: Dialect, dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+    """Ping a connection idle past `IDLE_PING_S`; the pool replaces one that fails.
+
+    One the driver already saw closed (the server ended the session while it
+    sat in the pool) is replaced without a round trip.
+    """
+    if _seen_closed(dbapi_conn.driver_connection):
+        raise DisconnectionError("the server closed a pooled connection")
+    since = record.info.get(_IDLE_SINCE)
+    if since is None or monotonic() - since < IDLE_PING_S:
+        return
+    try:
+        dialect.do_ping(dbapi_conn)
+    except Exception as exc:  # whatever failed, the connection is unusable
+        raise DisconnectionError("a pooled connection no longer answers") from exc
+
+
+def _seen_closed(driver: Any) -> bool:
+    """Whether the driver already knows its connection is closed.
+
+    asyncpg says so with `is_closed()`, aiomysql with `closed`.
+    """
+    is_closed = getattr(driver, "is_closed", None)
+    if callable(is_closed):
+        return bool(is_closed())
+    return bool(getattr(driver, "closed", False))
 
 
 def blocking_twin(engine: AsyncEngine) -> sqlalchemy.Engine | None:
