@@ -304,7 +304,7 @@ async def measure(
 ) -> Result:
     engine: AsyncEngine = await open_store(url)
     states: PgStateReader | SqliteStateReader = (
-        await PgStateReader.open(url)
+        PgStateReader.for_url(url)
         if backend == "postgres"
         else SqliteStateReader.for_url(url)
     )
