@@ -198,7 +198,8 @@ async def writer_alone(
     store = await open_store(url)
     writer = AuditWriter(store)
     await writer.start()
-    real_commit, runs = writer._commit, []
+    real_commit = writer._commit
+    runs: list[Run] = []
 
     async def counted(batch: list[Any]) -> list[dict[str, Any]]:
         if runs:  # not during the warm-up

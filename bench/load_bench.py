@@ -41,9 +41,9 @@ machine was. Targets (PASS/FAIL): governed reads >= 60% of the ungoverned
 endpoint's rate (same store, same workers); >= 1,000 governed reads/s on
 PostgreSQL with 2 workers; p99 <= 25 ms paced at 70% of that (700/s), with
 no errors and under 1% late. The same check at 70% of the measured rate, a
-stricter reading of the issue, is printed too and not counted. `--profile S` then samples the governed read path on
-PostgreSQL with 1 worker under closed-loop load with py-spy for S seconds and
-prints where the time goes.
+stricter reading of the issue, is printed too and not counted. `--profile S`
+then samples the governed read path on PostgreSQL with 1 worker under
+closed-loop load with py-spy for S seconds and prints where the time goes.
 """
 
 import argparse

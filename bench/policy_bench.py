@@ -48,7 +48,11 @@ from governance.types import ConsentState, Decision, Principal, Role
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from opa_server import OpaTestServer, opa_engine, opa_engine_missing  # noqa: E402
+from opa_server import (  # type: ignore[import-not-found]  # noqa: E402 - tests/
+    OpaTestServer,
+    opa_engine,
+    opa_engine_missing,
+)
 
 TARGET_DECISION_MS, TARGET_QUERY_MS = 0.5, 5.0
 QUERY_TAGS = ["高消费", "母婴", "美妆", "运动", "宠物", "新客", "复购", "沉睡"]
