@@ -167,12 +167,19 @@ async def _fill(
     page: _Page,
     limit: int,
 ) -> None:
-    """Scan in subject-key order until the page is full, the scan budget spent, or the end."""
+    """Scan in subject-key order until the page is full, the scan budget spent, or the end.
+
+    Each scan asks for as many rows as the share admitted so far says the page
+    still needs (`_chunk`), so a page takes a scan or two rather than one per
+    shortfall. Rows past the one that fills the page are left unexamined: the
+    cursor points at the last subject examined, and the next page reads them.
+    """
     dataset, budget = access.dataset, limit * services.limits.max_scan_factor
     columns = list(dict.fromkeys([*facts_columns(dataset), *released]))
     now = services.now()
+    seen = 0
     while len(page.records) < limit and budget > 0:
-        size = min(limit - len(page.records), budget)
+        size = min(_chunk(limit - len(page.records), seen, len(page.records)), budget)
         rows = await services.source.scan(
             dataset,
             columns=columns,
@@ -181,11 +188,12 @@ async def _fill(
             after=page.after,
             limit=size,
         )
-        budget -= len(rows)
         keys = [str(r[dataset.subject_key]) for r in rows]
         facts = await _subject_facts(services, access.purpose, keys, now)
         for key, row in zip(keys, rows, strict=True):
-            page.after = key
+            if len(page.records) == limit:
+                return
+            page.after, budget, seen = key, budget - 1, seen + 1
             excluded = await _admit(services, access, row, facts.get(key), now, page)
             if excluded:
                 page.excluded[excluded] += 1
@@ -194,6 +202,19 @@ async def _fill(
         if len(rows) < size:
             page.exhausted = True
             return
+
+
+def _chunk(missing: int, seen: int, admitted: int) -> int:
+    """Rows to scan for `missing` more records, given `admitted` of `seen` so far.
+
+    The first scan asks for `missing`; later ones for the expected need plus a
+    quarter, or twice what was seen while nobody was admitted.
+    """
+    if seen == 0:
+        return missing
+    if admitted == 0:
+        return max(missing, 2 * seen)
+    return -(-missing * seen * 5 // (admitted * 4))
 
 
 async def _subject_facts(

@@ -228,3 +228,65 @@ def test_a_query_reads_from_the_store_only_what_may_leave(client, keys):
     assert response.status_code == 200
     assert asked
     assert all(not cols & {"id_number", "bank_card", "service_note"} for cols in asked)
+
+
+class CountingSource:
+    """The app's own source, counting the scans a page makes and the rows they return."""
+
+    def __init__(self, source):
+        self.source, self.scans = source, []
+
+    async def fetch_record(self, *args, **kwargs):
+        return await self.source.fetch_record(*args, **kwargs)
+
+    async def scan(self, dataset, **kwargs):
+        rows = await self.source.scan(dataset, **kwargs)
+        self.scans.append(len(rows))
+        return rows
+
+
+def with_source(client, source, **limits):
+    services = client.app.state.services
+    client.app.state.services = replace(
+        services, source=source, limits=services.limits.model_copy(update=limits)
+    )
+    return services
+
+
+def test_a_page_of_a_half_excluded_audience_takes_few_scans(client, keys, demo_dir):
+    """Scans grow with the share excluded so far: a full page in two or three."""
+    counting = CountingSource(client.app.state.services.source)
+    services = with_source(client, counting)
+    try:
+        result = run(client, keys, {"fields": ["nickname"], "limit": 20}).json()
+    finally:
+        client.app.state.services = services
+
+    assert len(result["records"]) == 20
+    assert sum(result["excluded"].values()) >= 10  # about half are left out
+    assert len(counting.scans) <= 3
+
+
+def test_a_page_scans_at_most_its_budget_and_resumes_where_it_stopped(
+    client, keys, demo_dir
+):
+    """max_scan_factor 1: a page of 20 reads at most 20 rows; its cursor goes on."""
+    tags = ["高消费", "母婴"]
+    body = {"fields": ["nickname"], "where": {"tags_any": tags}}
+    counting = CountingSource(client.app.state.services.source)
+    services = with_source(client, counting, max_scan_factor=1)
+    try:
+        first = run(client, keys, body | {"limit": 20}).json()
+        first_scans = list(counting.scans)
+        rest = run(
+            client, keys, body | {"limit": 400, "cursor": first["next_cursor"]}
+        ).json()
+    finally:
+        client.app.state.services = services
+
+    assert sum(first_scans) <= 20
+    assert len(first["records"]) < 20  # the budget ran out before the page filled
+    assert first["next_cursor"] is not None
+    assert rest["next_cursor"] is None
+    everyone = [r["subject_id"] for r in first["records"] + rest["records"]]
+    assert everyone == audience(demo_dir, tags)
