@@ -22,6 +22,7 @@ from adapters.keys.local import LocalKeyProvider
 from adapters.opa.decider import OpaDecider
 from adapters.rego.bundle import Bundle, load_bundle
 from adapters.rego.decider import RegorusDecider
+from adapters.rego.directory import RegoBundleDirectory
 from adapters.rego.registration import RegoTagScreen
 from adapters.sources.engines import Timeouts
 from adapters.sources.sql import SqlDataSource
@@ -190,10 +191,9 @@ def create_app(settings: Settings) -> FastAPI:
             budget=CallerBudget(counters, settings.limits.caller_requests_per_minute),
         )
         app.state.policy = reloader = PolicyReloader(
-            root=settings.policy_dir,
+            bundles=RegoBundleDirectory(settings.policy_dir, build),
             catalog=catalog,
             live=decider,
-            build=build,
             audit=writer,
             interval=settings.policy_reload_seconds,
             now=lambda: datetime.now(UTC),

@@ -14,24 +14,7 @@ from typing import Any
 import regorus
 
 from adapters.rego._regorus import DataPath, engine_error
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One fault of a bundle: where, a stable snake_case code, and what is wrong."""
-
-    file: str
-    line: int | None
-    code: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.code}: {self.message}"
-
-    def sort_key(self) -> tuple[str, int, str, str]:
-        """Order of a report: by file, line, code."""
-        return (self.file, self.line or 0, self.code, self.message)
+from governance.policy.bundles import Finding
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from adapters.rego._load import Finding, engine_finding, is_test_file
+from adapters.rego._load import engine_finding, is_test_file
 from adapters.rego._regorus import DataPath, Module
 from adapters.rego.decider import DECISION_RULE, to_decision
 from governance.catalog import Catalog, Purpose
 from governance.consent.check import NOT_REQUIRED
 from governance.consent.ledger import ConsentRecord
 from governance.errors import PolicyEngineUnavailable
+from governance.policy.bundles import Finding
 from governance.policy.input import build_policy_input
 from governance.types import ConsentState, Obligation, Principal, Role
 

@@ -27,7 +27,6 @@ from typing import Any
 
 from adapters.rego._load import (
     DataDocument,
-    Finding,
     compile_bundle,
     engine_finding,
     is_test_file,
@@ -44,6 +43,7 @@ from adapters.rego._references import (
 from adapters.rego._regorus import DataPath, Module, modules
 from adapters.rego._smoke import check_entrypoint
 from governance.catalog import Catalog
+from governance.policy.bundles import Finding
 from governance.types import Obligation
 
 __all__ = ["Finding", "check_bundle"]

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from adapters.rego._load import (
-    Finding,
     compile_bundle,
     is_test_file,
     mounted,
@@ -27,6 +26,7 @@ from adapters.rego._load import (
 )
 from adapters.rego._regorus import Module, engine_error, modules
 from governance.errors import ConfigurationError
+from governance.policy.bundles import Finding
 
 
 class BundleNotLoadable(ConfigurationError):

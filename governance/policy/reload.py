@@ -1,11 +1,11 @@
 """Hot bundle reload: pick up a changed bundle without a restart, or keep the old one.
 
-`PolicyReloader` watches the policy directory (a digest of every bundle file,
-every `interval` seconds; 0 turns the watch off), and reloads on request
-(`POST /v1/policy/reload`) or on SIGHUP. A reload:
+`PolicyReloader` watches the policy bundle (`PolicyBundles`: a digest of every
+bundle file, every `interval` seconds; 0 turns the watch off), and reloads on
+request (`POST /v1/policy/reload`) or on SIGHUP. A reload:
 
-1. runs `adapters.rego.lint.check_bundle` with the live catalog (in a worker
-   thread: it builds and drops its own engines there) and loads the bundle;
+1. checks the bundle against the live catalog and loads it (`PolicyBundles.read`,
+   in a worker thread: the checker builds and drops its own engines there);
 2. if the files changed meanwhile, stops and lets the next poll try again;
 3. if the revision is the one in force, changes nothing;
 4. if there is any finding, or the engine does not build, keeps the bundle in
@@ -25,17 +25,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 import structlog
 
-from adapters.rego.bundle import Bundle, bundle_digest, bundle_revision, load_bundle
-from adapters.rego.lint import Finding, check_bundle
 from audit.record import AuditDraft
 from audit.writer import AuditWriter
 from governance.catalog import Catalog
 from governance.errors import ConfigurationError
+from governance.policy.bundles import Finding, PolicyBundles
 from governance.policy.live import ClosableDecider, LiveDecider
 from governance.types import Outcome
 
@@ -76,21 +74,20 @@ class ReloadResult:
 
 
 class PolicyReloader:
-    """Keeps `live` deciding with the newest bundle under `root` that passes its checks."""
+    """Keeps `live` deciding with the newest bundle of `bundles` that passes its checks."""
 
     def __init__(
         self,
         *,
-        root: Path,
+        bundles: PolicyBundles,
         catalog: Catalog,
         live: LiveDecider,
-        build: Callable[[Bundle], ClosableDecider],
         audit: AuditWriter,
         interval: float,
         now: Callable[[], datetime],
     ) -> None:
-        self._root, self._catalog, self._live = root, catalog, live
-        self._build, self._audit = build, audit
+        self._bundles, self._catalog, self._live = bundles, catalog, live
+        self._audit = audit
         self._interval, self._now = interval, now
         self._lock = asyncio.Lock()
         self._seen: str | None = None  # digest of the files last checked
@@ -124,7 +121,7 @@ class PolicyReloader:
 
     async def start(self) -> None:
         """Remember the bundle in force, start the watch, listen for SIGHUP."""
-        self._seen = await asyncio.to_thread(bundle_digest, self._root)
+        self._seen = await asyncio.to_thread(self._bundles.digest)
         if self._interval > 0:
             self._spawn(self._watch())
         with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
@@ -152,7 +149,7 @@ class PolicyReloader:
         while True:
             await asyncio.sleep(self._interval)
             try:
-                digest = await asyncio.to_thread(bundle_digest, self._root)
+                digest = await asyncio.to_thread(self._bundles.digest)
             except OSError as exc:
                 _log.warning("policy_watch_failed", error=type(exc).__name__)
                 continue
@@ -170,18 +167,18 @@ class PolicyReloader:
 
     async def _attempt(self, trigger: str, caller: str | None) -> ReloadResult:
         try:
-            digest, findings, revision, bundle = await asyncio.to_thread(
-                _read, self._root, self._catalog
-            )
+            read = await asyncio.to_thread(self._bundles.read, self._catalog)
         except OSError as exc:
-            finding = Finding(str(self._root), None, "unreadable", type(exc).__name__)
+            where = self._bundles.location
+            finding = Finding(where, None, "unreadable", type(exc).__name__)
             return await self._reject(None, "unknown", [finding], trigger, caller)
+        digest, findings, revision = read.digest, read.findings, read.revision
         if digest is None:
             return ReloadResult(ReloadOutcome.CHANGING, self._live.revision)
-        if bundle is not None and not findings and revision == self._live.revision:
+        if read.build is not None and not findings and revision == self._live.revision:
             self._seen, self._rejection = digest, None
             return ReloadResult(ReloadOutcome.UNCHANGED, revision)
-        engine = self._engine(bundle, findings)
+        engine = self._engine(read.build, findings)
         if engine is None:
             return await self._reject(digest, revision, findings, trigger, caller)
         try:
@@ -204,15 +201,16 @@ class PolicyReloader:
         return ReloadResult(ReloadOutcome.ACTIVATED, revision, previous)
 
     def _engine(
-        self, bundle: Bundle | None, findings: list[Finding]
+        self, build: Callable[[], ClosableDecider] | None, findings: list[Finding]
     ) -> ClosableDecider | None:
         """The engine of a checked bundle (built here, on the loop's thread), or None."""
-        if bundle is None or findings:
+        if build is None or findings:
             return None
         try:
-            return self._build(bundle)
+            return build()
         except ConfigurationError as exc:
-            findings.append(Finding(str(self._root), None, "load_error", str(exc)))
+            where = self._bundles.location
+            findings.append(Finding(where, None, "load_error", str(exc)))
             return None
 
     async def _reject(
@@ -274,27 +272,3 @@ def _event(
         policy_revision=revision,
         detail=detail,
     )
-
-
-def _read(
-    root: Path, catalog: Catalog
-) -> tuple[str | None, list[Finding], str, Bundle | None]:
-    """Check and load the bundle (in a worker thread); digest None if it changed meanwhile.
-
-    Returns the digest of the files checked, the findings, the revision and the
-    loaded bundle (None when it does not load). `check_bundle` builds and drops
-    its engines in this thread; nothing of them leaves it.
-    """
-    digest = bundle_digest(root)
-    try:
-        findings = check_bundle(root, catalog)
-    except Exception as exc:  # a checker fault must not pass a bundle
-        findings = [Finding(str(root), None, "check_failed", type(exc).__name__)]
-    revision = bundle_revision(root)
-    try:
-        bundle: Bundle | None = load_bundle(root)
-    except (ValueError, OSError) as exc:  # ConfigurationError is a ValueError
-        findings.append(Finding(str(root), None, "load_error", str(exc)))
-        bundle = None
-    unchanged = bundle_digest(root) == digest
-    return (digest if unchanged else None), findings, revision, bundle
