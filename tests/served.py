@@ -19,12 +19,11 @@ import math
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +31,7 @@ import httpx2 as httpx
 import pytest
 from accounting import Answer, chains
 from factories import auth, subjects
+from net import free_port, wait_until_up
 from pg import fresh_database
 from sqlalchemy import insert, select
 
@@ -47,13 +47,6 @@ PROBLEM_JSON = "application/problem+json"
 
 
 # --- deployments -------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def keys_of(folder: Path) -> dict[str, str]:
@@ -138,23 +131,6 @@ def serving(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
-
-
-def wait_until_up(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    """Poll /healthz until the server answers; fail with its output if it dies."""
-    deadline = time.monotonic() + STARTUP_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(
-                f"govproxy serve exited: {log.read_text(errors='replace')[-2000:]}"
-            )
-        try:
-            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"govproxy serve did not answer within {STARTUP_S:.0f} s")
 
 
 def wait_for_writers(url: str, count: int) -> None:

@@ -16,17 +16,16 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from contextlib import closing
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
 import yaml
+from net import free_port
 
 from governance.catalog import load_catalog
 from governance.settings import load_settings
@@ -205,12 +204,6 @@ def _builder_context(target: Path) -> str:
     return command
 
 
-def _free_port() -> int:
-    with closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _json_argv(instruction: str) -> list[str]:
     """The exec-form argv of the runtime stage's `instruction` (CMD, HEALTHCHECK)."""
     (found,) = [a for k, a in _instructions("runtime") if k == instruction]
@@ -263,7 +256,7 @@ def test_image_install_step_builds_a_proxy_that_serves_and_passes_its_health_che
     assert "No module named 'pip'" in imports.stderr, imports.stderr
     assert check.stdout.startswith("ok: 1 datasets"), check.stderr
 
-    port = _free_port()
+    port = free_port()
     with (tmp_path / "server.log").open("w") as log:
         server = subprocess.Popen(  # noqa: S603 - the image's CMD
             _json_argv("CMD"),

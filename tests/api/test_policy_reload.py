@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from typing import Any
 import pytest
 from factories import auth, customer, subjects
 from fastapi.testclient import TestClient
+from net import free_port
 
 from adapters.rego.bundle import load_bundle
 from governance.app import create_app
@@ -392,13 +392,6 @@ def test_requests_in_flight_during_a_swap_all_succeed_under_one_revision_each(
     while client.app.state.services.decider.retired:
         assert time.monotonic() < deadline, "the old engine was never closed"
         time.sleep(0.01)
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on now."""
-    with closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def healthz(base: str) -> dict[str, Any]:

@@ -12,10 +12,8 @@ import base64
 import importlib.util
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -24,6 +22,7 @@ from typing import Any
 
 import pytest
 from factories import subjects
+from net import free_port, wait_until_up
 
 REQUIRE_SERVICES = os.environ.get("GOV_REQUIRE_SERVICES") == "1"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -68,14 +67,6 @@ def require_browser() -> None:
     pytest.skip(reason)
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def call(base: str, method: str, path: str, key: str, **kw: Any) -> tuple[int, Any]:
     """One JSON request to the running proxy: (status, body)."""
     body = kw.pop("json", None)
@@ -95,21 +86,6 @@ def call(base: str, method: str, path: str, key: str, **kw: Any) -> tuple[int, A
         return exc.code, json.loads(exc.read())
 
 
-def wait_until_up(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    """Poll /healthz until the server answers; fail with its output if it dies."""
-    deadline = time.monotonic() + STARTUP_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            out = log.read_text(errors="replace")[-2000:]
-            pytest.fail(f"govproxy serve exited with {proc.returncode}: {out}")
-        try:
-            with urllib.request.urlopen(base + "/healthz", timeout=1):  # noqa: S310
-                return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"govproxy serve did not answer within {STARTUP_S:.0f} s")
-
-
 @pytest.fixture
 def server(demo_dir: Path, tmp_path: Path) -> Iterator[str]:
     """The real proxy serving this test's demo deployment; yields its base URL."""
@@ -123,7 +99,7 @@ def server(demo_dir: Path, tmp_path: Path) -> Iterator[str]:
         )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(base, proc, log)
+        wait_until_up(base, proc, log, timeout_s=STARTUP_S)
         yield base
     finally:
         proc.terminate()

@@ -14,16 +14,14 @@ import importlib.util
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from net import free_port, wait_until_up
 from report_trail import cst, forge_allowed_read, seed_march
 
 from adapters.keys.local import LocalKeyProvider
@@ -72,14 +70,6 @@ def require_browser() -> None:
     pytest.skip(reason)
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def server(demo_dir: Path, tmp_path: Path) -> Iterator[str]:
     """The real proxy over the demo deployment plus the seeded month; its base URL."""
@@ -106,15 +96,7 @@ def server(demo_dir: Path, tmp_path: Path) -> Iterator[str]:
         )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + STARTUP_S
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"govproxy serve did not start: {log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=1):  # noqa: S310
-                    break
-            except OSError:
-                time.sleep(0.1)
+        wait_until_up(base, proc, log, timeout_s=STARTUP_S)
         yield base
     finally:
         proc.terminate()

@@ -30,6 +30,7 @@ import yaml
 from factories import auth
 from fastapi.testclient import TestClient
 from mariadb import mariadb_url
+from net import free_port
 from pg import fresh_database
 from source_data import (
     LINGUISTIC,
@@ -86,14 +87,6 @@ LOOKALIKES = ["c000042", "C000042 ", "D7", "a10", "B2 ", "e1"]
 READ_IDS = ["C000001", "C000042", "C000199", *sorted(k for k in ALL_IDS if k[0] != "C")]
 
 
-def _free_port() -> int:
-    """A loopback port nobody listens on (it was free a moment ago)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @dataclass
 class Deployment:
     """One proxy over one engine, its callers' keys, and its answers once asked."""
@@ -142,7 +135,7 @@ class Deployments:
 
     def _sources(self, engine: str, folder: Path) -> tuple[str, dict[str, str]]:
         """The customers' URL, and every source of the catalog by name."""
-        closed, silent = _free_port(), self._silent.getsockname()[1]
+        closed, silent = free_port(), self._silent.getsockname()[1]
         if engine == "sqlite":
             url = f"sqlite+aiosqlite:///{folder / 'customers.db'}"
             down = folder / "missing" / "customers.db"

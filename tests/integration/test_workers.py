@@ -36,6 +36,7 @@ import pytest
 from accounting import Answer, Event, chains, events_at, stored, unaudited
 from breakers import AUDIT_UNWRITABLE
 from factories import auth, subjects
+from net import wait_until_up
 from served import (
     CLIENTS,
     READ,
@@ -50,7 +51,6 @@ from served import (
     proxy_env,
     serving,
     wait_for_writers,
-    wait_until_up,
 )
 
 from governance.cli.main import main
