@@ -17,6 +17,10 @@ four-byte characters (𠮷, emoji) survive; a URL must not ask for
 `charset=utf8`. `SqlDataSource` adds a deadline of both bounds around each
 read, which also covers a server that accepts the connection and then says
 nothing, and the wait for a pooled connection.
+
+Server pools keep `PG_POOL` connections open, as the store's do: with
+SQLAlchemy's default of 5, concurrent audience queries opened and closed a
+connection (a TLS probe, a start-up, a backend) for each scan past the fifth.
 """
 
 import time
@@ -28,7 +32,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util import await_
 
-from adapters.sql.engine import create_engine, ping_when_idle
+from adapters.sql.engine import PG_POOL, create_engine, ping_when_idle
 from governance.errors import ConfigurationError
 
 DRIVERS = (
@@ -76,6 +80,8 @@ def create_source_engine(url: str, timeouts: Timeouts) -> AsyncEngine:
         return ping_when_idle(
             create_async_engine(
                 url,
+                pool_size=PG_POOL,
+                max_overflow=PG_POOL,
                 connect_args={
                     "timeout": timeouts.connect_s,
                     "server_settings": settings,
@@ -85,6 +91,8 @@ def create_source_engine(url: str, timeouts: Timeouts) -> AsyncEngine:
     if driver in ("mysql+aiomysql", "mariadb+aiomysql"):
         engine = create_async_engine(
             url,
+            pool_size=PG_POOL,
+            max_overflow=PG_POOL,
             pool_recycle=_MYSQL_RECYCLE_S,
             connect_args={"connect_timeout": timeouts.connect_s},
         )

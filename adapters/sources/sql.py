@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import (
-    ColumnElement,
+    Integer,
     Select,
     String,
     TableClause,
@@ -73,6 +73,7 @@ class SqlDataSource:
         self._text = CodePointText()
         # Statements by (dataset, columns), built once: reads bind the key only.
         self._by_key: dict[tuple[str, tuple[str, ...]], _ByKey] = {}
+        self._scans: dict[_ScanShape, Select[Any]] = {}
 
     @classmethod
     def from_urls(
@@ -154,20 +155,30 @@ class SqlDataSource:
         limit: int,
     ) -> list[Record]:
         """Rows in subject-key order after `after`, filtered by tags."""
-        t = _table(dataset)
-        key = t.c[dataset.subject_key]
+        tagged = dataset.tags is not None and bool(tags_any or tags_all)
+        shape = _ScanShape(
+            dataset.name,
+            tuple(columns),
+            after is not None,
+            tagged and bool(tags_any),
+            len(tags_all) if tagged else 0,
+        )
+        params: dict[str, Any] = {"limit": limit}
+        if shape.after:
+            params["after"] = after
+        if shape.tags_any:
+            params["tags_any"] = list(tags_any)
+        params |= {f"tag_all_{i}": n for i, n in enumerate(tags_all[: shape.tags_all])}
 
         async def read() -> Sequence[Row[Any]]:
             async with self._engines[dataset.source].connect() as conn:
-                order = await self._text.of(conn, key)
-                stmt = select(*[t.c[c] for c in columns]).order_by(order).limit(limit)
-                if after is not None:
-                    after_key = bindparam("after", after, type_=String())
-                    stmt = stmt.where(order > after_key)
-                stmt = await self._with_tags(
-                    conn, stmt, dataset, key, tags_any, tags_all
-                )
-                return (await conn.execute(stmt)).all()
+                stmt = self._scans.get(shape)
+                if stmt is None:
+                    stmt = await self._scan_statement(conn, dataset, shape)
+                    if len(self._scans) < _STATEMENT_CACHE:
+                        self._scans[shape] = stmt
+                found: Sequence[Row[Any]] = (await conn.execute(stmt, params)).all()
+                return found
 
         try:
             rows = await _within(self._deadlines[dataset.source], read())
@@ -175,16 +186,21 @@ class SqlDataSource:
             raise _unavailable(dataset, exc) from None
         return [dict(r._mapping) for r in rows]
 
-    async def _with_tags(
-        self,
-        conn: AsyncConnection,
-        stmt: Select[Any],
-        dataset: Dataset,
-        key: ColumnElement[Any],
-        tags_any: Sequence[str],
-        tags_all: Sequence[str],
+    async def _scan_statement(
+        self, conn: AsyncConnection, dataset: Dataset, shape: "_ScanShape"
     ) -> Select[Any]:
-        if dataset.tags is None or not (tags_any or tags_all):
+        """The scan of `shape`, every value a bound parameter (built once per shape)."""
+        t = _table(dataset)
+        key = t.c[dataset.subject_key]
+        order = await self._text.of(conn, key)
+        stmt = (
+            select(*[t.c[c] for c in shape.columns])
+            .order_by(order)
+            .limit(bindparam("limit", type_=Integer()))
+        )
+        if shape.after:
+            stmt = stmt.where(order > bindparam("after", type_=String()))
+        if dataset.tags is None or not (shape.tags_any or shape.tags_all):
             return stmt
         spec = dataset.tags
         tt = table(
@@ -195,15 +211,24 @@ class SqlDataSource:
         )
         owner = tt.c[spec.subject_key]
         tag = await self._text.of(conn, tt.c[spec.column])
-        if tags_any:
-            stmt = stmt.where(
-                exists(select(1).where(owner == key, _among(tag, tags_any)))
-            )
-        for name in tags_all:
-            stmt = stmt.where(
-                exists(select(1).where(owner == key, _among(tag, [name])))
-            )
+        if shape.tags_any:
+            among = tag.in_(bindparam("tags_any", type_=String(), expanding=True))
+            stmt = stmt.where(exists(select(1).where(owner == key, among)))
+        for i in range(shape.tags_all):
+            name = bindparam(f"tag_all_{i}", type_=String())
+            stmt = stmt.where(exists(select(1).where(owner == key, tag == name)))
         return stmt
+
+
+@dataclass(frozen=True)
+class _ScanShape:
+    """What a scan's statement depends on; its values are bound per scan."""
+
+    dataset: str
+    columns: tuple[str, ...]
+    after: bool
+    tags_any: bool
+    tags_all: int  # how many tags every subject must have
 
 
 @dataclass(frozen=True)
@@ -256,7 +281,3 @@ def _table(dataset: Dataset) -> TableClause:
     return table(
         dataset.table, *[column(f) for f in dataset.fields], schema=dataset.schema
     )
-
-
-def _among(tag: ColumnElement[Any], names: Sequence[str]) -> ColumnElement[bool]:
-    return tag.in_([bindparam(None, n, type_=String()) for n in names])
