@@ -253,7 +253,7 @@ def with_source(client, source, **limits):
     return services
 
 
-def test_a_page_of_a_half_excluded_audience_takes_few_scans(client, keys, demo_dir):
+def test_a_page_of_a_half_excluded_audience_takes_few_scans(client, keys):
     """Scans grow with the share excluded so far: a full page in two or three."""
     counting = CountingSource(client.app.state.services.source)
     services = with_source(client, counting)
