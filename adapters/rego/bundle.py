@@ -29,7 +29,13 @@ class Bundle:
     revision: str
 
     def engine(self) -> Any:
-        """A fresh `regorus.Engine` holding this bundle's policies and data."""
+        """A fresh `regorus.Engine` holding this bundle's policies and data.
+
+        A bundle that does not load raises only after its engine is dropped:
+        regorus engines are "unsendable", and one kept alive by the error's
+        traceback could be freed later by the garbage collector on another
+        thread, which regorus refuses (the engine leaks, with an error).
+        """
         engine = regorus.Engine()
         try:
             for name, text in self.policies:
@@ -37,10 +43,11 @@ class Bundle:
             for document in self.data:
                 engine.add_data_json(json.dumps(document))
         except RuntimeError as exc:
-            raise ConfigurationError(
-                f"{self.root}: policy bundle does not load: {exc}"
-            ) from None
-        return engine
+            fault = f"{self.root}: policy bundle does not load: {exc}"
+        else:
+            return engine
+        del engine
+        raise ConfigurationError(fault)
 
 
 def load_bundle(root: Path, *, include_tests: bool = False) -> Bundle:

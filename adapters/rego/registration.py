@@ -25,12 +25,7 @@ class RegoTagScreen:
 
     def __call__(self, names: Sequence[str]) -> Mapping[str, Sequence[str]]:
         """Each rejected name with what it matched (`group:term`)."""
-        engine = self._bundle.engine()
-        try:
-            engine.set_input_json(orjson.dumps({"tags": list(names)}).decode())
-            result = engine.eval_rule(REGISTRATION_RULE)
-        except Exception as exc:
-            raise self._fault(f"the rule failed ({type(exc).__name__})") from None
+        result = self._evaluate(names)
         if result is None:
             raise self._fault("the rule is undefined")
         if not isinstance(result, dict):
@@ -41,6 +36,18 @@ class RegoTagScreen:
         if not _findings(rejected) or valid is not (not rejected):
             raise self._fault("the rule gave a malformed answer")
         return {n: list(rejected[n]) for n in names if n in rejected}
+
+    def _evaluate(self, names: Sequence[str]) -> object:
+        """The rule's answer; the engine is dropped here before any error is raised
+        (an "unsendable" engine kept by a traceback may be freed on another thread)."""
+        engine = self._bundle.engine()
+        try:
+            engine.set_input_json(orjson.dumps({"tags": list(names)}).decode())
+            return engine.eval_rule(REGISTRATION_RULE)
+        except Exception as exc:
+            failure = type(exc).__name__
+        del engine
+        raise self._fault(f"the rule failed ({failure})")
 
     def _fault(self, what: str) -> ConfigurationError:
         return ConfigurationError(

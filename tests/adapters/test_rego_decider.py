@@ -71,8 +71,11 @@ def test_when_bundle_has_no_decision_then_every_access_is_unavailable(tmp_path):
     """A bundle without the decision rule fails closed."""
     (tmp_path / "p.rego").write_text("package other\n\nx := 1\n", encoding="utf-8")
 
+    decider = RegorusDecider(load_bundle(tmp_path))
+
     with pytest.raises(PolicyEngineUnavailable):
-        decide(RegorusDecider(load_bundle(tmp_path)), INPUT)
+        decide(decider, INPUT)
+    decider.close()
 
 
 def test_when_bundle_does_not_parse_then_configuration_error(tmp_path):
