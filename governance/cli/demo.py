@@ -4,9 +4,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
-from governance.app import create_app
 from governance.demo.setup import DemoDeployment, prepare_demo
 
 DEFAULT_CUSTOMERS = 10_000
@@ -37,6 +34,10 @@ def run(args: argparse.Namespace) -> int:
     )
     print(walkthrough(deployment, args.data_dir))
     if not args.no_serve:
+        import uvicorn  # only to serve, as in `serve`
+
+        from governance.app import create_app
+
         settings = deployment.settings
         uvicorn.run(
             create_app(settings),
