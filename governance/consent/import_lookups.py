@@ -43,7 +43,10 @@ _LATEST = select(
 ).where(
     col(ConsentCurrent.subject_id).in_(bindparam("ids", expanding=True)),
     col(ConsentCurrent.purpose).in_(bindparam("purposes", expanding=True)),
-    col(ConsentCurrent.action).in_([a.value for a in _STATES]),
+    # No `action IN (...)` here: SQLite would answer it from the expiry index
+    # (action first), reading every row with those actions for each chunk,
+    # instead of one primary-key search per subject and purpose. The action is
+    # checked on the rows that come back.
 )
 
 
@@ -115,5 +118,5 @@ async def latest_states(
             stored_instant(expires) if expires else None,
         )
         for pair, (_, _, action, event_id, notice, at, expires) in latest.items()
-        if pair in pairs
+        if pair in pairs and action in _STATES
     }
