@@ -9,17 +9,19 @@ carry the same `ts`: they commit in one transaction.
 """
 
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from audit.record import AuditDraft, utc_now_iso
 from governance.consent.import_lookups import LedgerState
 from governance.consent.import_rows import ImportRow
+from governance.consent.ledger import ConsentChange
 from governance.types import Outcome
 
 _ALLOWED = Outcome.ALLOWED.value
-_VARIANT = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}  # RFC 4122 variant
+_COUNTER = 1 << 30  # ids per call: the counter bits of `time_ordered_ids`
 
 
 def records(
@@ -32,9 +34,10 @@ def records(
 ) -> tuple[list[dict[str, Any]], list[AuditDraft]]:
     """The consent rows and audit drafts: one `consent.granted` per row, a summary."""
     ts = utc_now_iso()  # one transaction, one instant
-    ids = random_ids(2 * len(rows) + len(supersedes) + 1)
+    ids = time_ordered_ids(2 * len(rows) + len(supersedes) + 1)
     consents: list[dict[str, Any]] = []
     drafts: list[AuditDraft] = []
+    endings: dict[tuple[int, str], dict[str, Any]] = {}
     for row in rows:
         change = row.terms.change
         live = supersedes.get(row.line)
@@ -42,10 +45,19 @@ def records(
             written = [next(ids)]
         else:
             written = [next(ids), next(ids)]
-            ended = replace(change, subject_id=row.subject_id).ending(
-                live.event_id, live.notice_version
+            key = (id(row.terms), live.notice_version)
+            ending = endings.get(key)
+            if ending is None:
+                ending = endings[key] = _ending_columns(change, live.notice_version)
+            consents.append(
+                ending
+                | {
+                    "event_id": written[0],
+                    "subject_id": row.subject_id,
+                    "refers_to": live.event_id,
+                    "recorded_at": row.granted_at,
+                }
             )
-            consents.append(ended.values(written[0], row.granted_at))
         consents.append(row.columns(written[-1]))
         detail = {
             "notice_version": change.notice_version,
@@ -79,12 +91,32 @@ def records(
     return consents, drafts
 
 
-def random_ids(count: int) -> Iterator[str]:
-    """`count` random (version 4) UUIDs as text, from one read of the OS's randomness.
+def _ending_columns(change: ConsentChange, notice_version: str) -> dict[str, Any]:
+    """The stored columns of the `superseded` event `change` records for a live grant
+    under `notice_version`, but those of the row (ids, subject, instant): the same
+    for every row with these terms, so built once for them."""
+    columns = change.ending(None, notice_version).values("", datetime.min)
+    for column in ("event_id", "subject_id", "refers_to", "recorded_at"):
+        del columns[column]
+    return columns
 
-    The same ids `uuid.uuid4()` gives, at a quarter of its cost per id.
+
+def time_ordered_ids(count: int) -> Iterator[str]:
+    """`count` UUIDs of version 7 (RFC 9562), each greater than the one before.
+
+    A 48-bit Unix time in milliseconds, then a 30-bit counter (RFC 9562's
+    "fixed-length dedicated counter"), then 44 random bits. Ids made in
+    order go into the unique indexes of the ledger and of the audit trail at
+    one end instead of at random places, the cheaper insert for a bulk commit.
     """
-    digits = os.urandom(16 * count).hex()
-    for i in range(0, 32 * count, 32):
-        d = digits[i : i + 32]
-        yield f"{d[:8]}-{d[8:12]}-4{d[13:16]}-{_VARIANT[d[16]]}{d[17:20]}-{d[20:]}"
+    if count > _COUNTER:
+        raise ValueError(f"at most {_COUNTER} ids at once")
+    ms = f"{time.time_ns() // 1_000_000:012x}"
+    prefix = f"{ms[:8]}-{ms[8:]}-7"
+    noise = os.urandom(6 * count).hex()  # 11 of every 12 digits used
+    for i in range(count):
+        # counter bits 29-18 | variant 0b10, bits 17-4 | bits 3-0, 44 random bits
+        yield (
+            f"{prefix}{i >> 18:03x}-{0x8000 | (i >> 4) & 0x3FFF:04x}-{i & 15:x}"
+            f"{noise[12 * i : 12 * i + 11]}"
+        )

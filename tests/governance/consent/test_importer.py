@@ -9,6 +9,8 @@ import asyncio
 import hashlib
 import json
 import sqlite3
+import time
+import uuid
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +25,7 @@ from audit.verify import verify_trail
 from governance.catalog import load_catalog
 from governance.consent import import_lookups, importer
 from governance.consent.csvfile import COLUMNS
-from governance.consent.import_records import random_ids
+from governance.consent.import_records import time_ordered_ids
 from governance.consent.ledger import ConsentLedger
 from governance.services import subject_referencer
 from governance.settings import Settings
@@ -304,6 +306,40 @@ class TestAgainstTheLedger:
         assert record.event_id == actions[-1][2]
         assert record.scope == {"identity.customer_id"}
 
+    def test_each_superseded_event_names_its_own_subject_and_grant(
+        self, demo_dir, demo_settings, tmp_path
+    ):
+        """Rows with the same terms share how their superseded events are built,
+        never whose they are: subject, replaced grant and instant are each row's."""
+        live = latest_state(demo_dir, "analytics", "granted")[:3]
+        instants = ["2026-03-01T10:00:00+08:00", "2026-03-02T10:00:00+08:00"]
+        path = tmp_path / "renewals.csv"
+        path.write_text(
+            csv_text(
+                *(
+                    grant_row(subject, granted_at=instants[i % 2])
+                    for i, (subject, _) in enumerate(live)
+                )
+            ),
+            encoding="utf-8",
+        )
+
+        run_import(demo_settings, path)
+
+        ended = sql(
+            demo_dir / "governance.db",
+            "SELECT subject_id, refers_to, recorded_at, scope, kind, grantor,"
+            " expires_at, evidence_hash, recorded_by FROM consent_events"
+            " WHERE action = 'superseded' AND recorded_by LIKE 'import:%' ORDER BY id",
+        )
+        assert [e[:3] for e in ended] == [
+            (subject, grant, f"2026-03-0{i % 2 + 1} 02:00:00.000000")
+            for i, (subject, grant) in enumerate(live)
+        ]
+        assert {e[3:] for e in ended} == {
+            ("[]", "general", "self", None, None, "import:renewals.csv")
+        }
+
     def test_a_later_withdrawal_stands(self, demo_dir, demo_settings, tmp_path):
         """A grant older than a recorded withdrawal is refused; nothing is written."""
         subject, _ = latest_state(demo_dir, "analytics", "withdrawn")[0]
@@ -349,15 +385,19 @@ class TestAgainstTheLedger:
         return asyncio.run(read())
 
 
-def test_random_ids_are_distinct_version_4_uuids():
-    """The bulk id source gives what uuid.uuid4() gives."""
-    import uuid
+def test_bulk_ids_are_distinct_increasing_version_7_uuids():
+    """The bulk id source gives canonical UUIDs (RFC 9562 version 7), each after
+    the one before, stamped with the current millisecond."""
+    before = time.time_ns() // 1_000_000
+    ids = list(time_ordered_ids(300_000))  # past the counter's first 18 bits
+    after = time.time_ns() // 1_000_000
 
-    ids = list(random_ids(1000))
-
-    assert len(set(ids)) == 1000
-    assert all(uuid.UUID(i).version == 4 for i in ids)
-    assert all(str(uuid.UUID(i)) == i for i in ids)
+    assert len(set(ids)) == len(ids)
+    assert ids == sorted(ids)
+    parsed = [uuid.UUID(i) for i in ids]
+    assert all(str(u) == i for u, i in zip(parsed, ids, strict=True))
+    assert {(u.version, u.variant) for u in parsed} == {(7, uuid.RFC_4122)}
+    assert {u.int >> 80 for u in parsed} <= set(range(before, after + 1))
 
 
 def test_plan_repr_names_no_subject(demo_settings, good_file):
