@@ -58,7 +58,8 @@ from governance.cli.main import main
 WORKERS = 2
 FLEETS = {"sqlite": 1, "postgresql": 2}  # instances of WORKERS workers on each store
 HITS = 8  # reads per instance in each wave after a consent change
-WAVES = 6  # at most, until every worker has answered
+COVER_S = 30.0  # waves go on this long at most, until every worker has answered
+PAUSE_S = 0.05  # between waves: a worker busy with the last one gets back to accept
 SIGTERM_AFTER = 60  # answers received before the audit table is locked
 SETTLE_S = 0.4  # every client has sent its next read and waits for it
 HOLD_S = 0.8  # the lock is held this long after SIGTERM: below every lock wait
@@ -92,17 +93,20 @@ async def hit(
     """Reads of `path` until every worker of every instance has answered one.
 
     Each wave sends `HITS` reads at once to each instance, each on a new
-    connection; which worker accepts a connection is the kernel's choice, so
-    waves go on (at most `WAVES`) until the chains of the answers' events
-    cover `workers`.
+    connection. Which worker accepts a connection is the kernel's and the
+    event loop's choice (a worker woken first may accept a whole wave), so
+    waves go on, for at most `COVER_S`, until the chains of the answers'
+    events cover `workers`.
     """
     answers: list[Answer] = []
-    for _ in range(WAVES):
+    deadline = time.monotonic() + COVER_S
+    while True:
         waves = await asyncio.gather(*(crowd(b, path, headers, HITS) for b in bases))
         answers += [a for wave in waves for a in wave]
-        if served_by(await events_at(url), answers) >= workers:
-            break
-    return answers
+        covered = served_by(await events_at(url), answers) >= workers
+        if covered or time.monotonic() > deadline:
+            return answers
+        await asyncio.sleep(PAUSE_S)
 
 
 def served_by(events: list[Event], answers: list[Answer]) -> set[str | None]:
