@@ -38,6 +38,7 @@ def records(
     consents: list[dict[str, Any]] = []
     drafts: list[AuditDraft] = []
     endings: dict[tuple[int, str], dict[str, Any]] = {}
+    refs: dict[str, str] = {}  # a file names each subject for several purposes
     for row in rows:
         change = row.terms.change
         live = supersedes.get(row.line)
@@ -66,13 +67,16 @@ def records(
             "line": row.line,
             "consent_event_ids": written,
         }
+        ref = refs.get(row.subject_id)
+        if ref is None:
+            ref = refs[row.subject_id] = subject_ref(row.subject_id)
         drafts.append(
             AuditDraft(
                 kind="consent.granted",
                 outcome=_ALLOWED,
                 caller=caller,
                 purpose=change.purpose,
-                subject_ref=subject_ref(row.subject_id),
+                subject_ref=ref,
                 detail=detail,
                 ts=ts,
                 event_id=next(ids),
@@ -114,9 +118,9 @@ def time_ordered_ids(count: int) -> Iterator[str]:
     ms = f"{time.time_ns() // 1_000_000:012x}"
     prefix = f"{ms[:8]}-{ms[8:]}-7"
     noise = os.urandom(6 * count).hex()  # 11 of every 12 digits used
-    for i in range(count):
-        # counter bits 29-18 | variant 0b10, bits 17-4 | bits 3-0, 44 random bits
-        yield (
-            f"{prefix}{i >> 18:03x}-{0x8000 | (i >> 4) & 0x3FFF:04x}-{i & 15:x}"
-            f"{noise[12 * i : 12 * i + 11]}"
-        )
+    for block in range(0, count, 16):
+        # counter bits 29-18 | variant 0b10, bits 17-4 | bits 3-0, 44 random bits;
+        # all but the last four counter bits are shared by 16 ids in a row
+        head = f"{prefix}{block >> 18:03x}-{0x8000 | (block >> 4) & 0x3FFF:04x}-"
+        for i in range(block, min(block + 16, count)):
+            yield f"{head}{i & 15:x}{noise[12 * i : 12 * i + 11]}"

@@ -10,7 +10,7 @@ import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ __all__ = ["pg_url"]  # fixture: imported so that pytest finds it
 # After every event the tests record (they carry the real time), so the history
 # as of NOW is the whole history.
 NOW = datetime.now(UTC) + timedelta(hours=1)
+LATER = datetime(2031, 1, 2, 8, 0, tzinfo=timezone(timedelta(hours=8)))  # whole second
 SUBJECTS = ("C0000001", "C0000002", "C0000003")
 PURPOSES = ("marketing_push", "analytics", PERSONALISATION)
 ACTIONS = (
@@ -74,7 +75,9 @@ def change(rng: random.Random, subject: str, purpose: str) -> ConsentChange:
         recorded_by="test",
         scope=tuple(rng.sample(("contact.phone", "identity.name"), rng.randint(0, 2))),
         kind=rng.choice(("general", "separate")),
-        expires_at=rng.choice((None, NOW - timedelta(days=1), NOW + timedelta(days=9))),
+        expires_at=rng.choice(
+            (None, NOW - timedelta(days=1), NOW + timedelta(days=9), LATER)
+        ),
     )
 
 
