@@ -16,6 +16,7 @@ from _wrk import WrkResult
 
 UNGOVERNED = "ungoverned FastAPI read"
 ENGINE = "ungoverned read, proxy's source engine"
+DUTIES = "same duties by hand: consent read, record, durable access log"
 READ = "governed read"
 QUERY = "governed query (page of 20)"
 PACED = "governed read, paced"
@@ -188,6 +189,16 @@ def check_targets(rows: Sequence[Row], args: argparse.Namespace) -> list[TargetC
     )
     for check in checks:
         print(check.line())
+    for store in args.stores:  # reported, not a target: the like-for-like share
+        for workers in args.workers:
+            by_hand = _find(rows, DUTIES, store, workers)
+            governed = _find(rows, READ, store, workers)
+            if by_hand is not None and governed is not None and by_hand.rate:
+                print(
+                    f"(not counted) governed reads / the same duties by hand"
+                    f" ({store}, {workers}w): {governed.rate:,.0f} /"
+                    f" {by_hand.rate:,.0f} = {governed.rate / by_hand.rate:.0%}"
+                )
     stricter = _find(rows, PACED_MEASURED, "postgres", TARGET_WORKERS)
     if stricter is not None:  # reported, not a target: see the module docstring
         print(

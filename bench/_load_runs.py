@@ -17,6 +17,7 @@ import _wrk
 from _demo import free_port
 from _direct_sql import direct_pg, direct_sqlite
 from _load_report import (
+    DUTIES,
     ENGINE,
     HEADER,
     PACED,
@@ -52,6 +53,7 @@ class Store:
     config: Path
     key: str
     ungoverned_env: dict[str, str] = field(default_factory=dict)
+    duties_env: dict[str, str] = field(default_factory=dict)  # the same duties by hand
     crm_url: str | None = None  # PostgreSQL: the customer source
     databases: tuple[str, ...] = ()  # PostgreSQL: the store's and the source's
     source_url: str = ""  # the customer source, as the proxy's catalog names it
@@ -170,6 +172,8 @@ class Runner:
                     rows.append(self.ungoverned(store, workers))
                 if "engine" in only:
                     rows.append(self.ungoverned(store, workers, via_engine=True))
+                if "duties" in only:
+                    rows.append(self.ungoverned(store, workers, duties=True))
                 if only & {"read", "query", "paced"}:
                     rows += self.governed(store, workers)
         return rows
@@ -224,26 +228,31 @@ class Runner:
         return asyncio.run(direct_pg(store.crm_url, self.ids, seconds, warmup))
 
     def ungoverned(
-        self, store: Store, workers: int, *, via_engine: bool = False
+        self,
+        store: Store,
+        workers: int,
+        *,
+        via_engine: bool = False,
+        duties: bool = False,
     ) -> Row:
         """The FastAPI endpoint without governance, on the same store and workers.
 
-        With `via_engine`, it reads through the proxy's source engine, not the raw driver.
+        With `via_engine`, it reads through the proxy's source engine, not the raw
+        driver; with `duties`, it also reads consent and durably logs each access.
         """
         port = free_port()
         argv = uvicorn_argv(
             "load_apps:ungoverned", port=port, workers=workers, factory=True
         )
-        extra = (
-            {"BENCH_SOURCE_URL": store.source_url}
-            if via_engine
-            else store.ungoverned_env
-        )
+        if via_engine:
+            extra, kind, what = {"BENCH_SOURCE_URL": store.source_url}, "engine", ENGINE
+        elif duties:
+            extra, kind, what = store.duties_env, "duties", DUTIES
+        else:
+            extra, kind, what = store.ungoverned_env, "raw", UNGOVERNED
         env = {**os.environ, **extra}
         reads = [Request("GET", f"/customers/{i}") for i in self.ids]
-        kind = "engine" if via_engine else "raw"
         log = self.logs / f"ungoverned-{kind}-{store.name}-{workers}.log"
-        what = ENGINE if via_engine else UNGOVERNED
         with serving(
             what, argv, port=port, ready_path=reads[0].path, log=log, env=env
         ) as srv:

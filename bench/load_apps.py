@@ -11,6 +11,15 @@
   through the engine the proxy builds for a data source instead
   (`adapters.sources.engines`: SQLAlchemy Core, its pool and pre-ping), which
   tells the data-access layer's cost from governance's.
+- the same app with `BENCH_DUTIES=<governance store>`: what a brand would
+  write to meet the same duties by hand (issue #7's 60% comparison, made like
+  for like): before the record it reads the subject's `marketing_push` row
+  of `consent_current` from the proxy's store (403 unless granted and not
+  expired), and after it appends an access-log row and commits it durably,
+  one commit per request (SQLite: `BENCH_ACCESS_LOG=<file>`, WAL with
+  synchronous=FULL, as the proxy's store; PostgreSQL: a table in the source
+  database, synchronous_commit on). No authentication, policy, masking or
+  hash chain.
 
 Served as `uvicorn --app-dir bench load_apps:noop` and
 `uvicorn --app-dir bench --factory load_apps:ungoverned`.
@@ -21,6 +30,7 @@ import os
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -49,6 +59,15 @@ POOL = 16
 _COLUMNS = "customer_id, name, nickname, mobile, email"
 _SQLITE_READ = f"SELECT {_COLUMNS} FROM customers WHERE customer_id = ?"  # noqa: S608
 _PG_READ = f"SELECT {_COLUMNS} FROM customers WHERE customer_id = $1"  # noqa: S608
+_CONSENT = (
+    "SELECT action, expires_at FROM consent_current"
+    " WHERE subject_id = {} AND purpose = 'marketing_push'"
+)
+_LOG_TABLE = (
+    "CREATE TABLE IF NOT EXISTS bench_access_log (at TEXT NOT NULL,"
+    " subject_id TEXT NOT NULL, purpose TEXT NOT NULL, outcome TEXT NOT NULL)"
+)
+_LOG = "INSERT INTO bench_access_log VALUES ({}, {}, 'marketing_push', {})"
 _HEADERS = [
     (b"content-type", b"application/json"),
     (b"content-length", str(len(NOOP_BODY)).encode()),
@@ -79,7 +98,85 @@ def ungoverned() -> FastAPI:
     if len(chosen) != 1:
         raise SystemExit(f"set exactly one of {', '.join(_STORES)}")
     [(kind, where)] = chosen.items()
+    if "BENCH_DUTIES" in os.environ:
+        duties = {"BENCH_SQLITE": _sqlite_duties_app, "BENCH_PG_DSN": _pg_duties_app}
+        return duties[kind](where, os.environ["BENCH_DUTIES"])
     return _STORES[kind](where)
+
+
+def _granted(row: Any) -> bool:
+    """A `consent_current` row that allows the read: granted, not expired."""
+    if row is None or row[0] != "granted":
+        return False
+    expires = row[1]
+    if isinstance(expires, str):
+        expires = datetime.fromisoformat(expires).replace(tzinfo=UTC)
+    return expires is None or expires > datetime.now(UTC)
+
+
+def _sqlite_duties_app(path: str, store: str) -> FastAPI:
+    conn = sqlite3.connect(path, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    consent = sqlite3.connect(
+        f"file:{store}?mode=ro", uri=True, check_same_thread=False
+    )
+    log = sqlite3.connect(
+        os.environ["BENCH_ACCESS_LOG"], isolation_level=None, check_same_thread=False
+    )
+    for pragma in ("journal_mode=WAL", "synchronous=FULL"):
+        log.execute(f"PRAGMA {pragma}")
+    log.execute(_LOG_TABLE)
+    insert = _LOG.format("?", "?", "?")
+    app = FastAPI()
+
+    @app.get("/customers/{customer_id}")
+    async def read(customer_id: str) -> dict[str, Any]:
+        allowed = _granted(
+            consent.execute(_CONSENT.format("?"), (customer_id,)).fetchone()
+        )
+        row = conn.execute(_SQLITE_READ, (customer_id,)).fetchone() if allowed else None
+        at = datetime.now(UTC).isoformat()
+        outcome = "allowed" if row is not None else "denied"
+        log.execute("BEGIN IMMEDIATE")
+        log.execute(insert, (at, customer_id, outcome))
+        log.execute("COMMIT")
+        if row is None:
+            raise HTTPException(403 if not allowed else 404)
+        return dict(row)
+
+    return app
+
+
+def _pg_duties_app(dsn: str, store: str) -> FastAPI:
+    pools: dict[str, asyncpg.Pool] = {}
+    insert = _LOG.format("$1", "$2", "$3")
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        pools["crm"] = await asyncpg.create_pool(dsn, min_size=POOL, max_size=POOL)
+        pools["store"] = await asyncpg.create_pool(store, min_size=POOL, max_size=POOL)
+        await pools["crm"].execute(_LOG_TABLE)
+        yield
+        for pool in pools.values():
+            await pool.close()
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/customers/{customer_id}")
+    async def read(customer_id: str) -> dict[str, Any]:
+        allowed = _granted(
+            await pools["store"].fetchrow(_CONSENT.format("$1"), customer_id)
+        )
+        row = await pools["crm"].fetchrow(_PG_READ, customer_id) if allowed else None
+        outcome = "allowed" if row is not None else "denied"
+        await pools["crm"].execute(
+            insert, datetime.now(UTC).isoformat(), customer_id, outcome
+        )
+        if row is None:
+            raise HTTPException(403 if not allowed else 404)
+        return dict(row)
+
+    return app
 
 
 def _sqlite_app(path: str) -> FastAPI:

@@ -18,6 +18,10 @@ same load (wrk, one thread, `--connections` keep-alive connections, closed loop)
   engine      (only when asked) the same endpoint reading through the engine the
               proxy builds for a data source (SQLAlchemy Core, its pool and
               pre-ping): the data-access layer's share of the gap;
+  duties      the same endpoint doing by hand the duties a governed read does
+              that cost I/O: the subject's consent row read from the proxy's
+              store, and an access-log row committed durably per request
+              (`load_apps`); a like-for-like comparison, reported, not a target;
   read        governed single-record reads through `govproxy serve --workers N`
               (authenticated, consent-checked, decided, masked, durably
               audited), rotating through every consented adult of the demo;
@@ -68,8 +72,10 @@ from _load_runs import Runner, Store
 from _pg import DEFAULT_PG_URL, UNREACHABLE, dsn, postgres_database, server_description
 from sqlalchemy.engine import make_url
 
-SECTIONS = ("floor", "sql", "ungoverned", "engine", "read", "query", "paced")
-DEFAULT_SECTIONS = ("floor", "sql", "ungoverned", "read", "query", "paced")
+SECTIONS = (
+    "floor", "sql", "ungoverned", "engine", "duties", "read", "query", "paced"
+)  # fmt: skip
+DEFAULT_SECTIONS = ("floor", "sql", "ungoverned", "duties", "read", "query", "paced")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -165,6 +171,11 @@ def main(argv: list[str] | None = None) -> int:
                 sqlite_demo / "govproxy.yaml",
                 key_of(deployment),
                 ungoverned_env={"BENCH_SQLITE": str(sqlite_demo / "customers.db")},
+                duties_env={
+                    "BENCH_SQLITE": str(sqlite_demo / "customers.db"),
+                    "BENCH_DUTIES": str(sqlite_demo / "governance.db"),
+                    "BENCH_ACCESS_LOG": str(root / "access-log.db"),
+                },
                 source_url=f"sqlite+aiosqlite:///{sqlite_demo / 'customers.db'}",
             )
         ]
@@ -185,6 +196,10 @@ def main(argv: list[str] | None = None) -> int:
                     pg_demo / "govproxy.yaml",
                     key_of(pg_deployment),
                     ungoverned_env={"BENCH_PG_DSN": dsn(crm_url)},
+                    duties_env={
+                        "BENCH_PG_DSN": dsn(crm_url),
+                        "BENCH_DUTIES": dsn(store_url),
+                    },
                     source_url=crm_url,
                     crm_url=crm_url,
                     databases=(_database(store_url), _database(crm_url)),
