@@ -221,6 +221,33 @@ class TestGoodFile:
         }
         assert consents[0][0] not in events[0][2]
 
+    def test_a_subject_on_several_lines_is_named_by_its_own_hash_each_time(
+        self, demo_dir, demo_settings, tmp_path
+    ):
+        """Rows of one subject, between rows of another: every audit event names
+        the subject of its own row."""
+        free = set(without_events(demo_dir, "analytics"))
+        a, b = [s for s in without_events(demo_dir, "marketing_push") if s in free][:2]
+        path = tmp_path / "crm-export.csv"
+        rows = [grant_row(a), grant_row(b), grant_row(a, "marketing_push")]
+        path.write_text(csv_text(*rows), encoding="utf-8")
+
+        run_import(demo_settings, path)
+
+        events = sql(
+            demo_dir / "governance.db",
+            "SELECT purpose, subject_ref FROM audit_events"
+            " WHERE caller = 'import:crm-export.csv' AND kind = 'consent.granted'"
+            " ORDER BY seq",
+        )
+        key = LocalKeyProvider(demo_settings.keys_file).key("subject_ref")[1]
+        ref = subject_referencer(key)
+        assert events == [
+            ("analytics", ref(a)),
+            ("analytics", ref(b)),
+            ("marketing_push", ref(a)),
+        ]
+
     def test_the_audit_trail_still_verifies(self, demo_settings, good_file):
         """The import's events extend the hash chains without a break."""
         run_import(demo_settings, good_file)
@@ -389,10 +416,10 @@ def test_bulk_ids_are_distinct_increasing_version_7_uuids():
     """The bulk id source gives canonical UUIDs (RFC 9562 version 7), each after
     the one before, stamped with the current millisecond."""
     before = time.time_ns() // 1_000_000
-    ids = list(time_ordered_ids(300_000))  # past the counter's first 18 bits
+    ids = list(time_ordered_ids(300_007))  # past the counter's first 18 bits
     after = time.time_ns() // 1_000_000
 
-    assert len(set(ids)) == len(ids)
+    assert len(set(ids)) == len(ids) == 300_007  # a last block of 7
     assert ids == sorted(ids)
     parsed = [uuid.UUID(i) for i in ids]
     assert all(str(u) == i for u, i in zip(parsed, ids, strict=True))
