@@ -42,7 +42,11 @@ def genesis_hash(chain_id: str) -> str:
 
 def row_hash(row: Mapping[str, Any]) -> str:
     """SHA-256 over the canonical encoding of a row's hashed columns."""
-    return hashlib.sha256(canonical_bytes({k: row[k] for k in _HASHED})).hexdigest()
+    return _digest({k: row[k] for k in _HASHED})
+
+
+def _digest(columns: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical_bytes(columns)).hexdigest()
 
 
 def link(
@@ -52,7 +56,7 @@ def link(
     row = draft.columns() | {"chain_id": chain_id, "seq": seq, "prev_hash": prev_hash}
     # The row holds exactly the hashed columns (until "hash"): `row_hash` without
     # its copy, which is a tenth of a bulk import's linking.
-    row["hash"] = hashlib.sha256(canonical_bytes(row)).hexdigest()
+    row["hash"] = _digest(row)
     return row
 
 

@@ -127,13 +127,12 @@ def _sqlite_duties_app(path: str, store: str) -> FastAPI:
         log.execute(f"PRAGMA {pragma}")
     log.execute(_LOG_TABLE)
     insert = _LOG.format("?", "?", "?")
+    consent_sql = _CONSENT.format("?")
     app = FastAPI()
 
     @app.get("/customers/{customer_id}")
     async def read(customer_id: str) -> dict[str, Any]:
-        allowed = _granted(
-            consent.execute(_CONSENT.format("?"), (customer_id,)).fetchone()
-        )
+        allowed = _granted(consent.execute(consent_sql, (customer_id,)).fetchone())
         row = conn.execute(_SQLITE_READ, (customer_id,)).fetchone() if allowed else None
         at = datetime.now(UTC).isoformat()
         outcome = "allowed" if row is not None else "denied"
@@ -150,6 +149,7 @@ def _sqlite_duties_app(path: str, store: str) -> FastAPI:
 def _pg_duties_app(dsn: str, store: str) -> FastAPI:
     pools: dict[str, asyncpg.Pool] = {}
     insert = _LOG.format("$1", "$2", "$3")
+    consent_sql = _CONSENT.format("$1")
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -164,9 +164,7 @@ def _pg_duties_app(dsn: str, store: str) -> FastAPI:
 
     @app.get("/customers/{customer_id}")
     async def read(customer_id: str) -> dict[str, Any]:
-        allowed = _granted(
-            await pools["store"].fetchrow(_CONSENT.format("$1"), customer_id)
-        )
+        allowed = _granted(await pools["store"].fetchrow(consent_sql, customer_id))
         row = await pools["crm"].fetchrow(_PG_READ, customer_id) if allowed else None
         outcome = "allowed" if row is not None else "denied"
         await pools["crm"].execute(

@@ -15,14 +15,12 @@ Reads by key then cost one primary-key lookup however long the history grows.
 
 import operator
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Index, MetaData, event, insert
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.types import TypeEngine
 from sqlmodel import Field, SQLModel
-from sqlmodel.sql.sqltypes import UTCDateTime
 
 DECIDING_ACTIONS = ("granted", "withdrawn", "expired", "opted_out", "opted_in")
 
@@ -192,7 +190,9 @@ def _driver_rows(
     columns = ConsentEvent.__table__.columns  # type: ignore[attr-defined]
     converted = [
         (i, f)
-        for i, f in enumerate(_processor(columns[n].type, dialect) for n in names)
+        for i, f in enumerate(
+            columns[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names
+        )
         if f is not None
     ]
     values = operator.itemgetter(*names)
@@ -208,21 +208,6 @@ def _driver_rows(
         f" VALUES ({', '.join('?' * len(names))})"
     )
     return sql, params
-
-
-def _processor(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
-    """How a value of `type_` goes to the driver: SQLAlchemy's bind processor, but
-    for instants on SQLite, which get the same text (UTC, microseconds always)
-    without its two layers of calls."""
-    if dialect.name == "sqlite" and isinstance(type_, UTCDateTime):
-        return _sqlite_instant
-    return type_.dialect_impl(dialect).bind_processor(dialect)
-
-
-def _sqlite_instant(value: datetime) -> str:
-    if value.utcoffset() is None:
-        raise ValueError("consent instants must carry a timezone")
-    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
 
 
 @event.listens_for(SQLModel.metadata, "after_create")
