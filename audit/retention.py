@@ -62,6 +62,7 @@ from governance.settings import (
     PROVISION_FLOOR_DAYS,
     RetentionSettings,
 )
+from governance.types import Actor
 
 _TS = "%Y-%m-%dT%H:%M:%S.%fZ"
 _BATCH = 5000
@@ -281,7 +282,7 @@ class Purger:
             AuditDraft(
                 kind="audit.purge",
                 outcome="allowed",
-                caller="retention",
+                caller=Actor.RETENTION,
                 detail={
                     "purge_id": purge_id,
                     "events": len(tombs),

@@ -52,6 +52,21 @@ class Outcome(StrEnum):
     ERROR = "error"
 
 
+class Actor(StrEnum):
+    """The proxy's own actors: the caller their audit events name.
+
+    No caller may be registered under one of these names, or its events would
+    pass for theirs in the trail.
+    """
+
+    CLI = "cli"
+    CONSENT_CENTER = "consent-center"
+    DEMO_SETUP = "demo-setup"
+    DEMO_IMPORT = "demo-import"
+    EXPIRY_SWEEP = "expiry-sweep"
+    RETENTION = "retention"
+
+
 @dataclass(frozen=True)
 class Principal:
     """An authenticated caller."""

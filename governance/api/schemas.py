@@ -1,11 +1,37 @@
 """Request and response bodies of the HTTP API (also what OpenAPI shows)."""
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+)
 
 _NAME = Field(min_length=1, max_length=64)
+
+
+def _iso_text(value: Any) -> Any:
+    """ISO 8601 text only: left to itself, pydantic reads a number, or a string of
+    digits such as a phone number, as a Unix time."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError(
+        "must be ISO 8601 text with an offset, e.g. 2026-03-01T10:00:00+08:00"
+    )
+
+
+# Bodies are JSON: a count is a JSON integer, a flag true or false, an instant text.
+_Instant = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+_Count = Annotated[int, Strict()]
+_Flag = Annotated[bool, Strict()]
 
 
 class _In(BaseModel):
@@ -24,7 +50,7 @@ class QueryIn(_In):
 
     fields: list[str] | None = Field(None, min_length=1, max_length=100)
     where: Where = Field(default_factory=Where)
-    limit: int | None = Field(None, ge=1, le=1_000_000)
+    limit: _Count | None = Field(None, ge=1, le=1_000_000)
     cursor: str | None = Field(None, max_length=512)
 
 
@@ -63,7 +89,7 @@ class ConsentIn(_In):
         None,
         description="What proves the act (kept as a SHA-256 hash only; <= 16 KiB).",
     )
-    expires_at: AwareDatetime | None = None
+    expires_at: _Instant | None = None
     declared_frequency: str | None = Field(
         None, max_length=16, description="For messaging purposes, e.g. '4/month'."
     )
@@ -72,7 +98,7 @@ class ConsentIn(_In):
 class PersonalisationIn(_In):
     """Turn personalised processing on or off for the subject (A-01)."""
 
-    enabled: bool
+    enabled: _Flag
     channel: str = Field("api", min_length=1, max_length=32)
 
 
@@ -152,7 +178,7 @@ class VerifyOut(BaseModel):
 class CenterLinkIn(_In):
     """How long a consent-center link stays valid."""
 
-    ttl_minutes: int = Field(30, ge=1, le=1440, description="1 minute to 24 hours.")
+    ttl_minutes: _Count = Field(30, ge=1, le=1440, description="1 minute to 24 hours.")
 
 
 class CenterLinkOut(BaseModel):

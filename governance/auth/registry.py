@@ -27,7 +27,7 @@ from governance.errors import (
     StoreUnavailable,
     UnknownCaller,
 )
-from governance.types import Principal, Role
+from governance.types import Actor, Principal, Role
 
 CALLER_NAME = r"^[a-z][a-z0-9_-]{1,62}$"
 
@@ -52,6 +52,7 @@ KEY_SQL = (
     " WHERE key_id = :key_id AND revoked_at IS NULL"
 )
 _BY_KEY_ID = text(KEY_SQL)
+_RESERVED = frozenset(Actor)
 
 
 class KeyReader(Protocol):
@@ -183,6 +184,10 @@ class CallerRegistry:
 def _check(name: str, role: Role, purposes: list[str], known: frozenset[str]) -> None:
     if not re.fullmatch(CALLER_NAME, name):
         raise InvalidRequest(f"caller name must match {CALLER_NAME}")
+    if name in _RESERVED:
+        raise InvalidRequest(
+            "caller name is reserved: the proxy's own actors sign the trail with it"
+        )
     unknown = sorted(set(purposes) - known)
     if unknown:
         raise InvalidRequest(f"unknown purposes: {', '.join(unknown)}")

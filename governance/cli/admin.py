@@ -21,7 +21,7 @@ from governance.catalog import load_catalog
 from governance.errors import ConfigurationError
 from governance.settings import Settings, load_settings
 from governance.store import open_store
-from governance.types import Outcome, Role
+from governance.types import Actor, Outcome, Role
 
 T = TypeVar("T")
 
@@ -170,7 +170,7 @@ def callers_add(args: argparse.Namespace) -> int:
             AuditDraft(
                 kind="caller.added",
                 outcome=Outcome.ALLOWED.value,
-                caller="cli",
+                caller=Actor.CLI,
                 detail={
                     "name": info.name,
                     "role": info.role.value,
@@ -212,7 +212,7 @@ def callers_revoke(args: argparse.Namespace) -> int:
             AuditDraft(
                 kind="caller.revoked",
                 outcome=Outcome.ALLOWED.value,
-                caller="cli",
+                caller=Actor.CLI,
                 detail={"name": args.name},
             ),
             stmt,

@@ -31,7 +31,7 @@ from governance.catalog import load_catalog
 from governance.cli.admin import settings_of, with_store
 from governance.errors import ConfigurationError
 from governance.services import subject_referencer
-from governance.types import Outcome
+from governance.types import Actor, Outcome
 
 
 def add_parser(audit_sub: Any) -> None:
@@ -88,7 +88,7 @@ def _event(report: SelfCheckReport, formats: list[str]) -> AuditDraft:
     return AuditDraft(
         kind="audit.report",
         outcome=Outcome.ALLOWED.value,
-        caller="cli",
+        caller=Actor.CLI,
         detail={
             "month": report.month,
             "formats": formats,

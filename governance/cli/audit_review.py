@@ -55,12 +55,11 @@ from governance.errors import (
 from governance.services import subject_referencer
 from governance.settings import Settings
 from governance.trail import Trail
-from governance.types import Outcome
+from governance.types import Actor, Outcome
 
 _PEM = re.compile(r"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----\s*", re.S)
 T = TypeVar("T")
 U = TypeVar("U")
-CLI_CALLER = "cli"
 _FILTER_OPTIONS = {
     "subject": ("subject_id", "the subject's id (matched through its keyed reference)"),
     "caller": ("caller", "caller name"),
@@ -170,7 +169,7 @@ def run_export(args: argparse.Namespace) -> int:
         meta = export_meta(
             selected,
             decision_id=trail.decision_id,
-            exporter=f"{CLI_CALLER}:{_os_user()}",
+            exporter=f"{Actor.CLI}:{_os_user()}",
         )
         return await write_export(
             store, selected, fmt=args.format, meta=meta, signer=signer, out=out
@@ -287,7 +286,7 @@ def _audited(
     async def run(store: AsyncEngine) -> U:
         writer = AuditWriter(store)
         await writer.start()
-        trail = Trail(kind=kind, caller=CLI_CALLER, detail={"os_user": _os_user()})
+        trail = Trail(kind=kind, caller=Actor.CLI, detail={"os_user": _os_user()})
         try:
             result = await _outcome_recorded(writer, trail, work(store, trail))
         finally:

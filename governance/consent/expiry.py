@@ -17,6 +17,7 @@ from audit.record import AuditDraft
 from audit.writer import AuditWriter
 from governance.consent.ledger import ConsentAction, ConsentChange
 from governance.consent.models import ConsentCurrent, ConsentEvent
+from governance.types import Actor
 
 
 async def expired_grants(store: AsyncEngine, now: datetime) -> list[ConsentEvent]:
@@ -56,7 +57,7 @@ async def sweep(
             notice_version=grant.notice_version,
             method="expiry",
             channel="api",
-            recorded_by="expiry-sweep",
+            recorded_by=Actor.EXPIRY_SWEEP,
             scope=(),
             kind=grant.kind,
             grantor=grant.grantor,
@@ -68,7 +69,7 @@ async def sweep(
             AuditDraft(
                 kind="consent.expired",
                 outcome="allowed",
-                caller="expiry-sweep",
+                caller=Actor.EXPIRY_SWEEP,
                 purpose=grant.purpose,
                 subject_ref=subject_ref(grant.subject_id),
                 detail={"consent_event_ids": [event_id], "refers_to": grant.event_id},

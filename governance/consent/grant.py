@@ -8,9 +8,10 @@ withdraw) and return the events to record.
 """
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -27,6 +28,10 @@ from governance.errors import InvalidRequest
 from governance.types import ConsentState
 
 MAX_EVIDENCE_BYTES = 16 * 1024
+_PLAIN_JSON = (
+    "evidence must be plain JSON: finite numbers, integers within 64 bits, text"
+    " without lone surrogates, at most 255 levels deep"
+)
 FREQUENCY = re.compile(r"[1-9]\d{0,2}/(day|week|month)")
 KINDS = ("general", "separate", "guardian")
 GRANTORS = ("self", "guardian")
@@ -67,8 +72,7 @@ def validate_grant(
     notice = _notice(catalog, purpose, req.notice_version)
     check_evidence(req.method, req.channel)
     scope = _scope(catalog, notice, req)
-    if req.expires_at is not None and req.expires_at <= now:
-        raise InvalidRequest("expires_at must be in the future")
+    expires_at = _expiry(req.expires_at, now)
     if purpose.messaging and not FREQUENCY.fullmatch(req.declared_frequency or ""):
         raise InvalidRequest(
             "messaging purposes need declared_frequency like '4/month'"
@@ -85,9 +89,23 @@ def validate_grant(
         kind=req.kind,
         grantor=req.grantor,
         evidence_hash=evidence_hash(req.evidence),
-        expires_at=req.expires_at,
+        expires_at=expires_at,
         declared_frequency=req.declared_frequency if purpose.messaging else None,
     )
+
+
+def _expiry(moment: datetime | None, now: datetime) -> datetime | None:
+    """`moment` in UTC, if it is a future instant (a year-9999 time west of UTC is
+    not: in UTC it falls in year 10000)."""
+    if moment is None:
+        return None
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidRequest("expires_at is out of range") from None
+    if moment <= now:
+        raise InvalidRequest("expires_at must be in the future")
+    return moment
 
 
 def _notice(catalog: Catalog, purpose: Purpose, version: str) -> Notice:
@@ -130,10 +148,25 @@ def evidence_hash(evidence: Any) -> str | None:
     """SHA-256 of the evidence's canonical JSON; the evidence itself is not kept."""
     if evidence is None:
         return None
-    raw = orjson.dumps(evidence, option=orjson.OPT_SORT_KEYS)
+    try:
+        raw = orjson.dumps(evidence, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        raise InvalidRequest(_PLAIN_JSON) from None
     if len(raw) > MAX_EVIDENCE_BYTES:
         raise InvalidRequest(f"evidence is limited to {MAX_EVIDENCE_BYTES} bytes")
+    if not _finite(evidence):  # NaN would hash as null: two acts, one fingerprint
+        raise InvalidRequest(_PLAIN_JSON)
     return hashlib.sha256(raw).hexdigest()
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True
 
 
 async def changes_for_grant(

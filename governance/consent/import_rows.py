@@ -170,7 +170,10 @@ def instant(text: str, column: str) -> datetime:
         raise InvalidRequest(
             f"{column} needs a UTC offset, like 2026-03-01T08:00:00+08:00"
         )
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidRequest(f"{column} is out of range") from None
 
 
 def _scope(text: str) -> tuple[str, ...] | None:

@@ -4,7 +4,7 @@ Each helper queues ledger events on a `Trail` (so they commit with its audit
 event) or answers a question both entry points ask.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from governance.consent.grant import changes_for_withdrawal
@@ -41,7 +41,9 @@ def receipt_fields(
     """What a consent receipt states about a grant."""
 
     def iso(moment: datetime | None) -> str | None:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if moment else None
+        return (
+            moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if moment else None
+        )
 
     return {
         "receipt_id": event_id,

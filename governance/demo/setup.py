@@ -34,7 +34,7 @@ from governance.demo.dataset import REFERENCE_DATE, write_demo_store
 from governance.services import subject_referencer
 from governance.settings import Settings, load_settings
 from governance.store import open_store
-from governance.types import Outcome, Role
+from governance.types import Actor, Outcome, Role
 
 DEMO_CALLERS: tuple[tuple[str, Role, tuple[str, ...]], ...] = (
     ("campaign-sms", Role.SERVICE, ("marketing_push",)),
@@ -139,7 +139,10 @@ async def _callers(
         info, key, stmt = await registry.registration(name, role, list(purposes))
         detail = {"name": name, "role": role.value, "purposes": list(info.purposes)}
         draft = AuditDraft(
-            kind="caller.added", outcome="allowed", caller="demo-setup", detail=detail
+            kind="caller.added",
+            outcome="allowed",
+            caller=Actor.DEMO_SETUP,
+            detail=detail,
         )
         await writer.append(draft, also=[stmt])
         credentials.append(
@@ -186,7 +189,7 @@ def _draft(change: ConsentChange, ref: Any) -> AuditDraft:
     return AuditDraft(
         kind=f"consent.{change.action.value}",
         outcome=Outcome.ALLOWED.value,
-        caller="demo-import",
+        caller=Actor.DEMO_IMPORT,
         purpose=change.purpose,
         subject_ref=ref(change.subject_id),
         detail={"notice_version": change.notice_version, "kind": change.kind},
@@ -210,7 +213,9 @@ def _changes(
                 chain.append(replace(grant, action=ConsentAction.WITHDRAWN))
             out += [(c, c.statement()[2]) for c in chain]
         if rng.random() < OPT_OUT_SHARE:
-            opt = opt_change(subject_id, ConsentAction.OPTED_OUT, "app", "demo-import")
+            opt = opt_change(
+                subject_id, ConsentAction.OPTED_OUT, "app", Actor.DEMO_IMPORT
+            )
             out.append((opt, opt.statement()[2]))
     return out
 
@@ -229,7 +234,7 @@ def _grant(
         notice.version,
         "import",
         "import",
-        "demo-import",
+        Actor.DEMO_IMPORT,
         scope=tuple(sorted(notice.categories)),
         kind=kind,
         grantor="guardian" if guardian else "self",

@@ -3,7 +3,10 @@
 import sqlite3
 from contextlib import closing
 
+import pytest
 from factories import auth
+
+from governance.types import Actor
 
 NEW = {"name": "crm-sync", "role": "service", "purposes": ["order_fulfilment"]}
 
@@ -59,6 +62,24 @@ def test_when_name_taken_then_conflict(client, keys):
 
     assert response.status_code == 409
     assert response.json()["code"] == "conflict"
+
+
+@pytest.mark.parametrize("name", [a.value for a in Actor])
+def test_when_name_is_one_the_proxy_audits_under_then_refused(
+    client, keys, demo_dir, name
+):
+    """No key may act as `cli`, the consent center or a sweeper in the trail."""
+    admin = auth(keys["platform-admin"])
+    response = client.post(
+        "/v1/callers", json=NEW | {"name": name, "role": "admin", "purposes": []},
+        headers=admin,
+    )  # fmt: skip
+    listed = client.get("/v1/callers", headers=admin).json()["callers"]
+
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid_request"
+    assert "reserved" in response.json()["detail"]
+    assert name not in {c["name"] for c in listed}
 
 
 def test_when_service_manages_callers_then_forbidden_role(client, keys):

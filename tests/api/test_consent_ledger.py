@@ -1,6 +1,7 @@
 """The consent ledger as the law needs it: notices, scope, separate and guardian consent,
 staleness, expiry, supersession, the personalisation opt-out, as-of and receipts."""
 
+import json
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -100,6 +101,27 @@ class TestReceipts:
 
         assert verify_receipt(doc, pem).reason == "bad_signature"
 
+    def test_an_expiry_given_in_beijing_time_is_signed_as_the_same_instant(
+        self, client, keys, demo_dir
+    ):
+        """The receipt states the instant the ledger keeps, in UTC, not the local
+        clock reading with a Z appended."""
+        sid = fresh_adult(client, keys, demo_dir, 4)
+        body = MARKETING | {"expires_at": "2030-01-01T12:00:00+08:00"}
+
+        doc = grant(client, keys, sid, body).json()["receipt"]
+        listed = client.get(
+            f"/v1/subjects/{sid}/consents", headers=auth(keys["brand-app"])
+        ).json()
+
+        stated = datetime.fromisoformat(doc["receipt"]["expires_at"])
+        assert stated == datetime(2030, 1, 1, 4, tzinfo=UTC)
+        assert any(
+            datetime.fromisoformat(c["expires_at"]) == stated
+            for c in listed["consents"]
+            if c.get("expires_at")
+        )
+
 
 class TestNotices:
     @pytest.mark.parametrize(
@@ -112,6 +134,8 @@ class TestNotices:
             ({"scope": ["financial.debt"]}, "scope"),
             ({"evidence": {"blob": "x" * 20_000}}, "evidence"),
             ({"expires_at": "2020-01-01T00:00:00+08:00"}, "future"),
+            ({"expires_at": "13812345678"}, "does not match"),  # not a Unix time
+            ({"expires_at": 1893456000}, "does not match"),
         ],
         ids=[
             "unknown-notice",
@@ -121,6 +145,8 @@ class TestNotices:
             "scope-outside-notice",
             "oversized-evidence",
             "expired-already",
+            "expiry-digits",
+            "expiry-number",
         ],
     )
     def test_when_consent_is_not_valid_then_refused_and_nothing_stored(
@@ -133,6 +159,51 @@ class TestNotices:
 
         assert response.status_code == 422
         assert fragment in response.json()["detail"]
+        assert events(demo_dir, sid, "marketing_push") == []
+
+    @pytest.mark.parametrize(
+        "evidence",
+        [
+            '{"ip": "\\ud800"}',  # a lone surrogate: no UTF-8 for it
+            '{"\\udfff": 1}',
+            '{"n": 123456789012345678901234567890}',
+            '{"n": -123456789012345678901234567890}',
+            '{"n": ' + "[" * 300 + "]" * 300 + "}",
+            '{"n": NaN}',  # would hash as null
+            '{"n": [Infinity]}',
+        ],
+        ids=["surrogate", "surrogate-key", "big", "big-negative", "deep", "nan", "inf"],
+    )
+    def test_when_evidence_is_not_plain_json_then_refused_and_nothing_stored(
+        self, client, keys, demo_dir, evidence
+    ):
+        """Evidence the canonical encoding cannot hash faithfully is a 422, not a 500."""
+        sid = fresh_adult(client, keys, demo_dir, 2)
+        terms = json.dumps(MARKETING)[:-1]
+
+        response = client.post(
+            f"/v1/subjects/{sid}/consents",
+            content=f'{terms}, "evidence": {evidence}}}',
+            headers=auth(keys["brand-app"]) | {"Content-Type": "application/json"},
+        )
+
+        assert response.status_code == 422, response.text
+        assert response.json()["code"] == "invalid_request"
+        assert "plain JSON" in response.json()["detail"]
+        assert events(demo_dir, sid, "marketing_push") == []
+
+    def test_when_expiry_falls_past_year_9999_in_utc_then_refused(
+        self, client, keys, demo_dir
+    ):
+        """A time the store cannot hold is the caller's error (422), not an outage."""
+        sid = fresh_adult(client, keys, demo_dir, 2)
+
+        response = grant(
+            client, keys, sid, MARKETING | {"expires_at": "9999-12-31T23:59:59-14:00"}
+        )
+
+        assert response.status_code == 422
+        assert response.json()["detail"] == "expires_at is out of range"
         assert events(demo_dir, sid, "marketing_push") == []
 
     def test_when_subject_is_unknown_then_404(self, client, keys):

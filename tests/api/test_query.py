@@ -146,8 +146,18 @@ def test_when_query_uses_what_purpose_may_not_then_refused(client, keys, body, r
         {"limit": 0},
         {"cursor": "not-a-cursor"},
         {"fields": []},
+        {"limit": True},  # JSON true is no count
+        {"limit": "5"},
     ],
-    ids=["unknown-tag", "limit-too-big", "limit-zero", "forged-cursor", "no-fields"],
+    ids=[
+        "unknown-tag",
+        "limit-too-big",
+        "limit-zero",
+        "forged-cursor",
+        "no-fields",
+        "limit-true",
+        "limit-text",
+    ],
 )
 def test_when_query_malformed_then_invalid_request(client, keys, body):
     """Bad queries get 422 invalid_request, never a 500."""

@@ -35,10 +35,10 @@ from governance.consent.service import record, subject_exists, withdraw_all_mark
 from governance.errors import GovernanceError, InvalidRequest, NotFound, UnknownSubject
 from governance.services import Services
 from governance.trail import Trail, audited
-from governance.types import Principal, Role
+from governance.types import Actor, Principal, Role
 
 router = APIRouter()
-CALLER, CHANNEL, METHOD = "consent-center", "h5", "user_request"
+CALLER, CHANNEL, METHOD = Actor.CONSENT_CENTER, "h5", "user_request"
 _ISSUERS = require(Role.SERVICE, Role.ADMIN)
 _HOW = WithdrawIn(method=METHOD, channel=CHANNEL)
 # The subject acts on all of their own purposes; withdraw_all_marketing narrows
