@@ -194,6 +194,10 @@ BAD_ROWS = {
         "{s},analytics,2026.01,click,app,{w},,,,2026-03-02T00:00:00Z,,",
         "expires_at must be in the future",
     ),
+    "expiry_past_9999_in_utc": (
+        "{s},analytics,2026.01,click,app,{w},,,,9999-12-31T23:59:59-14:00,,",
+        "expires_at is out of range",
+    ),
     "bad_scope": (
         "{s},analytics,2026.01,click,app,{w},,,identity.customer_id|health.genes,,,",
         "scope must be a non-empty part",
