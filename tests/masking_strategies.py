@@ -21,6 +21,13 @@ def resident_id(body: str) -> str:
 
 
 mobiles = st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True)
+# Mobiles a person may hold: the MIIT plan's allocated 11-digit prefixes, without
+# ranges never given to people (IoT-only 140-144, unallocated 154, 160...), which
+# text scanning skips.
+allocated_mobiles = st.from_regex(
+    r"1(?:3[0-9]|4[5-9]|5[0-35-9]|6[2567]|7[0-8]|8[0-9]|9[0-35-9])[0-9]{8}",
+    fullmatch=True,
+)
 id_numbers = st.builds(
     lambda region, birth, seq: resident_id(f"{region}{birth:%Y%m%d}{seq:03d}"),
     st.sampled_from(["110101", "310104", "330122", "440103"]),

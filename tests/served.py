@@ -174,6 +174,15 @@ class Load:
     cut: list[float] = field(default_factory=list)
     signalled: float = math.inf
     stopped: bool = False
+    waiting: int = 0  # clients with a read sent and no answer yet
+
+    async def all_waiting(self, clients: int, within: float = 30.0) -> None:
+        """Return once every one of `clients` has a read sent and unanswered."""
+        deadline = time.monotonic() + within
+        while self.waiting < clients:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.waiting} of {clients} clients waiting")
+            await asyncio.sleep(0.01)
 
     def signal(self) -> None:
         """Note now as the moment a signal is sent: reads sent before it were in flight."""
@@ -212,11 +221,14 @@ async def drive(
             ):
                 path, headers = rng.choice(mix)
                 sent = time.monotonic()
+                load.waiting += 1
                 try:
                     response = await http.get(path, headers=headers)
                 except httpx.TransportError:
                     load.cut.append(sent)
                     return
+                finally:
+                    load.waiting -= 1
                 load.answers.append(answer_of(response, sent))
                 if then is not None and len(load.answers) == until:
                     followers.append(asyncio.create_task(then(load)))

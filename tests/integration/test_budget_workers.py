@@ -2,9 +2,10 @@
 
 Two uvicorn workers count the same caller's requests in the real Redis under a
 prefix of this test's own. Once both have started, clients read concurrently,
-each read on a fresh connection, so both workers answer; whatever the split,
-the admissions of both together equal the budget exactly (one Redis round trip
-per request, no lease), the rest are 429s, and every 429 has its audit event.
+each read on a fresh connection, in rounds until both workers have answered
+(the kernel may hand one worker a whole round); whatever the split, the
+admissions of both together equal the budget exactly (one Redis round trip per
+request, no lease), the rest are 429s, and every 429 has its audit event.
 """
 
 import asyncio
@@ -28,7 +29,8 @@ from served import serving
 BUDGET = 20
 CLIENTS = 6
 PER_CLIENT = 10
-EDGE_S = 6  # keep the whole run inside one fixed one-minute window
+ROUNDS_S = 12  # rounds start within this long, until both workers answered
+EDGE_S = 20  # keep the whole run inside one fixed one-minute window
 
 
 def wait_for_both_workers(store: Path) -> None:
@@ -53,6 +55,28 @@ def wait_clear_of_the_window_edge() -> None:
     into = seconds % 60 + micros / 1e6
     if into > 60 - EDGE_S:
         time.sleep(60 - into + 0.2)
+
+
+def answering_chains(store: Path) -> set[str]:
+    """The chains (one per worker) of the reads and refusals audited so far."""
+    with closing(sqlite3.connect(store)) as conn:
+        return {
+            chain
+            for (chain,) in conn.execute(
+                "SELECT DISTINCT chain_id FROM audit_events"
+                " WHERE kind IN ('access.read', 'caller.budget')"
+            )
+        }
+
+
+def drive_until_both_answered(base: str, key: str, path: str, store: Path) -> Counter:
+    """Rounds of `drive` until both workers have answered (or ROUNDS_S is up)."""
+    statuses: Counter[int] = Counter()
+    deadline = time.monotonic() + ROUNDS_S
+    while True:
+        statuses.update(asyncio.run(drive(base, key, path)))
+        if len(answering_chains(store)) == 2 or time.monotonic() > deadline:
+            return statuses
 
 
 async def drive(base: str, key: str, path: str) -> list[int]:
@@ -93,21 +117,24 @@ def served(
         with serving(folder, env, root / "serve.log", workers=2) as (_, base):
             wait_for_both_workers(folder / "governance.db")
             wait_clear_of_the_window_edge()
-            statuses = asyncio.run(drive(base, key, path))
+            statuses = drive_until_both_answered(
+                base, key, path, folder / "governance.db"
+            )
     with closing(sqlite3.connect(folder / "governance.db")) as conn:
         events = conn.execute(
             "SELECT kind, outcome, reason, chain_id FROM audit_events"
             " WHERE kind IN ('access.read', 'caller.budget')"
         ).fetchall()
-    return {"statuses": Counter(statuses), "events": events}
+    return {"statuses": statuses, "events": events}
 
 
 class TestBudgetAcrossWorkers:
     """Two worker processes, one budget."""
 
     def test_the_workers_together_admit_exactly_the_budget(self, served):
-        """Of 60 reads, 20 are served and 40 refused with 429; nothing else."""
-        assert served["statuses"] == {200: BUDGET, 429: CLIENTS * PER_CLIENT - BUDGET}
+        """Of 60 reads a round, 20 are served in all and the rest refused with 429."""
+        total = served["statuses"].total()
+        assert served["statuses"] == {200: BUDGET, 429: total - BUDGET}
 
     def test_both_workers_answered(self, served):
         """Answers were audited on two chains, one per worker process.
@@ -116,8 +143,6 @@ class TestBudgetAcrossWorkers:
         admitted its own first reads too, and more than the budget would pass.
         """
         chains = {chain for *_, chain in served["events"]}
-        if len(chains) == 1:  # the kernel handed every connection to one worker
-            pytest.skip("one worker took every connection: nothing shared to show")
 
         assert len(chains) == 2
 

@@ -61,7 +61,7 @@ HITS = 8  # reads per instance in each wave after a consent change
 COVER_S = 30.0  # waves go on this long at most, until every worker has answered
 PAUSE_S = 0.05  # between waves: a worker busy with the last one gets back to accept
 SIGTERM_AFTER = 60  # answers received before the audit table is locked
-SETTLE_S = 0.4  # every client has sent its next read and waits for it
+SETTLE_S = 0.4  # once every client waits for a read: the servers have read them
 HOLD_S = 0.8  # the lock is held this long after SIGTERM: below every lock wait
 EXIT_S = 15.0  # a supervisor exits within this of SIGTERM (the drain limit is 30 s)
 GRANT = {
@@ -156,6 +156,7 @@ def sigterm_in_flight(
 
     async def then(load: Load) -> None:
         with AUDIT_UNWRITABLE[kind](url):
+            await load.all_waiting(CLIENTS)
             await asyncio.sleep(SETTLE_S)
             load.signal()
             for proc in procs:

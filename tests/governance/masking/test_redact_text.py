@@ -1,26 +1,16 @@
-"""`redact_text`: free text masked in place by an injected redactor, failing closed."""
-
-import re
+"""`redact_text`: free text masked in place by the proxy's redactor, failing closed."""
 
 from hypothesis import given
 from hypothesis import strategies as st
-from masking_strategies import mobiles
+from masking_strategies import allocated_mobiles
 
 from governance.masking.apply import mask_record
 from governance.masking.operators.base import WITHHELD
 from governance.masking.operators.redact_text import RedactText
+from governance.pii.scanner import TextMasker
 from governance.types import FieldFact, Obligation
 
 NOTE = FieldFact("service_note", "text.free", False)
-_MOBILE = re.compile(r"(?<![0-9])(1[3-9][0-9])([0-9]{4})([0-9]{4})(?![0-9])")
-
-
-class MobileRedactor:
-    """A tiny real redactor: masks mainland mobile numbers as 138****5678."""
-
-    def redact(self, text: str) -> str:
-        """Mask every mobile number in `text`."""
-        return _MOBILE.sub(r"\1****\3", text)
 
 
 class Broken:
@@ -39,7 +29,7 @@ class NotText:
         return (text, [])  # type: ignore[return-value]
 
 
-OPERATOR = RedactText(MobileRedactor())
+OPERATOR = RedactText(TextMasker())  # as the app wires it
 
 
 class TestRedactText:
@@ -83,7 +73,9 @@ class TestRedactText:
 class TestRedactTextProperties:
     @given(
         st.lists(
-            st.tuples(st.sampled_from(["，", "回拨", "客户说 ", "。", ""]), mobiles)
+            st.tuples(
+                st.sampled_from(["，", "回拨", "客户说 ", "。", ""]), allocated_mobiles
+            )
         ),
         st.sampled_from(["", "。", "谢谢"]),
     )
