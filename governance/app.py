@@ -32,6 +32,7 @@ from audit.checkpoint_task import Sealer
 from audit.signing import AuditSigner
 from audit.writer import AuditWriter
 from governance.api.limits import BodyLimit
+from governance.api.openapi import PROBLEM_RESPONSES, install_openapi
 from governance.api.problems import install_problem_handlers
 from governance.api.routes import (
     audit,
@@ -220,7 +221,9 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        responses=PROBLEM_RESPONSES,
     )
+    install_openapi(app)
     app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
     app.add_middleware(RequestLog)  # outermost: sees every answer, 413s too
     install_problem_handlers(app)
