@@ -1,8 +1,12 @@
-"""Refuse request bodies over the configured size before any handler sees them.
+"""Refuse requests the proxy will not read before any handler sees them.
 
-A declared `Content-Length` over the limit is refused at once. A body without
-one (chunked) is read up to the limit first and replayed to the app, so a
-streamed body over the limit is refused the same way, with 413.
+`BodyLimit`: a declared `Content-Length` over the limit is refused at once. A
+body without one (chunked) is read up to the limit first and replayed to the
+app, so a streamed body over the limit is refused the same way, with 413.
+
+`SingleHeaders`: a header the access decision reads (the key, the purpose, the
+recipient, the approval, the body's type) given twice is refused with 422: a
+gateway in front may judge the request by one copy while the app reads the other.
 """
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -57,6 +61,35 @@ class BodyLimit:
             f"request bodies are limited to {self.max_bytes} bytes",
         )
         await response(scope, receive, send)
+
+
+class SingleHeaders:
+    """ASGI middleware: 422 problem+json when a deciding header is given twice."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            seen: set[bytes] = set()
+            for name, _ in scope["headers"]:
+                if name in _SINGLE:
+                    if name in seen:
+                        response = problem(
+                            422,
+                            "invalid_request",
+                            "Invalid request",
+                            f"the {name.decode()} header may be given once",
+                        )
+                        await response(scope, receive, send)
+                        return
+                    seen.add(name)
+        await self.app(scope, receive, send)
+
+
+_SINGLE = frozenset(
+    (b"authorization", b"x-purpose", b"x-recipient", b"x-approval-ref", b"content-type")
+)
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:

@@ -702,6 +702,62 @@ def _chunks(body: bytes, size: int = 64 * 1024) -> Iterator[bytes]:
         yield body[start : start + size]
 
 
+class TestRepeatedHeaders:
+    """A header the decision reads, given twice, is refused: no copy is chosen."""
+
+    @pytest.mark.parametrize(
+        "name", ["Authorization", "X-Purpose", "X-Recipient", "X-Approval-Ref"]
+    )
+    def test_when_a_deciding_header_is_repeated_then_422_and_nothing_read(
+        self, client, keys, subject, personal, demo_dir, name
+    ):
+        """Two keys, purposes, recipients or approvals: 422, and no access is made."""
+        values = {
+            "Authorization": [
+                f"Bearer {keys['brand-app']}",
+                f"Bearer {keys['campaign-sms']}",
+            ],
+            "X-Purpose": ["order_fulfilment", "marketing_push"],
+            "X-Recipient": ["cobrand-bank", "unknown-partner"],
+            "X-Approval-Ref": ["APR-1", "APR-2"],
+        }[name]
+        headers = [
+            (k, v)
+            for k, v in auth(keys["brand-app"], "order_fulfilment").items()
+            if k.lower() != name.lower()
+        ] + [(name, v) for v in values]
+        before = _accesses(demo_dir)
+
+        response = client.get(
+            f"/v1/datasets/customers/records/{subject}", headers=headers
+        )
+
+        assert_problem(response, 422, "invalid_request", personal)
+        assert name.lower() in response.json()["detail"]
+        assert _accesses(demo_dir) == before
+
+    def test_a_header_given_once_among_others_is_served(self, client, keys, subject):
+        """Other repeated headers (Accept, say) are no reason to refuse."""
+        headers = [
+            *auth(keys["brand-app"], "order_fulfilment").items(),
+            ("Accept", "application/json"),
+            ("Accept", "*/*"),
+        ]
+
+        response = client.get(
+            f"/v1/datasets/customers/records/{subject}", headers=headers
+        )
+
+        assert response.status_code == 200
+
+
+def _accesses(demo_dir) -> int:
+    with closing(sqlite3.connect(demo_dir / "governance.db")) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM audit_events WHERE kind = 'access.read'"
+        ).fetchone()[0]
+
+
 class TestBodySize:
     """Bodies over 1 MiB are refused whether declared or streamed."""
 
