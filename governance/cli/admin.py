@@ -95,6 +95,7 @@ def serve(args: argparse.Namespace) -> int:
     # others (an import, a verify) start half a second sooner without them.
     import uvicorn
 
+    from governance.api.protocol import ProblemHttpProtocol
     from governance.app import create_app
 
     if args.workers < 1:
@@ -126,6 +127,7 @@ def serve(args: argparse.Namespace) -> int:
             access_log=False,  # the app logs one canonical line per request
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
             timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+            http=ProblemHttpProtocol,
         )
     return 0
 

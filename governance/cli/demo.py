@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_serve:
         import uvicorn  # only to serve, as in `serve`
 
+        from governance.api.protocol import ProblemHttpProtocol
         from governance.app import create_app
 
         settings = deployment.settings
@@ -44,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
             host=settings.server.host,
             port=settings.server.port,
             log_level="warning",
+            http=ProblemHttpProtocol,
         )
     return 0
 

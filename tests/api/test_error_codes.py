@@ -14,6 +14,7 @@ import adapters
 import audit
 import governance
 from governance.api.problems import _HTTP_CODES
+from governance.api.protocol import BAD_HTTP_REQUEST
 from governance.errors import AccessDenied, GovernanceError
 
 README = Path(__file__).parents[2] / "README.md"
@@ -32,7 +33,7 @@ def raised_codes() -> set[str]:
             todo.append(sub)
             if sub not in FAMILY_BASES:
                 found.add(sub.code)
-    return found | set(_HTTP_CODES.values()) | {"http_error"}
+    return found | set(_HTTP_CODES.values()) | {"http_error", BAD_HTTP_REQUEST}
 
 
 def documented_codes() -> set[str]:
