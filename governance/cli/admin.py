@@ -4,6 +4,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -116,7 +117,7 @@ def serve(args: argparse.Namespace) -> int:
         for key, value in overrides.items():
             os.environ[f"GOV_SERVER__{key.upper()}"] = str(value)
         app = "governance.app:app_from_environment"
-    with _metrics_dir(args.workers):
+    with _metrics_dir(args.workers), _sigterm_exits_0():
         uvicorn.run(
             app,
             factory=args.workers > 1,
@@ -130,6 +131,27 @@ def serve(args: argparse.Namespace) -> int:
             http=ProblemHttpProtocol,
         )
     return 0
+
+
+@contextmanager
+def _sigterm_exits_0() -> Iterator[None]:
+    """SIGTERM ends the command with status 0 once uvicorn has drained and shut down.
+
+    uvicorn serves under its own handlers, and after a graceful shutdown raises
+    the signal again under the handler it found: with Python's default, a
+    one-worker server drained cleanly and still ended as killed by SIGTERM (143).
+    Under this handler that last signal is a normal exit, as is a SIGTERM before
+    uvicorn has started serving.
+    """
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise SystemExit(0)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager
