@@ -86,6 +86,7 @@ def create_source_engine(url: str, timeouts: Timeouts) -> AsyncEngine:
                     "timeout": timeouts.connect_s,
                     "server_settings": settings,
                 },
+                hide_parameters=True,
             )
         )
     if driver in ("mysql+aiomysql", "mariadb+aiomysql"):
@@ -95,6 +96,7 @@ def create_source_engine(url: str, timeouts: Timeouts) -> AsyncEngine:
             max_overflow=PG_POOL,
             pool_recycle=_MYSQL_RECYCLE_S,
             connect_args={"connect_timeout": timeouts.connect_s},
+            hide_parameters=True,
         )
         event.listen(engine.sync_engine, "connect", _mysql_bound(timeouts))
         return ping_when_idle(engine)

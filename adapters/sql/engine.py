@@ -66,10 +66,16 @@ _IDLE_SINCE = "govproxy_idle_since"
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """Create an async engine for `url`."""
+    """Create an async engine for `url`.
+
+    Every engine of the proxy hides bound parameters from its errors: they are
+    often subject ids or other personal values, and an error's text travels.
+    """
     if url.startswith("sqlite+aiosqlite:"):
         engine = create_async_engine(
-            url, connect_args={"async_creator_fn": inline_connect}
+            url,
+            connect_args={"async_creator_fn": inline_connect},
+            hide_parameters=True,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
@@ -80,9 +86,10 @@ def create_engine(url: str) -> AsyncEngine:
             max_overflow=PG_POOL,
             pool_timeout=PG_POOL_WAIT_S,
             connect_args={"server_settings": PG_SESSION, "timeout": PG_CONNECT_S},
+            hide_parameters=True,
         )
     else:
-        engine = create_async_engine(url)
+        engine = create_async_engine(url, hide_parameters=True)
     return ping_when_idle(engine)
 
 
@@ -134,7 +141,9 @@ def blocking_twin(engine: AsyncEngine) -> sqlalchemy.Engine | None:
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         return None
     twin = sqlalchemy.create_engine(
-        url.set(drivername="sqlite"), connect_args={"check_same_thread": False}
+        url.set(drivername="sqlite"),
+        connect_args={"check_same_thread": False},
+        hide_parameters=True,
     )
     event.listen(twin, "connect", _sqlite_pragmas)
     return twin

@@ -113,7 +113,9 @@ async def _reader(store: AsyncEngine) -> AsyncIterator[AsyncEngine]:
     if store.dialect.name != "sqlite":
         yield store
         return
-    threaded = create_async_engine(store.url, connect_args={"timeout": 5.0})
+    threaded = create_async_engine(
+        store.url, connect_args={"timeout": 5.0}, hide_parameters=True
+    )
     try:
         yield threaded
     finally:

@@ -17,7 +17,8 @@ everywhere.
 import functools
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -25,7 +26,7 @@ from typing import Any, Protocol, cast
 
 from sqlalchemy import Insert, TextClause, bindparam, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col
 
 from governance.consent.models import ConsentCurrent, ConsentEvent
@@ -247,13 +248,20 @@ class SqlStateReader:
             params = sqlite_page(subject_ids, purposes)
         else:
             stmt, params = _MANY, {"ids": list(subject_ids), "purposes": list(purposes)}
-        try:
-            async with self._engine.connect() as conn:
-                return (await conn.execute(stmt, params)).all()
-        except (SQLAlchemyError, OSError) as exc:
-            raise StoreUnavailable(
-                f"consent store failed ({type(exc).__name__})"
-            ) from None
+        async with reading(self._engine) as conn:
+            return (await conn.execute(stmt, params)).all()
+
+
+@asynccontextmanager
+async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection to read consent through; a store that fails raises
+    `StoreUnavailable`, naming only the error's type (its text may quote a
+    subject id)."""
+    try:
+        async with engine.connect() as conn:
+            yield conn
+    except (SQLAlchemyError, OSError) as exc:
+        raise StoreUnavailable(f"consent store failed ({type(exc).__name__})") from None
 
 
 def stored_instant(value: str | datetime) -> datetime:
@@ -291,7 +299,7 @@ class ConsentLedger:
         self, subject_id: str, purpose: str, *, now: datetime
     ) -> ConsentRecord:
         """The subject's consent for `purpose` at `now`, with its deciding event."""
-        async with self._engine.connect() as conn:
+        async with reading(self._engine) as conn:
             row = (
                 await conn.execute(
                     _FULL, {"subject_id": subject_id, "purpose": purpose}
@@ -342,7 +350,7 @@ class ConsentLedger:
         stmt = select(ConsentEvent).where(col(ConsentEvent.subject_id) == subject_id)
         if purpose is not None:
             stmt = stmt.where(col(ConsentEvent.purpose) == purpose)
-        async with self._engine.connect() as conn:
+        async with reading(self._engine) as conn:
             rows = (await conn.execute(stmt.order_by(col(ConsentEvent.id)))).all()
         events = [ConsentEvent.model_validate(r._mapping) for r in rows]
         if until is not None:

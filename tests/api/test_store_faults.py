@@ -189,6 +189,31 @@ class TestPostgresSessions:
 
         assert_problem(response, "dependency_unavailable")
 
+    @pytest.mark.parametrize(
+        ("path", "caller"),
+        [
+            ("/v1/subjects/{subject}/consents", "compliance-officer"),
+            (
+                "/v1/subjects/{subject}/consents/marketing_push/as-of?at=2026-03-01T10:00:00%2B08:00",
+                "compliance-officer",
+            ),
+        ],
+        ids=["history", "as-of"],
+    )
+    def test_when_the_ledger_is_locked_then_a_consent_history_is_503(
+        self, pg_proxy, path, caller, caplog
+    ):
+        """A ledger read that gives up is a 503 whose trace quotes no subject id."""
+        client, folder, url = pg_proxy
+        subject = subjects(folder, minor=False)[3]
+        with pg_table_locked(url, "consent_events"):
+            response = client.get(
+                path.format(subject=subject), headers=auth(keys_of(folder)[caller])
+            )
+
+        assert_problem(response, "dependency_unavailable")
+        assert subject not in caplog.text
+
     def test_when_the_proxys_sessions_are_terminated_then_reads_go_on(self, pg_proxy):
         """After every store session of the proxy is killed, the next read is served."""
         client, folder, url = pg_proxy
