@@ -74,6 +74,10 @@ class Principal:
     name: str
     role: Role
     purposes: frozenset[str]
+    records_consent: bool = False
+    """May record what the subject agreed to (a grant, an opt-in) and open the
+    subject's consent center: the system that asks the subject, not one that
+    only uses the data (admins may too)."""
 
 
 @dataclass(frozen=True)

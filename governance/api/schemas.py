@@ -145,6 +145,11 @@ class CallerIn(_In):
     name: str = Field(min_length=2, max_length=63)
     role: str = Field(pattern=r"^(service|officer|admin)$")
     purposes: list[str] = Field(default_factory=list, max_length=50)
+    records_consent: _Flag = Field(
+        False,
+        description="Service only: may record grants and opt-ins and open the"
+        " subject's consent center (the app that asks the subject).",
+    )
 
 
 class CallerOut(BaseModel):
@@ -156,6 +161,7 @@ class CallerOut(BaseModel):
     key_id: str
     created_at: datetime
     revoked_at: datetime | None
+    records_consent: bool
     key: str | None = None
 
 

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 
@@ -11,6 +12,11 @@ class CallerBase(SQLModel):
     name: str = Field(primary_key=True, max_length=64)
     role: str = Field(max_length=16)
     purposes: str = Field(default="[]", description="JSON list of purpose names.")
+    records_consent: bool = Field(
+        default=False,
+        sa_column_kwargs={"server_default": sa.false()},
+        description="May give consent on a subject's behalf (grants, opt-ins, links).",
+    )
 
 
 class Caller(CallerBase, table=True):

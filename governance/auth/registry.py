@@ -42,11 +42,13 @@ class CallerInfo:
     key_id: str
     created_at: datetime
     revoked_at: datetime | None
+    records_consent: bool = False
 
 
 # What authentication reads for a key id: the caller's name, role, purposes (JSON
-# text) and key hash. A revoked key has no row. Readers bind `:key_id` (`$1`).
-KEY_COLUMNS = ("name", "role", "purposes", "key_hash")
+# text), key hash and whether it records consent. A revoked key has no row.
+# Readers bind `:key_id` (`$1`).
+KEY_COLUMNS = ("name", "role", "purposes", "key_hash", "records_consent")
 KEY_SQL = (
     f"SELECT {', '.join(KEY_COLUMNS)} FROM callers"  # noqa: S608 - constants
     " WHERE key_id = :key_id AND revoked_at IS NULL"
@@ -97,7 +99,12 @@ class CallerRegistry:
         self._keys = keys or SqlKeyReader(engine)
 
     async def registration(
-        self, name: str, role: Role, purposes: list[str]
+        self,
+        name: str,
+        role: Role,
+        purposes: list[str],
+        *,
+        records_consent: bool = False,
     ) -> tuple[CallerInfo, str, Insert]:
         """Prepare a caller: its info, its key (shown once) and the insert to commit.
 
@@ -105,6 +112,10 @@ class CallerRegistry:
         audit event, so a caller never exists without the record of its creation.
         """
         _check(name, role, purposes, self._purposes)
+        if records_consent and role is not Role.SERVICE:
+            raise InvalidRequest(
+                "only service callers are marked as recording consent (admins may)"
+            )
         if await self._exists(name):
             raise Conflict("a caller of that name already exists")
         key, now = issue_key(), datetime.now(UTC)
@@ -116,8 +127,10 @@ class CallerRegistry:
             key_id=key.key_id,
             key_hash=key.key_hash,
             created_at=now,
+            records_consent=records_consent,
         )
-        return CallerInfo(name, role, listed, key.key_id, now, None), key.token, stmt
+        info = CallerInfo(name, role, listed, key.key_id, now, None, records_consent)
+        return info, key.token, stmt
 
     async def revocation(self, name: str) -> Update:
         """Prepare the revocation of an active caller, to commit with its audit event."""
@@ -127,6 +140,29 @@ class CallerRegistry:
             update(Caller)
             .where(col(Caller.name) == name, col(Caller.revoked_at).is_(None))
             .values(revoked_at=datetime.now(UTC))
+        )
+
+    async def recorder_change(self, name: str, records: bool) -> Update:
+        """Prepare marking an active caller as recording consent or not, to commit
+        with its audit event."""
+        async with self._reading() as conn:
+            role = (
+                await conn.execute(
+                    select(col(Caller.role)).where(
+                        col(Caller.name) == name, col(Caller.revoked_at).is_(None)
+                    )
+                )
+            ).scalar()
+        if role is None:
+            raise UnknownCaller("no active caller of that name")
+        if records and role != Role.SERVICE.value:
+            raise InvalidRequest(
+                "only service callers are marked as recording consent (admins may)"
+            )
+        return (
+            update(Caller)
+            .where(col(Caller.name) == name, col(Caller.revoked_at).is_(None))
+            .values(records_consent=records)
         )
 
     async def _exists(self, name: str, *, active: bool = False) -> bool:
@@ -148,6 +184,7 @@ class CallerRegistry:
                 r.key_id,
                 r.created_at,
                 r.revoked_at,
+                bool(r.records_consent),
             )
             for r in rows
         ]
@@ -164,8 +201,10 @@ class CallerRegistry:
             raise AuthenticationUnavailable(str(exc)) from None
         if not secret_matches(secret, found[3] if found else None) or found is None:
             return None
-        name, role, purposes, _ = found
-        return Principal(name, Role(role), frozenset(json.loads(purposes)))
+        name, role, purposes, _, records = found
+        return Principal(
+            name, Role(role), frozenset(json.loads(purposes)), bool(records)
+        )
 
     @asynccontextmanager
     async def _reading(

@@ -43,11 +43,23 @@ def add_parsers(sub: Any) -> None:
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--purpose", action="append", default=[], dest="purposes")
+    add.add_argument(
+        "--records-consent",
+        action="store_true",
+        help="service only: may record grants and opt-ins and open consent centers",
+    )
     add.set_defaults(run=callers_add)
     csub.add_parser("list", help="list callers").set_defaults(run=callers_list)
     revoke = csub.add_parser("revoke", help="revoke a caller's key")
     revoke.add_argument("name")
     revoke.set_defaults(run=callers_revoke)
+    records = csub.add_parser(
+        "records-consent",
+        help="mark a service as the app that records consent (on) or not (off)",
+    )
+    records.add_argument("name")
+    records.add_argument("state", choices=("on", "off"))
+    records.set_defaults(run=callers_records_consent)
 
     config = sub.add_parser("config", help="check configuration")
     gsub = config.add_subparsers(dest="config_command", required=True)
@@ -187,7 +199,10 @@ def callers_add(args: argparse.Namespace) -> int:
     async def work(store: Any) -> str:
         registry = CallerRegistry(store, known_purposes=frozenset(catalog.purposes))
         info, key, stmt = await registry.registration(
-            args.name, Role(args.role), args.purposes
+            args.name,
+            Role(args.role),
+            args.purposes,
+            records_consent=args.records_consent,
         )
         await _audited(
             store,
@@ -199,6 +214,7 @@ def callers_add(args: argparse.Namespace) -> int:
                     "name": info.name,
                     "role": info.role.value,
                     "purposes": list(info.purposes),
+                    "records_consent": info.records_consent,
                 },
             ),
             stmt,
@@ -220,7 +236,8 @@ def callers_list(args: argparse.Namespace) -> int:
     for c in with_store(settings, work):
         state = f"revoked {c.revoked_at:%Y-%m-%d}" if c.revoked_at else "active"
         purposes = ",".join(c.purposes) or "-"
-        print(f"{c.name}\t{c.role.value}\t{purposes}\t{c.key_id}\t{state}")
+        records = "records-consent" if c.records_consent else "-"
+        print(f"{c.name}\t{c.role.value}\t{purposes}\t{records}\t{c.key_id}\t{state}")
     return 0
 
 
@@ -244,6 +261,30 @@ def callers_revoke(args: argparse.Namespace) -> int:
 
     with_store(settings, work)
     print(f"caller {args.name} revoked")
+    return 0
+
+
+def callers_records_consent(args: argparse.Namespace) -> int:
+    """Mark an active service as recording consent, or no longer."""
+    settings = settings_of(args)
+    records = args.state == "on"
+
+    async def work(store: Any) -> None:
+        registry = CallerRegistry(store, known_purposes=frozenset())
+        stmt = await registry.recorder_change(args.name, records)
+        await _audited(
+            store,
+            AuditDraft(
+                kind="caller.changed",
+                outcome=Outcome.ALLOWED.value,
+                caller=Actor.CLI,
+                detail={"name": args.name, "records_consent": records},
+            ),
+            stmt,
+        )
+
+    with_store(settings, work)
+    print(f"caller {args.name}: records consent {args.state}")
     return 0
 
 

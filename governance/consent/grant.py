@@ -211,10 +211,13 @@ async def changes_for_withdrawal(
     ]
 
 
+OPT_METHOD = "user_request"  # the subject asked, wherever it is recorded
+
+
 def opt_change(
     subject_id: str, action: ConsentAction, channel: str, by: str
 ) -> ConsentChange:
     """The ledger event of a personalisation opt-out or opt-in (A-01)."""
     return ConsentChange(
-        subject_id, PERSONALISATION, action, "-", "user_request", channel, by
+        subject_id, PERSONALISATION, action, "-", OPT_METHOD, channel, by
     )

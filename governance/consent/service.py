@@ -9,9 +9,24 @@ from typing import Any
 
 from governance.consent.grant import changes_for_withdrawal
 from governance.consent.ledger import ConsentChange
+from governance.errors import ForbiddenRole
 from governance.services import Services
 from governance.trail import Trail
 from governance.types import Principal, Role
+
+
+def require_recorder(principal: Principal) -> None:
+    """Only a caller that records consent may say the subject agreed: a grant, an
+    opt-in, a consent-center link (which lets its holder act as the subject).
+
+    A service that only uses the data may withdraw or opt out (it can only
+    narrow processing), never the reverse: else one leaked key of a marketing
+    tool could re-grant what the subject withdrew. Admins may.
+    """
+    if principal.role is Role.SERVICE and not principal.records_consent:
+        raise ForbiddenRole(
+            "giving consent in a subject's name needs a caller that records consent"
+        )
 
 
 def record(trail: Trail, changes: list[ConsentChange]) -> list[str]:

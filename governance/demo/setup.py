@@ -57,6 +57,8 @@ DEMO_CALLERS: tuple[tuple[str, Role, tuple[str, ...]], ...] = (
     ("compliance-officer", Role.OFFICER, ()),
     ("platform-admin", Role.ADMIN, ()),
 )
+# The app that asks subjects: records their grants, opt-ins and consent-center links.
+DEMO_RECORDERS = frozenset({"brand-app"})
 # Share of customers granting each consent purpose, and of grants later withdrawn.
 CONSENT_RATES = {
     "maternal_care_recommendation": 0.05,
@@ -136,8 +138,15 @@ async def _callers(
     registry = CallerRegistry(store, known_purposes=frozenset(catalog.purposes))
     credentials = []
     for name, role, purposes in DEMO_CALLERS:
-        info, key, stmt = await registry.registration(name, role, list(purposes))
-        detail = {"name": name, "role": role.value, "purposes": list(info.purposes)}
+        info, key, stmt = await registry.registration(
+            name, role, list(purposes), records_consent=name in DEMO_RECORDERS
+        )
+        detail = {
+            "name": name,
+            "role": role.value,
+            "purposes": list(info.purposes),
+            "records_consent": info.records_consent,
+        }
         draft = AuditDraft(
             kind="caller.added",
             outcome="allowed",

@@ -82,6 +82,30 @@ def test_when_name_is_one_the_proxy_audits_under_then_refused(
     assert name not in {c["name"] for c in listed}
 
 
+def test_a_caller_that_records_consent_is_registered_and_listed_as_one(client, keys):
+    """`records_consent` marks the app that asks subjects; only a service can be it."""
+    admin = auth(keys["platform-admin"])
+    added = client.post(
+        "/v1/callers", json=NEW | {"records_consent": True}, headers=admin
+    )
+    officer = client.post(
+        "/v1/callers",
+        json={"name": "desk", "role": "officer", "records_consent": True},
+        headers=admin,
+    )
+    listed = {
+        c["name"]: c["records_consent"]
+        for c in client.get("/v1/callers", headers=admin).json()["callers"]
+    }
+
+    assert (added.status_code, added.json()["records_consent"]) == (201, True)
+    assert (officer.status_code, officer.json()["code"]) == (422, "invalid_request")
+    assert listed["crm-sync"] is True
+    assert listed["campaign-sms"] is False
+    assert listed["brand-app"] is True
+    assert "desk" not in listed
+
+
 def test_when_service_manages_callers_then_forbidden_role(client, keys):
     """Only admins manage callers."""
     response = client.post("/v1/callers", json=NEW, headers=auth(keys["brand-app"]))

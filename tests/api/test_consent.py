@@ -156,20 +156,107 @@ def test_when_consent_is_not_valid_then_nothing_is_recorded(
     assert consent_rows(demo_dir, sid) == before
 
 
-def test_when_service_records_consent_for_foreign_purpose_then_refused(
-    client, keys, demo_dir
-):
-    """A service may record consent only for purposes it acts for."""
-    sid = subjects(demo_dir, minor=False)[15]
+class TestWhoMayGiveConsent:
+    """Only the app that asks subjects (records_consent) may say a subject agreed;
+    any service may record that a subject said no to its own purposes."""
 
-    response = client.post(
-        f"/v1/subjects/{sid}/consents",
-        json={"purpose": "analytics", **EVIDENCE},
-        headers=auth(keys["campaign-sms"]),
+    def test_when_a_data_user_re_grants_after_a_withdrawal_then_refused(
+        self, client, keys, demo_dir
+    ):
+        """The SMS sender cannot undo the subject's withdrawal by granting itself."""
+        sid = subjects(demo_dir, minor=False)[15]
+        app, sms = auth(keys["brand-app"]), auth(keys["campaign-sms"])
+        grant = {"purpose": "marketing_push", **EVIDENCE}
+        client.post(f"/v1/subjects/{sid}/consents", json=grant, headers=app)
+        client.post(f"/v1/subjects/{sid}/consents/marketing_push/withdraw", headers=app)
+        before = consent_rows(demo_dir, sid)
+
+        regrant = client.post(f"/v1/subjects/{sid}/consents", json=grant, headers=sms)
+
+        assert regrant.status_code == 403
+        assert regrant.json()["code"] == "forbidden_role"
+        assert consent_rows(demo_dir, sid) == before
+        assert read(client, keys, sid).json()["code"] == "consent_withdrawn"
+
+    def test_a_data_user_may_still_record_a_withdrawal_of_its_purpose(
+        self, client, keys, demo_dir
+    ):
+        """An SMS sender handling a 退订 reply withdraws marketing_push itself."""
+        sid = subjects(demo_dir, minor=False)[17]
+        client.post(
+            f"/v1/subjects/{sid}/consents",
+            json={"purpose": "marketing_push", **EVIDENCE},
+            headers=auth(keys["brand-app"]),
+        )
+
+        response = client.post(
+            f"/v1/subjects/{sid}/consents/marketing_push/withdraw",
+            json={"method": "sms_reply", "channel": "sms"},
+            headers=auth(keys["campaign-sms"]),
+        )
+
+        assert response.status_code == 200
+        assert response.json()["changed"] is True
+
+    def test_a_data_user_may_opt_a_subject_out_but_not_back_in(
+        self, client, keys, demo_dir
+    ):
+        """Opting out narrows processing; opting in is the subject's agreement."""
+        sid = subjects(demo_dir, minor=False)[18]
+        url = f"/v1/subjects/{sid}/personalisation"
+        partner = auth(keys["partner-gateway"])
+
+        off = client.post(url, json={"enabled": False}, headers=partner)
+        on = client.post(url, json={"enabled": True}, headers=partner)
+        by_app = client.post(
+            url, json={"enabled": True}, headers=auth(keys["brand-app"])
+        )
+
+        assert off.status_code == 200
+        assert (on.status_code, on.json()["code"]) == (403, "forbidden_role")
+        assert by_app.status_code == 200
+        assert consent_rows(demo_dir, sid)[-2:] == [
+            ("personalisation", "opted_out"),
+            ("personalisation", "opted_in"),
+        ]
+
+    @pytest.mark.parametrize(
+        ("subject", "channel", "status", "code"),
+        [
+            ("C999999", "app", 404, "unknown_subject"),
+            (None, "totally-made-up", 422, "invalid_request"),
+        ],
+        ids=["unknown-subject", "unknown-channel"],
     )
+    def test_a_personalisation_change_names_a_real_subject_and_channel(
+        self, client, keys, demo_dir, subject, channel, status, code
+    ):
+        """Nothing is recorded for nobody, or through a channel that does not exist."""
+        sid = subject or subjects(demo_dir, minor=False)[19]
+        before = consent_rows(demo_dir, sid)
 
-    assert response.status_code == 403
-    assert response.json()["code"] == "purpose_not_permitted"
+        response = client.post(
+            f"/v1/subjects/{sid}/personalisation",
+            json={"enabled": False, "channel": channel},
+            headers=auth(keys["brand-app"]),
+        )
+
+        assert (response.status_code, response.json()["code"]) == (status, code)
+        assert consent_rows(demo_dir, sid) == before
+
+    def test_only_the_asking_app_may_open_a_subjects_consent_center(
+        self, client, keys, demo_dir
+    ):
+        """A consent-center link lets its holder act as the subject."""
+        sid = subjects(demo_dir, minor=False)[20]
+        url = f"/v1/subjects/{sid}/consent-center-link"
+
+        by_sms = client.post(url, headers=auth(keys["campaign-sms"]))
+        by_app = client.post(url, headers=auth(keys["brand-app"]))
+
+        assert (by_sms.status_code, by_sms.json()["code"]) == (403, "forbidden_role")
+        assert "url" not in by_sms.json()
+        assert by_app.status_code == 201
 
 
 def test_when_officer_records_consent_then_forbidden_role(client, keys, demo_dir):

@@ -302,13 +302,20 @@ class TestPurpose:
         self, client, keys, subject, personal, demo_dir
     ):
         """A service may record consent only for its own purposes, and nothing is stored."""
+        recorder = client.post(
+            "/v1/callers",
+            json={
+                "name": "crm-app",
+                "role": "service",
+                "purposes": ["marketing_push"],
+                "records_consent": True,
+            },
+            headers=auth(keys["platform-admin"]),
+        ).json()["key"]
         before = consent_rows(demo_dir)
 
         response = grant(
-            client,
-            keys["campaign-sms"],
-            subject=subject,
-            body={**GRANT, "purpose": "analytics"},
+            client, recorder, subject=subject, body={**GRANT, "purpose": "analytics"}
         )
 
         assert_problem(response, 403, "purpose_not_permitted", personal)

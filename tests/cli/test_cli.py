@@ -110,6 +110,58 @@ class TestCallersAdd:
             "crm-sync", Role.SERVICE, frozenset({"marketing_push"})
         )
 
+    def test_a_caller_added_to_record_consent_authenticates_as_one(
+        self, capsys, config
+    ):
+        """`--records-consent` marks the app that asks subjects; list shows it."""
+        _, added, _ = govproxy(capsys, config, ADD_CRM_SYNC + " --records-consent")
+
+        async def authenticate() -> Principal | None:
+            store = await open_store(
+                f"sqlite+aiosqlite:///{config.parent / 'governance.db'}"
+            )
+            try:
+                registry = CallerRegistry(store, known_purposes=frozenset())
+                return await registry.authenticate(issued_key(added))
+            finally:
+                await store.dispose()
+
+        _, listed, _ = govproxy(capsys, config, "callers list")
+
+        assert asyncio.run(authenticate()) == Principal(
+            "crm-sync", Role.SERVICE, frozenset({"marketing_push"}), True
+        )
+        assert "crm-sync\tservice\tmarketing_push\trecords-consent\t" in listed
+
+    def test_an_existing_service_is_marked_as_recording_consent_and_back(
+        self, capsys, config
+    ):
+        """`callers records-consent NAME on|off`, audited; not for an officer."""
+        govproxy(capsys, config, ADD_CRM_SYNC)
+        govproxy(capsys, config, "callers add audit-desk --role officer")
+
+        on, _, _ = govproxy(capsys, config, "callers records-consent crm-sync on")
+        _, listed_on, _ = govproxy(capsys, config, "callers list")
+        off, _, _ = govproxy(capsys, config, "callers records-consent crm-sync off")
+        _, listed_off, _ = govproxy(capsys, config, "callers list")
+        officer, _, err = govproxy(
+            capsys, config, "callers records-consent audit-desk on"
+        )
+        with closing(sqlite3.connect(config.parent / "governance.db")) as conn:
+            changes = conn.execute(
+                "SELECT caller, detail FROM audit_events WHERE kind = 'caller.changed'"
+                " ORDER BY seq"
+            ).fetchall()
+
+        assert (on, off, officer) == (0, 0, 2)
+        assert "crm-sync\tservice\tmarketing_push\trecords-consent\t" in listed_on
+        assert "crm-sync\tservice\tmarketing_push\t-\t" in listed_off
+        assert "only service callers" in err
+        assert [(c, json.loads(d)["records_consent"]) for c, d in changes] == [
+            ("cli", True),
+            ("cli", False),
+        ]
+
     def test_when_caller_is_added_then_list_shows_it_without_its_key(
         self, capsys, config
     ):
@@ -121,7 +173,8 @@ class TestCallersAdd:
 
         assert code == 0
         assert (
-            f"crm-sync\tservice\tmarketing_push\t{key_id}\tactive" in out.splitlines()
+            f"crm-sync\tservice\tmarketing_push\t-\t{key_id}\tactive"
+            in out.splitlines()
         )
         assert not KEY.search(out)
 

@@ -203,7 +203,9 @@ def _register_callers(settings: Settings) -> dict[str, str]:
             await writer.start()
             keys = {}
             for name, role, ps in CALLERS:
-                _, keys[name], stmt = await registry.registration(name, role, ps)
+                _, keys[name], stmt = await registry.registration(
+                    name, role, ps, records_consent=name == "brand-app"
+                )
                 draft = AuditDraft(
                     kind="caller.added", outcome="allowed", caller="test"
                 )

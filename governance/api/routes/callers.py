@@ -24,6 +24,7 @@ def caller_body(info: CallerInfo, key: str | None = None) -> dict[str, Any]:
         key_id=info.key_id,
         created_at=info.created_at,
         revoked_at=info.revoked_at,
+        records_consent=info.records_consent,
         key=key,
     ).model_dump(mode="json", exclude_none=key is None)
 
@@ -45,10 +46,17 @@ async def add_caller(
 
     async def step() -> dict[str, Any]:
         info, key, stmt = await services.callers.registration(
-            body.name, Role(body.role), body.purposes
+            body.name,
+            Role(body.role),
+            body.purposes,
+            records_consent=body.records_consent,
         )
         trail.also.append(stmt)
-        trail.detail |= {"role": info.role.value, "purposes": list(info.purposes)}
+        trail.detail |= {
+            "role": info.role.value,
+            "purposes": list(info.purposes),
+            "records_consent": info.records_consent,
+        }
         return caller_body(info, key)
 
     result = await audited(services.audit, trail, step)

@@ -31,7 +31,12 @@ from governance.center.page import render_center, render_error
 from governance.center.view import load_view
 from governance.consent.grant import changes_for_withdrawal, opt_change
 from governance.consent.ledger import ConsentAction
-from governance.consent.service import record, subject_exists, withdraw_all_marketing
+from governance.consent.service import (
+    record,
+    require_recorder,
+    subject_exists,
+    withdraw_all_marketing,
+)
 from governance.errors import GovernanceError, InvalidRequest, NotFound, UnknownSubject
 from governance.services import Services
 from governance.trail import Trail, audited
@@ -74,6 +79,7 @@ async def issue_link(
     ttl = timedelta(minutes=(body or CenterLinkIn()).ttl_minutes)
 
     async def step() -> dict[str, Any]:
+        require_recorder(principal)
         if not await subject_exists(services, subject_id):
             raise UnknownSubject("no catalogued dataset holds this subject")
         now = services.now()

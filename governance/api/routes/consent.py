@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from governance.api.deps import ServicesDep, require
 from governance.api.schemas import ConsentIn, ConsentsOut, PersonalisationIn, WithdrawIn
 from governance.consent.grant import (
+    OPT_METHOD,
     GrantRequest,
     changes_for_grant,
     changes_for_withdrawal,
@@ -21,9 +22,11 @@ from governance.consent.grant import (
     validate_grant,
 )
 from governance.consent.ledger import PERSONALISATION, ConsentAction
+from governance.consent.rules import check_evidence
 from governance.consent.service import (
     receipt_fields,
     record,
+    require_recorder,
     subject_exists,
     withdraw_all_marketing,
 )
@@ -74,6 +77,7 @@ async def grant(
     trail = _trail("consent.granted", principal, services, subject_id)
 
     async def step() -> dict[str, Any]:
+        require_recorder(principal)
         trail.purpose = consent_purpose(services.catalog, body.purpose).name
         _allowed(principal, body.purpose)
         now = services.now()
@@ -180,10 +184,19 @@ async def personalisation(
     services: ServicesDep,
     principal: Principal = _WRITERS,
 ) -> JSONResponse:
-    """Turn personalisation off (or back on) for the subject (A-01)."""
+    """Turn personalisation off (or back on) for the subject (A-01).
+
+    Any service may record an opt-out; turning it back on is the subject's
+    agreement, recorded only by a caller that records consent.
+    """
     trail = _trail("consent.personalisation", principal, services, subject_id)
 
     async def step() -> dict[str, Any]:
+        if body.enabled:
+            require_recorder(principal)
+        check_evidence(OPT_METHOD, body.channel)
+        if not await subject_exists(services, subject_id):
+            raise UnknownSubject("no catalogued dataset holds this subject")
         action = ConsentAction.OPTED_IN if body.enabled else ConsentAction.OPTED_OUT
         record(trail, [opt_change(subject_id, action, body.channel, principal.name)])
         trail.detail["enabled"] = body.enabled
