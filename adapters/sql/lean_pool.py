@@ -17,8 +17,9 @@ state, so a connection needs no reset and a pool needs very little:
   server is asked to cancel the statement and the session is closed in the
   background (its slot stays taken until then, so a slow server cannot gather
   sessions); a lost session is dropped at once with the idle ones, which were
-  most likely lost with it (a restarted server), and the next read connects
-  afresh. A statement the server refused leaves its session sound and reused.
+  most likely lost with it (a restarted server), and a read that found its
+  pooled session lost runs once more on a new one. A statement the server
+  refused leaves its session sound and reused.
 
 Errors are asyncpg's (`PostgresError`, `InterfaceError`), `OSError` and
 `TimeoutError`; callers turn them into their own 503s.
@@ -26,7 +27,7 @@ Errors are asyncpg's (`PostgresError`, `InterfaceError`), `OSError` and
 
 import asyncio
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import asyncpg
@@ -71,6 +72,11 @@ class LeanPool:
     async def fetch(self, sql: str, *args: Any, within: float) -> list[asyncpg.Record]:
         """The rows `sql` selects, all within `within` seconds.
 
+        A pooled session found dead (the server ended it since its last use and
+        asyncpg had not yet seen the socket close) is dropped with the idle ones
+        and the read runs once more on a new session: these are single reads, so
+        running one again is safe, and a restarted server costs no failed read.
+
         Raises:
             TimeoutError: No connection, or no answer, within the bounds.
             asyncpg.PostgresError, asyncpg.InterfaceError, OSError: The server
@@ -78,11 +84,33 @@ class LeanPool:
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
-        conn = self._take() or await self._acquire(loop, deadline)
+        pooled = self._take()
+        conn = pooled or await self._acquire(loop, deadline)
+        try:
+            return await self._run(conn, sql, args, loop.time, deadline)
+        except _ENDED as exc:
+            if pooled is None or isinstance(exc, TimeoutError):
+                raise
+        conn = await self._acquire(loop, deadline)
+        return await self._run(conn, sql, args, loop.time, deadline)
+
+    async def _run(
+        self,
+        conn: asyncpg.Connection,
+        sql: str,
+        args: tuple[Any, ...],
+        clock: Callable[[], float],
+        deadline: float,
+    ) -> list[asyncpg.Record]:
         try:
             rows: list[asyncpg.Record] = await conn.fetch(
-                sql, *args, timeout=max(deadline - loop.time(), 0.001)
+                sql, *args, timeout=max(deadline - clock(), 0.001)
             )
+        except pg.InternalClientError:
+            # asyncpg's protocol state broke (seen after a terminated session):
+            # the session is unusable, and callers expect asyncpg's public errors
+            self._discard(conn, lost=False)
+            raise asyncpg.InterfaceError("the session broke mid-statement") from None
         except BaseException as exc:
             if isinstance(
                 exc, TimeoutError

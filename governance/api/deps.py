@@ -11,6 +11,7 @@ from governance.budget import admit
 from governance.catalog.models import NAME, REFERENCE
 from governance.errors import AuthenticationFailed, ForbiddenRole, InvalidRequest
 from governance.services import Services
+from governance.trail import Trail, audited
 from governance.types import Principal, Role
 
 
@@ -73,13 +74,27 @@ PurposeHeader = Annotated[
 
 
 def require(*roles: Role) -> Any:
-    """A dependency that admits only callers holding one of `roles`."""
+    """A dependency that admits only callers holding one of `roles`.
 
-    async def dependency(principal: MaybePrincipalDep) -> Principal:
+    A known caller refused for its role is audited (`caller.role`, naming the
+    route template): a service key probing the trail or the caller registry
+    leaves a trace in the trail itself.
+    """
+
+    async def dependency(
+        request: Request, services: ServicesDep, principal: MaybePrincipalDep
+    ) -> Principal:
         if principal is None:
             raise AuthenticationFailed("a valid bearer key is required")
         if principal.role not in roles:
-            raise ForbiddenRole("this endpoint is not open to the caller's role")
+
+            async def refuse() -> None:
+                raise ForbiddenRole("this endpoint is not open to the caller's role")
+
+            route = getattr(request.scope.get("route"), "path", "?")
+            trail = Trail(kind="caller.role", caller=principal.name)
+            trail.detail["route"] = f"{request.method} {route}"
+            await audited(services.audit, trail, refuse)
         return principal
 
     return Depends(dependency)

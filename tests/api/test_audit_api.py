@@ -90,12 +90,23 @@ def test_when_time_range_given_then_events_fall_inside(client, keys):
     assert response.json()["events"] == []
 
 
-def test_when_service_reads_audit_then_forbidden_role(client, keys):
-    """Only officers read the trail."""
-    response = client.get("/v1/audit/events", headers=auth(keys["campaign-sms"]))
+def test_when_service_reads_audit_then_forbidden_role(client, keys, demo_dir):
+    """Only officers read the trail; the attempt is itself in the trail."""
+    response = client.get(
+        "/v1/audit/events?caller=brand-app", headers=auth(keys["campaign-sms"])
+    )
 
+    with closing(sqlite3.connect(demo_dir / "governance.db")) as conn:
+        refusals = conn.execute(
+            "SELECT caller, outcome, reason, decision_id, detail FROM audit_events"
+            " WHERE kind = 'caller.role'"
+        ).fetchall()
     assert response.status_code == 403
     assert response.json()["code"] == "forbidden_role"
+    assert [r[:4] for r in refusals] == [
+        ("campaign-sms", "denied", "forbidden_role", response.json()["decision_id"])
+    ]
+    assert json.loads(refusals[0][4]) == {"route": "GET /v1/audit/events"}
 
 
 def test_reading_the_trail_is_itself_audited(client, keys):
