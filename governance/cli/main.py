@@ -9,6 +9,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from governance.cli import (
     admin,
     audit,
@@ -65,6 +67,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(args)
     except (ConfigurationError, GovernanceError) as exc:
         print(f"govproxy: {exc}", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as exc:  # its text may quote values: the type only
+        print(
+            f"govproxy: the store could not be used ({type(exc).__name__}: locked,"
+            " unreachable or failing); the transaction it failed in is rolled back",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         return 130

@@ -12,6 +12,7 @@ import codecs
 import csv
 import hashlib
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,8 +111,12 @@ def _decode(raw: bytes, codec: str, name: str, complaint: str) -> str:
     try:
         return raw.decode(codec)
     except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
+        line = len(_LINE_END.findall(raw, 0, exc.start)) + 1
         raise ImportRefused(f"{name}: line {line}: {complaint}") from None
+
+
+# What ends a line for the parser (`io.StringIO(newline="")`), counted in bytes.
+_LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
 class _Lines:
@@ -193,11 +198,11 @@ def _header(record: list[str] | None, name: str) -> tuple[str, ...]:
     if not record:
         raise ImportRefused(f"{name}: line 1: header expected: {','.join(COLUMNS)}")
     header = tuple(c.strip() for c in record)
-    unknown = [c for c in header if c not in COLUMNS]
-    if unknown:
+    unknown = [i for i, c in enumerate(header, 1) if c not in COLUMNS]
+    if unknown:  # named by position: a file without a header has data here
         raise ImportRefused(
-            f"{name}: line 1: unknown column {unknown[0]!r}; "
-            f"the columns are {','.join(COLUMNS)}"
+            f"{name}: line 1: column {unknown[0]} of the header is not a known"
+            f" column; the columns are {','.join(COLUMNS)}"
         )
     if len(set(header)) != len(header):
         twice = next(c for c in header if header.count(c) > 1)

@@ -2,7 +2,9 @@
 
 `existing_subjects()` asks each catalogued dataset which of the ids it holds;
 `latest_states()` reads the latest state event (granted, withdrawn, expired)
-per subject and purpose from `consent_current`. Both send one query per 500 ids.
+per subject and purpose from `consent_current`; `last_withdrawals()` the time
+of each pair's latest withdrawal from the ledger. Each sends one query per 500
+ids.
 """
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -16,6 +18,7 @@ from sqlalchemy import (
     String,
     bindparam,
     column,
+    func,
     select,
     table,
     type_coerce,
@@ -26,7 +29,7 @@ from sqlmodel import col
 
 from governance.catalog import Catalog
 from governance.consent.ledger import ConsentAction, stored_instant
-from governance.consent.models import ConsentCurrent
+from governance.consent.models import ConsentCurrent, ConsentEvent
 from governance.errors import DataSourceUnavailable
 
 CHUNK = 500
@@ -47,6 +50,21 @@ _LATEST = select(
     # (action first), reading every row with those actions for each chunk,
     # instead of one primary-key search per subject and purpose. The action is
     # checked on the rows that come back.
+)
+
+
+_WITHDRAWN = (
+    select(
+        col(ConsentEvent.subject_id),
+        col(ConsentEvent.purpose),
+        func.max(type_coerce(col(ConsentEvent.recorded_at), String)),
+    )
+    .where(
+        col(ConsentEvent.subject_id).in_(bindparam("ids", expanding=True)),
+        col(ConsentEvent.purpose).in_(bindparam("purposes", expanding=True)),
+        col(ConsentEvent.action) == ConsentAction.WITHDRAWN.value,
+    )
+    .group_by(col(ConsentEvent.subject_id), col(ConsentEvent.purpose))
 )
 
 
@@ -120,3 +138,18 @@ async def latest_states(
         for pair, (_, _, action, event_id, notice, at, expires) in latest.items()
         if pair in pairs and action in _STATES
     }
+
+
+async def last_withdrawals(
+    store: AsyncEngine, pairs: Collection[tuple[str, str]]
+) -> dict[tuple[str, str], datetime]:
+    """When each (subject, purpose) of `pairs` that was ever withdrawn was last."""
+    purposes = sorted({p for _, p in pairs})
+    found: dict[tuple[str, str], datetime] = {}
+    async with store.connect() as conn:
+        for part in chunks(sorted({s for s, _ in pairs})):
+            params = {"ids": list(part), "purposes": purposes}
+            for subject, purpose, at in await conn.execute(_WITHDRAWN, params):
+                if (subject, purpose) in pairs:
+                    found[subject, purpose] = stored_instant(at)
+    return found

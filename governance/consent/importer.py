@@ -54,6 +54,7 @@ from governance.consent.csvfile import CsvFile, Encoding, Problem, read_csv
 from governance.consent.import_lookups import (
     LedgerState,
     existing_subjects,
+    last_withdrawals,
     latest_states,
 )
 from governance.consent.import_records import records
@@ -173,22 +174,34 @@ async def _against_ledger(
     reasons: dict[int, list[str]],
     now: datetime,
 ) -> dict[int, LedgerState]:
-    """Refuse rows older than a recorded withdrawal; find the live grants to supersede."""
-    latest = await latest_states(
-        store, {(r.subject_id, r.terms.change.purpose) for r in rows}
-    )
+    """Refuse rows older than a recorded withdrawal, whether it is the latest
+    state or a grant came after it; find the live grants to supersede."""
+    pairs = {(r.subject_id, r.terms.change.purpose) for r in rows}
+    latest = await latest_states(store, pairs)
+    # Only a row older than a later grant can hide a withdrawal between them.
+    hidden = {
+        (r.subject_id, r.terms.change.purpose)
+        for r in rows
+        if (s := latest.get((r.subject_id, r.terms.change.purpose))) is not None
+        and s.action != ConsentAction.WITHDRAWN
+        and s.recorded_at > r.granted_at
+    }
+    earlier = await last_withdrawals(store, hidden) if hidden else {}
     supersedes: dict[int, LedgerState] = {}
     for row in rows:
-        state = latest.get((row.subject_id, row.terms.change.purpose))
+        pair = (row.subject_id, row.terms.change.purpose)
+        state = latest.get(pair)
         if state is None:
             continue
-        if (
-            state.action == ConsentAction.WITHDRAWN
-            and state.recorded_at > row.granted_at
-        ):
+        withdrawn = (
+            state.recorded_at
+            if state.action == ConsentAction.WITHDRAWN
+            else earlier.get(pair)
+        )
+        if withdrawn is not None and withdrawn > row.granted_at:
             reasons[row.line].append(
                 "the ledger records a withdrawal of this consent after granted_at "
-                f"({state.recorded_at:%Y-%m-%dT%H:%M:%SZ}); the withdrawal stands"
+                f"({withdrawn:%Y-%m-%dT%H:%M:%SZ}); the withdrawal stands"
             )
         elif state.live(now):
             supersedes[row.line] = state

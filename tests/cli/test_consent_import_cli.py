@@ -338,6 +338,42 @@ class TestUnreadableFile:
             err == "govproxy: gbk.csv: line 3: not UTF-8: re-run with --encoding gbk\n"
         )
 
+    @pytest.mark.parametrize("end", ["\r", "\r\n", "\n\r"], ids=["cr", "crlf", "mixed"])
+    def test_undecodable_bytes_are_named_at_their_line_whatever_the_line_ends(
+        self, capsys, config, demo_dir, free, tmp_path, end
+    ):
+        """Line numbers count CR, CRLF and LF as the parser does (an old Mac export)."""
+        text = end.join([HEADER, analytics(free[0]), analytics("会员一号")]) + end
+        if end == "\n\r":  # LF, then CR: two line ends, one blank line
+            text = f"{HEADER}\n{analytics(free[0])}\r{analytics('会员一号')}\n"
+        path = write(tmp_path / "gbk.csv", text, "gbk")
+
+        err = self._refused(capsys, config, demo_dir, path)
+
+        assert "gbk.csv: line 3: not UTF-8" in err
+
+    @pytest.mark.parametrize("dry_run", [False, True], ids=["import", "dry-run"])
+    def test_a_locked_store_is_named_without_a_traceback(
+        self, capsys, config, demo_dir, free, tmp_path, monkeypatch, dry_run
+    ):
+        """Another writer holds the store: exit 2 naming the error's type only."""
+        path = write(tmp_path / "ok.csv", f"{HEADER}\n{analytics(free[0])}\n")
+        db = demo_dir / "governance.db"
+        monkeypatch.setenv("GOV_STORE_URL", f"sqlite+aiosqlite:///{db}?timeout=0.2")
+        before = counts(demo_dir)
+        with closing(sqlite3.connect(db, isolation_level=None)) as other:
+            other.execute("BEGIN IMMEDIATE")
+            code, out, err = govproxy(
+                capsys, config, str(path), *(["--dry-run"] if dry_run else [])
+            )
+            other.execute("ROLLBACK")
+
+        assert (code, out) == (2, "")
+        assert "the store could not be used (OperationalError" in err
+        assert "Traceback" not in err
+        assert free[0] not in err
+        assert counts(demo_dir) == before
+
     def test_gbk_is_decoded_with_encoding_gbk(
         self, capsys, config, demo_dir, free, tmp_path
     ):
@@ -378,7 +414,7 @@ class TestUnreadableFile:
         [
             (
                 "subject_id,purpose,notice,method,channel,granted_at",
-                "line 1: unknown column 'notice'",
+                "line 1: column 3 of the header is not a known column",
             ),
             (
                 "subject_id,purpose,method,channel,granted_at",
@@ -395,6 +431,18 @@ class TestUnreadableFile:
         path = write(tmp_path / "hdr.csv", f"{header}\n{analytics(free[0])}\n")
 
         assert reason in self._refused(capsys, config, demo_dir, path)
+
+    def test_a_file_without_a_header_is_refused_without_echoing_its_data(
+        self, capsys, config, demo_dir, free, tmp_path
+    ):
+        """The first line of a headerless export is a customer's row: never printed."""
+        row = "杨旭,16349862552,540121198507226885"
+        path = write(tmp_path / "noheader.csv", f"{row}\n{analytics(free[0])}\n")
+
+        err = self._refused(capsys, config, demo_dir, path)
+
+        assert "line 1: column 1 of the header is not a known column" in err
+        assert [v for v in row.split(",") if v in err] == []
 
     def test_unbalanced_quote_names_its_line(
         self, capsys, config, demo_dir, free, tmp_path

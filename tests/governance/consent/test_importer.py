@@ -398,6 +398,31 @@ class TestAgainstTheLedger:
         record = self._current(demo_settings, subject, "analytics")
         assert record.state is ConsentState.GRANTED
 
+    def test_a_withdrawal_behind_a_later_grant_still_stands(
+        self, demo_dir, demo_settings, tmp_path
+    ):
+        """Withdrawn, then granted again: a row older than the withdrawal is
+        still refused, though the ledger's latest state is now a grant."""
+        subject, _ = latest_state(demo_dir, "analytics", "withdrawn")[0]
+        later = datetime.now(UTC) + timedelta(hours=1)
+        again, older = tmp_path / "again.csv", tmp_path / "older.csv"
+        again.write_text(
+            csv_text(grant_row(subject, granted_at=later.isoformat())),
+            encoding="utf-8",
+        )
+        older.write_text(
+            csv_text(grant_row(subject, granted_at="2026-03-01T10:00:00+08:00")),
+            encoding="utf-8",
+        )
+        assert run_import(demo_settings, again, now=later + timedelta(minutes=1)).ok
+        before = counts(demo_dir)
+
+        plan = run_import(demo_settings, older, now=later + timedelta(minutes=2))
+
+        assert [p.line for p in plan.problems] == [2]
+        assert "withdrawal" in plan.problems[0].reason
+        assert counts(demo_dir) == before
+
     @staticmethod
     def _current(settings: Settings, subject: str, purpose: str) -> Any:
         async def read() -> Any:
