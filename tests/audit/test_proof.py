@@ -184,7 +184,11 @@ class TestInclusion:
     def test_when_the_store_altered_an_event_then_its_proof_shows_it(self, store_file):
         """An event changed in the database (hash column kept) yields a proof the
         auditor's check rejects: the store need not be trusted."""
-        ((event_id,),) = query(store_file, "SELECT event_id FROM audit_events LIMIT 1")
+        ((event_id,),) = query(  # a sealed one: without an order, any event came
+            store_file,
+            "SELECT event_id FROM audit_events e JOIN audit_leaves l"
+            " ON l.chain_id = e.chain_id AND l.seq = e.seq ORDER BY l.leaf_index LIMIT 1",
+        )
         execute(
             store_file,
             "UPDATE audit_events SET outcome = 'denied' WHERE event_id = ?",
