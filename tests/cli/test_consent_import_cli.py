@@ -444,6 +444,20 @@ class TestUnreadableFile:
         assert "line 1: column 1 of the header is not a known column" in err
         assert [v for v in row.split(",") if v in err] == []
 
+    def test_a_file_of_mostly_malformed_lines_stops_at_the_limit(
+        self, capsys, config, demo_dir, free, tmp_path
+    ):
+        """Past 1,000 lines of the wrong shape the file is refused whole, at once."""
+        text = f"{HEADER}\n{analytics(free[0])}\n" + "a\n" * (csvfile.MAX_MALFORMED + 1)
+        path = write(tmp_path / "junk.csv", text)
+
+        err = self._refused(capsys, config, demo_dir, path)
+
+        assert (
+            f"more than {csvfile.MAX_MALFORMED} malformed lines, the first line 3:"
+            in err
+        )
+
     def test_unbalanced_quote_names_its_line(
         self, capsys, config, demo_dir, free, tmp_path
     ):
