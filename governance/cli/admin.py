@@ -84,8 +84,13 @@ def with_store(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
     return asyncio.run(run())
 
 
-async def _audited(store: Any, draft: AuditDraft, change: Executable) -> None:
-    """Commit `change` together with its audit event, or neither."""
+async def _audited(
+    store: Any, kind: str, detail: dict[str, Any], change: Executable
+) -> None:
+    """Commit `change` together with its audit event by the CLI, or neither."""
+    draft = AuditDraft(
+        kind=kind, outcome=Outcome.ALLOWED.value, caller=Actor.CLI, detail=detail
+    )
     writer = AuditWriter(store)
     await writer.start()
     try:
@@ -206,17 +211,13 @@ def callers_add(args: argparse.Namespace) -> int:
         )
         await _audited(
             store,
-            AuditDraft(
-                kind="caller.added",
-                outcome=Outcome.ALLOWED.value,
-                caller=Actor.CLI,
-                detail={
-                    "name": info.name,
-                    "role": info.role.value,
-                    "purposes": list(info.purposes),
-                    "records_consent": info.records_consent,
-                },
-            ),
+            "caller.added",
+            {
+                "name": info.name,
+                "role": info.role.value,
+                "purposes": list(info.purposes),
+                "records_consent": info.records_consent,
+            },
             stmt,
         )
         return key
@@ -248,16 +249,7 @@ def callers_revoke(args: argparse.Namespace) -> int:
     async def work(store: Any) -> None:
         registry = CallerRegistry(store, known_purposes=frozenset())
         stmt = await registry.revocation(args.name)
-        await _audited(
-            store,
-            AuditDraft(
-                kind="caller.revoked",
-                outcome=Outcome.ALLOWED.value,
-                caller=Actor.CLI,
-                detail={"name": args.name},
-            ),
-            stmt,
-        )
+        await _audited(store, "caller.revoked", {"name": args.name}, stmt)
 
     with_store(settings, work)
     print(f"caller {args.name} revoked")
@@ -274,12 +266,8 @@ def callers_records_consent(args: argparse.Namespace) -> int:
         stmt = await registry.recorder_change(args.name, records)
         await _audited(
             store,
-            AuditDraft(
-                kind="caller.changed",
-                outcome=Outcome.ALLOWED.value,
-                caller=Actor.CLI,
-                detail={"name": args.name, "records_consent": records},
-            ),
+            "caller.changed",
+            {"name": args.name, "records_consent": records},
             stmt,
         )
 

@@ -49,6 +49,23 @@ def issued_key(out: str) -> str:
     return str(key)
 
 
+def principal_of(config: Path, key: str) -> Principal | None:
+    """Whom the deployment's store authenticates `key` as."""
+
+    async def authenticate() -> Principal | None:
+        store = await open_store(
+            f"sqlite+aiosqlite:///{config.parent / 'governance.db'}"
+        )
+        try:
+            return await CallerRegistry(store, known_purposes=frozenset()).authenticate(
+                key
+            )
+        finally:
+            await store.dispose()
+
+    return asyncio.run(authenticate())
+
+
 def store_bytes(demo_dir: Path) -> bytes:
     """Every byte of the governance store, its WAL files included."""
     return b"".join(p.read_bytes() for p in sorted(demo_dir.glob("governance.db*")))
@@ -96,17 +113,7 @@ class TestCallersAdd:
         """The printed key is the caller's working credential."""
         _, out, _ = govproxy(capsys, config, ADD_CRM_SYNC)
 
-        async def authenticate() -> Principal | None:
-            store = await open_store(
-                f"sqlite+aiosqlite:///{config.parent / 'governance.db'}"
-            )
-            try:
-                registry = CallerRegistry(store, known_purposes=frozenset())
-                return await registry.authenticate(issued_key(out))
-            finally:
-                await store.dispose()
-
-        assert asyncio.run(authenticate()) == Principal(
+        assert principal_of(config, issued_key(out)) == Principal(
             "crm-sync", Role.SERVICE, frozenset({"marketing_push"})
         )
 
@@ -116,19 +123,9 @@ class TestCallersAdd:
         """`--records-consent` marks the app that asks subjects; list shows it."""
         _, added, _ = govproxy(capsys, config, ADD_CRM_SYNC + " --records-consent")
 
-        async def authenticate() -> Principal | None:
-            store = await open_store(
-                f"sqlite+aiosqlite:///{config.parent / 'governance.db'}"
-            )
-            try:
-                registry = CallerRegistry(store, known_purposes=frozenset())
-                return await registry.authenticate(issued_key(added))
-            finally:
-                await store.dispose()
-
         _, listed, _ = govproxy(capsys, config, "callers list")
 
-        assert asyncio.run(authenticate()) == Principal(
+        assert principal_of(config, issued_key(added)) == Principal(
             "crm-sync", Role.SERVICE, frozenset({"marketing_push"}), True
         )
         assert "crm-sync\tservice\tmarketing_push\trecords-consent\t" in listed
