@@ -218,6 +218,14 @@ def _check_purpose(spec: CatalogSpec, name: str, purpose: PurposeSpec) -> list[s
     for cat in purpose.sensitive_categories:
         if cat not in spec.categories:
             faults.append(f"{at}.sensitive_categories: unknown category '{cat}'")
+    if purpose.detokenise and purpose.legal_basis == "consent":
+        # Tokens outlive the read that released them: detokenising is checked
+        # against no consent, so after a withdrawal it would still give values.
+        faults.append(
+            f"{at}.detokenise: a purpose that rests on consent may not detokenise"
+            " (a withdrawal would not stop it); keep tokens for contract or legal"
+            " purposes"
+        )
     faults += _check_masking(spec, f"{at}.masking", purpose.masking)
     return faults + _check_sharing(spec, at, purpose)
 

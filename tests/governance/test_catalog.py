@@ -157,6 +157,12 @@ FAULTS: list[tuple[str, Callable[[Doc], None], str, str]] = [
         "Input should be 'consent'",
     ),
     (
+        "consent-purpose-detokenises",
+        lambda d: d["purposes"]["marketing_push"].update(detokenise=True),
+        "purposes.marketing_push.detokenise",
+        "may not detokenise (a withdrawal would not stop it)",
+    ),
+    (
         "category-name-not-a-name",
         lambda d: d["categories"].update({"Health.Genes": {"sensitive": True}}),
         "categories.Health.Genes",
