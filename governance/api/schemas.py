@@ -15,7 +15,7 @@ from pydantic import (
 _NAME = Field(min_length=1, max_length=64)
 
 
-def _iso_text(value: Any) -> Any:
+def iso_text(value: Any) -> Any:
     """ISO 8601 text only: left to itself, pydantic reads a number, or a string of
     digits such as a phone number, as a Unix time."""
     if isinstance(value, str):
@@ -29,7 +29,7 @@ def _iso_text(value: Any) -> Any:
 
 
 # Bodies are JSON: a count is a JSON integer, a flag true or false, an instant text.
-_Instant = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+_Instant = Annotated[AwareDatetime, BeforeValidator(iso_text)]
 _Count = Annotated[int, Strict()]
 _Flag = Annotated[bool, Strict()]
 

@@ -396,6 +396,20 @@ class TestLifecycle:
         ]
         assert [e["action"] for e in at(t2)["events"]] == ["granted", "withdrawn"]
 
+    @pytest.mark.parametrize("at", ["1772330400", "13812345678", "yesterday"])
+    def test_as_of_takes_iso_8601_text_only(self, client, keys, at):
+        """A number is no instant here either: 422, not a Unix time."""
+        response = client.get(
+            "/v1/subjects/C000001/consents/marketing_push/as-of",
+            params={"at": at},
+            headers=auth(keys["compliance-officer"]),
+        )
+
+        assert (response.status_code, response.json()["code"]) == (
+            422,
+            "invalid_request",
+        )
+
     def test_concurrent_grants_and_withdrawals_end_in_the_last_event(
         self, client, keys, demo_dir
     ):

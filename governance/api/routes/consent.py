@@ -9,9 +9,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import JSONResponse
+from pydantic import BeforeValidator
 
 from governance.api.deps import ServicesDep, require
-from governance.api.schemas import ConsentIn, ConsentsOut, PersonalisationIn, WithdrawIn
+from governance.api.schemas import (
+    ConsentIn,
+    ConsentsOut,
+    PersonalisationIn,
+    WithdrawIn,
+    iso_text,
+)
 from governance.consent.grant import (
     OPT_METHOD,
     GrantRequest,
@@ -228,7 +235,11 @@ async def as_of(
     subject_id: SubjectId,
     purpose: PurposeName,
     services: ServicesDep,
-    at: Annotated[datetime, Query(description="The instant, ISO 8601 with offset.")],
+    at: Annotated[
+        datetime,
+        BeforeValidator(iso_text),
+        Query(description="The instant, ISO 8601 with offset."),
+    ],
     principal: Principal = _OFFICERS,
 ) -> JSONResponse:
     """The consent as it stood at an instant, with the events that produced it."""
