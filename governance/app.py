@@ -31,7 +31,7 @@ from adapters.sql.sqlite_states import SqliteStateReader
 from audit.checkpoint_task import Sealer
 from audit.signing import AuditSigner
 from audit.writer import AuditWriter
-from governance.api.limits import BodyLimit, SingleHeaders
+from governance.api.limits import RequestLimits
 from governance.api.openapi import PROBLEM_RESPONSES, install_openapi
 from governance.api.problems import install_problem_handlers
 from governance.api.routes import (
@@ -224,8 +224,7 @@ def create_app(settings: Settings) -> FastAPI:
         responses=PROBLEM_RESPONSES,
     )
     install_openapi(app)
-    app.add_middleware(SingleHeaders)
-    app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
+    app.add_middleware(RequestLimits, max_bytes=settings.limits.max_body_bytes)
     app.add_middleware(RequestLog)  # outermost: sees every answer, 413s too
     install_problem_handlers(app)
     for module in (

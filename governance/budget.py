@@ -22,7 +22,7 @@ from typing import Any
 from audit.writer import AuditWriter
 from governance.errors import CountersUnavailable, RateLimited
 from governance.ports import Counters
-from governance.trail import Trail, audited
+from governance.trail import refused
 from governance.types import Principal
 
 WINDOW_S = 60
@@ -74,11 +74,4 @@ async def admit(
     try:
         await budget.charge(principal.name)
     except (RateLimited, CountersUnavailable) as exc:
-        refused = exc
-
-        async def refuse() -> None:
-            raise refused
-
-        trail = Trail(kind="caller.budget", caller=principal.name)
-        trail.detail["route"] = route
-        await audited(audit, trail, refuse)
+        await refused(audit, "caller.budget", principal.name, route, exc)

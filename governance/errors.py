@@ -37,7 +37,7 @@
 * ConfigurationError(ValueError)       startup only: names the file, the entry, the fault
 * MaskingParamsError(ValueError)       an operator's parameters are invalid
 ```
-413 `payload_too_large` is answered by `governance.api.limits.BodyLimit` before any
+413 `payload_too_large` is answered by `governance.api.limits.RequestLimits` before any
 handler runs, so it has no class here.
 """
 

@@ -110,3 +110,17 @@ async def _commit(
             purpose=trail.purpose,
             outcome=outcome.value,
         )
+
+
+async def refused(
+    audit: AuditWriter, kind: str, caller: str, route: str, error: GovernanceError
+) -> None:
+    """Audit `error` as `caller`'s denial at `route` (a template, never its values),
+    then raise it: for refusals that come before any handler's own trail."""
+
+    async def refuse() -> None:
+        raise error
+
+    trail = Trail(kind=kind, caller=caller)
+    trail.detail["route"] = route
+    await audited(audit, trail, refuse)

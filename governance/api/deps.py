@@ -11,7 +11,7 @@ from governance.budget import admit
 from governance.catalog.models import NAME, REFERENCE
 from governance.errors import AuthenticationFailed, ForbiddenRole, InvalidRequest
 from governance.services import Services
-from governance.trail import Trail, audited
+from governance.trail import refused
 from governance.types import Principal, Role
 
 
@@ -54,11 +54,13 @@ async def bearer(
         return None
     principal = await services.callers.authenticate(token.strip())
     if principal is not None:
-        route = getattr(request.scope.get("route"), "path", "?")
-        await admit(
-            services.budget, services.audit, principal, f"{request.method} {route}"
-        )
+        await admit(services.budget, services.audit, principal, _route(request))
     return principal
+
+
+def _route(request: Request) -> str:
+    """The request's method and route template: never the values in its path."""
+    return f"{request.method} {getattr(request.scope.get('route'), 'path', '?')}"
 
 
 MaybePrincipalDep = Annotated[Principal | None, Depends(get_principal)]
@@ -87,14 +89,13 @@ def require(*roles: Role) -> Any:
         if principal is None:
             raise AuthenticationFailed("a valid bearer key is required")
         if principal.role not in roles:
-
-            async def refuse() -> None:
-                raise ForbiddenRole("this endpoint is not open to the caller's role")
-
-            route = getattr(request.scope.get("route"), "path", "?")
-            trail = Trail(kind="caller.role", caller=principal.name)
-            trail.detail["route"] = f"{request.method} {route}"
-            await audited(services.audit, trail, refuse)
+            await refused(
+                services.audit,
+                "caller.role",
+                principal.name,
+                _route(request),
+                ForbiddenRole("this endpoint is not open to the caller's role"),
+            )
         return principal
 
     return Depends(dependency)

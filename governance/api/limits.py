@@ -1,12 +1,12 @@
 """Refuse requests the proxy will not read before any handler sees them.
 
-`BodyLimit`: a declared `Content-Length` over the limit is refused at once. A
-body without one (chunked) is read up to the limit first and replayed to the
-app, so a streamed body over the limit is refused the same way, with 413.
+A header the access decision reads (the key, the purpose, the recipient, the
+approval, the body's type) given twice is refused with 422: a gateway in front
+may judge the request by one copy while the app reads the other.
 
-`SingleHeaders`: a header the access decision reads (the key, the purpose, the
-recipient, the approval, the body's type) given twice is refused with 422: a
-gateway in front may judge the request by one copy while the app reads the other.
+A declared `Content-Length` over the limit is refused at once (413). A body
+without one (chunked) is read up to the limit first and replayed to the app, so
+a streamed body over the limit is refused the same way.
 """
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -14,8 +14,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from governance.api.problems import problem
 
 
-class BodyLimit:
-    """ASGI middleware: 413 problem+json for bodies over `max_bytes`."""
+class RequestLimits:
+    """ASGI middleware: 422 for a deciding header given twice, 413 for a body
+    over `max_bytes`, both problem+json."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
@@ -25,7 +26,12 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
+        headers: dict[bytes, bytes] = {}
+        for name, value in scope["headers"]:
+            if name in _SINGLE and name in headers:
+                await self._refuse_twice(name, scope, receive, send)
+                return
+            headers[name] = value
         declared = headers.get(b"content-length")
         if declared is not None:
             if not declared.isdigit() or int(declared) > self.max_bytes:
@@ -62,29 +68,17 @@ class BodyLimit:
         )
         await response(scope, receive, send)
 
-
-class SingleHeaders:
-    """ASGI middleware: 422 problem+json when a deciding header is given twice."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            seen: set[bytes] = set()
-            for name, _ in scope["headers"]:
-                if name in _SINGLE:
-                    if name in seen:
-                        response = problem(
-                            422,
-                            "invalid_request",
-                            "Invalid request",
-                            f"the {name.decode()} header may be given once",
-                        )
-                        await response(scope, receive, send)
-                        return
-                    seen.add(name)
-        await self.app(scope, receive, send)
+    @staticmethod
+    async def _refuse_twice(
+        name: bytes, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        response = problem(
+            422,
+            "invalid_request",
+            "Invalid request",
+            f"the {name.decode()} header may be given once",
+        )
+        await response(scope, receive, send)
 
 
 _SINGLE = frozenset(

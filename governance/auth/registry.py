@@ -112,10 +112,7 @@ class CallerRegistry:
         audit event, so a caller never exists without the record of its creation.
         """
         _check(name, role, purposes, self._purposes)
-        if records_consent and role is not Role.SERVICE:
-            raise InvalidRequest(
-                "only service callers are marked as recording consent (admins may)"
-            )
+        _check_recorder(role, records_consent)
         if await self._exists(name):
             raise Conflict("a caller of that name already exists")
         key, now = issue_key(), datetime.now(UTC)
@@ -155,10 +152,7 @@ class CallerRegistry:
             ).scalar()
         if role is None:
             raise UnknownCaller("no active caller of that name")
-        if records and role != Role.SERVICE.value:
-            raise InvalidRequest(
-                "only service callers are marked as recording consent (admins may)"
-            )
+        _check_recorder(Role(role), records)
         return (
             update(Caller)
             .where(col(Caller.name) == name, col(Caller.revoked_at).is_(None))
@@ -218,6 +212,13 @@ class CallerRegistry:
             raise failure(
                 f"the caller registry could not be read ({type(exc).__name__})"
             ) from None
+
+
+def _check_recorder(role: Role, records_consent: bool) -> None:
+    if records_consent and role is not Role.SERVICE:
+        raise InvalidRequest(
+            "only service callers are marked as recording consent (admins may)"
+        )
 
 
 def _check(name: str, role: Role, purposes: list[str], known: frozenset[str]) -> None:

@@ -94,15 +94,20 @@ def validate_grant(
     )
 
 
+def given_utc(moment: datetime, name: str) -> datetime:
+    """An aware instant a caller gave, in UTC; `InvalidRequest` if UTC cannot
+    hold it (a year-9999 time west of UTC falls in year 10000)."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidRequest(f"{name} is out of range") from None
+
+
 def _expiry(moment: datetime | None, now: datetime) -> datetime | None:
-    """`moment` in UTC, if it is a future instant (a year-9999 time west of UTC is
-    not: in UTC it falls in year 10000)."""
+    """`moment` in UTC, if it is a future instant."""
     if moment is None:
         return None
-    try:
-        moment = moment.astimezone(UTC)
-    except OverflowError:
-        raise InvalidRequest("expires_at is out of range") from None
+    moment = given_utc(moment, "expires_at")
     if moment <= now:
         raise InvalidRequest("expires_at must be in the future")
     return moment

@@ -18,13 +18,13 @@ to each row's own expiry, with the same words.
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import datetime, time
 from operator import itemgetter
 from typing import Any, NamedTuple
 
 from governance.catalog import Catalog
 from governance.consent.csvfile import REQUIRED
-from governance.consent.grant import GrantRequest, validate_grant
+from governance.consent.grant import GrantRequest, given_utc, validate_grant
 from governance.consent.ledger import ConsentChange
 from governance.errors import InvalidRequest
 from governance.subjects import CHINA_TZ
@@ -170,10 +170,7 @@ def instant(text: str, column: str) -> datetime:
         raise InvalidRequest(
             f"{column} needs a UTC offset, like 2026-03-01T08:00:00+08:00"
         )
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:
-        raise InvalidRequest(f"{column} is out of range") from None
+    return given_utc(moment, column)
 
 
 def _scope(text: str) -> tuple[str, ...] | None:
