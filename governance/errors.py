@@ -217,6 +217,13 @@ class Conflict(GovernanceError):
     title = "Conflict"
 
 
+class LastAdmin(Conflict):
+    """Revoking this key over the API would leave no active admin."""
+
+    code = "last_admin"
+    title = "Last admin key"
+
+
 class RateLimited(GovernanceError):
     """The caller spent its request budget for the current window."""
 

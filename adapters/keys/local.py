@@ -91,6 +91,8 @@ def rotate(path: Path, name: str) -> str:
 
 
 def _load_or_create(path: Path) -> dict[str, dict[str, bytes]]:
+    if path.exists():
+        _check_mode(path)
     stored = _read(path) if path.exists() else {}
     missing = [n for n in KEY_NAMES if n not in stored]
     for name in missing:
@@ -106,6 +108,26 @@ def _load_or_create(path: Path) -> dict[str, dict[str, bytes]]:
         }
     except (ValueError, AttributeError):
         raise ConfigurationError(f"{path}: a key is not valid base64") from None
+
+
+def _check_mode(path: Path) -> None:
+    """Refuse a key file that other users may read, or that its group may change.
+
+    Anyone who reads it can forge consent receipts, audit checkpoints and
+    consent-center links, and re-identify pseudonymised subjects. A group may
+    read it (a Kubernetes secret mounted with `defaultMode: 0440` and an
+    `fsGroup`), as SSH refuses only what is worse.
+    """
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError as exc:
+        raise ConfigurationError(f"{path}: cannot read key file: {exc}") from None
+    if mode & 0o027:
+        raise ConfigurationError(
+            f"{path}: key file mode is {mode:04o}; other users may read it or its"
+            f" group may change it (chmod 600 {path.name}, or mount the secret"
+            " with defaultMode 0400 or 0440)"
+        )
 
 
 def _read(path: Path) -> dict[str, dict[str, str]]:

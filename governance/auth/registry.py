@@ -24,6 +24,7 @@ from governance.errors import (
     AuthenticationUnavailable,
     Conflict,
     InvalidRequest,
+    LastAdmin,
     StoreUnavailable,
     UnknownCaller,
 )
@@ -129,10 +130,30 @@ class CallerRegistry:
         info = CallerInfo(name, role, listed, key.key_id, now, None, records_consent)
         return info, key.token, stmt
 
-    async def revocation(self, name: str) -> Update:
-        """Prepare the revocation of an active caller, to commit with its audit event."""
-        if not await self._exists(name, active=True):
+    async def revocation(self, name: str, *, keep_an_admin: bool = False) -> Update:
+        """Prepare the revocation of an active caller, to commit with its audit event.
+
+        With `keep_an_admin` (the API), the last active admin is not revoked: no
+        one could then manage callers over the API, and only someone with the
+        store's files (the CLI) could add an admin again.
+        """
+        async with self._reading() as conn:
+            roles = (
+                await conn.execute(
+                    select(col(Caller.name), col(Caller.role)).where(
+                        col(Caller.revoked_at).is_(None),
+                        (col(Caller.name) == name) | (col(Caller.role) == Role.ADMIN),
+                    )
+                )
+            ).all()
+        role = next((r for n, r in roles if n == name), None)
+        if role is None:
             raise UnknownCaller("no active caller of that name")
+        if keep_an_admin and role == Role.ADMIN and len(roles) == 1:
+            raise LastAdmin(
+                "this is the last active admin key: add another admin before"
+                " revoking it (govproxy callers add NAME --role admin)"
+            )
         return (
             update(Caller)
             .where(col(Caller.name) == name, col(Caller.revoked_at).is_(None))

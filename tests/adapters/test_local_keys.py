@@ -8,6 +8,7 @@ import pytest
 from adapters.keys.local import KEY_NAMES, NOT_ROTATABLE, LocalKeyProvider
 from governance.cli.keys import EFFECTS
 from governance.cli.main import main
+from governance.errors import ConfigurationError
 
 
 def _b64(raw: bytes) -> str:
@@ -112,3 +113,46 @@ class TestRotateCommand:
         assert "subject_ref: v1 (current)" in out
         secrets = LocalKeyProvider(tmp_path / "keys.json").versions("audit_signing")
         assert all(_b64(s) not in out for s in secrets.values())
+
+
+class TestFileMode:
+    @pytest.mark.parametrize("mode", [0o644, 0o604, 0o660, 0o666])
+    def test_a_file_others_may_read_or_its_group_change_is_refused(
+        self, tmp_path, mode
+    ):
+        """Whoever reads the key file can forge receipts and links: refuse to use it,
+        naming the mode and the fix, never a key."""
+        path = tmp_path / "keys.json"
+        LocalKeyProvider(path)
+        secret = json.loads(path.read_text())["keys"]["receipt_signing"]["v1"]
+        path.chmod(mode)
+
+        with pytest.raises(ConfigurationError) as refused:
+            LocalKeyProvider(path)
+
+        assert f"{mode:04o}" in str(refused.value)
+        assert "chmod 600" in str(refused.value)
+        assert secret not in str(refused.value)
+
+    @pytest.mark.parametrize("mode", [0o600, 0o400, 0o640, 0o440])
+    def test_owner_only_or_group_read_is_accepted(self, tmp_path, mode):
+        """0600 as the proxy writes it, or a secret mounted 0400/0440 (fsGroup)."""
+        path = tmp_path / "keys.json"
+        first = LocalKeyProvider(path).key("cursor")
+        path.chmod(mode)
+
+        assert LocalKeyProvider(path).key("cursor") == first
+
+    def test_the_proxy_creates_its_key_file_for_its_owner_only(self, tmp_path):
+        path = tmp_path / "keys.json"
+        LocalKeyProvider(path)
+
+        assert path.stat().st_mode & 0o777 == 0o600
+
+    def test_serve_with_an_exposed_key_file_exits_2_saying_why(self, demo_dir, capsys):
+        (demo_dir / "keys.json").chmod(0o644)
+
+        code = main(["--config", str(demo_dir / "govproxy.yaml"), "serve"])
+
+        assert code == 2
+        assert "key file mode is 0644" in capsys.readouterr().err

@@ -112,3 +112,31 @@ def test_when_service_manages_callers_then_forbidden_role(client, keys):
 
     assert response.status_code == 403
     assert response.json()["code"] == "forbidden_role"
+
+
+def test_the_last_active_admin_key_is_not_revoked_over_the_api(client, keys):
+    """Revoking the only admin would leave no one to manage callers over the API:
+    409 last_admin, and the key still works."""
+    admin = auth(keys["platform-admin"])
+
+    refused = client.post("/v1/callers/platform-admin/revoke", headers=admin)
+    still = client.get("/v1/callers", headers=admin)
+
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "last_admin"
+    assert still.status_code == 200
+
+
+def test_with_a_second_admin_the_first_may_revoke_its_own_key(client, keys):
+    """Key rotation: add a new admin, then the old key revokes itself."""
+    admin = auth(keys["platform-admin"])
+    second = {"name": "ops-admin", "role": "admin", "purposes": []}
+    new_key = client.post("/v1/callers", json=second, headers=admin).json()["key"]
+
+    revoked = client.post("/v1/callers/platform-admin/revoke", headers=admin)
+    old = client.get("/v1/callers", headers=admin)
+    last = client.post("/v1/callers/ops-admin/revoke", headers=auth(new_key))
+
+    assert revoked.status_code == 200
+    assert old.status_code == 401
+    assert last.json()["code"] == "last_admin"

@@ -69,11 +69,12 @@ async def revoke_caller(
     services: ServicesDep,
     principal: Principal = _ADMIN,
 ) -> dict[str, str]:
-    """Revoke a caller's key; its next request is refused."""
+    """Revoke a caller's key; its next request is refused. The last active admin
+    key is not revoked here (409 `last_admin`): add another admin first."""
     trail = Trail(kind="caller.revoked", caller=principal.name, detail={"name": name})
 
     async def step() -> dict[str, str]:
-        trail.also.append(await services.callers.revocation(name))
+        trail.also.append(await services.callers.revocation(name, keep_an_admin=True))
         return {"name": name, "status": "revoked"}
 
     return await audited(services.audit, trail, step)
