@@ -49,7 +49,7 @@ from governance.api.routes import (
 )
 from governance.api.routes import text as text_routes
 from governance.auth.registry import CallerRegistry
-from governance.budget import CallerBudget
+from governance.budget import AttemptBudget, CallerBudget
 from governance.catalog import load_catalog
 from governance.center.links import LINK_KEY_NAME, LinkSigner
 from governance.consent.ledger import ConsentLedger
@@ -190,6 +190,9 @@ def create_app(settings: Settings) -> FastAPI:
             links=LinkSigner(keys.key(LINK_KEY_NAME)[1]),
             audit_signer=AuditSigner.from_keys(keys),
             budget=CallerBudget(counters, settings.limits.caller_requests_per_minute),
+            attempts=AttemptBudget(
+                counters, settings.limits.unauthenticated_per_minute
+            ),
         )
         app.state.policy = reloader = PolicyReloader(
             bundles=RegoBundleDirectory(settings.policy_dir, build),

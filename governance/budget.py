@@ -13,6 +13,15 @@ counters, so nothing then depends on Redis.
 
 A fixed window admits at most the budget per calendar minute, so up to twice
 the budget can pass within one minute that straddles a window boundary.
+
+Requests without a valid key are counted per client address instead
+(`limits.unauthenticated_per_minute`, `AttemptBudget`): each is refused (401)
+and audited, so a flood of them would fill the audit trail and hold up the
+audit writer every governed read waits for. Past the budget such a request is
+refused with 429 `rate_limited` without an event of its own; the first of them
+in a window is audited once as `caller.throttled`, naming the address. Counters
+that cannot be reached count nothing here: the request is refused (401) and
+audited as before, since a 503 would tell its sender no more.
 """
 
 import math
@@ -65,6 +74,44 @@ class CallerBudget:
             "last_error": state.last_error,
             "required": self.required,
         }
+
+
+@dataclass(frozen=True)
+class AttemptBudget:
+    """How many requests without a valid key one client address may make per minute."""
+
+    counters: Counters
+    per_minute: int
+
+
+async def admit_attempt(
+    budget: AttemptBudget, audit: AuditWriter, peer: str, route: str
+) -> None:
+    """Count a request without a valid key from `peer`; past the budget raise
+    `RateLimited`, auditing only the first refusal of the window."""
+    if budget.per_minute <= 0:
+        return
+    try:
+        hit = await budget.counters.hit(f"unauthenticated:{peer}", window_s=WINDOW_S)
+    except CountersUnavailable:
+        return
+    if hit.count <= budget.per_minute:
+        return
+    error = RateLimited(
+        "too many requests without a valid key from this address this minute",
+        retry_after_s=max(1, math.ceil(hit.resets_in_s)),
+    )
+    if hit.count == budget.per_minute + 1:
+        await refused(
+            audit,
+            "caller.throttled",
+            None,
+            route,
+            error,
+            peer=peer,
+            per_minute=budget.per_minute,
+        )
+    raise error
 
 
 async def admit(

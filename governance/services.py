@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from audit.signing import AuditSigner
 from audit.writer import AuditWriter
 from governance.auth.registry import CallerRegistry
-from governance.budget import CallerBudget
+from governance.budget import AttemptBudget, CallerBudget
 from governance.catalog import Catalog
 from governance.center.links import LinkSigner
 from governance.consent.ledger import ConsentLedger
@@ -47,6 +47,7 @@ class Services:
     links: LinkSigner
     audit_signer: AuditSigner
     budget: CallerBudget
+    attempts: AttemptBudget
 
 
 def subject_referencer(key: bytes) -> Callable[[str], str]:

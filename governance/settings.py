@@ -58,6 +58,12 @@ class LimitSettings(BaseModel):
         description="Requests one caller key may make per minute, across every "
         "worker and instance sharing the counters (0 = no budget).",
     )
+    unauthenticated_per_minute: int = Field(
+        60,
+        ge=0,
+        description="Requests without a valid key one client address may make per "
+        "minute before they are refused unaudited with 429 (0 = no limit).",
+    )
 
 
 class SourceSettings(BaseModel):

@@ -13,7 +13,7 @@ purpose and outcome (`governance.observability.request_log`).
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from sqlalchemy.sql import Executable
 
@@ -113,14 +113,21 @@ async def _commit(
 
 
 async def refused(
-    audit: AuditWriter, kind: str, caller: str, route: str, error: GovernanceError
-) -> None:
+    audit: AuditWriter,
+    kind: str,
+    caller: str | None,
+    route: str,
+    error: GovernanceError,
+    **detail: Any,
+) -> NoReturn:
     """Audit `error` as `caller`'s denial at `route` (a template, never its values),
-    then raise it: for refusals that come before any handler's own trail."""
+    with `detail`, then raise it: for refusals that come before any handler's own
+    trail. `caller` is None when the request named no valid key."""
 
     async def refuse() -> None:
         raise error
 
     trail = Trail(kind=kind, caller=caller)
-    trail.detail["route"] = route
+    trail.detail |= {"route": route, **detail}
     await audited(audit, trail, refuse)
+    raise error  # audited() has raised it already; this says so to type checkers

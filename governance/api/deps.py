@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 
 from audit.checkpoint_task import Sealer
-from governance.budget import admit
+from governance.budget import admit, admit_attempt
 from governance.catalog.models import NAME, REFERENCE
 from governance.errors import AuthenticationFailed, ForbiddenRole, InvalidRequest
 from governance.services import Services
@@ -47,15 +47,26 @@ async def bearer(
 ) -> Principal | None:
     """The caller of an `Authorization: Bearer <key>` header's value, or None.
 
-    A caller is charged one request of its budget here (`governance.budget`).
+    A caller is charged one request of its budget here, a request without a
+    valid key one attempt of its address's (`governance.budget`).
     """
     scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer":  # auth schemes are case-insensitive (RFC 9110 11.1)
-        return None
-    principal = await services.callers.authenticate(token.strip())
-    if principal is not None:
+    principal = None
+    if scheme.lower() == "bearer":  # auth schemes are case-insensitive (RFC 9110 11.1)
+        principal = await services.callers.authenticate(token.strip())
+    if principal is None:
+        await admit_attempt(
+            services.attempts, services.audit, _peer(request), _route(request)
+        )
+    else:
         await admit(services.budget, services.audit, principal, _route(request))
     return principal
+
+
+def _peer(request: Request) -> str:
+    """The client's address (as uvicorn sees it, forwarded headers from trusted
+    proxies applied)."""
+    return request.client.host if request.client else "unknown"
 
 
 def _route(request: Request) -> str:
@@ -87,7 +98,13 @@ def require(*roles: Role) -> Any:
         request: Request, services: ServicesDep, principal: MaybePrincipalDep
     ) -> Principal:
         if principal is None:
-            raise AuthenticationFailed("a valid bearer key is required")
+            await refused(
+                services.audit,
+                "caller.unauthenticated",
+                None,
+                _route(request),
+                AuthenticationFailed("a valid bearer key is required"),
+            )
         if principal.role not in roles:
             await refused(
                 services.audit,
