@@ -65,7 +65,7 @@ from audit.batch import (
 from audit.chain import genesis_hash
 from audit.models import AuditChain
 from audit.record import AuditDraft, utc_now_iso
-from governance.errors import AuditWriteFailed
+from governance.errors import AppendRejected, AuditWriteFailed
 from governance.observability.metrics import (
     AUDIT_COMMIT_SECONDS,
     AUDIT_COMMITTED,
@@ -192,7 +192,7 @@ class AuditWriter:
                 for item in batch:  # one bad append must not sink its neighbours
                     await self._commit_batch([item])
                 return
-            _fail(batch)
+            _fail(batch, rejected=isinstance(exc, IntegrityError))
             return
         for item in batch:
             mine, rows = rows[: len(item.drafts)], rows[len(item.drafts) :]
@@ -278,9 +278,11 @@ def _store_failed(exc: Exception) -> bool:
     return isinstance(exc, DBAPIError | OSError | TimeoutError | PoolTimeout)
 
 
-def _fail(batch: list[_Pending]) -> None:
+def _fail(batch: list[_Pending], *, rejected: bool = False) -> None:
     for item in batch:
         if not item.done.done():
             item.done.set_exception(
-                AuditWriteFailed("the audit store could not be written")
+                AppendRejected("the store refused to record this: nothing was stored")
+                if rejected
+                else AuditWriteFailed("the audit store could not be written")
             )

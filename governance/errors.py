@@ -277,6 +277,12 @@ class AuditWriteFailed(DependencyUnavailable):
     """The audit event could not be committed, so nothing may be answered."""
 
 
+class AppendRejected(AuditWriteFailed):
+    """The store refused what an append carried, by one of its own rules (a
+    unique key): nothing of it was stored. A consent change made from a state
+    that another change has just left fails so, and is made again."""
+
+
 class ConfigurationError(ValueError):
     """Configuration is invalid; raised at startup with file, entry and fault."""
 

@@ -19,12 +19,13 @@ from sqlalchemy.sql import Executable
 
 from audit.record import AuditDraft, DecisionShape
 from audit.writer import AuditWriter
-from governance.errors import GovernanceError
+from governance.errors import AppendRejected, Conflict, GovernanceError
 from governance.observability.request_log import note_access
 from governance.policy.decision_log import decision_shape
 from governance.types import Decision, Outcome
 
 T = TypeVar("T")
+CHANGE_ATTEMPTS = 10  # of one consent change, while others change the same consent
 
 
 @dataclass
@@ -87,6 +88,36 @@ async def audited(
         raise
     await _commit(audit, trail, Outcome.ALLOWED, None, also=trail.also)
     return result
+
+
+async def audited_change(
+    audit: AuditWriter, trail: Trail, step: Callable[[], Awaitable[T]]
+) -> T:
+    """`audited()` for a consent change: run again while the store refuses it.
+
+    A change is made from the state it read; when another change of the same
+    consent committed in between (a double tap, a grant racing a withdrawal),
+    the store refuses the second to follow the same event (`AppendRejected`,
+    nothing stored). The step then runs again on a fresh trail and decides from
+    the state the first left: a repeated withdrawal becomes a no-op, a grant
+    supersedes the grant that won. Of n changes racing, one commits per round,
+    so the last needs n attempts; past `CHANGE_ATTEMPTS` the change is refused
+    (409 `conflict`) and audited as such.
+    """
+    detail = dict(trail.detail)
+    for _ in range(CHANGE_ATTEMPTS):
+        try:
+            return await audited(audit, trail, step)
+        except AppendRejected:
+            trail.detail, trail.also = dict(detail), []
+
+    async def refuse() -> T:
+        raise Conflict(
+            "this consent kept changing while the change was made: nothing was"
+            " changed; try again"
+        )
+
+    return await audited(audit, trail, refuse)
 
 
 async def _commit(

@@ -17,6 +17,7 @@ from audit.record import AuditDraft
 from audit.writer import AuditWriter
 from governance.consent.ledger import ConsentAction, ConsentChange
 from governance.consent.models import ConsentCurrent, ConsentEvent
+from governance.errors import AppendRejected
 from governance.types import Actor
 
 
@@ -44,7 +45,25 @@ async def sweep(
     *,
     now: datetime,
 ) -> int:
-    """Append an `expired` event (and its audit event) for each lapsed grant."""
+    """Append an `expired` event (and its audit event) for each lapsed grant.
+
+    When a grant was ended meanwhile (a withdrawal, or another sweep, committed
+    between the read and the write), the store refuses the whole sweep and it
+    runs once more from what is then lapsed.
+    """
+    try:
+        return await _sweep_once(store, writer, subject_ref, now=now)
+    except AppendRejected:
+        return await _sweep_once(store, writer, subject_ref, now=now)
+
+
+async def _sweep_once(
+    store: AsyncEngine,
+    writer: AuditWriter,
+    subject_ref: Callable[[str], str],
+    *,
+    now: datetime,
+) -> int:
     grants = await expired_grants(store, now)
     if not grants:
         return 0

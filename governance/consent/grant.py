@@ -220,9 +220,39 @@ OPT_METHOD = "user_request"  # the subject asked, wherever it is recorded
 
 
 def opt_change(
-    subject_id: str, action: ConsentAction, channel: str, by: str
+    subject_id: str,
+    action: ConsentAction,
+    channel: str,
+    by: str,
+    *,
+    reverses: str | None = None,
 ) -> ConsentChange:
-    """The ledger event of a personalisation opt-out or opt-in (A-01)."""
+    """The ledger event of a personalisation opt-out or opt-in (A-01), naming the
+    opt event it `reverses` (if any)."""
     return ConsentChange(
-        subject_id, PERSONALISATION, action, "-", OPT_METHOD, channel, by
+        subject_id,
+        PERSONALISATION,
+        action,
+        "-",
+        OPT_METHOD,
+        channel,
+        by,
+        refers_to=reverses,
     )
+
+
+async def changes_for_opt(
+    ledger: ConsentLedger,
+    subject_id: str,
+    action: ConsentAction,
+    channel: str,
+    by: str,
+) -> list[ConsentChange]:
+    """The opt-out or opt-in, unless personalisation is already so (idempotent:
+    it is on until the subject turns it off)."""
+    found = await ledger.deciding(subject_id, PERSONALISATION)
+    on = found is None or found[0] != ConsentAction.OPTED_OUT
+    if on == (action is ConsentAction.OPTED_IN):
+        return []
+    reverses = found[1] if found else None
+    return [opt_change(subject_id, action, channel, by, reverses=reverses)]

@@ -33,7 +33,10 @@ its `recorded_by` is `import:<file name>`.
 Against the ledger: a live grant of the same subject and purpose is superseded
 (a `superseded` event, as the API records) even if it is newer, since the ledger's
 latest event decides; a row whose `granted_at` precedes a withdrawal the ledger
-already holds is refused, so an import never undoes a later withdrawal.
+already holds is refused, so an import never undoes a later withdrawal. If a
+grant the file supersedes is ended between the check and the commit (by the
+API, the consent center or the expiry sweep), the store refuses the commit and
+nothing is imported (exit 2): run the import again.
 
 Limits: 200 MB per file, 64 KiB per row. The whole file is checked before
 anything is written and committed as one transaction, so it is held in memory
@@ -61,7 +64,7 @@ from governance.consent.import_records import records
 from governance.consent.import_rows import ImportRow, RowValidator
 from governance.consent.ledger import ConsentAction
 from governance.consent.models import bulk_append
-from governance.errors import InvalidRequest
+from governance.errors import AppendRejected, Conflict, InvalidRequest
 
 
 @dataclass(frozen=True, repr=False)
@@ -230,5 +233,11 @@ async def commit(
     await writer.start()
     try:
         await writer.append_all(drafts, also=[bulk_append(consents)])
+    except AppendRejected:
+        raise Conflict(
+            "the store refused the import by one of its rules, most likely because"
+            " a consent the file supersedes was ended while it was imported:"
+            " nothing was imported; import the file again"
+        ) from None
     finally:
         await writer.stop()

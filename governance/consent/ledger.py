@@ -115,9 +115,10 @@ class ConsentChange:
             refers_to=grant_event_id,
         )
 
-    def statement(self) -> tuple[str, datetime, Insert]:
-        """A new event id, its timestamp, and the insert that records this change."""
-        event_id, now = str(uuid.uuid4()), datetime.now(UTC)
+    def statement(self, at: datetime | None = None) -> tuple[str, datetime, Insert]:
+        """A new event id, its timestamp (`at`, or now), and the insert that
+        records this change."""
+        event_id, now = str(uuid.uuid4()), at or datetime.now(UTC)
         return event_id, now, insert(ConsentEvent).values(**self.values(event_id, now))
 
 
@@ -306,6 +307,17 @@ class ConsentLedger:
                 )
             ).first()
         return derive(cast(StateEvent | None, row), now)
+
+    async def deciding(self, subject_id: str, purpose: str) -> tuple[str, str] | None:
+        """The action and event id of the subject's deciding event for `purpose`
+        (opt-outs and opt-ins included), if there is one."""
+        async with reading(self._engine) as conn:
+            row = (
+                await conn.execute(
+                    _FULL, {"subject_id": subject_id, "purpose": purpose}
+                )
+            ).first()
+        return (row.action, row.event_id) if row else None
 
     async def lookup(
         self,

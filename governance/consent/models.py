@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, MetaData, event, insert
+from sqlalchemy import Index, MetaData, event, insert, text
 from sqlalchemy.engine import Connection, Dialect
 from sqlmodel import Field, SQLModel
 
@@ -45,7 +45,9 @@ class ConsentEventBase(SQLModel):
     refers_to: str | None = Field(
         default=None,
         max_length=36,
-        description="The grant a superseded/expired event ends.",
+        description="The event this one follows: the grant a superseded, withdrawn"
+        " or expired event ends, the opt-out or opt-in an opt-in or opt-out reverses."
+        " Unique: each event is followed once.",
     )
 
 
@@ -55,6 +57,17 @@ class ConsentEvent(ConsentEventBase, table=True):
     __tablename__ = "consent_events"
     __table_args__ = (
         Index("ix_consent_subject_purpose", "subject_id", "purpose", "id"),
+        # An event follows (ends, or reverses) the one it names at most once: of
+        # two changes made from the same state at once (a double tap on withdraw,
+        # a grant racing a withdrawal, two sweeps), the second to commit fails and
+        # is made again from the state the first left.
+        Index(
+            "ux_consent_follows_once",
+            "refers_to",
+            unique=True,
+            sqlite_where=text("refers_to IS NOT NULL"),
+            postgresql_where=text("refers_to IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

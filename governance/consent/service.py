@@ -29,11 +29,14 @@ def require_recorder(principal: Principal) -> None:
         )
 
 
-def record(trail: Trail, changes: list[ConsentChange]) -> list[str]:
-    """Queue `changes` to commit with the trail's audit event; return their event ids."""
+def record(
+    trail: Trail, changes: list[ConsentChange], *, at: datetime | None = None
+) -> list[str]:
+    """Queue `changes` to commit with the trail's audit event, recorded `at` (now
+    by default; a grant passes the instant its receipt states); return their ids."""
     ids = []
     for change in changes:
-        event_id, _, stmt = change.statement()
+        event_id, _, stmt = change.statement(at)
         trail.also.append(stmt)
         ids.append(event_id)
     trail.detail["consent_event_ids"] = ids

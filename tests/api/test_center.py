@@ -3,6 +3,7 @@
 import base64
 import re
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
@@ -325,6 +326,33 @@ class TestChanges:
         assert card_state(page, "marketing_push") == "withdrawn"
         assert "已撤回" in card(page, "marketing_push")
         assert "撤回时间：" in card(page, "marketing_push")
+
+    @pytest.mark.parametrize("tap", ["withdraw/marketing_push", "withdraw-marketing"])
+    def test_when_tapped_twice_at_once_then_one_withdrawal(
+        self, client, keys, demo_dir, tap
+    ):
+        """A double tap (two POSTs in flight together) ends the grant once; both
+        taps land back on the page."""
+        sid = fresh_adults(demo_dir)[0]
+        grant(client, keys, sid)
+        url = center_url(client, keys, sid)
+
+        with ThreadPoolExecutor(2) as pool:
+            taps = list(
+                pool.map(
+                    lambda _: client.post(f"{url}/{tap}", follow_redirects=False),
+                    range(2),
+                )
+            )
+
+        withdrawals = governance_rows(
+            demo_dir,
+            "SELECT count(*) FROM consent_events WHERE subject_id = ?"
+            " AND action = 'withdrawn'",
+            sid,
+        )
+        assert [t.status_code for t in taps] == [303, 303]
+        assert withdrawals == [(1,)]
 
     def test_when_withdrawn_then_the_ledger_names_the_center_and_h5(
         self, client, keys, demo_dir

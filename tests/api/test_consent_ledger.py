@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from adapters.keys.local import LocalKeyProvider
 from governance.app import create_app
 from governance.consent.receipts import ReceiptSigner, verify_receipt
+from governance.services import subject_referencer
 
 MARKETING = {
     "purpose": "marketing_push",
@@ -121,6 +122,23 @@ class TestReceipts:
             for c in listed["consents"]
             if c.get("expires_at")
         )
+
+    def test_the_receipt_states_the_instant_the_ledger_records(
+        self, client, keys, demo_dir
+    ):
+        """granted_at is the grant's recorded_at to the microsecond (it was read from
+        a second clock a few milliseconds apart, a day apart around midnight)."""
+        sid = fresh_adult(client, keys, demo_dir, 12)
+
+        answer = grant(client, keys, sid, MARKETING).json()
+        with closing(sqlite3.connect(demo_dir / "governance.db")) as conn:
+            (recorded,) = conn.execute(
+                "SELECT recorded_at FROM consent_events WHERE event_id = ?",
+                (answer["event_id"],),
+            ).fetchone()
+
+        stated = datetime.fromisoformat(answer["receipt"]["receipt"]["granted_at"])
+        assert stated == datetime.fromisoformat(recorded).replace(tzinfo=UTC)
 
 
 class TestNotices:
@@ -368,6 +386,34 @@ class TestLifecycle:
         assert read(client, keys, sid).status_code == 200
         assert on.status_code == 200
 
+    def test_turning_personalisation_off_or_on_twice_records_it_once(
+        self, client, keys, demo_dir
+    ):
+        """Off, off, on, on: two events, each opt-in naming the opt-out it reverses;
+        a switch already in place answers changed: false."""
+        sid = fresh_adult(client, keys, demo_dir, 11)
+
+        def switch(enabled):
+            return client.post(
+                f"/v1/subjects/{sid}/personalisation",
+                json={"enabled": enabled, "channel": "app"},
+                headers=auth(keys["brand-app"]),
+            ).json()["changed"]
+
+        changed = [switch(False), switch(False), switch(True), switch(True)]
+        with closing(sqlite3.connect(demo_dir / "governance.db")) as conn:
+            stored = conn.execute(
+                "SELECT action, event_id, refers_to FROM consent_events"
+                " WHERE subject_id = ? AND purpose = 'personalisation' ORDER BY id",
+                (sid,),
+            ).fetchall()
+
+        assert changed == [True, False, True, False]
+        assert [(a, r) for a, _, r in stored] == [
+            ("opted_out", None),
+            ("opted_in", stored[0][1]),
+        ]
+
     def test_as_of_gives_the_state_at_an_instant_with_its_events(
         self, client, keys, demo_dir
     ):
@@ -435,6 +481,57 @@ class TestLifecycle:
         assert set(statuses) <= {200, 201}
         assert statuses.count(201) == history.count("granted")
         assert listed["consents"][0]["state"] == state_events[-1]
+        assert no_event_followed_twice(demo_dir, sid)
+
+    def test_a_double_tap_on_withdraw_records_one_withdrawal(
+        self, client, keys, demo_dir
+    ):
+        """Four withdrawals at once: one event, one answer that changed it, and an
+        audit event for each request."""
+        sid = fresh_adult(client, keys, demo_dir, 10)
+        grant(client, keys, sid, MARKETING)
+        url = f"/v1/subjects/{sid}/consents/marketing_push/withdraw"
+
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(
+                pool.map(
+                    lambda _: client.post(url, headers=auth(keys["brand-app"])),
+                    range(4),
+                )
+            )
+
+        history = [a for a, _ in events(demo_dir, sid, "marketing_push")]
+        assert [r.status_code for r in answers] == [200] * 4
+        assert sorted(r.json()["changed"] for r in answers) == [False] * 3 + [True]
+        assert history == ["granted", "withdrawn"]
+        assert withdrawal_audits(demo_dir, sid) == [False] * 3 + [True]
+
+
+def no_event_followed_twice(demo_dir, sid):
+    """Whether every event of `sid` that another follows is followed once."""
+    with closing(sqlite3.connect(demo_dir / "governance.db")) as conn:
+        return not conn.execute(
+            "SELECT refers_to FROM consent_events WHERE subject_id = ?"
+            " AND refers_to IS NOT NULL GROUP BY refers_to HAVING count(*) > 1",
+            (sid,),
+        ).fetchall()
+
+
+def withdrawal_audits(demo_dir, sid):
+    """`detail.changed` of the subject's consent.withdrawn audit events, sorted."""
+    ref = subject_ref(demo_dir, sid)
+    with closing(sqlite3.connect(demo_dir / "governance.db")) as conn:
+        details = conn.execute(
+            "SELECT detail FROM audit_events WHERE kind = 'consent.withdrawn'"
+            " AND subject_ref = ?",
+            (ref,),
+        ).fetchall()
+    return sorted(json.loads(d)["changed"] for (d,) in details)
+
+
+def subject_ref(demo_dir, sid):
+    key = LocalKeyProvider(demo_dir / "keys.json").key("subject_ref")[1]
+    return subject_referencer(key)(sid)
 
 
 def test_withdrawal_through_one_instance_holds_in_another(

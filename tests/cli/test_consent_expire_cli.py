@@ -6,7 +6,9 @@ from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
 from audit.verify import verify_trail
+from audit.writer import AuditWriter
 from governance.cli.main import main
+from governance.consent.expiry import sweep
 from governance.consent.ledger import ConsentAction, ConsentChange
 from governance.store import open_store
 
@@ -82,3 +84,33 @@ def test_lapsed_grants_get_one_expired_event_each_and_run_twice_adds_none(
     assert actions(db, "C000391")[-1] == "granted"
     assert "0 consents expired" in capsys.readouterr().out
     assert asyncio.run(verified()).ok
+
+
+def test_two_sweeps_at_once_expire_each_grant_once(demo_dir):
+    """Two instances sweeping together: the second to commit is refused, sweeps
+    again, and finds nothing left; every lapsed grant has one expired event."""
+    db = demo_dir / "governance.db"
+    lapsed = ["C000392", "C000393"]
+    for subject in lapsed:
+        insert_grant(db, subject, datetime.now(UTC) - timedelta(days=1))
+
+    async def sweep_twice() -> list[int]:
+        store = await open_store("sqlite+aiosqlite:///" + str(db))
+        writers = [AuditWriter(store), AuditWriter(store)]
+        try:
+            for writer in writers:
+                await writer.start()
+            return list(
+                await asyncio.gather(
+                    *(sweep(store, w, str, now=datetime.now(UTC)) for w in writers)
+                )
+            )
+        finally:
+            for writer in writers:
+                await writer.stop()
+            await store.dispose()
+
+    swept = asyncio.run(sweep_twice())
+
+    assert sorted(swept) == [0, len(lapsed)]
+    assert [actions(db, s).count("expired") for s in lapsed] == [1, 1]

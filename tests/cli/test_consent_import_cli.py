@@ -527,7 +527,7 @@ class TestCommit:
         code, _, err = govproxy(capsys, config, str(path))
 
         assert code == 2
-        assert "audit store could not be written" in err
+        assert "nothing was imported" in err
         assert counts(demo_dir) == before
 
     def test_import_needs_the_key_file_a_dry_run_does_not(

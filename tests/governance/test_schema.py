@@ -11,6 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from pg import pg_url
 from sqlalchemy import Connection, inspect, text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 from adapters.sql.engine import create_engine
@@ -190,3 +191,67 @@ class TestCommands:
         assert (before, upgraded, after) == (1, 0, 0)
         assert "none (not stamped" in out
         assert out.strip().endswith(head())
+
+
+_EVENT = text(
+    "INSERT INTO consent_events (subject_id, purpose, action, notice_version, method,"
+    " channel, scope, kind, grantor, refers_to, event_id, recorded_at, recorded_by)"
+    " VALUES ('C1', 'marketing_push', :action, '2026.01', 'click', 'app', '[]',"
+    " 'general', 'self', :refers_to, :event_id, CURRENT_TIMESTAMP, 'test')"
+)
+
+
+def add_event(
+    conn: Connection, event_id: str, action: str, refers_to: str | None
+) -> None:
+    conn.execute(
+        _EVENT, {"event_id": event_id, "action": action, "refers_to": refers_to}
+    )
+
+
+class TestAnEventIsFollowedOnce:
+    """Revision 0004: of two changes made from the same state, the store keeps one."""
+
+    def test_a_second_event_following_the_same_event_is_refused(
+        self, store_url: str
+    ) -> None:
+        open_and_close(store_url)
+        on_connection(
+            store_url,
+            lambda conn: (
+                add_event(conn, "g1", "granted", None),
+                add_event(conn, "g2", "granted", None),  # events that follow none
+                add_event(conn, "w1", "withdrawn", "g1"),
+            ),
+        )
+
+        with pytest.raises(IntegrityError):
+            on_connection(
+                store_url, lambda conn: add_event(conn, "w2", "withdrawn", "g1")
+            )
+        with pytest.raises(IntegrityError):  # a supersession racing the withdrawal
+            on_connection(
+                store_url, lambda conn: add_event(conn, "s1", "superseded", "g1")
+            )
+        on_connection(store_url, lambda conn: add_event(conn, "w3", "withdrawn", "g2"))
+
+    def test_an_upgrade_stops_when_the_ledger_already_names_an_event_twice(
+        self, store_url: str
+    ) -> None:
+        """A race before this release left two withdrawals of one grant: the upgrade
+        says so and leaves the store at the previous revision."""
+        on_connection(
+            store_url,
+            lambda conn: (
+                command.upgrade(alembic_config(conn), "0003"),
+                add_event(conn, "g1", "granted", None),
+                add_event(conn, "w1", "withdrawn", "g1"),
+                add_event(conn, "w2", "withdrawn", "g1"),
+            ),
+        )
+
+        with pytest.raises(RuntimeError, match="1 consent events are each followed"):
+            on_connection(
+                store_url, lambda conn: command.upgrade(alembic_config(conn), "head")
+            )
+        assert on_connection(store_url, current) == "0003"

@@ -29,7 +29,7 @@ from governance.api.schemas import CenterLinkIn, CenterLinkOut, WithdrawIn
 from governance.center.links import LinkError, LinkExpired, link_expiry
 from governance.center.page import render_center, render_error
 from governance.center.view import load_view
-from governance.consent.grant import changes_for_withdrawal, opt_change
+from governance.consent.grant import changes_for_opt, changes_for_withdrawal
 from governance.consent.ledger import ConsentAction
 from governance.consent.service import (
     record,
@@ -39,7 +39,7 @@ from governance.consent.service import (
 )
 from governance.errors import GovernanceError, InvalidRequest, NotFound, UnknownSubject
 from governance.services import Services
-from governance.trail import Trail, audited
+from governance.trail import Trail, audited, audited_change
 from governance.types import Actor, Principal, Role
 
 router = APIRouter()
@@ -157,8 +157,10 @@ async def center_personalisation(
     async def change(subject_id: str, trail: Trail) -> str:
         enabled = _enabled(await request.body())
         action = ConsentAction.OPTED_IN if enabled else ConsentAction.OPTED_OUT
-        record(trail, [opt_change(subject_id, action, CHANNEL, CALLER)])
-        trail.detail["enabled"] = enabled
+        changes = await changes_for_opt(
+            services.consents, subject_id, action, CHANNEL, CALLER
+        )
+        trail.detail |= {"enabled": enabled, "changed": bool(record(trail, changes))}
         return "personalisation_on" if enabled else "personalisation_off"
 
     return await _act(services, token, "consent.personalisation", change)
@@ -190,7 +192,9 @@ async def _act(services: Services, token: str, kind: str, change: Change) -> Res
     try:
         subject_id = _open(services, token)
         trail = _trail(kind, services, subject_id)
-        done = await audited(services.audit, trail, lambda: change(subject_id, trail))
+        done = await audited_change(
+            services.audit, trail, lambda: change(subject_id, trail)
+        )
     except (LinkError, GovernanceError) as exc:
         return _refused(exc)
     return RedirectResponse(

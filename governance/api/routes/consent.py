@@ -23,9 +23,9 @@ from governance.consent.grant import (
     OPT_METHOD,
     GrantRequest,
     changes_for_grant,
+    changes_for_opt,
     changes_for_withdrawal,
     consent_purpose,
-    opt_change,
     validate_grant,
 )
 from governance.consent.ledger import PERSONALISATION, ConsentAction
@@ -40,7 +40,7 @@ from governance.consent.service import (
 from governance.consent.view import consents_body, event_body, record_body
 from governance.errors import InvalidRequest, PurposeNotPermitted, UnknownSubject
 from governance.services import Services
-from governance.trail import Trail, audited
+from governance.trail import Trail, audited_change
 from governance.types import Principal, Role
 
 router = APIRouter(prefix="/v1/subjects/{subject_id}", tags=["consent"])
@@ -67,7 +67,7 @@ def _trail(
 async def _answer(
     services: Services, trail: Trail, step: Any, status: int = 200
 ) -> JSONResponse:
-    result = await audited(services.audit, trail, step)
+    result = await audited_change(services.audit, trail, step)
     return JSONResponse(
         result, status_code=status, headers={"X-Decision-Id": trail.decision_id}
     )
@@ -98,7 +98,7 @@ async def grant(
         if not await subject_exists(services, subject_id):
             raise UnknownSubject("no catalogued dataset holds this subject")
         changes = await changes_for_grant(services.consents, change, now=now)
-        event_id = record(trail, changes)[-1]
+        event_id = record(trail, changes, at=now)[-1]
         trail.detail |= {"notice_version": change.notice_version, "kind": change.kind}
         receipt = services.receipts.sign(
             receipt_fields(services, change, event_id, now)
@@ -205,9 +205,16 @@ async def personalisation(
         if not await subject_exists(services, subject_id):
             raise UnknownSubject("no catalogued dataset holds this subject")
         action = ConsentAction.OPTED_IN if body.enabled else ConsentAction.OPTED_OUT
-        record(trail, [opt_change(subject_id, action, body.channel, principal.name)])
-        trail.detail["enabled"] = body.enabled
-        return {"subject_id": subject_id, "personalisation": body.enabled}
+        changes = await changes_for_opt(
+            services.consents, subject_id, action, body.channel, principal.name
+        )
+        changed = bool(record(trail, changes))
+        trail.detail |= {"enabled": body.enabled, "changed": changed}
+        return {
+            "subject_id": subject_id,
+            "personalisation": body.enabled,
+            "changed": changed,
+        }
 
     return await _answer(services, trail, step)
 

@@ -27,6 +27,7 @@ from governance.consent import import_lookups, importer
 from governance.consent.csvfile import COLUMNS
 from governance.consent.import_records import time_ordered_ids
 from governance.consent.ledger import ConsentLedger
+from governance.errors import Conflict
 from governance.services import subject_referencer
 from governance.settings import Settings
 from governance.store import open_store
@@ -332,6 +333,47 @@ class TestAgainstTheLedger:
         assert record.state is ConsentState.GRANTED
         assert record.event_id == actions[-1][2]
         assert record.scope == {"identity.customer_id"}
+
+    def test_a_grant_ended_between_check_and_commit_stops_the_whole_import(
+        self, demo_dir, demo_settings, tmp_path
+    ):
+        """The file was checked against a live grant that a withdrawal then ended:
+        superseding it too would end it twice, so nothing is imported."""
+        (subject, old_event), (other, _) = latest_state(
+            demo_dir, "analytics", "granted"
+        )[:2]
+        path = tmp_path / "renewal.csv"
+        path.write_text(
+            csv_text(grant_row(subject), grant_row(other)), encoding="utf-8"
+        )
+        plan = run_import(demo_settings, path, commit=False)
+        with closing(sqlite3.connect(demo_dir / "governance.db")) as conn:
+            conn.execute(
+                "INSERT INTO consent_events (subject_id, purpose, action,"
+                " notice_version, method, channel, scope, kind, grantor, refers_to,"
+                " event_id, recorded_at, recorded_by) SELECT subject_id, purpose,"
+                " 'withdrawn', notice_version, 'user_request', 'app', scope, kind,"
+                " grantor, event_id, 'w-meanwhile', CURRENT_TIMESTAMP, 'test'"
+                " FROM consent_events WHERE event_id = ?",
+                (old_event,),
+            )
+            conn.commit()
+        before = counts(demo_dir)
+
+        async def commit() -> None:
+            store = await open_store(demo_settings.store_url)
+            key = LocalKeyProvider(demo_settings.keys_file).key("subject_ref")[1]
+            try:
+                await importer.commit(plan, store, subject_referencer(key))
+            finally:
+                await store.dispose()
+
+        with pytest.raises(Conflict, match="nothing was imported"):
+            asyncio.run(commit())
+        assert counts(demo_dir) == before
+        assert self._current(demo_settings, subject, "analytics").state is (
+            ConsentState.WITHDRAWN
+        )
 
     def test_each_superseded_event_names_its_own_subject_and_grant(
         self, demo_dir, demo_settings, tmp_path

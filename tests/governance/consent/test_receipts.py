@@ -294,7 +294,7 @@ class TestReceiptKeyFile:
         """A key file without receipt_signing gains it; the other keys are untouched."""
         path = tmp_path / "keys.json"
         path.write_text(json.dumps({"format": 1, "keys": OLD_KEYS}))
-        path.chmod(0o644)
+        path.chmod(0o640)
 
         keys = LocalKeyProvider(path)
 
