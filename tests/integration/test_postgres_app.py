@@ -6,6 +6,7 @@ database per module. Callers are registered through `CallerRegistry`.
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -203,6 +204,38 @@ def test_when_consent_withdrawn_then_next_read_is_refused(
     assert response.status_code == 403
     assert response.json()["code"] == "consent_withdrawn"
     assert subject_id not in response.text
+
+
+def test_withdrawals_sent_to_two_instances_at_once_end_the_grant_once(
+    settings: Settings, client: TestClient, keys: dict[str, str]
+) -> None:
+    """Repeated taps that a load balancer splits over two instances on one
+    PostgreSQL: one withdrawal in the ledger, all answered, the trail intact."""
+    subject_id = adults(tagged=False)[2].customer_id
+    grant(client, keys["brand-app"], subject_id)
+    url = f"/v1/subjects/{subject_id}/consents/marketing_push/withdraw"
+
+    with (
+        TestClient(create_app(settings), raise_server_exceptions=False) as other,
+        ThreadPoolExecutor(8) as pool,
+    ):
+        answers = list(
+            pool.map(
+                lambda c: c.post(url, headers=auth(keys["brand-app"])),
+                [client, other] * 4,
+            )
+        )
+    history = client.get(
+        f"/v1/subjects/{subject_id}/consents", headers=auth(keys["brand-app"])
+    ).json()["events"]
+
+    assert [a.status_code for a in answers] == [200] * 8, [a.text for a in answers]
+    assert sorted(a.json()["changed"] for a in answers) == [False] * 7 + [True]
+    assert [e["action"] for e in history if e["purpose"] == "marketing_push"] == [
+        "granted",
+        "withdrawn",
+    ]
+    assert verify(client, keys["compliance-officer"])["ok"] is True
 
 
 def test_when_a_key_is_revoked_then_its_very_next_request_is_refused(
