@@ -46,6 +46,7 @@ class EventFilter:
     outcome: str | None = None
     reason: str | None = None
     kind: str | None = None
+    kinds: tuple[str, ...] | None = None  # any of these (the consent center's reads)
     since: str | None = None
     until: str | None = None
 
@@ -65,6 +66,8 @@ def conditions(f: EventFilter) -> list[ColumnElement[bool]]:
         value = getattr(f, name)
         if value is not None:
             conds.append(getattr(AuditEventRow, name) == value)
+    if f.kinds is not None:
+        conds.append(col(AuditEventRow.kind).in_(f.kinds))
     if f.subject_ref is not None:  # its own events, and queries that released it
         many = select(col(AuditSubjectRow.chain_id), col(AuditSubjectRow.seq)).where(
             col(AuditSubjectRow.subject_ref) == f.subject_ref

@@ -33,9 +33,8 @@ from governance.consent.view import current_records, personalisation_enabled
 from governance.services import Services
 from governance.types import ConsentState
 
-ACCESS_KINDS = frozenset(KIND_LABELS)
+ACCESS_KINDS = tuple(sorted(KIND_LABELS))
 MAX_ACCESSES = 20
-_PAGE, _MAX_PAGES = 50, 5  # consent events share the subject's trail: look past them
 
 
 @dataclass(frozen=True)
@@ -159,22 +158,16 @@ def _ended(state: str, record: ConsentRecord) -> datetime | None:
 
 
 async def recent_accesses(services: Services, subject_ref: str) -> list[Access]:
-    """The newest governed reads of the subject (at most `MAX_ACCESSES`)."""
-    found: list[Access] = []
-    cursor: str | None = None
-    for _ in range(_MAX_PAGES):
-        page, cursor = await list_events(
-            services.store,
-            EventFilter(subject_ref=subject_ref),
-            limit=_PAGE,
-            cursor=cursor,
-        )
-        found += [
-            _access(services.catalog, e) for e in page if e["kind"] in ACCESS_KINDS
-        ]
-        if cursor is None or len(found) >= MAX_ACCESSES:
-            break
-    return found[:MAX_ACCESSES]
+    """The newest governed reads of the subject (at most `MAX_ACCESSES`), found
+    among reads only: the subject's own page views and consent changes share
+    its trail and must not push them out."""
+    page, _ = await list_events(
+        services.store,
+        EventFilter(subject_ref=subject_ref, kinds=ACCESS_KINDS),
+        limit=MAX_ACCESSES,
+        cursor=None,
+    )
+    return [_access(services.catalog, e) for e in page]
 
 
 def _access(catalog: Catalog, event: dict[str, Any]) -> Access:

@@ -523,6 +523,25 @@ class TestAccessHistory:
         assert "您已撤回同意" in lines[0]
         assert "已允许" in lines[1]
 
+    def test_reads_show_however_many_other_events_the_subject_has(
+        self, client, keys, demo_dir
+    ):
+        """A read stays listed behind 300 link issues (a caller hiding its read)
+        and page views: only reads are looked for."""
+        sid = fresh_adults(demo_dir)[0]
+        read(client, keys, sid, caller="brand-app", purpose="order_fulfilment")
+        for _ in range(300):
+            issue(client, keys, sid)
+        url = center_url(client, keys, sid)
+        for _ in range(5):
+            client.get(url)
+
+        html = client.get(url).text
+
+        lines = re.findall(r'<li class="access">(.*?)</li>', html)
+        assert len(lines) == 1
+        assert "订单履约" in lines[0]
+
     def test_when_another_subject_is_read_then_it_never_shows(
         self, client, keys, demo_dir
     ):
