@@ -135,13 +135,7 @@ def parse_checkpoint(doc: Any) -> Checkpoint | None:
 
 def public_keys_of(keys: KeyProvider) -> list[tuple[str, str]]:
     """(key id, PEM) of every version of the audit signing key, the current first."""
-    current = AuditSigner.from_keys(keys).version
-    versions = sorted(
-        keys.versions(AuditSigner.KEY_NAME).items(),
-        key=lambda item: (item[0] != current, item[0]),
-    )
-    signers = [AuditSigner(seed, version) for version, seed in versions]
-    return [(s.key_id, s.public_pem()) for s in signers]
+    return [(s.key_id, s.public_pem()) for s in AuditSigner.every_version(keys)]
 
 
 def key_ring(public_key_pems: Sequence[str]) -> dict[str, str] | None:

@@ -59,6 +59,14 @@ class Signer:
         version, seed = keys.key(cls.KEY_NAME)
         return cls(seed, version)
 
+    @classmethod
+    def every_version(cls, keys: KeyProvider) -> list[Self]:
+        """A signer of each version of key `KEY_NAME` of `keys`, the current first:
+        what verifies what earlier versions signed."""
+        current = cls.from_keys(keys)
+        older = sorted(v for v in keys.versions(cls.KEY_NAME) if v != current.version)
+        return [current, *(cls(keys.versions(cls.KEY_NAME)[v], v) for v in older)]
+
     @property
     def key_id(self) -> str:
         """`ed25519:` and 16 hex digits naming the public key."""

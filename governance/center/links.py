@@ -23,8 +23,6 @@ changed byte is `LinkInvalid` before the expiry is even read. The key is the
 key provider's `center_link` key, used for nothing else.
 """
 
-import base64
-import binascii
 import math
 import os
 import struct
@@ -32,6 +30,8 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from governance.signing import b64url, b64url_decode
 
 LINK_KEY_NAME = "center_link"
 MAX_TOKEN_CHARS = 1024
@@ -77,7 +77,7 @@ class LinkSigner:
         plain += b"\x00" * (-len(plain) % _PAD)
         nonce = os.urandom(_NONCE)
         sealed = _VERSION + nonce + self._aead.encrypt(nonce, plain, _AAD)
-        return base64.urlsafe_b64encode(sealed).decode().rstrip("=")
+        return b64url(sealed)
 
     def open(self, token: str, *, now: datetime) -> str:
         """The subject id sealed in `token`; `LinkInvalid` or `LinkExpired` otherwise."""
@@ -89,8 +89,10 @@ class LinkSigner:
     def _unseal(self, token: str) -> tuple[int, str]:
         if not 0 < len(token) <= MAX_TOKEN_CHARS:
             raise LinkInvalid("not a consent-center link")
+        raw = b64url_decode(token)  # one spelling per token: no stray characters
+        if raw is None:
+            raise LinkInvalid("not a consent-center link")
         try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             if raw[:1] != _VERSION:
                 raise LinkInvalid("not a consent-center link")
             nonce, sealed = raw[1 : 1 + _NONCE], raw[1 + _NONCE :]
@@ -100,7 +102,7 @@ class LinkSigner:
             if len(raw_id) != size or plain[_HEAD.size + size :].strip(b"\x00"):
                 raise LinkInvalid("not a consent-center link")
             return expiry, raw_id.decode()
-        except (ValueError, binascii.Error, InvalidTag, struct.error):
+        except (ValueError, InvalidTag, struct.error):
             raise LinkInvalid("not a consent-center link") from None
 
     def __repr__(self) -> str:

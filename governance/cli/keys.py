@@ -15,7 +15,7 @@ EFFECTS = {
     "cursor": "query cursors issued before the restart are refused (invalid_cursor):"
     " callers start their scans again",
     "receipt_signing": "new consent receipts are signed with it; earlier receipts"
-    " verify with the earlier public key",
+    " still verify: `govproxy consent public-key --all` lists every version",
     "center_link": "consent-center links issued before the restart stop working;"
     " callers ask for new ones",
     "audit_signing": "new checkpoints and export manifests are signed with it;"

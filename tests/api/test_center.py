@@ -113,6 +113,7 @@ class TestLinkApi:
         assert sid.encode() not in base64.urlsafe_b64decode(token + "==")
         assert signer(demo_dir).open(token, now=datetime.now(UTC)) == sid
         assert before + timedelta(minutes=29) < expires <= after + timedelta(minutes=30)
+        assert response.headers["Cache-Control"] == "no-store"
 
     def test_when_an_admin_sets_ttl_then_the_link_expires_then(
         self, client, keys, demo_dir
@@ -500,6 +501,18 @@ class TestRefusedTokens:
         assert REFUSED in response.text
         assert "Traceback" not in response.text
         assert read(client, keys, sid).status_code == 200
+
+    @pytest.mark.parametrize("junk", [".~!*", "....", "~~~~", "!!!!"])
+    def test_a_link_has_one_spelling(self, client, keys, demo_dir, junk):
+        """Characters outside the token's alphabet are not skipped: a link has no
+        other working spellings for filters or revocations to miss."""
+        sid = fresh_adults(demo_dir)[0]
+        token = center_url(client, keys, sid).removeprefix("/consent-center/")
+
+        response = client.get(f"/consent-center/{token[:10]}{junk}{token[10:]}")
+
+        assert response.status_code == 403
+        assert REFUSED in response.text
 
 
 class TestAccessHistory:

@@ -28,10 +28,18 @@ RECEIPT: dict[str, Any] = {
     "issuer": "Demo Brand",
 }
 SIGNER = ReceiptSigner(bytes(range(32)), "v1")
-VALID = (
-    f"valid: receipt {RECEIPT['receipt_id']} for marketing_push, "
-    f"signed by {SIGNER.key_id}\n"
-)
+
+
+def valid(signer: ReceiptSigner) -> str:
+    """What verify-receipt prints for RECEIPT signed by `signer`: what it states."""
+    return (
+        f"valid: receipt {RECEIPT['receipt_id']}, signed by {signer.key_id}\n"
+        "  subject C000123 agreed to marketing_push (general, scope contact)"
+        " at 2026-03-01T08:00:00Z under notice 2026-01\n"
+    )
+
+
+VALID = valid(SIGNER)
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -116,20 +124,19 @@ class TestVerifyWithPublicKeyFile:
 
     @pytest.mark.parametrize(
         "content",
-        [None, b"", b"{not json", b"\xff\xfe", b"[]", b'{"format": 1}'],
-        ids=["missing", "empty", "bad-json", "not-utf8", "array", "partial"],
+        [b"", b"{not json", b"\xff\xfe", b"[]", b'{"format": 1}'],
+        ids=["empty", "bad-json", "not-utf8", "array", "partial"],
     )
-    def test_unreadable_or_garbage_file_is_malformed(
+    def test_garbage_file_is_malformed(
         self,
         capsys: pytest.CaptureFixture[str],
         tmp_path: Path,
         pem_file: Path,
-        content: bytes | None,
+        content: bytes,
     ) -> None:
-        """A missing, empty or non-receipt file exits 1 as malformed, no traceback."""
+        """An empty or non-receipt file exits 1 as malformed, no traceback."""
         path = tmp_path / "receipt.json"
-        if content is not None:
-            path.write_bytes(content)
+        path.write_bytes(content)
 
         code, out, err = run(
             capsys,
@@ -141,6 +148,63 @@ class TestVerifyWithPublicKeyFile:
         )
 
         assert (code, out, err) == (1, "INVALID: malformed\n", "")
+
+    def test_a_file_that_cannot_be_read_exits_2_not_invalid(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path, pem_file: Path
+    ) -> None:
+        """A typo in the path is not a forged receipt."""
+        code, out, err = run(
+            capsys,
+            "consent",
+            "verify-receipt",
+            str(tmp_path / "nope.json"),
+            "--public-key",
+            str(pem_file),
+        )
+
+        assert (code, out) == (2, "")
+        assert "cannot read receipt" in err
+
+    def test_a_receipt_naming_a_field_twice_is_malformed(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path, pem_file: Path
+    ) -> None:
+        """A second subject_id put in front of the signed one: a reader would see
+        one subject while the signature covers the other."""
+        genuine = json.dumps(SIGNER.sign(RECEIPT))
+        forged = genuine.replace(
+            '"receipt": {', '"receipt": {"subject_id": "C009999", ', 1
+        )
+        path = tmp_path / "forged.json"
+        path.write_text(forged, encoding="utf-8")
+
+        code, out, _ = run(
+            capsys,
+            "consent",
+            "verify-receipt",
+            str(path),
+            "--public-key",
+            str(pem_file),
+        )
+
+        assert forged.count('"subject_id"') == 2
+        assert (code, out) == (1, "INVALID: malformed\n")
+
+    def test_a_receipt_saved_with_a_bom_verifies(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path, pem_file: Path
+    ) -> None:
+        path = tmp_path / "bom.json"
+        path.write_bytes(b"\xef\xbb\xbf" + json.dumps(SIGNER.sign(RECEIPT)).encode())
+
+        code, out, _ = run(
+            capsys,
+            "consent",
+            "verify-receipt",
+            str(path),
+            "--public-key",
+            str(pem_file),
+        )
+
+        assert (code, out) == (0, VALID)
 
     def test_receipt_from_stdin(
         self,
@@ -204,11 +268,7 @@ class TestWithDemoDeployment:
             capsys, "--config", str(config), "consent", "verify-receipt", str(path)
         )
 
-        assert code == 0
-        assert out == (
-            f"valid: receipt {RECEIPT['receipt_id']} for marketing_push, "
-            f"signed by {demo_signer.key_id}\n"
-        )
+        assert (code, out) == (0, valid(demo_signer))
 
     def test_config_from_environment(
         self,
@@ -249,10 +309,46 @@ class TestWithDemoDeployment:
         assert code == 0
         assert pem.startswith("-----BEGIN PUBLIC KEY-----\n")
         assert "PRIVATE" not in pem
-        assert (verified, out.split(",")[0]) == (
-            0,
-            f"valid: receipt {RECEIPT['receipt_id']} for marketing_push",
+        assert (verified, out) == (0, valid(demo_signer))
+
+    def test_receipts_signed_before_a_key_rotation_still_verify(
+        self,
+        capsys: pytest.CaptureFixture[str],
+        tmp_path: Path,
+        config: Path,
+        demo_dir: Path,
+        demo_signer: ReceiptSigner,
+    ) -> None:
+        """After `keys rotate receipt_signing` the old receipt verifies with the key
+        file and with `public-key --all`; plain `public-key` is the new key only."""
+        before = write_json(tmp_path / "before.json", demo_signer.sign(RECEIPT))
+        rotated = run(
+            capsys, "--config", str(config), "keys", "rotate", "receipt_signing"
         )
+        after = ReceiptSigner.from_keys(LocalKeyProvider(demo_dir / "keys.json"))
+        _, current, _ = run(capsys, "--config", str(config), "consent", "public-key")
+        _, ring, _ = run(
+            capsys, "--config", str(config), "consent", "public-key", "--all"
+        )
+        (tmp_path / "ring.pem").write_text(ring, encoding="utf-8")
+
+        with_file = run(
+            capsys, "--config", str(config), "consent", "verify-receipt", str(before)
+        )
+        with_ring = run(
+            capsys,
+            "consent",
+            "verify-receipt",
+            str(before),
+            "--public-key",
+            str(tmp_path / "ring.pem"),
+        )
+
+        assert rotated[0] == 0
+        assert after.key_id != demo_signer.key_id
+        assert current == after.public_pem()
+        assert ring == after.public_pem() + demo_signer.public_pem()
+        assert with_file[:2] == with_ring[:2] == (0, valid(demo_signer))
 
     def test_missing_key_file_is_not_created(
         self, capsys: pytest.CaptureFixture[str], config: Path, demo_dir: Path

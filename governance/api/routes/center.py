@@ -90,8 +90,10 @@ async def issue_link(
         return {"url": f"/consent-center/{token}", "expires_at": expires_at}
 
     result = await audited(services.audit, trail, step)
-    return JSONResponse(
-        result, status_code=201, headers={"X-Decision-Id": trail.decision_id}
+    return JSONResponse(  # the link is a bearer credential: no cache may keep it
+        result,
+        status_code=201,
+        headers={"X-Decision-Id": trail.decision_id, "Cache-Control": "no-store"},
     )
 
 
