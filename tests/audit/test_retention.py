@@ -327,7 +327,7 @@ class TestLapsedConsent:
             )
             conn.commit()
 
-        with pytest.raises(Exception, match="audit store"):
+        with pytest.raises(Exception, match="nothing was stored"):
             lapsed.purge()
 
         assert lapsed.whole("consent.granted") == 2
