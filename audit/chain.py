@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from audit.purges import tombstone_of
+from audit.purges import EMPTIED, tombstone_of
 from audit.record import AuditDraft, canonical_bytes
 
 _HASHED = (
@@ -86,6 +86,19 @@ def verify_chain(
     return walk.count, walk.finish(head_seq=head_seq, head_hash=head_hash)
 
 
+def _as_hashed(row: Mapping[str, Any]) -> bool:
+    """Whether the row holds what its hash covers. A tombstone (audit/retention.py)
+    keeps its hash but not what it covered: its successor's hash still covers it
+    and its purge record vouches for it, so it must hold the emptied values and
+    nothing else. A value of a type the trail never stores (a blob) is altered."""
+    try:
+        if tombstone_of(row) is None:
+            return bool(row_hash(row) == row["hash"])
+    except (TypeError, AttributeError):
+        return False
+    return all(row[k] == v for k, v in EMPTIED.items())
+
+
 class ChainWalk:
     """Checks one chain's rows as they stream in, in seq order; then its head."""
 
@@ -111,9 +124,7 @@ class ChainWalk:
             return ChainFault(self.chain_id, self._expected, found, problem)
         if row["prev_hash"] != self._prev:
             return ChainFault(self.chain_id, seq, event_id, "broken_link")
-        # A tombstone (audit/retention.py) keeps its hash but not what it covered;
-        # its successor's hash still covers it, and its purge record vouches for it.
-        if tombstone_of(row) is None and row_hash(row) != row["hash"]:
+        if not _as_hashed(row):
             return ChainFault(self.chain_id, seq, event_id, "altered")
         self._prev, self._expected = row["hash"], seq + 1
         return None

@@ -37,6 +37,20 @@ PURGE_FORMAT = "govproxy-audit-purge/1"
 PURGED_BY = "purged_by"
 TOMBSTONE_PREFIX = '{"purged_by":'
 _LINE = ("chain_id", "seq", "ts", "kind", "outcome", "hash")
+# What a tombstone keeps of its event: chain, seq, event id, ts, kind, outcome,
+# the hashes and its purge id in `detail`; every other column holds this.
+EMPTIED = {
+    "caller": None,
+    "purpose": None,
+    "dataset": None,
+    "subject_ref": None,
+    "fields": "[]",
+    "obligations": "{}",
+    "reason": None,
+    "decision_id": None,
+    "policy_revision": None,
+    "decision_shape": None,
+}
 _TS = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 

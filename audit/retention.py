@@ -51,7 +51,7 @@ from sqlalchemy.sql import Executable
 from sqlmodel import col
 
 from audit.models import AuditEventRow, AuditPurgeRow, AuditSubjectRow
-from audit.purges import PURGED_BY, purge_digest, record_payload
+from audit.purges import EMPTIED, PURGED_BY, purge_digest, record_payload
 from audit.record import AuditDraft, canonical_json
 from audit.signing import AuditSigner
 from audit.writer import AuditWriter
@@ -66,19 +66,6 @@ from governance.types import Actor
 
 _TS = "%Y-%m-%dT%H:%M:%S.%fZ"
 _BATCH = 5000
-# What a tombstone keeps; every other column is emptied.
-_EMPTIED = {
-    "caller": None,
-    "purpose": None,
-    "dataset": None,
-    "subject_ref": None,
-    "fields": "[]",
-    "obligations": "{}",
-    "reason": None,
-    "decision_id": None,
-    "policy_revision": None,
-    "decision_shape": None,
-}
 
 
 @dataclass(frozen=True)
@@ -301,7 +288,7 @@ def _tombstoning(
     empty = sql_update(ev).where(
         col(ev.chain_id) == bindparam("b_chain"), col(ev.seq) == bindparam("b_seq")
     )
-    empty = empty.values(**_EMPTIED, detail=canonical_json({PURGED_BY: purge_id}))
+    empty = empty.values(**EMPTIED, detail=canonical_json({PURGED_BY: purge_id}))
     unindex = delete(sub).where(
         col(sub.chain_id) == bindparam("b_chain"), col(sub.seq) == bindparam("b_seq")
     )

@@ -10,7 +10,7 @@ sealers may go on meanwhile) and stops at the first fault:
    against its chain's links (`audit.chain.ChainWalk`) on the way;
 2. the rest of each chain, in the order the chains started, streamed in
    pages, to its recorded head;
-3. no event of an unregistered chain;
+3. no event of an unregistered chain, nor one numbered before its chain began;
 4. every tombstone left by retention is vouched for by a purge record that
    holds (`audit.purges.check_purges`).
 
@@ -113,7 +113,7 @@ async def verify_trail(
         fault = seals.chain_fault
         purge_fault = None
         if fault is None and seals.fault is None:
-            fault = await _rest(conn, chains, walks) or await _orphan(conn, set(walks))
+            fault = await _rest(conn, chains, walks) or await _stray(conn, set(walks))
         if fault is None and seals.fault is None:
             purge_fault = await check_purges(conn, public_keys)
     return VerifyReport(
@@ -175,12 +175,21 @@ async def _walk(conn: AsyncConnection, walk: ChainWalk) -> ChainFault | None:
         last = page[-1][1]
 
 
-async def _orphan(conn: AsyncConnection, known: set[str]) -> ChainFault | None:
-    """An event whose chain is not registered was inserted from outside a writer."""
+async def _stray(conn: AsyncConnection, known: set[str]) -> ChainFault | None:
+    """An event no writer made: of a chain that is not registered
+    (`unknown_chain`), or numbered before a chain's first event, where no walk
+    looks (`before_genesis`)."""
     stmt = select(
         col(AuditEventRow.chain_id), col(AuditEventRow.seq), col(AuditEventRow.event_id)
     )
-    if known:
-        stmt = stmt.where(col(AuditEventRow.chain_id).not_in(known))
-    row = (await conn.execute(stmt.limit(1))).first()
-    return ChainFault(row[0], row[1], row[2], "unknown_chain") if row else None
+    row = (
+        await conn.execute(
+            stmt.where(col(AuditEventRow.chain_id).not_in(known)).limit(1)
+        )
+        if known
+        else await conn.execute(stmt.limit(1))
+    ).first()
+    if row:
+        return ChainFault(row[0], row[1], row[2], "unknown_chain")
+    row = (await conn.execute(stmt.where(col(AuditEventRow.seq) < 1).limit(1))).first()
+    return ChainFault(row[0], row[1], row[2], "before_genesis") if row else None

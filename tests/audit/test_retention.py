@@ -381,7 +381,10 @@ class TestForgedTombstones:
         """`govproxy audit verify`'s check names the purge record a forgery breaks."""
         with closing(sqlite3.connect(purged.db)) as conn:
             conn.execute(
-                'UPDATE audit_events SET detail = \'{"purged_by":"forged"}\''
+                'UPDATE audit_events SET detail = \'{"purged_by":"forged"}\','
+                " caller = NULL, purpose = NULL, dataset = NULL, subject_ref = NULL,"
+                " fields = '[]', obligations = '{}', reason = NULL, decision_id = NULL,"
+                " policy_revision = NULL, decision_shape = NULL"
                 " WHERE seq = 3 AND kind = 'access.read'"
             )
             conn.commit()
@@ -390,6 +393,53 @@ class TestForgedTombstones:
 
         assert not report.ok
         assert report.purge_fault == PurgeFault("forged", "unknown_purge")
+
+    def test_a_tombstone_only_in_its_detail_is_altered(self, purged: Store) -> None:
+        """A whole event whose detail alone is made to look purged keeps its other
+        columns: the walk names it altered before any purge record is asked."""
+        with closing(sqlite3.connect(purged.db)) as conn:
+            conn.execute(
+                'UPDATE audit_events SET detail = \'{"purged_by":"forged"}\''
+                " WHERE seq = 3 AND kind = 'access.read'"
+            )
+            conn.commit()
+
+        report = purged.full_verify()
+
+        assert report.first_bad is not None
+        assert (report.first_bad.seq, report.first_bad.problem) == (3, "altered")
+
+    @pytest.mark.parametrize(
+        ("column", "value"),
+        [
+            ("caller", "campaign-sms"),
+            ("purpose", "marketing_push"),
+            ("fields", '["mobile"]'),
+        ],
+    )
+    def test_a_value_written_into_a_tombstone_is_altered(
+        self, purged: Store, column: str, value: str
+    ) -> None:
+        """A real tombstone must hold the emptied values: nothing can be hidden in it."""
+        with closing(sqlite3.connect(purged.db)) as conn:
+            tombstone = conn.execute(
+                "SELECT chain_id, seq FROM audit_events"
+                " WHERE detail LIKE '{\"purged_by\":%' LIMIT 1"
+            ).fetchone()
+            conn.execute(
+                f"UPDATE audit_events SET {column} = ?"  # noqa: S608 - test columns
+                " WHERE chain_id = ? AND seq = ?",
+                (value, *tombstone),
+            )
+            conn.commit()
+
+        report = purged.full_verify()
+
+        assert report.first_bad is not None
+        assert (report.first_bad.seq, report.first_bad.problem) == (
+            tombstone[1],
+            "altered",
+        )
 
     def test_a_tombstone_naming_no_record_is_caught(self, purged: Store) -> None:
         """A tombstone whose purge id has no signed record is refused."""

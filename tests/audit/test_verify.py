@@ -155,6 +155,35 @@ TAMPERING = [
         id="insert-row-of-unregistered-chain",
     ),
     pytest.param(
+        "UPDATE audit_events SET detail = CAST(detail AS BLOB)"
+        " WHERE chain_id = :first AND seq = 2",
+        "first",
+        2,
+        "altered",
+        id="store-a-blob",
+    ),
+    pytest.param(
+        "UPDATE audit_events SET ts = 20200101 WHERE chain_id = :second AND seq = 3",
+        "second",
+        3,
+        "altered",
+        id="store-a-number-for-text",
+    ),
+    pytest.param(
+        COPY_ROW.format(chain=":first", seq=0),
+        "first",
+        0,
+        "before_genesis",
+        id="insert-row-before-the-first",
+    ),
+    pytest.param(
+        COPY_ROW.format(chain=":second", seq=-7),
+        "second",
+        -7,
+        "before_genesis",
+        id="insert-row-at-a-negative-seq",
+    ),
+    pytest.param(
         "UPDATE audit_chains SET head_hash = '0000' WHERE chain_id = :second",
         "second",
         SECOND_EVENTS + 1,
