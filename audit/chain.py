@@ -86,7 +86,7 @@ def verify_chain(
     return walk.count, walk.finish(head_seq=head_seq, head_hash=head_hash)
 
 
-def _as_hashed(row: Mapping[str, Any]) -> bool:
+def holds_its_hash(row: Mapping[str, Any]) -> bool:
     """Whether the row holds what its hash covers. A tombstone (audit/retention.py)
     keeps its hash but not what it covered: its successor's hash still covers it
     and its purge record vouches for it, so it must hold the emptied values and
@@ -124,7 +124,7 @@ class ChainWalk:
             return ChainFault(self.chain_id, self._expected, found, problem)
         if row["prev_hash"] != self._prev:
             return ChainFault(self.chain_id, seq, event_id, "broken_link")
-        if not _as_hashed(row):
+        if not holds_its_hash(row):
             return ChainFault(self.chain_id, seq, event_id, "altered")
         self._prev, self._expected = row["hash"], seq + 1
         return None

@@ -27,14 +27,16 @@ before its first byte leaves, and the manifest names that event's
 """
 
 import zipfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
+from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from audit.chain import holds_its_hash
 from audit.export_format import COLUMNS, ENCODERS, Encoder
 from audit.export_manifest import (
     MANIFEST_FILE,
@@ -45,6 +47,7 @@ from audit.export_manifest import (
 from audit.filters import bounded
 from audit.query import EVENTS, EventFilter, conditions, scan
 from audit.record import utc_now_iso
+from governance.errors import TrailAltered
 from governance.signing import Signer
 
 PAGE = 1000
@@ -72,9 +75,25 @@ async def event_bytes(
     digest.add(head, 0)
     yield head
     async for rows in scan(engine, conditions(f), _SELECTED, page=PAGE):
+        _check_hashes(rows)
         chunk = encoder.encode(rows)
         digest.add(chunk, len(rows))
         yield chunk
+
+
+def _check_hashes(rows: Sequence[RowMapping]) -> None:
+    """Refuse to sign an event that does not hold its own hash.
+
+    Raises:
+        TrailAltered: naming the event's chain and seq (an HTTP export is cut
+            off there, without its manifest).
+    """
+    for row in rows:
+        if not holds_its_hash(dict(row)):
+            raise TrailAltered(
+                f"event {row['seq']} of chain {row['chain_id']} does not hold its"
+                " hash: nothing after it is exported; run govproxy audit verify"
+            )
 
 
 async def write_export(

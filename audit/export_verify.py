@@ -16,6 +16,9 @@ bad_signature     the manifest was changed after it was signed
 missing_file      the data file the manifest names is absent
 file_changed      the data file's SHA-256 is not the manifest's
 count_mismatch    the data file holds another number of events than the manifest says
+event_altered     (JSON lines) an event does not hold its own hash, or does not
+                  follow the line before it of its chain: the store was altered
+                  before the export was signed
 ```
 
 A manifest whose signature fails is not trusted further, so the file checks
@@ -35,7 +38,10 @@ from typing import IO, Any
 
 import orjson
 
+from audit.chain import holds_its_hash
+from audit.export_format import COLUMNS, JSON_COLUMNS
 from audit.export_manifest import MANIFEST_FILE, manifest_problem
+from audit.record import canonical_json
 
 _CHUNK = 1 << 20
 _TAIL = 1 << 20  # a manifest line is far shorter
@@ -107,10 +113,11 @@ def _check(export: _Export, public_key_pems: Sequence[str]) -> ExportCheck:
         return ExportCheck(
             (ExportProblem("missing_file", f"{name} is missing"),), manifest
         )
-    return ExportCheck(
-        _file_problems(opener, entry, manifest["count"], export.data_limit),
-        manifest,
-    )
+    problems = _file_problems(opener, entry, manifest["count"], export.data_limit)
+    if entry["format"] == "jsonl":
+        altered = _first_altered(opener, export.data_limit)
+        problems += (altered,) if altered else ()
+    return ExportCheck(problems, manifest)
 
 
 _SIGNATURE_MESSAGES = {
@@ -149,6 +156,47 @@ def _file_problems(
             )
         )
     return tuple(found)
+
+
+def _first_altered(opener: Opener, limit: int | None) -> ExportProblem | None:
+    """The first event line that does not hold its own hash, or does not follow
+    the line before it of its chain: the signer signed what the store held, so
+    this finds a store altered before the export."""
+    last: dict[Any, tuple[Any, Any]] = {}  # chain -> (seq, hash) of its last line
+    with opener() as data:
+        for number, line in enumerate(_lines(data, limit), 1):
+            try:
+                event = orjson.loads(line)
+                row = {
+                    c: canonical_json(event[c]) if c in JSON_COLUMNS else event[c]
+                    for c in COLUMNS
+                }
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                return ExportProblem(
+                    "event_altered", f"line {number} is not an exported event"
+                )
+            chain, seq = row["chain_id"], row["seq"]
+            before_seq, before_hash = last.get(chain, (None, None))
+            follows = before_seq is not None and before_seq + 1 == seq
+            if not holds_its_hash(row) or (follows and before_hash != row["prev_hash"]):
+                return ExportProblem(
+                    "event_altered",
+                    f"line {number} (event {seq} of chain {chain}) does not hold its"
+                    " hash or does not follow the event before it",
+                )
+            last[chain] = (seq, row["hash"])
+    return None
+
+
+def _lines(data: IO[bytes], limit: int | None) -> Iterator[bytes]:
+    """The lines of `data`, up to `limit` bytes."""
+    left = limit
+    for line in data:
+        if left is not None:
+            if left <= 0:
+                return
+            line, left = line[:left], left - len(line)
+        yield line
 
 
 def _chunks(data: IO[bytes], limit: int | None) -> Iterator[bytes]:

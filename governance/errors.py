@@ -217,6 +217,13 @@ class Conflict(GovernanceError):
     title = "Conflict"
 
 
+class TrailAltered(Conflict):
+    """An event to be exported does not hold its own hash: the trail was altered."""
+
+    code = "trail_altered"
+    title = "Audit trail altered"
+
+
 class LastAdmin(Conflict):
     """Revoking this key over the API would leave no active admin."""
 

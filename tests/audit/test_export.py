@@ -4,8 +4,10 @@ import asyncio
 import csv
 import io
 import os
+import sqlite3
 import tracemalloc
 import zipfile
+from contextlib import closing
 from pathlib import Path
 
 import orjson
@@ -29,6 +31,7 @@ from audit.export_manifest import Digest, ExportMeta, signed_manifest
 from audit.export_verify import check_export
 from audit.query import EventFilter
 from audit.signing import AuditSigner
+from governance.errors import TrailAltered
 
 SIGNER = AuditSigner(os.urandom(32), "v1")
 OTHER_SIGNER = AuditSigner(os.urandom(32), "v1")
@@ -257,7 +260,7 @@ class TestVerification:
         data = exported / "events.jsonl"
         data.write_bytes(data.read_bytes().replace(b"allowed", b"allowes", 1))
 
-        assert problems(exported) == ["file_changed"]
+        assert problems(exported) == ["file_changed", "event_altered"]
 
     def test_when_an_event_is_removed_then_file_changed_and_count_mismatch(
         self, exported
@@ -290,6 +293,49 @@ class TestVerification:
         path.write_bytes(orjson.dumps(resigned))
 
         assert problems(exported) == ["count_mismatch"]
+
+    @pytest.mark.parametrize(
+        ("before", "after"),
+        [(b'"outcome":"denied"', b'"outcome":"allowed"'), (b'"seq":3,', b'"seq":3, ')],
+        ids=["denial-made-allowed", "same-event-reformatted"],
+    )
+    def test_a_signed_event_that_does_not_hold_its_hash_is_event_altered(
+        self, exported, before, after
+    ):
+        """What a signer signs, it took from the store: an event the store held
+        altered (a denial turned allowed) is caught offline, line by line, even
+        under a valid signature; the same event reformatted still verifies."""
+        data = exported / "events.jsonl"
+        changed = data.read_bytes().replace(before, after, 1)
+        data.write_bytes(changed)
+        path = exported / "manifest.json"
+        manifest = orjson.loads(path.read_bytes())["manifest"]
+        digest = Digest()
+        digest.add(changed, manifest["count"])
+        resigned = signed_manifest(
+            SIGNER, _meta_of(manifest), name="events.jsonl", fmt="jsonl", digest=digest
+        )
+        path.write_bytes(orjson.dumps(resigned))
+
+        expected = ["event_altered"] if b"denied" in before else []
+        assert problems(exported) == expected
+
+    def test_an_altered_store_is_not_exported(self, tmp_path):
+        """The export stops at the first event that does not hold its hash, naming
+        it, and leaves no file that looks finished."""
+        with store_url("sqlite", tmp_path) as found:
+            on_store(found, lambda store: insert_trail(store, TRAIL))
+            with closing(
+                sqlite3.connect(found.removeprefix("sqlite+aiosqlite:///"))
+            ) as conn:
+                conn.execute(
+                    "UPDATE audit_events SET outcome = 'allowed' WHERE outcome = 'denied'"
+                )
+                conn.commit()
+
+            with pytest.raises(TrailAltered, match="event 2 of chain"):
+                export_dir(found, tmp_path / "x", "jsonl")
+        assert list((tmp_path / "x").iterdir()) == []
 
     def test_when_checked_with_another_key_then_key_mismatch(self, exported):
         """The wrong public key is named as such, not as a bad signature."""
@@ -384,8 +430,9 @@ LARGE = 50_000
 def large_store(tmp_path_factory) -> str:
     """A store of 50,000 events (a thousand a day for fifty days), built once.
 
-    Rows are stored as the writer stores them, but not chained: hashing them
-    would only slow the test, and an export copies what is stored.
+    Rows are stored as the writer stores them, each holding its own hash, but
+    not chained: an export checks each event's hash, not the links between
+    events of the store (`govproxy audit verify` does).
     """
     url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('large') / 'g.db'}"
     draft = read("s_" + "0" * 32, at(1), detail={"tags": ["高消费", "母婴"]})
@@ -397,10 +444,11 @@ def large_store(tmp_path_factory) -> str:
             "event_id": f"{n:036d}",
             "ts": f"2026-{3 + n // 30_000:02d}-{1 + n // 1000 % 30:02d}T08:00:00.{n:06d}Z",
             "subject_ref": f"s_{n:032x}",
-            "hash": f"{n:064x}",
         }
         for n in range(LARGE)
     ]
+    for row in rows:
+        row["hash"] = row_hash(row)
     on_store(url, lambda store: insert_rows(store, rows))
     return url
 
