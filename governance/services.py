@@ -59,7 +59,12 @@ def subject_referencer(key: bytes) -> Callable[[str], str]:
 
     def subject_ref(subject_id: str) -> str:
         return (
-            "s_" + hmac.new(key, subject_id.encode(), hashlib.sha256).hexdigest()[:32]
+            "s_"
+            # surrogatepass: an id no store can hold (a lone surrogate, from a
+            # command line) still gets a name, under which nothing is found
+            + hmac.new(
+                key, subject_id.encode("utf-8", "surrogatepass"), hashlib.sha256
+            ).hexdigest()[:32]
         )
 
     return subject_ref

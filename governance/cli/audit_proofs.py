@@ -52,10 +52,14 @@ def add_parsers(asub: Any) -> None:
         "--event-id", help="prove this event is in the latest checkpoint"
     )
     which.add_argument(
-        "--from", dest="first", type=int, metavar="SIZE1", help="earlier tree size"
+        "--from",
+        dest="first",
+        type=tree_size,
+        metavar="SIZE1",
+        help="earlier tree size",
     )
     prove.add_argument(
-        "--to", dest="second", type=int, metavar="SIZE2", help="later tree size"
+        "--to", dest="second", type=tree_size, metavar="SIZE2", help="later tree size"
     )
     prove.set_defaults(run=audit_prove)
     check = asub.add_parser("verify-proof", help="check a proof document offline")
@@ -94,6 +98,17 @@ def audit_checkpoint(args: argparse.Namespace) -> int:
     for result in made or results:
         print(_sealed(result))
     return 0
+
+
+def tree_size(text: str) -> int:
+    """A tree size as the API takes it: 1 to 2**62."""
+    try:
+        size = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a tree size is a whole number") from None
+    if not 1 <= size <= 2**62:
+        raise argparse.ArgumentTypeError("a tree size is between 1 and 2**62")
+    return size
 
 
 def audit_prove(args: argparse.Namespace) -> int:

@@ -51,6 +51,7 @@ from governance.errors import (
     Conflict,
     GovernanceError,
     InvalidFilter,
+    InvalidRequest,
 )
 from governance.services import subject_referencer
 from governance.settings import Settings
@@ -160,6 +161,12 @@ def run_export(args: argparse.Namespace) -> int:
         bounded(selected)
         if data_file.exists() or (out / MANIFEST_FILE).exists():
             raise Conflict(f"{out} already holds an export: choose another directory")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InvalidRequest(
+                f"{out}: cannot write an export there ({_why(exc)})"
+            ) from None
         trail.detail |= {"format": args.format, "filters": selected.given()}
         return selected
 
@@ -171,9 +178,15 @@ def run_export(args: argparse.Namespace) -> int:
             decision_id=trail.decision_id,
             exporter=f"{Actor.CLI}:{_os_user()}",
         )
-        return await write_export(
-            store, selected, fmt=args.format, meta=meta, signer=signer, out=out
-        )
+        try:
+            return await write_export(
+                store, selected, fmt=args.format, meta=meta, signer=signer, out=out
+            )
+        except OSError as exc:
+            raise ConfigurationError(
+                f"{out}: the export could not be written ({_why(exc)}); no file of"
+                " it is left"
+            ) from None
 
     doc = _audited(settings, "audit.export", check, then=write)
     entry = doc["manifest"]["files"][0]
@@ -265,6 +278,10 @@ def _breach_text(body: dict[str, Any]) -> str:
             f"({r['events']} events, {r['first']} to {r['last']})"
         )
     return "\n".join(lines)
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
 
 
 def _audited(

@@ -237,6 +237,15 @@ class TestProofs:
         assert (code, out) == (2, "")
         assert "--to goes with --from" in err
 
+    @pytest.mark.parametrize("size", ["999999999999999999999999", "0", "-3", "x"])
+    def test_a_tree_size_out_of_range_is_a_usage_error(self, capsys, config, size):
+        with pytest.raises(SystemExit) as exited:  # argparse's usage error
+            govproxy(capsys, "audit", "prove", "--from", size, config=config)
+        out, err = capsys.readouterr()
+
+        assert (exited.value.code, out) == (2, "")
+        assert "tree size" in err
+
     def test_a_file_that_is_no_proof_is_invalid(self, capsys, public_key, tmp_path):
         """Unreadable or non-JSON input is INVALID (malformed), exit 1."""
         junk = tmp_path / "junk.json"

@@ -89,6 +89,12 @@ class TestEvents:
             "access.read",
         ]
 
+    def test_a_subject_id_that_is_no_text_finds_nothing(self, capsys, demo):
+        """A byte that is no UTF-8 on the command line: no event, no traceback."""
+        code, out, err = run(capsys, demo, "events", "--subject", "\udcff", "--json")
+
+        assert (code, json.loads(out)["events"], err) == (0, [], "")
+
     def test_when_the_range_is_reversed_then_exit_2_and_the_refusal_is_audited(
         self, capsys, demo
     ):
@@ -226,6 +232,22 @@ class TestExport:
         assert code == 2
         assert "already holds an export" in err
         assert (tmp_path / "x" / "manifest.json").read_bytes() == before
+
+    def test_a_directory_that_cannot_be_written_is_refused_and_audited_so(
+        self, capsys, demo, tmp_path
+    ):
+        """Exit 2 naming the directory, no traceback; the trail says denied, not
+        an export that never happened."""
+        blocker = tmp_path / "file"
+        blocker.write_text("not a directory")
+
+        code, out, err = self.export(capsys, demo, blocker / "x")
+
+        assert (code, out) == (2, "")
+        assert "cannot write an export there" in err
+        assert "Traceback" not in err
+        newest = trail_of(demo, kind="audit.export")[0]
+        assert (newest["outcome"], newest["reason"]) == ("denied", "invalid_request")
 
     def test_when_the_export_path_does_not_exist_then_exit_2(self, capsys, tmp_path):
         """verify-export of nothing is a usage error, not INVALID."""
