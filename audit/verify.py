@@ -12,7 +12,9 @@ sealers may go on meanwhile) and stops at the first fault:
    pages, to its recorded head;
 3. no event of an unregistered chain, nor one numbered before its chain began;
 4. every tombstone left by retention is vouched for by a purge record that
-   holds (`audit.purges.check_purges`).
+   holds (`audit.purges.check_purges`);
+5. every decision shape (the policy input and result an event names by its
+   hashed `decision_shape`) still gives its id.
 
 Events after the latest checkpoint (`unsealed`) are protected by their chains
 only until the next seal; a report says how many there are.
@@ -32,12 +34,19 @@ from audit.checkpoint import Checkpoint
 from audit.checkpoint_verify import CheckpointFault, verify_seals
 from audit.models import AuditChain, AuditEventRow
 from audit.purges import PurgeFault, check_purges
+from audit.record import shape_id
 
 _PAGE = 5000
 _COLUMNS = tuple(AuditEventRow.model_fields)  # chain_id, seq, ...: seq is second
 _PAGE_OF_CHAIN = text(
     f"SELECT {', '.join(_COLUMNS)} FROM audit_events"  # noqa: S608 - fixed names
     f" WHERE chain_id = :chain AND seq > :after ORDER BY seq LIMIT {_PAGE}"
+)
+
+
+_SHAPES = text(
+    "SELECT shape_id, revision, input, result FROM decision_shapes"  # noqa: S608
+    f" WHERE shape_id > :after ORDER BY shape_id LIMIT {_PAGE}"
 )
 
 
@@ -59,6 +68,7 @@ class VerifyReport:
     checkpoint_fault: CheckpointFault | None = None
     signatures_checked: bool = False
     purge_fault: PurgeFault | None = None
+    altered_shape: str | None = None  # a decision shape that does not hold its id
 
     @property
     def unsealed(self) -> int:
@@ -89,6 +99,7 @@ class VerifyReport:
             else None,
             "signatures_checked": self.signatures_checked,
             "purge_fault": asdict(self.purge_fault) if self.purge_fault else None,
+            "altered_shape": self.altered_shape,
         }
 
 
@@ -114,10 +125,15 @@ async def verify_trail(
         purge_fault = None
         if fault is None and seals.fault is None:
             fault = await _rest(conn, chains, walks) or await _stray(conn, set(walks))
+        altered_shape = None
         if fault is None and seals.fault is None:
             purge_fault = await check_purges(conn, public_keys)
+            altered_shape = await _altered_shape(conn)
     return VerifyReport(
-        ok=fault is None and seals.fault is None and purge_fault is None,
+        ok=fault is None
+        and seals.fault is None
+        and purge_fault is None
+        and altered_shape is None,
         events=sum(w.count for w in walks.values()),
         chains=len(chains),
         first_bad=fault,
@@ -127,7 +143,22 @@ async def verify_trail(
         checkpoint_fault=seals.fault,
         signatures_checked=public_keys is not None,
         purge_fault=purge_fault,
+        altered_shape=altered_shape,
     )
+
+
+async def _altered_shape(conn: AsyncConnection) -> str | None:
+    """The first decision shape (an event's policy input and result, named by
+    the event's hashed `decision_shape`) whose content no longer gives its id."""
+    last = ""
+    while True:
+        page = (await conn.execute(_SHAPES, {"after": last})).all()
+        for found, revision, given, result in page:
+            if shape_id(revision, given, result) != found:
+                return str(found)
+        if len(page) < _PAGE:
+            return None
+        last = page[-1][0]
 
 
 @asynccontextmanager

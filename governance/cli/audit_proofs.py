@@ -212,6 +212,11 @@ def _describe(report: VerifyReport) -> str:
             f"audit trail NOT intact: {purge.problem} at purge record {purge.purge_id}"
             " (retention tombstones)"
         )
+    if report.altered_shape is not None:
+        return (
+            f"audit trail NOT intact: decision shape {report.altered_shape} was altered"
+            " (the policy input or result an event names)"
+        )
     line = f"audit trail intact: {report.events} events in {report.chains} chains; "
     latest = report.latest
     if latest is None:

@@ -245,6 +245,24 @@ def test_one_shape_is_stored_once_however_often_it_decides(client, keys, demo_di
 
 
 class TestDecisionsApi:
+    def test_an_entry_whose_result_was_rewritten_says_it_is_not_intact(
+        self, client, keys, calls, demo_dir
+    ):
+        """A denial turned into an allow in the store is served flagged."""
+        denied = calls["read-policy-denied"].body["decision_id"]
+        with closing(sqlite3.connect(demo_dir / "governance.db")) as conn:
+            conn.execute(
+                "UPDATE decision_shapes SET result = '{\"allow\":true}' WHERE shape_id"
+                " = (SELECT decision_shape FROM audit_events WHERE decision_id = ?)",
+                (denied,),
+            )
+            conn.commit()
+
+        found = all_decisions(client, keys["compliance-officer"])
+
+        assert {e["intact"] for e in found if e["decision_id"] == denied} == {False}
+        assert {e["intact"] for e in found if e["decision_id"] != denied} == {True}
+
     def test_pages_follow_each_other_without_gaps(self, client, keys, calls):
         """Pages of two, newest first, together hold every entry once."""
         officer = keys["compliance-officer"]

@@ -121,6 +121,28 @@ def test_the_event_names_its_shape_under_the_hash_chain(store_url):
     assert report.ok
 
 
+def test_verify_names_a_decision_shape_whose_result_was_rewritten(store_url):
+    """A stored denial's result turned into an allow no longer gives its id."""
+
+    async def body(store):
+        writer = await started(store)
+        await writer.append(decided(OTHER))
+        await writer.append(decided())
+        await writer.stop()
+        async with store.begin() as conn:
+            await conn.execute(
+                text("UPDATE decision_shapes SET result = :allow WHERE shape_id = :id"),
+                {"allow": '{"allow":true}', "id": OTHER.id},
+            )
+        return await verify_trail(store)
+
+    report = run(store_url, body)
+
+    assert report.ok is False
+    assert report.altered_shape == OTHER.id
+    assert report.as_json()["altered_shape"] == OTHER.id
+
+
 def test_when_the_commit_fails_then_the_shape_is_stored_with_the_next_event(tmp_path):
     """A shape whose first event was not committed is not remembered as stored."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'g.db'}"

@@ -14,7 +14,11 @@ from fastapi.responses import JSONResponse
 
 from audit.query import utc_instant
 from governance.api.deps import ServicesDep, require
-from governance.policy.decision_log import DecisionFilter, list_decisions
+from governance.policy.decision_log import (
+    DecisionFilter,
+    entry_intact,
+    list_decisions,
+)
 from governance.policy.reload import PolicyReloader
 from governance.trail import Trail, audited
 from governance.types import Principal, Role
@@ -88,7 +92,10 @@ async def decisions(
             "filters": {k: v is not None for k, v in vars(selected).items()},
             "returned": len(page),
         }
-        return {"decisions": page, "next_cursor": next_cursor}
+        # each entry says whether its input and result are still those its
+        # audit event names (a rewritten denial is flagged, not served as true)
+        marked = [entry | {"intact": entry_intact(entry)} for entry in page]
+        return {"decisions": marked, "next_cursor": next_cursor}
 
     result = await audited(services.audit, trail, step)
     return JSONResponse(result, headers={"X-Decision-Id": trail.decision_id})
