@@ -10,7 +10,8 @@ unknown_format  `format` names no known document
 bad_public_key  a given PEM is not an Ed25519 public key
 key_mismatch    a checkpoint is signed by a key not among the given ones
 bad_signature   a checkpoint's signature does not cover it (it was changed)
-event_altered   the event's columns do not give its hash (it was changed)
+event_altered   the event's columns do not give its hash (it was changed); an
+                event purged by retention must hold the emptied values
 bad_proof       the path does not lead to the signed root(s)
 ```
 """
@@ -20,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from audit.chain import row_hash
+from audit.chain import holds_its_hash
 from audit.checkpoint import (
     CHECKPOINT_FORMAT,
     Checkpoint,
@@ -30,6 +31,7 @@ from audit.checkpoint import (
 )
 from audit.merkle import leaf_hash, verify_consistency, verify_inclusion
 from audit.proof import CONSISTENCY_FORMAT, INCLUSION_FORMAT
+from audit.purges import tombstone_of
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _INCLUSION_FIELDS = frozenset({"format", "event", "leaf_index", "path", "checkpoint"})
@@ -76,10 +78,10 @@ def _inclusion(doc: dict[str, Any], ring: dict[str, str] | None) -> ProofCheck:
     if failed is not None:
         return failed
     try:
-        recomputed = row_hash(event)
-    except (KeyError, TypeError):
+        holds = holds_its_hash(event)
+    except KeyError:
         return ProofCheck(False, "malformed", "the event lacks hashed columns")
-    if recomputed != event["hash"]:
+    if not holds:
         return ProofCheck(
             False, "event_altered", "the event's columns do not give its hash"
         )
@@ -91,11 +93,17 @@ def _inclusion(doc: dict[str, Any], ring: dict[str, str] | None) -> ProofCheck:
         return ProofCheck(
             False, "bad_proof", "the path does not lead to the checkpoint's root"
         )
+    purged = tombstone_of(event)
     return ProofCheck(
         True,
         None,
         f"event {event.get('event_id')} ({event.get('kind')}, {event.get('ts')}) is "
-        f"leaf {doc['leaf_index']} of {_describe(doc['checkpoint'])}",
+        f"leaf {doc['leaf_index']} of {_describe(doc['checkpoint'])}"
+        + (
+            f"; its content was purged by retention ({purged}): its place and hash remain"
+            if purged
+            else ""
+        ),
     )
 
 

@@ -29,6 +29,7 @@ from audit.proof import (
     inclusion_proof,
 )
 from audit.proof_check import ProofCheck, check_proof
+from audit.purges import EMPTIED
 from governance.errors import InvalidRequest
 from governance.store import open_store
 
@@ -174,6 +175,20 @@ class TestInclusion:
         mangle(proof)
 
         assert checked(proof).reason == reason
+
+    def test_a_purged_event_proves_its_place_and_says_it_was_purged(self, proofs):
+        """A tombstone (retention emptied it, its hash kept) is no tamper alarm;
+        a tombstone holding any value it should not is."""
+        tomb = copy.deepcopy(proofs[7])
+        tomb["event"] |= EMPTIED | {"detail": '{"purged_by":"p-1"}'}
+        stuffed = copy.deepcopy(tomb)
+        stuffed["event"]["caller"] = "campaign-sms"
+
+        check = checked(tomb)
+
+        assert (check.ok, check.reason) == (True, None)
+        assert "purged by retention (p-1)" in check.summary
+        assert checked(stuffed).reason == "event_altered"
 
     def test_when_checked_with_another_key_then_key_mismatch(self, proofs):
         """A proof checked with the wrong public key says the key does not match."""
