@@ -72,6 +72,9 @@ class AuditSubjectRow(SQLModel, table=True):
     """One subject of a multi-subject event: (subject, when, which event)."""
 
     __tablename__ = "audit_subjects"
+    # By event: retention unindexes a purged event, verify compares each event's
+    # rows with the subjects its detail lists.
+    __table_args__ = (Index("ix_audit_subjects_event", "chain_id", "seq"),)
 
     subject_ref: str = Field(primary_key=True, max_length=64)
     ts: str = Field(primary_key=True, max_length=32)

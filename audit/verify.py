@@ -11,6 +11,8 @@ sealers may go on meanwhile) and stops at the first fault:
 2. the rest of each chain, in the order the chains started, streamed in
    pages, to its recorded head;
 3. no event of an unregistered chain, nor one numbered before its chain began;
+   the subject index lists exactly the subjects each event names
+   (`audit.subject_index`);
 4. every tombstone left by retention is vouched for by a purge record that
    holds (`audit.purges.check_purges`);
 5. every decision shape (the policy input and result an event names by its
@@ -35,6 +37,7 @@ from audit.checkpoint_verify import CheckpointFault, verify_seals
 from audit.models import AuditChain, AuditEventRow
 from audit.purges import PurgeFault, check_purges
 from audit.record import shape_id
+from audit.subject_index import index_fault
 
 _PAGE = 5000
 _COLUMNS = tuple(AuditEventRow.model_fields)  # chain_id, seq, ...: seq is second
@@ -124,7 +127,11 @@ async def verify_trail(
         fault = seals.chain_fault
         purge_fault = None
         if fault is None and seals.fault is None:
-            fault = await _rest(conn, chains, walks) or await _stray(conn, set(walks))
+            fault = (
+                await _rest(conn, chains, walks)
+                or await _stray(conn, set(walks))
+                or await index_fault(conn)
+            )
         altered_shape = None
         if fault is None and seals.fault is None:
             purge_fault = await check_purges(conn, public_keys)

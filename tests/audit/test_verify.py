@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from audit.record import AuditDraft
+from audit.record import SUBJECT_REFS, AuditDraft
 from audit.verify import VerifyReport, verify_trail
 from audit.writer import AuditWriter
 from governance.store import open_store
@@ -290,3 +290,76 @@ def test_when_both_chains_are_bad_then_the_earlier_started_chain_is_named(trail)
 
     assert report.first_bad is not None
     assert report.first_bad.chain_id == first
+
+
+async def _write_queries(db: Path) -> str:
+    """One chain: a read, a query releasing s_a and s_b, a read, a query of s_c."""
+    store = await open_store(url(db))
+    writer = AuditWriter(store)
+    try:
+        await writer.start()
+        for detail in (
+            {"n": 1},
+            {SUBJECT_REFS: ["s_a", "s_b"]},
+            {"n": 3},
+            {SUBJECT_REFS: ["s_c"]},
+        ):
+            await writer.append(
+                AuditDraft(
+                    kind="access.query" if SUBJECT_REFS in detail else "access.read",
+                    outcome="allowed",
+                    caller="campaign-sms",
+                    detail=detail,
+                )
+            )
+    finally:
+        await writer.stop()
+        await store.dispose()
+    return writer.chain_id
+
+
+INDEX_TAMPERING = [
+    pytest.param("DELETE FROM audit_subjects WHERE subject_ref = 's_b'", 2, id="hide"),
+    pytest.param(
+        "INSERT INTO audit_subjects SELECT 's_x', ts, chain_id, seq FROM audit_events"
+        " WHERE seq = 3",
+        3,
+        id="add-to-a-read",
+    ),
+    pytest.param(
+        "INSERT INTO audit_subjects SELECT 's_x', ts, chain_id, seq FROM audit_events"
+        " WHERE seq = 2",
+        2,
+        id="add-to-a-query",
+    ),
+    pytest.param(
+        "UPDATE audit_subjects SET ts = '2020-01-01T00:00:00.000000Z'"
+        " WHERE subject_ref = 's_c'",
+        4,
+        id="move-in-time",
+    ),
+    pytest.param(
+        "INSERT INTO audit_subjects SELECT 's_x', ts, chain_id, 9 FROM audit_events"
+        " WHERE seq = 4",
+        9,
+        id="point-past-the-chain",
+    ),
+]
+
+
+@pytest.mark.parametrize(("sql", "seq"), INDEX_TAMPERING)
+def test_the_subject_index_must_list_what_each_event_names(tmp_path, sql, seq):
+    """Who was released by which query is read from the index (the officer's
+    search by subject, the consent center): a row hidden, added or moved is
+    named, though the events themselves are intact."""
+    db = tmp_path / "g.db"
+    chain = asyncio.run(_write_queries(db))
+    intact = verify(db)
+    tamper(db, sql)
+
+    report = verify(db)
+
+    assert intact.ok
+    assert report.first_bad is not None
+    assert (report.first_bad.chain_id, report.first_bad.seq) == (chain, seq)
+    assert report.first_bad.problem == "index_mismatch"
