@@ -171,6 +171,38 @@ async def consistency_proof(
     }
 
 
+async def kept_checkpoint_fault(engine: AsyncEngine, kept: Checkpoint) -> str | None:
+    """Why the store does not extend `kept`, a checkpoint an auditor saved (its
+    signature checked by the caller), or None if it does: the store's latest
+    checkpoint must be at least as large, and the stored tree must link the two.
+
+    This is what the store alone cannot show: removing the newest checkpoints
+    with their leaves (or rolling the whole database back) leaves a smaller
+    tree that verifies on its own.
+    """
+    async with _reading(engine) as conn:
+        _, latest = _signed(await latest_checkpoint(conn))
+        if latest is None or latest.tree_size < kept.tree_size:
+            return (
+                f"the store's tree is smaller than kept checkpoint {kept.number}"
+                f" ({latest.tree_size if latest else 0} < {kept.tree_size} events):"
+                " it was rolled back or its newest checkpoints were removed"
+            )
+        path = await _hashes(conn, consistency_ranges(kept.tree_size, latest.tree_size))
+    if not verify_consistency(
+        kept.tree_size,
+        latest.tree_size,
+        bytes.fromhex(kept.root_hash),
+        bytes.fromhex(latest.root_hash),
+        path,
+    ):
+        return (
+            f"the store's tree does not contain kept checkpoint {kept.number}: events"
+            " it sealed were changed or re-sealed"
+        )
+    return None
+
+
 @asynccontextmanager
 async def _reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A connection; on PostgreSQL without a transaction, saving the BEGIN and

@@ -1,7 +1,8 @@
 """`govproxy audit ...`: verify the trail, seal it, prove events and check proofs offline.
 
 ```
-govproxy audit verify [--public-key PEMFILE]     exit 0 intact, 1 naming the first fault
+govproxy audit verify [--public-key PEMFILE] [--kept FILE]
+                                                 exit 0 intact, 1 naming the first fault
 govproxy audit checkpoint                        seal committed events into signed checkpoints
 govproxy audit prove --event-id ID > proof.json  inclusion proof of one event
 govproxy audit prove --from SIZE1 [--to SIZE2]   consistency proof between two checkpoints
@@ -13,6 +14,12 @@ Without `--public-key`, the public keys are those of the configured key file
 (`--config` or GOV_CONFIG_FILE), which must already exist. `verify-proof` with
 `--public-key` needs no settings and no store at all. A PEM file may hold
 several keys (after a key rotation, `public-key` prints every version).
+
+`--kept FILE` holds signed checkpoint documents saved outside the store: the
+answer of `GET /v1/audit/checkpoints` as it came, a JSON array of documents, or
+one per line (the `checkpoint` of a proof is one). The store must still extend
+each, which is what shows a store rolled back, or whose newest checkpoints were
+removed together with their leaves, since such a store verifies on its own.
 """
 
 import argparse
@@ -24,9 +31,15 @@ from typing import Any
 import orjson
 
 from adapters.keys.local import LocalKeyProvider
-from audit.checkpoint import public_keys_of
+from audit.checkpoint import (
+    Checkpoint,
+    check_checkpoint,
+    key_ring,
+    parse_checkpoint,
+    public_keys_of,
+)
 from audit.checkpoint_task import Sealer
-from audit.proof import consistency_proof, inclusion_proof
+from audit.proof import consistency_proof, inclusion_proof, kept_checkpoint_fault
 from audit.proof_check import check_proof
 from audit.seal import SealRefused, SealResult
 from audit.verify import VerifyReport, verify_trail
@@ -42,6 +55,12 @@ def add_parsers(asub: Any) -> None:
     """Register `verify`, `checkpoint`, `prove`, `verify-proof`, `public-key` under `audit`."""
     verify = asub.add_parser("verify", help="verify every chain and checkpoint")
     _public_key_option(verify)
+    verify.add_argument(
+        "--kept",
+        type=Path,
+        metavar="FILE",
+        help="signed checkpoints saved outside the store, which it must extend",
+    )
     verify.set_defaults(run=audit_verify)
     asub.add_parser(
         "checkpoint", help="seal committed events into a signed checkpoint now"
@@ -72,13 +91,68 @@ def add_parsers(asub: Any) -> None:
 
 
 def audit_verify(args: argparse.Namespace) -> int:
-    """Verify the trail; exit 1 and name the first fault if it was tampered with."""
+    """Verify the trail; exit 1 and name the first fault if it was tampered with.
+
+    With `--kept FILE` (checkpoint documents an auditor saved, one per line or
+    one JSON array), the store must also still extend each of them.
+    """
     keys = _public_keys(args)
-    report = with_store(
-        settings_of(args), lambda store: verify_trail(store, public_keys=keys)
+    kept = _kept(args.kept, keys) if args.kept else []
+
+    async def work(store: Any) -> tuple[VerifyReport, str | None]:
+        report = await verify_trail(store, public_keys=keys)
+        for checkpoint in kept if report.ok else []:
+            fault = await kept_checkpoint_fault(store, checkpoint)
+            if fault:
+                return report, fault
+        return report, None
+
+    report, fault = with_store(settings_of(args), work)
+    if fault:
+        print(f"audit trail NOT intact: {fault}")
+        return 1
+    print(
+        _describe(report) + (f"; extends {len(kept)} kept checkpoints" if kept else "")
     )
-    print(_describe(report))
     return 0 if report.ok else 1
+
+
+def _kept(path: Path, keys: list[str]) -> list[Checkpoint]:
+    """The checkpoints in `path`, each signed by one of `keys`.
+
+    Raises:
+        ConfigurationError: the file is unreadable, holds no checkpoint, or one
+            that is not signed by the given keys.
+    """
+    try:
+        raw = path.read_bytes()
+        lines = [orjson.loads(line) for line in raw.splitlines() if line.strip()]
+    except OSError as exc:
+        raise ConfigurationError(
+            f"{path}: cannot read kept checkpoints ({exc})"
+        ) from None
+    except orjson.JSONDecodeError:
+        lines = [_json(raw, path)]  # one document over several lines
+    docs = lines[0] if len(lines) == 1 and isinstance(lines[0], list) else lines
+    if len(docs) == 1 and isinstance(docs[0], dict) and "checkpoints" in docs[0]:
+        docs = docs[0]["checkpoints"]  # the API's answer
+    ring = key_ring(keys)
+    found = []
+    for doc in docs if isinstance(docs, list) else []:
+        reason = check_checkpoint(doc, ring)
+        if reason is not None:
+            raise ConfigurationError(f"{path}: a kept checkpoint fails: {reason}")
+        found.append(parse_checkpoint(doc))
+    if not found:
+        raise ConfigurationError(f"{path}: no checkpoint document in it")
+    return [c for c in found if c is not None]
+
+
+def _json(raw: bytes, path: Path) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ConfigurationError(f"{path}: not JSON") from None
 
 
 def audit_checkpoint(args: argparse.Namespace) -> int:

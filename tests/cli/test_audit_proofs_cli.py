@@ -4,10 +4,12 @@ import json
 import sqlite3
 from contextlib import closing
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sealed_trails import STRANGER
 
+from audit.checkpoint_store import checkpoint_doc
 from governance.cli.main import main
 
 
@@ -30,6 +32,18 @@ def sql(demo_dir: Path, statement: str, *params: object) -> list[tuple]:
         rows = conn.execute(statement, params).fetchall()
         conn.commit()
     return rows
+
+
+def stored_checkpoints(demo_dir: Path) -> list[SimpleNamespace]:
+    """The store's checkpoint rows, oldest first."""
+    rows = sql(
+        demo_dir,
+        "SELECT number, body, key_id, signature FROM audit_checkpoints ORDER BY number",
+    )
+    return [
+        SimpleNamespace(number=n, body=b, key_id=k, signature=sig)
+        for n, b, k, sig in rows
+    ]
 
 
 @pytest.fixture
@@ -137,6 +151,64 @@ class TestCheckpointAndVerify:
 
         assert code == 1
         assert "NOT intact: checkpoint_missing at checkpoint 1" in out
+
+    def test_a_store_whose_newest_checkpoint_was_removed_fails_against_a_kept_one(
+        self, capsys, config, sealed, public_key, tmp_path
+    ):
+        """Checkpoint 2 removed with its leaves and nodes: the store verifies on its
+        own, but not against checkpoint 2 as an auditor kept it."""
+        kept = tmp_path / "kept.json"
+        kept.write_text(
+            json.dumps(
+                {"checkpoints": [checkpoint_doc(r) for r in stored_checkpoints(sealed)]}
+            )
+        )
+        extends = govproxy(
+            capsys, "audit", "verify", "--kept", str(kept), config=config
+        )
+        ((first_size,),) = sql(
+            sealed, "SELECT tree_size FROM audit_checkpoints WHERE number = 1"
+        )
+        sql(sealed, "DELETE FROM audit_checkpoints WHERE number = 2")
+        sql(sealed, "DELETE FROM audit_leaves WHERE leaf_index >= ?", first_size)
+        sql(
+            sealed,
+            "DELETE FROM audit_nodes WHERE ((idx + 1) << level) > ?",
+            first_size,
+        )
+
+        alone = govproxy(capsys, "audit", "verify", config=config)
+        against = govproxy(
+            capsys,
+            "audit",
+            "verify",
+            "--public-key",
+            str(public_key),
+            "--kept",
+            str(kept),
+            config=config,
+        )
+
+        assert extends[0] == 0
+        assert "extends 2 kept checkpoints" in extends[1]
+        assert alone[0] == 0
+        assert against[0] == 1
+        assert "smaller than kept checkpoint 2" in against[1]
+
+    def test_a_kept_checkpoint_signed_by_another_key_is_refused(
+        self, capsys, config, sealed, tmp_path
+    ):
+        doc = checkpoint_doc(stored_checkpoints(sealed)[0])
+        doc["checkpoint"]["root_hash"] = "0" * 64
+        kept = tmp_path / "kept.jsonl"
+        kept.write_text(json.dumps(doc) + "\n")
+
+        code, _, err = govproxy(
+            capsys, "audit", "verify", "--kept", str(kept), config=config
+        )
+
+        assert code == 2
+        assert "a kept checkpoint fails: bad_signature" in err
 
     def test_a_file_that_is_no_public_key_is_refused(self, capsys, config, tmp_path):
         """A `--public-key` file without an Ed25519 PEM stops with exit 2 and a reason."""
