@@ -153,13 +153,7 @@ async def consistency_proof(
         if old.tree_size > new.tree_size:
             raise InvalidRequest("the first tree size exceeds the latest checkpoint's")
         path = await _hashes(conn, consistency_ranges(old.tree_size, new.tree_size))
-    if not verify_consistency(
-        old.tree_size,
-        new.tree_size,
-        bytes.fromhex(old.root_hash),
-        bytes.fromhex(new.root_hash),
-        path,
-    ):
+    if not _linked(old, new, path):
         raise TreeInconsistent(
             f"the tree does not link checkpoints {old.number} and {new.number}"
         )
@@ -189,18 +183,23 @@ async def kept_checkpoint_fault(engine: AsyncEngine, kept: Checkpoint) -> str | 
                 " it was rolled back or its newest checkpoints were removed"
             )
         path = await _hashes(conn, consistency_ranges(kept.tree_size, latest.tree_size))
-    if not verify_consistency(
-        kept.tree_size,
-        latest.tree_size,
-        bytes.fromhex(kept.root_hash),
-        bytes.fromhex(latest.root_hash),
-        path,
-    ):
+    if not _linked(kept, latest, path):
         return (
             f"the store's tree does not contain kept checkpoint {kept.number}: events"
             " it sealed were changed or re-sealed"
         )
     return None
+
+
+def _linked(old: Checkpoint, new: Checkpoint, path: list[bytes]) -> bool:
+    """Whether `path` proves `new`'s tree extends `old`'s."""
+    return verify_consistency(
+        old.tree_size,
+        new.tree_size,
+        bytes.fromhex(old.root_hash),
+        bytes.fromhex(new.root_hash),
+        path,
+    )
 
 
 @asynccontextmanager

@@ -49,6 +49,13 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def verify(
+    capsys: pytest.CaptureFixture[str], receipt: str, pem: str
+) -> tuple[int, str, str]:
+    """`consent verify-receipt RECEIPT --public-key PEM`."""
+    return run(capsys, "consent", "verify-receipt", receipt, "--public-key", pem)
+
+
 def write_json(path: Path, doc: Any) -> Path:
     """Write `doc` as JSON to `path` and return the path."""
     path.write_text(json.dumps(doc), encoding="utf-8")
@@ -74,12 +81,9 @@ class TestVerifyWithPublicKeyFile:
         self, capsys: pytest.CaptureFixture[str], receipt_file: Path, pem_file: Path
     ) -> None:
         """A genuine receipt is reported valid with its id, purpose and key id."""
-        code, out, err = run(
+        code, out, err = verify(
             capsys,
-            "consent",
-            "verify-receipt",
             str(receipt_file),
-            "--public-key",
             str(pem_file),
         )
 
@@ -93,12 +97,9 @@ class TestVerifyWithPublicKeyFile:
         doc["receipt"]["purpose"] = "precision_ads"
         path = write_json(tmp_path / "tampered.json", doc)
 
-        code, out, _ = run(
+        code, out, _ = verify(
             capsys,
-            "consent",
-            "verify-receipt",
             str(path),
-            "--public-key",
             str(pem_file),
         )
 
@@ -111,12 +112,9 @@ class TestVerifyWithPublicKeyFile:
         other = tmp_path / "other.pem"
         other.write_text(ReceiptSigner(b"\x07" * 32, "v1").public_pem())
 
-        code, out, _ = run(
+        code, out, _ = verify(
             capsys,
-            "consent",
-            "verify-receipt",
             str(receipt_file),
-            "--public-key",
             str(other),
         )
 
@@ -138,12 +136,9 @@ class TestVerifyWithPublicKeyFile:
         path = tmp_path / "receipt.json"
         path.write_bytes(content)
 
-        code, out, err = run(
+        code, out, err = verify(
             capsys,
-            "consent",
-            "verify-receipt",
             str(path),
-            "--public-key",
             str(pem_file),
         )
 
@@ -153,12 +148,9 @@ class TestVerifyWithPublicKeyFile:
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path, pem_file: Path
     ) -> None:
         """A typo in the path is not a forged receipt."""
-        code, out, err = run(
+        code, out, err = verify(
             capsys,
-            "consent",
-            "verify-receipt",
             str(tmp_path / "nope.json"),
-            "--public-key",
             str(pem_file),
         )
 
@@ -177,12 +169,9 @@ class TestVerifyWithPublicKeyFile:
         path = tmp_path / "forged.json"
         path.write_text(forged, encoding="utf-8")
 
-        code, out, _ = run(
+        code, out, _ = verify(
             capsys,
-            "consent",
-            "verify-receipt",
             str(path),
-            "--public-key",
             str(pem_file),
         )
 
@@ -195,12 +184,9 @@ class TestVerifyWithPublicKeyFile:
         path = tmp_path / "bom.json"
         path.write_bytes(b"\xef\xbb\xbf" + json.dumps(SIGNER.sign(RECEIPT)).encode())
 
-        code, out, _ = run(
+        code, out, _ = verify(
             capsys,
-            "consent",
-            "verify-receipt",
             str(path),
-            "--public-key",
             str(pem_file),
         )
 
@@ -216,9 +202,7 @@ class TestVerifyWithPublicKeyFile:
         raw = json.dumps(SIGNER.sign(RECEIPT)).encode()
         monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(raw)))
 
-        code, out, _ = run(
-            capsys, "consent", "verify-receipt", "-", "--public-key", str(pem_file)
-        )
+        code, out, _ = verify(capsys, "-", str(pem_file))
 
         assert (code, out) == (0, VALID)
 
@@ -228,12 +212,9 @@ class TestVerifyWithPublicKeyFile:
         """An unreadable public key file is a usage error naming the file."""
         missing = tmp_path / "nowhere.pem"
 
-        code, out, err = run(
+        code, out, err = verify(
             capsys,
-            "consent",
-            "verify-receipt",
             str(receipt_file),
-            "--public-key",
             str(missing),
         )
 
@@ -297,12 +278,9 @@ class TestWithDemoDeployment:
         pem_file.write_text(pem, encoding="utf-8")
         path = write_json(tmp_path / "receipt.json", demo_signer.sign(RECEIPT))
 
-        verified, out, _ = run(
+        verified, out, _ = verify(
             capsys,
-            "consent",
-            "verify-receipt",
             str(path),
-            "--public-key",
             str(pem_file),
         )
 
@@ -335,12 +313,9 @@ class TestWithDemoDeployment:
         with_file = run(
             capsys, "--config", str(config), "consent", "verify-receipt", str(before)
         )
-        with_ring = run(
+        with_ring = verify(
             capsys,
-            "consent",
-            "verify-receipt",
             str(before),
-            "--public-key",
             str(tmp_path / "ring.pem"),
         )
 
