@@ -17,7 +17,7 @@ _NONCE = 12
 
 
 class CursorSealer:
-    """Seals and opens cursors bound to one dataset and purpose."""
+    """Seals and opens cursors bound to one query (its `scope`)."""
 
     def __init__(self, key: bytes) -> None:
         self._aead = AESGCM(key)

@@ -8,6 +8,7 @@ including consent naming the recipient, and minority); those who may not be
 included are left out and counted by reason, never named.
 """
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -107,7 +108,7 @@ async def run_query(
         bulk=Bulk(limit, dataset.bulk_threshold, spec.approval_ref is not None),
     )
     access.note(trail, spec.approval_ref)
-    scope = f"{dataset.name}\x1f{purpose.name}"
+    scope = _cursor_scope(access, spec)
     page = _Page(
         services.cursors.open(spec.cursor, scope=scope) if spec.cursor else None
     )
@@ -129,6 +130,27 @@ async def run_query(
         "decision_id": trail.decision_id,
         "excluded": dict(page.excluded),
     }
+
+
+def _cursor_scope(access: Access, spec: QuerySpec) -> str:
+    """What a cursor is bound to: the whole query, as the caller who ran it.
+
+    A page position learnt under one filter must not be replayed under another:
+    a cursor of a `孕期` query resumed in an unfiltered one would, with the
+    exclusion counts, tell which subjects carry the tag (SC-01).
+    """
+    return json.dumps(
+        [
+            access.principal.name,
+            access.dataset.name,
+            access.purpose.name,
+            sorted(set(spec.tags_any)),
+            sorted(set(spec.tags_all)),
+            access.sharing.name,
+            sorted(access.fields),
+        ],
+        ensure_ascii=False,
+    )
 
 
 def _tags(

@@ -8,6 +8,7 @@ import pytest
 from factories import auth, subjects
 
 QUERY = "/v1/datasets/customers/query"
+MATERNAL = "maternal_care_recommendation"
 
 
 def consent_states(demo_dir, purpose):
@@ -178,6 +179,55 @@ def test_when_cursor_used_for_other_purpose_then_refused(client, keys):
         caller="brand-app",
         purpose="personalised_recommendation",
     )
+
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"where": {}},
+        {"where": {"tags_all": ["孕期", "母婴"]}},
+        {"where": {"tags_any": ["孕期"]}},
+        {"fields": None},
+    ],
+    ids=["filter-dropped", "filter-widened", "any-for-all", "fields"],
+)
+def test_when_cursor_replayed_in_another_query_then_refused(client, keys, changed):
+    """A cursor resumes only the query that issued it, filters and fields included.
+
+    A 孕期 page position replayed without the filter would, with the exclusion
+    counts, tell which subjects carry the tag (SC-01).
+    """
+    body = {"fields": ["nickname"], "where": {"tags_all": ["孕期"]}, "limit": 1}
+    first = run(client, keys, body, caller="brand-app", purpose=MATERNAL).json()
+    assert first["next_cursor"] is not None
+    same = run(
+        client,
+        keys,
+        body | {"cursor": first["next_cursor"]},
+        caller="brand-app",
+        purpose=MATERNAL,
+    )
+
+    replayed = run(
+        client,
+        keys,
+        body | changed | {"cursor": first["next_cursor"]},
+        caller="brand-app",
+        purpose=MATERNAL,
+    )
+
+    assert same.status_code == 200
+    assert replayed.status_code == 422
+    assert replayed.json()["code"] == "invalid_request"
+
+
+def test_when_cursor_used_by_another_caller_then_refused(client, keys):
+    """Two callers acting for the same purpose do not share page positions."""
+    cursor = run(client, keys, {"limit": 2}).json()["next_cursor"]
+
+    response = run(client, keys, {"limit": 2, "cursor": cursor}, caller="brand-app")
 
     assert response.status_code == 422
 
