@@ -4,7 +4,7 @@ An 18-digit number counts when its GB 11643 check character, birth date and
 division code are valid (score 1.0); with 身份证/证件 just before it, a wrong
 check character is forgiven (a mistyped ID is still personal data, 0.7). A
 15-digit number counts when its division code and birth date (19yy) are valid
-(0.8). Digits may be grouped 6-8-4 (6-6-3) by spaces or dashes.
+(0.8). Digits may be grouped 6-8-4, 6-4-4-4 (6-6-3) by spaces or dashes.
 """
 
 import re
@@ -29,7 +29,7 @@ _MMDD = r"(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
 _REGION = f"{bounded('[1-9]')}[0-9]{{5}}"
 # Both lengths in one pattern, so that each text is searched once.
 _ID = re.compile(
-    rf"{_REGION}{_S}(?:(?P<id18>(?:18|19|20)[0-9]{{2}}{_MMDD}{_S}[0-9]{{3}}[0-9Xx]{AFTER})"
+    rf"{_REGION}{_S}(?:(?P<id18>(?:18|19|20)[0-9]{{2}}{_S}{_MMDD}{_S}[0-9]{{3}}[0-9Xx]{AFTER})"
     rf"|[0-9]{{2}}{_MMDD}{_S}[0-9]{{3}}{AFTER})"
 )
 _ID_CONTEXT = re.compile(r"身份证|证件|(?<![A-Za-z])(?:id|sfz)", re.IGNORECASE)
