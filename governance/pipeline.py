@@ -110,6 +110,17 @@ class Access:
     sharing: Sharing = NO_SHARING
     bulk: Bulk = ONE_RECORD
 
+    @property
+    def personalised(self) -> bool:
+        """Whether the subject's personalisation opt-out applies (A-01).
+
+        Always for a personalised purpose; for a marketing purpose when it picks
+        subjects by their tags (consumption, interests, lifecycle): choosing whom
+        to push to from a profile is the automated decision PIPL 24 lets the
+        subject refuse, whatever the purpose is called.
+        """
+        return self.purpose.personalised or (self.purpose.marketing and bool(self.tags))
+
     def policy_input(
         self, consent: ConsentRecord, minor: bool | None
     ) -> dict[str, Any]:

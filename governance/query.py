@@ -211,7 +211,7 @@ async def _fill(
             limit=size,
         )
         keys = [str(r[dataset.subject_key]) for r in rows]
-        facts = await _subject_facts(services, access.purpose, keys, now)
+        facts = await _subject_facts(services, access, keys, now)
         for key, row in zip(keys, rows, strict=True):
             if len(page.records) == limit:
                 return
@@ -240,14 +240,15 @@ def _chunk(missing: int, seen: int, admitted: int) -> int:
 
 
 async def _subject_facts(
-    services: Services, purpose: Purpose, keys: list[str], now: datetime
+    services: Services, access: Access, keys: list[str], now: datetime
 ) -> dict[str, ConsentRecord | None]:
     """Each subject's consent record, or None when it opted out of personalisation."""
+    purpose = access.purpose
     records, opted = await services.consents.lookup(
         keys,
         purpose.name if purpose.requires_consent else None,
         now=now,
-        opt_out=purpose.personalised,
+        opt_out=access.personalised,
     )
     if not purpose.requires_consent:
         records = dict.fromkeys(keys, NOT_REQUIRED)

@@ -64,7 +64,8 @@ BUILTIN: Mapping[str, tuple[str, str]] = {
     ),
     "personalisation_opted_out": (
         "Personalisation turned off",
-        "The subject turned personalisation off and the purpose is personalised.",
+        "The subject turned personalisation off, and the purpose is personalised"
+        " or picks subjects for marketing by their tags.",
     ),
     "field_not_permitted": (
         "Field not permitted",

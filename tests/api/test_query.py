@@ -23,15 +23,28 @@ def consent_states(demo_dir, purpose):
     return {subject: rest for subject, *rest in rows}
 
 
+def opted_out(demo_dir):
+    """Subjects whose personalisation switch is off now."""
+    with closing(sqlite3.connect(demo_dir / "governance.db")) as conn:
+        rows = conn.execute(
+            "SELECT subject_id, action FROM consent_events"
+            " WHERE purpose = 'personalisation' ORDER BY id"
+        ).fetchall()
+    return {s for s, action in dict(rows).items() if action == "opted_out"}
+
+
 def audience(demo_dir, tags):
-    """Those tagged who hold a current marketing consent: adults, or children by guardian."""
+    """Those tagged who hold a current marketing consent: adults, or children by
+    guardian; a tag-targeted push leaves out who turned personalisation off (A-01)."""
     states = consent_states(demo_dir, "marketing_push")
+    off = opted_out(demo_dir)
     adults = set(subjects(demo_dir, minor=False))
     tagged = {s for t in tags for s in subjects(demo_dir, tag=t)}
     return sorted(
         s
         for s in tagged
         if s in states
+        and s not in off
         and states[s][:2] == ["granted", "2026.01"]
         and (s in adults or states[s][2] == "guardian")
     )
@@ -230,6 +243,36 @@ def test_when_cursor_used_by_another_caller_then_refused(client, keys):
     response = run(client, keys, {"limit": 2, "cursor": cursor}, caller="brand-app")
 
     assert response.status_code == 422
+
+
+def test_when_subject_opted_out_then_tag_targeted_marketing_leaves_them_out(
+    client, keys, demo_dir
+):
+    """Picking a push audience by tags is personalised (A-01), whatever the purpose.
+
+    The subject who turned personalisation off is left out of the 高消费 push and
+    counted; an untargeted push, which the opt-out does not refuse, still reaches them.
+    """
+    targeted = {"fields": ["nickname"], "where": {"tags_any": ["高消费"]}, "limit": 500}
+    before = run(client, keys, targeted).json()
+    subject = before["records"][0]["subject_id"]
+    switched = client.post(
+        f"/v1/subjects/{subject}/personalisation",
+        json={"enabled": False, "channel": "app"},
+        headers=auth(keys["brand-app"]),
+    )
+    assert switched.json()["changed"] is True
+
+    pushed = run(client, keys, targeted).json()
+    untargeted = run(client, keys, {"fields": ["nickname"], "limit": 500}).json()
+
+    assert [r["subject_id"] for r in pushed["records"]] == [
+        r["subject_id"] for r in before["records"][1:]
+    ]
+    assert pushed["excluded"].get("personalisation_opted_out", 0) == (
+        before["excluded"].get("personalisation_opted_out", 0) + 1
+    )
+    assert subject in [r["subject_id"] for r in untargeted["records"]]
 
 
 def test_when_analytics_queries_then_subject_ids_are_pseudonymous(
