@@ -23,12 +23,17 @@ def china_date(moment: datetime) -> date:
 
 
 def minor_of(row: Mapping[str, Any], dataset: Dataset, today: date) -> bool | None:
-    """Minority from the row's birth date, else from its resident ID's birth date (M-02)."""
-    if dataset.birth_date_field and row.get(dataset.birth_date_field) is not None:
-        return is_minor(row[dataset.birth_date_field], today)
-    if dataset.id_card_field and row.get(dataset.id_card_field):
-        return is_minor(_id_birth_date(str(row[dataset.id_card_field])), today)
-    return None
+    """Minority from the row's birth date, else from its resident ID's birth date (M-02).
+
+    An empty or unreadable birth date falls through to the ID; None when neither
+    tells, which the policy refuses wherever age matters.
+    """
+    minor = None
+    if dataset.birth_date_field:
+        minor = is_minor(row.get(dataset.birth_date_field), today)
+    if minor is None and dataset.id_card_field and row.get(dataset.id_card_field):
+        minor = is_minor(_id_birth_date(str(row[dataset.id_card_field])), today)
+    return minor
 
 
 def _id_birth_date(number: str) -> date | None:

@@ -1,11 +1,14 @@
 """Governed single-record reads: consented, decided, masked, audited."""
 
 import re
+import sqlite3
+from contextlib import closing
 
 import pytest
 from factories import auth, customer, subjects
 
 RECORD = "/v1/datasets/customers/records/{}"
+QUERY = "/v1/datasets/customers/query"
 CONSENT = {
     "notice_version": "2026.01",
     "method": "click",
@@ -14,11 +17,11 @@ CONSENT = {
 }
 
 
-def grant(client, keys, subject_id, purpose="marketing_push"):
-    """Record the subject's consent for `purpose` through the API."""
+def grant(client, keys, subject_id, purpose="marketing_push", frequency="4/month"):
+    """Record the subject's own consent for `purpose` through the API."""
     response = client.post(
         f"/v1/subjects/{subject_id}/consents",
-        json={"purpose": purpose, **CONSENT},
+        json={"purpose": purpose, **CONSENT, "declared_frequency": frequency},
         headers=auth(keys["brand-app"]),
     )
     assert response.status_code == 201, response.text
@@ -294,3 +297,80 @@ def test_every_read_is_audited_with_its_decision(client, keys, demo_dir):
     assert ok["policy_revision"].startswith("sha256:")
     assert (no["outcome"], no["reason"]) == ("denied", "policy_denied")
     assert sid not in str(events)
+
+
+def set_birth(demo_dir, subject_id, *, birth_date, id_number=None):
+    """Overwrite a stored customer's birth date (and ID number) in the source."""
+    with closing(sqlite3.connect(demo_dir / "customers.db")) as conn, conn:
+        conn.execute(
+            "UPDATE customers SET birth_date = ?,"
+            " id_number = coalesce(?, id_number) WHERE customer_id = ?",
+            (birth_date, id_number, subject_id),
+        )
+
+
+class TestUnknownBirthDate:
+    """Age from the birth date, else from the ID number; unknown age never reads as adult."""
+
+    @pytest.mark.parametrize("birth_date", ["", "not a date"])
+    def test_when_child_has_no_usable_birth_date_then_the_id_number_tells(
+        self, client, keys, demo_dir, birth_date
+    ):
+        """A child with an empty birth date is still a child: the ID says so (M-02)."""
+        child = subjects(demo_dir, minor=True)[0]
+        grant(client, keys, child, "analytics", frequency=None)
+        set_birth(demo_dir, child, birth_date=birth_date)
+
+        response = client.get(
+            RECORD.format(child), headers=auth(keys["brand-app"], "analytics")
+        )
+
+        assert response.status_code == 403
+        assert response.json()["reasons"] == ["guardian_consent_required"]
+
+    def test_when_neither_birth_date_nor_id_tells_then_own_consent_is_not_enough(
+        self, client, keys, demo_dir
+    ):
+        """Analytics admits children by a guardian's consent, so a subject of unknown
+        age who consented themselves is refused, not taken for an adult (M-01)."""
+        child = subjects(demo_dir, minor=True)[0]
+        grant(client, keys, child, "analytics", frequency=None)
+        set_birth(demo_dir, child, birth_date="", id_number="unreadable")
+
+        response = client.get(
+            RECORD.format(child), headers=auth(keys["brand-app"], "analytics")
+        )
+
+        assert response.status_code == 403
+        assert response.json()["reasons"] == ["subject_age_unknown"]
+
+    def test_when_adult_has_no_birth_date_then_the_id_number_admits_them(
+        self, client, keys, demo_dir
+    ):
+        """An adult whose birth date is blank is no longer refused for marketing."""
+        sid = adult(demo_dir)
+        grant(client, keys, sid)
+        set_birth(demo_dir, sid, birth_date="")
+
+        response = client.get(
+            RECORD.format(sid), headers=auth(keys["campaign-sms"], "marketing_push")
+        )
+
+        assert response.status_code == 200
+
+    def test_when_query_meets_a_child_without_birth_date_then_it_is_left_out(
+        self, client, keys, demo_dir
+    ):
+        """The analytics audience counts such a child as a minor, not an adult."""
+        child = subjects(demo_dir, minor=True)[0]
+        grant(client, keys, child, "analytics", frequency=None)
+        headers = auth(keys["brand-app"], "analytics")
+        query = {"fields": ["customer_id"], "limit": 500}
+        before = client.post(QUERY, json=query, headers=headers).json()
+        set_birth(demo_dir, child, birth_date="")
+
+        after = client.post(QUERY, json=query, headers=headers).json()
+
+        assert after["records"] == before["records"]
+        assert after["excluded"] == before["excluded"]
+        assert before["excluded"]["guardian_consent_required"] >= 1

@@ -369,10 +369,21 @@ _deny contains "guardian_consent_required" if {
 
 # METADATA
 # title: Subject age unknown
-# description: The purpose excludes minors and the subject's minority is unknown.
+# description: >-
+#   The subject's minority is unknown, and the purpose excludes minors or rests on
+#   a consent the subject gave themselves, which is valid only from 14 (PIPL 31, M-01).
 # custom:
 #   code: subject_age_unknown
 _deny contains "subject_age_unknown" if {
-	_excludes_minors
+	_age_needed
 	not _age_known
+}
+
+# Whether a subject's age matters: the purpose excludes minors, or its consent is the
+# subject's own, which a child cannot give. A guardian's consent holds at any age.
+_age_needed if _excludes_minors
+
+_age_needed if {
+	_consent_required
+	not _guardian_consent
 }

@@ -626,10 +626,18 @@ test_adult_subject_allowed if {
 	_decide({"subject": {"minor": false}}).allow
 }
 
-test_minority_ignored_when_purpose_does_not_exclude_minors if {
-	_decide(object.union(_minors_allowed, {"subject": {"minor": null}})).allow
+test_minority_ignored_when_purpose_does_not_exclude_minors_nor_rest_on_own_consent if {
+	guardian := object.union(_minors_allowed, _guardian_grant)
+	_decide(object.union(guardian, {"subject": {"minor": null}})).allow
 	contract := object.union(_contract, _minors_allowed)
 	_decide(object.union(contract, {"subject": {"minor": true}})).allow
+	_decide(object.union(contract, {"subject": {"minor": null}})).allow
+}
+
+# A child with an empty birth date is not an adult: their own consent may be no consent.
+test_subject_age_unknown_when_purpose_rests_on_own_consent if {
+	_reasons(object.union(_minors_allowed, {"subject": {"minor": null}})) == ["subject_age_unknown"]
+	_decide(object.union(_minors_allowed, {"subject": {"minor": false}})).allow
 }
 
 test_marketing_purpose_excludes_minors_whatever_excludes_minors_says if {
