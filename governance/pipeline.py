@@ -256,15 +256,17 @@ async def read_record(
     )
     access.note(trail, approval_ref)
     trail.subject_ref = services.subject_ref(subject_id)
+    now = services.now()
+    # Consent first: a caller the subject has not agreed to learns nothing, not
+    # even whether the dataset holds them (only members can consent).
+    consent = await check_consent(
+        services.catalog, services.consents, purpose, subject_id, now=now
+    )
     facts = await services.source.fetch_record(
         dataset, subject_id, facts_columns(dataset)
     )
     if facts is None:
         raise UnknownSubject("the dataset holds no record for this subject")
-    now = services.now()
-    consent = await check_consent(
-        services.catalog, services.consents, purpose, subject_id, now=now
-    )
     minor = await minority(services, dataset, facts, china_date(now))
     decision = await decide(services, trail, access, consent, minor)
     columns = released_columns(decision, requested)

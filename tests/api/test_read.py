@@ -270,6 +270,30 @@ def test_when_target_unknown_then_problem_with_code(client, keys, path, code, st
     assert response.headers["X-Decision-Id"] == response.json()["decision_id"]
 
 
+def test_when_subject_has_not_consented_then_membership_is_not_told(
+    client, keys, demo_dir
+):
+    """A caller the subject never agreed to gets the same answer for a member and a
+    stranger: whether the brand holds someone is itself personal information."""
+    member = next(
+        s
+        for s in subjects(demo_dir, minor=False)
+        if client.get(
+            RECORD.format(s), headers=auth(keys["campaign-sms"], "marketing_push")
+        )
+        .json()
+        .get("code")
+        == "consent_missing"
+    )
+    headers = auth(keys["campaign-sms"], "marketing_push")
+
+    known = client.get(RECORD.format(member), headers=headers)
+    stranger = client.get(RECORD.format("C999999"), headers=headers)
+
+    assert known.status_code == stranger.status_code == 403
+    assert known.json()["code"] == stranger.json()["code"] == "consent_missing"
+
+
 def test_every_read_is_audited_with_its_decision(client, keys, demo_dir):
     """Allowed and denied reads each leave one event carrying their decision id and revision."""
     sid = adult(demo_dir)
