@@ -24,6 +24,11 @@ ever appended to, in one transaction per checkpoint.
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+MAX_STORED_INT = 2**31 - 1
+"""The largest checkpoint number, tree size or leaf index the columns hold
+(`INTEGER`: four bytes on PostgreSQL): a larger one in a query is refused
+before it reaches the store, which would fail on it."""
+
 
 class AuditEventRow(SQLModel, table=True):
     """One audited access or consent change, as stored; JSON columns hold canonical text."""

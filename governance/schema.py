@@ -37,6 +37,14 @@ _MARKERS = frozenset({"audit_events", "callers", "consent_events"})
 _ALEMBIC = threading.Lock()
 
 
+class MigrationRefused(RuntimeError):
+    """A migration found data it cannot carry forward, and changed nothing.
+
+    Its message says what was found (counts, never a stored value) and how to
+    find it; `govproxy db upgrade` prints it and exits 2.
+    """
+
+
 def alembic_config(conn: Connection | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", "governance:migrations")

@@ -22,7 +22,8 @@ _TABLE_MODULES = (audit.models, governance.auth.models, governance.consent.model
 _CREATE_LOCK = text("SELECT pg_advisory_xact_lock(1735358064)")  # b"govp"
 # Migrating may wait for another instance doing it, or fill `consent_current`
 # from a long ledger: that one transaction runs without the session's lock and
-# statement timeouts.
+# statement timeouts, on a connection without the client's bound on each
+# statement (`adapters.sql.engine.PG_COMMAND_S`), closed when it is done.
 _UNBOUNDED = text(
     "SELECT set_config('lock_timeout', '0', true),"
     " set_config('statement_timeout', '0', true)"
@@ -32,9 +33,16 @@ _UNBOUNDED = text(
 async def open_store(url: str) -> AsyncEngine:
     """Open the store at `url` and bring its schema to the newest revision."""
     engine = create_engine(url)
-    async with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
+    if engine.dialect.name != "postgresql":
+        async with engine.begin() as conn:  # an in-memory SQLite: this engine's own
+            await conn.run_sync(migrate)
+        return engine
+    migrating = create_engine(url, bounded=False)
+    try:
+        async with migrating.begin() as conn:
             await conn.execute(_UNBOUNDED)
             await conn.execute(_CREATE_LOCK)
-        await conn.run_sync(migrate)
+            await conn.run_sync(migrate)
+    finally:
+        await migrating.dispose()
     return engine

@@ -4,7 +4,9 @@
 allowed or denied. Statements the step leaves in `trail.also` (a consent event)
 commit in the same transaction as the event, and only if the step succeeded.
 If that event cannot be committed, the caller gets `AuditWriteFailed` (503)
-instead of the answer: nothing leaves unaudited. An event the policy decided
+instead of the answer: nothing leaves unaudited. A step that finds the store
+unusable (`adapters.sql.engine.STORE_FAULTS`: refused, reset, or silent past
+its bounds) fails with `StoreUnavailable` (503), not a 500. An event the policy decided
 names its decision shape (revision, input, result: the decision log entry).
 The request's canonical log line names the action's decision id, caller,
 purpose and outcome (`governance.observability.request_log`).
@@ -17,9 +19,15 @@ from typing import Any, NoReturn, TypeVar
 
 from sqlalchemy.sql import Executable
 
+from adapters.sql.engine import STORE_FAULTS
 from audit.record import AuditDraft, DecisionShape
 from audit.writer import AuditWriter
-from governance.errors import AppendRejected, Conflict, GovernanceError
+from governance.errors import (
+    AppendRejected,
+    Conflict,
+    GovernanceError,
+    StoreUnavailable,
+)
 from governance.observability.request_log import note_access
 from governance.policy.decision_log import decision_shape
 from governance.types import Decision, Outcome
@@ -75,9 +83,13 @@ class Trail:
 async def audited(
     audit: AuditWriter, trail: Trail, step: Callable[[], Awaitable[T]]
 ) -> T:
-    """Run `step`, audit its outcome durably, then return or re-raise."""
+    """Run `step`, audit its outcome durably, then return or re-raise.
+
+    A store fault escaping `step` is raised as `StoreUnavailable`, naming only
+    its type (its text may quote a statement or a value).
+    """
     try:
-        result = await step()
+        result = await _run(step)
     except GovernanceError as exc:
         outcome = Outcome.DENIED if exc.status < 500 else Outcome.ERROR
         exc.decision_id = trail.decision_id
@@ -88,6 +100,15 @@ async def audited(
         raise
     await _commit(audit, trail, Outcome.ALLOWED, None, also=trail.also)
     return result
+
+
+async def _run(step: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return await step()
+    except STORE_FAULTS as exc:
+        raise StoreUnavailable(
+            f"the governance store could not be used ({type(exc).__name__})"
+        ) from None
 
 
 async def audited_change(

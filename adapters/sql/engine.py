@@ -19,6 +19,15 @@ instead of piling them up. Its pool keeps `PG_POOL` connections open (and as
 many more for bursts); a request waits at most `PG_POOL_WAIT_S` for one of
 them, and a new connection at most `PG_CONNECT_S` for the server, and then
 fails (503) rather than queue behind a store that is slow or gone.
+The server's own bounds need a server that answers: one that stops (its
+process stopped, a network path that drops every packet) would leave a
+statement waiting forever, and every request behind it. asyncpg's
+`command_timeout` (`PG_COMMAND_S`, a little above `statement_timeout`, so the
+server's bound answers first whenever it can) gives up on the client side: the
+statement raises `TimeoutError`, which the proxy answers with 503
+(`governance.trail.audited`, `audit.writer`), and the pool discards the
+connection when its reset fails. Only a migration runs without it
+(`governance.store`), as it runs without the server's bounds.
 
 Pooled connections to a server (PostgreSQL, MySQL) are pinged before use only
 after `IDLE_PING_S` idle, not on every checkout as SQLAlchemy's `pool_pre_ping`
@@ -36,7 +45,8 @@ from typing import Any
 
 import sqlalchemy
 from sqlalchemy import Dialect, event
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from adapters.sql.sqlite_inline import inline_connect
@@ -61,15 +71,31 @@ PG_SESSION = {
     "lock_timeout": "2s",
     "statement_timeout": "30s",
 }
+# The client's bound on any one statement (or COMMIT) of a store session: past
+# it the server is taken for gone, whatever it is doing.
+PG_COMMAND_S = 35.0
 IDLE_PING_S = 1.0
 _IDLE_SINCE = "govproxy_idle_since"
 
 
-def create_engine(url: str) -> AsyncEngine:
+STORE_FAULTS: tuple[type[Exception], ...] = (
+    OperationalError,  # the server refused or ended the session, a timeout fired
+    InterfaceError,  # the driver's connection is unusable
+    PoolTimeout,  # no pooled connection came free within `PG_POOL_WAIT_S`
+    TimeoutError,  # no answer within `PG_COMMAND_S`, or no connection in `PG_CONNECT_S`
+    ConnectionError,  # the server's port refused or reset the connection
+)
+"""What a store (or an engine of this module) raises when it cannot be used at all,
+rather than for one statement: the request may be retried once it is back."""
+
+
+def create_engine(url: str, *, bounded: bool = True) -> AsyncEngine:
     """Create an async engine for `url`.
 
     Every engine of the proxy hides bound parameters from its errors: they are
     often subject ids or other personal values, and an error's text travels.
+    On PostgreSQL, `bounded=False` drops the client's bound on each statement
+    (`PG_COMMAND_S`), for a migration that may rightly run for minutes.
     """
     if url.startswith("sqlite+aiosqlite:"):
         engine = create_async_engine(
@@ -85,7 +111,11 @@ def create_engine(url: str) -> AsyncEngine:
             pool_size=PG_POOL,
             max_overflow=PG_POOL,
             pool_timeout=PG_POOL_WAIT_S,
-            connect_args={"server_settings": PG_SESSION, "timeout": PG_CONNECT_S},
+            connect_args={
+                "server_settings": PG_SESSION,
+                "timeout": PG_CONNECT_S,
+                "command_timeout": PG_COMMAND_S if bounded else None,
+            },
             hide_parameters=True,
         )
     else:

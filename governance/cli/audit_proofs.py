@@ -39,6 +39,7 @@ from audit.checkpoint import (
     public_keys_of,
 )
 from audit.checkpoint_task import Sealer
+from audit.models import MAX_STORED_INT
 from audit.proof import consistency_proof, inclusion_proof, kept_checkpoint_fault
 from audit.proof_check import check_proof
 from audit.seal import SealRefused, SealResult
@@ -68,7 +69,7 @@ def add_parsers(asub: Any) -> None:
     prove = asub.add_parser("prove", help="print an inclusion or consistency proof")
     which = prove.add_mutually_exclusive_group(required=True)
     which.add_argument(
-        "--event-id", help="prove this event is in the latest checkpoint"
+        "--event-id", type=event_id, help="prove this event is in the latest checkpoint"
     )
     which.add_argument(
         "--from",
@@ -175,14 +176,25 @@ def audit_checkpoint(args: argparse.Namespace) -> int:
 
 
 def tree_size(text: str) -> int:
-    """A tree size as the API takes it: 1 to 2**62."""
+    """A tree size as the API takes it: 1 to `MAX_STORED_INT` (what the store holds)."""
     try:
         size = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError("a tree size is a whole number") from None
-    if not 1 <= size <= 2**62:
-        raise argparse.ArgumentTypeError("a tree size is between 1 and 2**62")
+    if not 1 <= size <= MAX_STORED_INT:
+        raise argparse.ArgumentTypeError(
+            f"a tree size is between 1 and {MAX_STORED_INT}"
+        )
     return size
+
+
+def event_id(text: str) -> str:
+    """An event id as the API takes it: 1 to 36 characters, no control character."""
+    if not 1 <= len(text) <= 36 or any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise argparse.ArgumentTypeError(
+            "an event id is 1 to 36 characters, none of them a control character"
+        )
+    return text
 
 
 def audit_prove(args: argparse.Namespace) -> int:

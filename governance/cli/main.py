@@ -1,7 +1,11 @@
 """`govproxy` (also `python -m governance`): run, demo and administer the proxy.
 
 Commands print plain text for people; a failing command exits non-zero with a
-one-line reason on stderr and never a stack trace.
+one-line reason on stderr and never a stack trace. A store that cannot be used
+exits 2 naming the error's type only: SQLAlchemy's text may quote values, and
+a driver's (a refused or unresolvable host) may quote the store's address. A
+migration that refuses to run (`governance.schema.MigrationRefused`) exits 2
+with its own message, which names counts only.
 """
 
 import argparse
@@ -24,6 +28,7 @@ from governance.cli import (
     policy,
 )
 from governance.errors import ConfigurationError, GovernanceError
+from governance.schema import MigrationRefused
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -68,7 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigurationError, GovernanceError) as exc:
         print(f"govproxy: {exc}", file=sys.stderr)
         return 2
-    except SQLAlchemyError as exc:  # its text may quote values: the type only
+    except MigrationRefused as exc:
+        print(f"govproxy: the store was not upgraded: {exc}", file=sys.stderr)
+        return 2
+    except (SQLAlchemyError, OSError) as exc:  # the type only: see the module doc
         print(
             f"govproxy: the store could not be used ({type(exc).__name__}: locked,"
             " unreachable or failing); the transaction it failed in is rolled back",

@@ -309,7 +309,9 @@ class TestProofs:
         assert (code, out) == (2, "")
         assert "--to goes with --from" in err
 
-    @pytest.mark.parametrize("size", ["999999999999999999999999", "0", "-3", "x"])
+    @pytest.mark.parametrize(
+        "size", ["999999999999999999999999", str(2**31), str(2**40), "0", "-3", "x"]
+    )
     def test_a_tree_size_out_of_range_is_a_usage_error(self, capsys, config, size):
         with pytest.raises(SystemExit) as exited:  # argparse's usage error
             govproxy(capsys, "audit", "prove", "--from", size, config=config)
@@ -317,6 +319,18 @@ class TestProofs:
 
         assert (exited.value.code, out) == (2, "")
         assert "tree size" in err
+
+    @pytest.mark.parametrize("event_id", ["a\x1fb", "\x7f", "x" * 37])
+    def test_an_event_id_with_a_control_character_is_a_usage_error(
+        self, capsys, config, event_id
+    ):
+        """Control characters, or more than 36 characters: usage error, id not echoed."""
+        with pytest.raises(SystemExit) as exited:  # argparse's usage error
+            govproxy(capsys, "audit", "prove", "--event-id", event_id, config=config)
+        out, err = capsys.readouterr()
+
+        assert (exited.value.code, out) == (2, "")
+        assert "an event id is 1 to 36 characters" in err
 
     def test_a_file_that_is_no_proof_is_invalid(self, capsys, public_key, tmp_path):
         """Unreadable or non-JSON input is INVALID (malformed), exit 1."""

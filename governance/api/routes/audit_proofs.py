@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from audit.checkpoint_store import checkpoint_doc
-from audit.models import AuditCheckpointRow
+from audit.models import MAX_STORED_INT, AuditCheckpointRow
 from audit.proof import consistency_proof, inclusion_proof
 from governance.api.deps import SealerDep, ServicesDep, require
 from governance.services import Services
@@ -31,7 +31,15 @@ from governance.types import Principal, Role
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 _OFFICER = require(Role.OFFICER)
 MAX_PAGE = 1000
-TreeSize = Annotated[int, Query(ge=1, le=2**62)]
+# Query values bound to what the store can hold and compare: past them
+# PostgreSQL fails the statement (a 500 quoting the value) instead of finding
+# nothing. Event ids are UUIDs; no text the store keeps holds a control character
+# (PostgreSQL's text cannot even hold NUL).
+TreeSize = Annotated[int, Query(ge=1, le=MAX_STORED_INT)]
+Number = Annotated[int | None, Query(ge=1, le=MAX_STORED_INT)]
+EventId = Annotated[
+    str, Query(min_length=1, max_length=36, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
 
 
 @router.get("/checkpoints")
@@ -39,7 +47,7 @@ async def checkpoints(
     services: ServicesDep,
     principal: Principal = _OFFICER,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
-    before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    before: Number = None,
 ) -> JSONResponse:
     """Signed checkpoints, newest first; `next_before` pages back."""
     trail = Trail(kind="audit.checkpoints", caller=principal.name)
@@ -83,7 +91,7 @@ async def public_key(
 @router.get("/proofs/inclusion")
 async def inclusion(
     services: ServicesDep,
-    event_id: Annotated[str, Query(min_length=1, max_length=36)],
+    event_id: EventId,
     principal: Principal = _OFFICER,
 ) -> JSONResponse:
     """Proof that the event is in the latest signed checkpoint, with its stored columns."""
@@ -102,7 +110,7 @@ async def inclusion(
 async def consistency(
     services: ServicesDep,
     first: TreeSize,
-    second: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    second: Number = None,
     principal: Principal = _OFFICER,
 ) -> JSONResponse:
     """Proof that checkpoint of size `first` is a prefix of that of `second` (or the latest)."""

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from governance.schema import MigrationRefused
+
 revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: Sequence[str] | None = None
@@ -33,7 +35,7 @@ def upgrade() -> None:
     """Apply this revision."""
     twice = op.get_bind().execute(_TWICE).scalar_one()
     if twice:
-        raise RuntimeError(
+        raise MigrationRefused(
             f"{twice} consent events are each followed by more than one event (a"
             " race before this release), so the unique index cannot be created;"
             " group consent_events by refers_to to find them"
