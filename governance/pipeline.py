@@ -55,14 +55,24 @@ def require_role(principal: Principal | None, role: Role) -> Principal:
 
 
 def resolve_purpose(
-    catalog: Catalog, principal: Principal, name: str | None
+    catalog: Catalog,
+    principal: Principal,
+    name: str | None,
+    trail: Trail | None = None,
 ) -> Purpose:
-    """The declared purpose, if the caller may act for it."""
+    """The declared purpose, if the caller may act for it.
+
+    A declared purpose is in the audit event before the caller's permission is
+    checked: an attempt to use data for a purpose the caller does not hold is
+    what an officer searches for by purpose.
+    """
     if not name:
         raise InvalidRequest("the X-Purpose header is required")
     purpose = catalog.purposes.get(name)
     if purpose is None:
         raise InvalidRequest("X-Purpose names no declared purpose")
+    if trail is not None:
+        trail.purpose = purpose.name
     if name not in principal.purposes:
         raise PurposeNotPermitted("the caller may not act for this purpose")
     return purpose
@@ -237,10 +247,11 @@ async def read_record(
     `recipient` names whom the record is provided to (a third-party purpose);
     `approval_ref` is kept in the audit event.
     """
+    # Whom it was about first: a refused attempt is found by subject too.
+    trail.subject_ref = services.subject_ref(subject_id)
     caller = require_role(principal, Role.SERVICE)
     trail.caller = caller.name
-    purpose = resolve_purpose(services.catalog, caller, purpose_name)
-    trail.purpose = purpose.name
+    purpose = resolve_purpose(services.catalog, caller, purpose_name, trail)
     dataset = services.catalog.dataset(dataset_name)
     trail.dataset = dataset.name
     requested, explicit = resolve_fields(dataset, fields)
@@ -255,7 +266,6 @@ async def read_record(
         bulk=Bulk(1, dataset.bulk_threshold, approval_ref is not None),
     )
     access.note(trail, approval_ref)
-    trail.subject_ref = services.subject_ref(subject_id)
     now = services.now()
     # Consent first: a caller the subject has not agreed to learns nothing, not
     # even whether the dataset holds them (only members can consent).

@@ -87,8 +87,7 @@ async def run_query(
     """Run one page of a governed audience query."""
     caller = require_role(principal, Role.SERVICE)
     trail.caller = caller.name
-    purpose = resolve_purpose(services.catalog, caller, purpose_name)
-    trail.purpose = purpose.name
+    purpose = resolve_purpose(services.catalog, caller, purpose_name, trail)
     dataset = services.catalog.dataset(dataset_name)
     trail.dataset = dataset.name
     requested, explicit = resolve_fields(dataset, spec.fields)

@@ -42,8 +42,7 @@ def detokenise(
     """Open `tokens` for the purpose, after the checks in the module docstring."""
     caller = require_role(principal, Role.SERVICE)
     trail.caller = caller.name
-    purpose = resolve_purpose(services.catalog, caller, purpose_name)
-    trail.purpose = purpose.name
+    purpose = resolve_purpose(services.catalog, caller, purpose_name, trail)
     trail.detail["tokens"] = len(tokens)
     if not purpose.detokenise:
         raise DetokeniseNotPermitted("this purpose may not turn tokens into values")

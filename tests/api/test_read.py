@@ -398,3 +398,32 @@ class TestUnknownBirthDate:
         assert after["records"] == before["records"]
         assert after["excluded"] == before["excluded"]
         assert before["excluded"]["guardian_consent_required"] >= 1
+
+
+@pytest.mark.parametrize(
+    ("caller", "purpose", "reason"),
+    [
+        ("campaign-sms", "analytics", "purpose_not_permitted"),
+        ("compliance-officer", "marketing_push", "forbidden_role"),
+    ],
+    ids=["purpose-not-held", "wrong-role"],
+)
+def test_a_refused_attempt_is_found_by_subject_and_purpose(
+    client, keys, demo_dir, caller, purpose, reason
+):
+    """An attempt to read a named customer for a purpose the caller does not hold
+    (or with the wrong role) is in that subject's trail, under that purpose."""
+    sid = adult(demo_dir)
+    refused = client.get(RECORD.format(sid), headers=auth(keys[caller], purpose))
+
+    events = client.get(
+        "/v1/audit/events",
+        params={"subject_id": sid, "outcome": "denied"},
+        headers=auth(keys["compliance-officer"]),
+    ).json()["events"]
+
+    assert refused.status_code == 403
+    found = [e for e in events if e["decision_id"] == refused.headers["X-Decision-Id"]]
+    assert [e["reason"] for e in found] == [reason]
+    if reason == "purpose_not_permitted":  # a role refusal is decided before it
+        assert found[0]["purpose"] == purpose

@@ -67,7 +67,7 @@ async def redact_text(
     async def step() -> dict[str, Any]:
         caller = require_role(principal, Role.SERVICE)
         trail.caller = caller.name
-        trail.purpose = resolve_purpose(services.catalog, caller, purpose).name
+        resolve_purpose(services.catalog, caller, purpose, trail)
         if not _is_unicode(body.text):
             raise InvalidRequest(
                 "text must be valid Unicode (it holds a lone surrogate)"
