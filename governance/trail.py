@@ -33,7 +33,7 @@ from governance.policy.decision_log import decision_shape
 from governance.types import Decision, Outcome
 
 T = TypeVar("T")
-CHANGE_ATTEMPTS = 10  # of one consent change, while others change the same consent
+CHANGE_ATTEMPTS = 32  # of one consent change, while others change the same consent
 
 
 @dataclass

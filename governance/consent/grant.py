@@ -10,7 +10,7 @@ withdraw) and return the events to record.
 import hashlib
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ from governance.consent.ledger import (
     ConsentAction,
     ConsentChange,
     ConsentLedger,
+    first_grant_claim,
 )
 from governance.consent.rules import check_evidence
 from governance.errors import InvalidRequest
@@ -177,10 +178,17 @@ def _finite(value: Any) -> bool:
 async def changes_for_grant(
     ledger: ConsentLedger, change: ConsentChange, *, now: datetime
 ) -> list[ConsentChange]:
-    """The grant, preceded by a `superseded` event when it replaces a live grant."""
+    """The grant, preceded by a `superseded` event when it replaces a live grant.
+
+    Either names what it follows (`first_grant_claim`), so that of two grants
+    made from one state at once only one is stored.
+    """
     current = await ledger.current(change.subject_id, change.purpose, now=now)
     if current.state is not ConsentState.GRANTED:
-        return [change]
+        follows = current.event_id or first_grant_claim(
+            change.subject_id, change.purpose
+        )
+        return [replace(change, refers_to=follows)]
     return [change.ending(current.event_id, current.notice_version), change]
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from audit.record import AuditDraft, utc_now_iso
 from governance.consent.import_lookups import LedgerState
 from governance.consent.import_rows import ImportRow
-from governance.consent.ledger import ConsentChange
+from governance.consent.ledger import ConsentChange, first_grant_claim
 from governance.types import Outcome
 
 _ALLOWED = Outcome.ALLOWED.value
@@ -27,12 +27,18 @@ _COUNTER = 1 << 30  # ids per call: the counter bits of `time_ordered_ids`
 def records(
     rows: Sequence[ImportRow],
     supersedes: Mapping[int, LedgerState],
+    after: Mapping[int, str],
     subject_ref: Callable[[str], str],
     *,
     caller: str,
     summary: dict[str, Any],
 ) -> tuple[list[dict[str, Any]], list[AuditDraft]]:
-    """The consent rows and audit drafts: one `consent.granted` per row, a summary."""
+    """The consent rows and audit drafts: one `consent.granted` per row, a summary.
+
+    A row's grant follows (`refers_to`) the withdrawal or expiry of its pair that
+    `after` names, or is its pair's first (`first_grant_claim`), unless it
+    supersedes a live grant, which its `superseded` event names.
+    """
     ts = utc_now_iso()  # one transaction, one instant
     ids = time_ordered_ids(2 * len(rows) + len(supersedes) + 1)
     consents: list[dict[str, Any]] = []
@@ -59,7 +65,13 @@ def records(
                     "recorded_at": row.granted_at,
                 }
             )
-        consents.append(row.columns(written[-1]))
+        follows = (
+            None  # its `superseded` event names the grant it follows
+            if live is not None
+            else after.get(row.line)
+            or first_grant_claim(row.subject_id, change.purpose)
+        )
+        consents.append(row.columns(written[-1], follows))
         detail = {
             "notice_version": change.notice_version,
             "kind": change.kind,

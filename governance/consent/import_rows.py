@@ -65,10 +65,12 @@ class ImportRow(NamedTuple):
     evidence_hash: str | None
     terms: GrantTerms
 
-    def columns(self, event_id: str) -> dict[str, Any]:
-        """The stored consent row; `recorded_at` is when consent was given."""
+    def columns(self, event_id: str, follows: str | None) -> dict[str, Any]:
+        """The stored consent row; `recorded_at` is when consent was given, and
+        `follows` what it follows (None when a `superseded` event names that)."""
         return self.terms.columns | {
             "event_id": event_id,
+            "refers_to": follows,
             "subject_id": self.subject_id,
             "evidence_hash": self.evidence_hash,
             "expires_at": self.expires_at,

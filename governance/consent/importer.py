@@ -35,8 +35,10 @@ Against the ledger: a live grant of the same subject and purpose is superseded
 latest event decides; a row whose `granted_at` precedes a withdrawal the ledger
 already holds is refused, so an import never undoes a later withdrawal. If a
 grant the file supersedes is ended between the check and the commit (by the
-API, the consent center or the expiry sweep), the store refuses the commit and
-nothing is imported (exit 2): run the import again.
+API, the consent center or the expiry sweep), or a subject in the file gives
+or withdraws consent meanwhile (every grant names the state it follows, which
+only one event may), the store refuses the commit and nothing is imported
+(exit 2): run the import again.
 
 Limits: 200 MB per file, 64 KiB per row. The whole file is checked before
 anything is written and committed as one transaction, so it is held in memory
@@ -82,6 +84,8 @@ class ImportPlan:
     problems: list[Problem]
     # line -> the live grant in the ledger that the row's grant supersedes
     supersedes: dict[int, LedgerState] = field(default_factory=dict)
+    # line -> the ended state event (withdrawal, expiry) the row's grant follows
+    after: dict[int, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -125,7 +129,7 @@ async def check_file(
     _duplicates(csv_file, reasons)
     await _unknown_subjects(catalog, sources, csv_file, reasons)
     rows = [r for r in rows if r.line not in reasons]
-    supersedes = await _against_ledger(store, rows, reasons, now)
+    supersedes, after = await _against_ledger(store, rows, reasons, now)
     problems = [Problem(n, "; ".join(reasons[n])) for n in sorted(reasons)]
     good = [] if problems else rows
     return ImportPlan(
@@ -135,6 +139,7 @@ async def check_file(
         good,
         problems,
         {} if problems else supersedes,
+        {} if problems else after,
     )
 
 
@@ -176,9 +181,10 @@ async def _against_ledger(
     rows: list[ImportRow],
     reasons: dict[int, list[str]],
     now: datetime,
-) -> dict[int, LedgerState]:
+) -> tuple[dict[int, LedgerState], dict[int, str]]:
     """Refuse rows older than a recorded withdrawal, whether it is the latest
-    state or a grant came after it; find the live grants to supersede."""
+    state or a grant came after it; find the live grants to supersede, and the
+    ended states (withdrawn, expired) the other rows' grants follow."""
     pairs = {(r.subject_id, r.terms.change.purpose) for r in rows}
     latest = await latest_states(store, pairs)
     # Only a row older than a later grant can hide a withdrawal between them.
@@ -191,6 +197,7 @@ async def _against_ledger(
     }
     earlier = await last_withdrawals(store, hidden) if hidden else {}
     supersedes: dict[int, LedgerState] = {}
+    after: dict[int, str] = {}
     for row in rows:
         pair = (row.subject_id, row.terms.change.purpose)
         state = latest.get(pair)
@@ -208,7 +215,9 @@ async def _against_ledger(
             )
         elif state.live(now):
             supersedes[row.line] = state
-    return supersedes
+        else:
+            after[row.line] = state.event_id
+    return supersedes, after
 
 
 async def commit(
@@ -220,6 +229,7 @@ async def commit(
     consents, drafts = records(
         plan.rows,
         plan.supersedes,
+        plan.after,
         subject_ref,
         caller=plan.recorded_by,
         summary={
@@ -236,7 +246,7 @@ async def commit(
     except AppendRejected:
         raise Conflict(
             "the store refused the import by one of its rules, most likely because"
-            " a consent the file supersedes was ended while it was imported:"
+            " the consent of a subject in the file changed while it was imported:"
             " nothing was imported; import the file again"
         ) from None
     finally:

@@ -483,6 +483,25 @@ class TestLifecycle:
         assert listed["consents"][0]["state"] == state_events[-1]
         assert no_event_followed_twice(demo_dir, sid)
 
+    def test_grants_at_once_from_no_consent_leave_one_in_force(
+        self, client, keys, demo_dir
+    ):
+        """Six grants at once for a subject who never consented: each is stored,
+        every one but the last is superseded, and the receipts say so."""
+        sid = fresh_adult(client, keys, demo_dir, 12)
+
+        with ThreadPoolExecutor(6) as pool:
+            answers = list(
+                pool.map(lambda _: grant(client, keys, sid, MARKETING), range(6))
+            )
+
+        history = [a for a, _ in events(demo_dir, sid, "marketing_push")]
+        assert [r.status_code for r in answers] == [201] * 6
+        assert history.count("granted") == 6
+        assert history.count("superseded") == 5
+        assert [r.json()["superseded"] for r in answers].count(False) == 1
+        assert no_event_followed_twice(demo_dir, sid)
+
     def test_a_double_tap_on_withdraw_records_one_withdrawal(
         self, client, keys, demo_dir
     ):

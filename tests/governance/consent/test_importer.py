@@ -375,6 +375,47 @@ class TestAgainstTheLedger:
             ConsentState.WITHDRAWN
         )
 
+    @pytest.mark.parametrize("meanwhile", ["granted", "granted-and-withdrawn"])
+    def test_consent_given_during_the_import_stops_it_and_stands(
+        self, demo_dir, demo_settings, tmp_path, client, keys, meanwhile
+    ):
+        """A subject with no consent at the check grants (and withdraws) through
+        the app before the commit: the file's older grant must not undo that, so
+        nothing is imported and the app's answer stands (C-09)."""
+        subject, other = without_events(demo_dir, "analytics")[:2]
+        path = tmp_path / "migration.csv"
+        path.write_text(
+            csv_text(grant_row(subject), grant_row(other)), encoding="utf-8"
+        )
+        plan = run_import(demo_settings, path, commit=False)
+        base = f"/v1/subjects/{subject}/consents"
+        given = client.post(
+            base,
+            json={"purpose": "analytics", "notice_version": "2026.01",
+                  "method": "click", "channel": "app"},
+            headers=auth(keys["brand-app"]),
+        )  # fmt: skip
+        if meanwhile == "granted-and-withdrawn":
+            client.post(f"{base}/analytics/withdraw", headers=auth(keys["brand-app"]))
+        before = counts(demo_dir)
+
+        async def commit() -> None:
+            store = await open_store(demo_settings.store_url)
+            key = LocalKeyProvider(demo_settings.keys_file).key("subject_ref")[1]
+            try:
+                await importer.commit(plan, store, subject_referencer(key))
+            finally:
+                await store.dispose()
+
+        with pytest.raises(Conflict, match="nothing was imported"):
+            asyncio.run(commit())
+        assert given.status_code == 201
+        assert counts(demo_dir) == before
+        expected = meanwhile.rsplit("-", 1)[-1]
+        assert self._current(demo_settings, subject, "analytics").state.value == (
+            expected
+        )
+
     def test_each_superseded_event_names_its_own_subject_and_grant(
         self, demo_dir, demo_settings, tmp_path
     ):
