@@ -1,6 +1,7 @@
 """What a consent import must know from the stores, asked in batches, never per row.
 
-`existing_subjects()` asks each catalogued dataset which of the ids it holds;
+`existing_subjects()` asks each catalogued dataset which of the ids it holds,
+and which of them are under 14;
 `latest_states()` reads the latest state event (granted, withdrawn, expired)
 per subject and purpose from `consent_current`; `last_withdrawals()` the time
 of each pair's latest withdrawal from the ledger. Each sends one query per 500
@@ -9,7 +10,7 @@ ids.
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -31,6 +32,8 @@ from governance.catalog import Catalog
 from governance.consent.ledger import ConsentAction, stored_instant
 from governance.consent.models import ConsentCurrent, ConsentEvent
 from governance.errors import DataSourceUnavailable
+from governance.pipeline import facts_columns
+from governance.subjects import minor_of
 
 CHUNK = 500
 _STATES = (ConsentAction.GRANTED, ConsentAction.WITHDRAWN, ConsentAction.EXPIRED)
@@ -92,23 +95,30 @@ def chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
 
 
 async def existing_subjects(
-    catalog: Catalog, sources: Mapping[str, AsyncEngine], ids: Collection[str]
-) -> set[str]:
-    """Those of `ids` that some catalogued dataset holds."""
-    found: set[str] = set()
+    catalog: Catalog,
+    sources: Mapping[str, AsyncEngine],
+    ids: Collection[str],
+    today: date,
+) -> dict[str, bool | None]:
+    """Those of `ids` that some catalogued dataset holds, each with whether it is
+    under 14 by the facts the governed reads tell it from (None: unknown)."""
+    found: dict[str, bool | None] = {}
     for dataset in catalog.datasets.values():
-        key: ColumnClause[Any] = column(dataset.subject_key)
+        names = facts_columns(dataset)
+        cols: list[ColumnClause[Any]] = [column(n) for n in names]
         stmt = (
-            select(key)
-            .select_from(table(dataset.table, key, schema=dataset.schema))
-            .where(key.in_(bindparam("ids", expanding=True)))
+            select(*cols)
+            .select_from(table(dataset.table, *cols, schema=dataset.schema))
+            .where(cols[0].in_(bindparam("ids", expanding=True)))
         )
         wanted = sorted(i for i in ids if i not in found)
         try:
             async with sources[dataset.source].connect() as conn:
                 for part in chunks(wanted):
                     result = await conn.execute(stmt, {"ids": list(part)})
-                    found.update(str(v) for v in result.scalars())
+                    for row in result:
+                        facts = dict(zip(names, row, strict=True))
+                        found[str(row[0])] = minor_of(facts, dataset, today)
         except (SQLAlchemyError, OSError) as exc:
             raise DataSourceUnavailable(
                 f"data source '{dataset.source}' failed ({type(exc).__name__})"

@@ -67,6 +67,7 @@ from governance.consent.import_rows import ImportRow, RowValidator
 from governance.consent.ledger import ConsentAction
 from governance.consent.models import bulk_append
 from governance.errors import AppendRejected, Conflict, InvalidRequest
+from governance.subjects import china_date
 
 
 @dataclass(frozen=True, repr=False)
@@ -127,7 +128,7 @@ async def check_file(
         except InvalidRequest as exc:
             reasons[line].append(exc.detail)
     _duplicates(csv_file, reasons)
-    await _unknown_subjects(catalog, sources, csv_file, reasons)
+    await _unknown_subjects(catalog, sources, csv_file, reasons, now)
     rows = [r for r in rows if r.line not in reasons]
     supersedes, after = await _against_ledger(store, rows, reasons, now)
     problems = [Problem(n, "; ".join(reasons[n])) for n in sorted(reasons)]
@@ -168,12 +169,20 @@ async def _unknown_subjects(
     sources: Mapping[str, AsyncEngine],
     csv_file: CsvFile,
     reasons: dict[int, list[str]],
+    now: datetime,
 ) -> None:
     ids = {v["subject_id"] for _, v in csv_file.rows if v["subject_id"]}
-    known = await existing_subjects(catalog, sources, ids)
+    known = await existing_subjects(catalog, sources, ids, china_date(now))
     for line, values in csv_file.rows:
-        if values["subject_id"] and values["subject_id"] not in known:
+        if not values["subject_id"]:
+            continue
+        if values["subject_id"] not in known:
             reasons[line].append("unknown subject: no catalogued dataset holds it")
+        elif known[values["subject_id"]] and values["grantor"] != "guardian":
+            reasons[line].append(
+                "the subject is under 14: only a guardian can consent for them"
+                " (kind guardian, grantor guardian)"
+            )
 
 
 async def _against_ledger(

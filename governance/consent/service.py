@@ -9,8 +9,10 @@ from typing import Any
 
 from governance.consent.grant import changes_for_withdrawal
 from governance.consent.ledger import ConsentChange
-from governance.errors import ForbiddenRole
+from governance.errors import ForbiddenRole, InvalidRequest, UnknownSubject
+from governance.pipeline import facts_columns, minority
 from governance.services import Services
+from governance.subjects import china_date
 from governance.trail import Trail
 from governance.types import Principal, Role
 
@@ -41,6 +43,34 @@ def record(
         ids.append(event_id)
     trail.detail["consent_event_ids"] = ids
     return ids
+
+
+async def grantable_subject(
+    services: Services, subject_id: str, grantor: str, *, now: datetime
+) -> None:
+    """Raise unless a catalogued dataset holds the subject and, if it is under
+    14 by its birth date or ID number, the consent is its guardian's (M-01).
+
+    The policy refuses a child's own consent at every read anyway; refusing to
+    record it keeps it from replacing a guardian's consent that was in force,
+    and keeps a receipt from saying a child consented.
+    """
+    found = False
+    for dataset in services.catalog.datasets.values():
+        row = await services.source.fetch_record(
+            dataset, subject_id, facts_columns(dataset)
+        )
+        if row is None:
+            continue
+        found = True
+        minor = await minority(services, dataset, row, china_date(now))
+        if minor and grantor != "guardian":
+            raise InvalidRequest(
+                "the subject is under 14: only a guardian can consent for them"
+                " (kind guardian, grantor guardian)"
+            )
+    if not found:
+        raise UnknownSubject("no catalogued dataset holds this subject")
 
 
 async def subject_exists(services: Services, subject_id: str) -> bool:

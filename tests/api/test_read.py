@@ -27,6 +27,16 @@ def grant(client, keys, subject_id, purpose="marketing_push", frequency="4/month
     assert response.status_code == 201, response.text
 
 
+def granted_as_adult(client, keys, demo_dir, child, purpose="marketing_push"):
+    """The child's own consent, recorded while the store gave an adult's birth date
+    (corrected since): what the policy must still refuse at every read."""
+    born = customer(demo_dir, child)["birth_date"]
+    set_birth(demo_dir, child, birth_date="1990-01-01")
+    frequency = "4/month" if purpose == "marketing_push" else None
+    grant(client, keys, child, purpose, frequency=frequency)
+    set_birth(demo_dir, child, birth_date=born)
+
+
 def adult(demo_dir):
     """An adult demo customer."""
     return subjects(demo_dir, minor=False)[3]
@@ -119,7 +129,7 @@ class TestMarketingRead:
     ):
         """A child's own consent is not enough: marketing needs a guardian's (M-01, M-02)."""
         child = subjects(demo_dir, minor=True)[0]
-        grant(client, keys, child)
+        granted_as_adult(client, keys, demo_dir, child)
 
         response = client.get(
             RECORD.format(child), headers=auth(keys["campaign-sms"], "marketing_push")
@@ -130,6 +140,28 @@ class TestMarketingRead:
             "guardian_consent_required",
             "subject_is_minor",
         ]
+
+    def test_a_childs_own_consent_is_not_recorded_over_a_guardians(
+        self, client, keys, demo_dir
+    ):
+        """A child's own grant is refused (422), and the guardian's stays in force."""
+        child = subjects(demo_dir, minor=True)[2]
+        guardian = {"kind": "guardian", "grantor": "guardian"}
+        body = {"purpose": "marketing_push", **CONSENT}
+        url = f"/v1/subjects/{child}/consents"
+        by_guardian = client.post(
+            url, json=body | guardian, headers=auth(keys["brand-app"])
+        )
+
+        own = client.post(url, json=body, headers=auth(keys["brand-app"]))
+
+        read = client.get(
+            RECORD.format(child), headers=auth(keys["campaign-sms"], "marketing_push")
+        )
+        assert by_guardian.status_code == 201
+        assert (own.status_code, own.json()["code"]) == (422, "invalid_request")
+        assert "receipt" not in own.json()
+        assert read.status_code == 200
 
     def test_when_guardian_consented_then_child_may_be_reached(
         self, client, keys, demo_dir
@@ -342,7 +374,7 @@ class TestUnknownBirthDate:
     ):
         """A child with an empty birth date is still a child: the ID says so (M-02)."""
         child = subjects(demo_dir, minor=True)[0]
-        grant(client, keys, child, "analytics", frequency=None)
+        granted_as_adult(client, keys, demo_dir, child, "analytics")
         set_birth(demo_dir, child, birth_date=birth_date)
 
         response = client.get(
@@ -358,8 +390,8 @@ class TestUnknownBirthDate:
         """Analytics admits children by a guardian's consent, so a subject of unknown
         age who consented themselves is refused, not taken for an adult (M-01)."""
         child = subjects(demo_dir, minor=True)[0]
-        grant(client, keys, child, "analytics", frequency=None)
         set_birth(demo_dir, child, birth_date="", id_number="unreadable")
+        grant(client, keys, child, "analytics", frequency=None)
 
         response = client.get(
             RECORD.format(child), headers=auth(keys["brand-app"], "analytics")
@@ -387,7 +419,7 @@ class TestUnknownBirthDate:
     ):
         """The analytics audience counts such a child as a minor, not an adult."""
         child = subjects(demo_dir, minor=True)[0]
-        grant(client, keys, child, "analytics", frequency=None)
+        granted_as_adult(client, keys, demo_dir, child, "analytics")
         headers = auth(keys["brand-app"], "analytics")
         query = {"fields": ["customer_id"], "limit": 500}
         before = client.post(QUERY, json=query, headers=headers).json()

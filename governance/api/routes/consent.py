@@ -31,6 +31,7 @@ from governance.consent.grant import (
 from governance.consent.ledger import PERSONALISATION, ConsentAction
 from governance.consent.rules import check_evidence
 from governance.consent.service import (
+    grantable_subject,
     receipt_fields,
     record,
     require_recorder,
@@ -95,8 +96,7 @@ async def grant(
         change = validate_grant(
             services.catalog, request, recorded_by=principal.name, now=now
         )
-        if not await subject_exists(services, subject_id):
-            raise UnknownSubject("no catalogued dataset holds this subject")
+        await grantable_subject(services, subject_id, change.grantor, now=now)
         changes = await changes_for_grant(services.consents, change, now=now)
         event_id = record(trail, changes, at=now)[-1]
         trail.detail |= {"notice_version": change.notice_version, "kind": change.kind}

@@ -304,6 +304,30 @@ class TestGoodFile:
             (32, "unknown subject: no catalogued dataset holds it")
         ]
 
+    def test_a_childs_own_consent_is_refused_and_a_guardians_imported(
+        self, demo_dir, demo_settings, tmp_path
+    ):
+        """Under 14 by the birth date: only a guardian's consent is a consent (M-01)."""
+        child, other = subjects(demo_dir, minor=True)[:2]
+        guardian = {"kind": "guardian", "grantor": "guardian"}
+        path = tmp_path / "children.csv"
+        path.write_text(
+            csv_text(grant_row(child), grant_row(other, **guardian)),
+            encoding="utf-8",
+        )
+        before = counts(demo_dir)
+
+        plan = run_import(demo_settings, path)
+
+        assert [(p.line, p.reason) for p in plan.problems] == [
+            (
+                2,
+                "the subject is under 14: only a guardian can consent for them"
+                " (kind guardian, grantor guardian)",
+            )
+        ]
+        assert counts(demo_dir) == before
+
 
 class TestAgainstTheLedger:
     def test_a_live_grant_is_superseded_and_the_import_decides(
