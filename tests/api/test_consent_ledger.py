@@ -442,9 +442,19 @@ class TestLifecycle:
         ]
         assert [e["action"] for e in at(t2)["events"]] == ["granted", "withdrawn"]
 
-    @pytest.mark.parametrize("at", ["1772330400", "13812345678", "yesterday"])
+    @pytest.mark.parametrize(
+        "at",
+        [
+            "1772330400",
+            "13812345678",
+            "yesterday",
+            "9999-12-31T23:00:00-05:00",
+            "0001-01-01T00:00:00+08:00",
+        ],
+    )
     def test_as_of_takes_iso_8601_text_only(self, client, keys, at):
-        """A number is no instant here either: 422, not a Unix time."""
+        """A number is no instant here either: 422, not a Unix time; nor is an
+        instant outside years 1-9999 in UTC."""
         response = client.get(
             "/v1/subjects/C000001/consents/marketing_push/as-of",
             params={"at": at},

@@ -26,6 +26,7 @@ from governance.consent.grant import (
     changes_for_opt,
     changes_for_withdrawal,
     consent_purpose,
+    given_utc,
     validate_grant,
 )
 from governance.consent.ledger import PERSONALISATION, ConsentAction
@@ -257,9 +258,12 @@ async def as_of(
             raise InvalidRequest(
                 "at needs a UTC offset, e.g. 2026-03-01T10:00:00+08:00"
             )
+        instant = given_utc(at, "at")
         declared = consent_purpose(services.catalog, purpose)
         trail.purpose = declared.name
-        record_at, events = await services.consents.as_of(subject_id, declared.name, at)
+        record_at, events = await services.consents.as_of(
+            subject_id, declared.name, instant
+        )
         return {
             "subject_id": subject_id,
             "purpose": declared.name,
