@@ -4,7 +4,8 @@
 is line 1; a row whose quoted value spans lines is numbered by its first line).
 Faults that leave the rest of the file unreadable (size, encoding, header,
 unbalanced quotes, a row over 64 KiB) raise `ImportRefused`; faults of one row
-(wrong column count, a NUL character) are returned as problems so that every
+(wrong column count, a NUL character, a line break inside a quoted value:
+nothing is trimmed into a valid value) are returned as problems so that every
 bad row can be reported at once.
 """
 
@@ -175,6 +176,8 @@ def _parse(
             continue
         if lines.row_nul:
             problems.append(Problem(line, "NUL character in the row"))
+        elif lines.line > line:  # a quoted value went on over a line break
+            problems.append(Problem(line, "a value holds a line break"))
         elif len(record) != width:
             problems.append(
                 Problem(line, f"expected {width} columns, found {len(record)}")

@@ -311,10 +311,23 @@ class TestBadRows:
 
         assert code == 1
         assert out.splitlines()[:2] == [
-            "line 2: channel must be one of: api, app, call_center, h5, import, "
-            "mini_program, sms, store, web, wecom",
+            "line 2: a value holds a line break",
             "line 5: method 'pre_ticked' is not an affirmative act of consent",
         ]
+
+    def test_a_line_break_inside_a_value_is_refused_not_trimmed(
+        self, capsys, config, demo_dir, free, tmp_path
+    ):
+        """A quoted subject id with a line break at its end named a subject only
+        once trimmed: a value is imported as written, or not at all."""
+        text = f'{HEADER}\n"{free[0]}\n",analytics,2026.01,click,app,{WHEN}\n'
+        path = write(tmp_path / "broken.csv", text)
+        before = counts(demo_dir)
+
+        code, out, _ = govproxy(capsys, config, str(path))
+
+        assert (code, out.splitlines()[0]) == (1, "line 2: a value holds a line break")
+        assert counts(demo_dir) == before
 
 
 class TestUnreadableFile:
