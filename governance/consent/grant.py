@@ -122,6 +122,11 @@ def _notice(catalog: Catalog, purpose: Purpose, version: str) -> Notice:
         raise InvalidRequest(
             "notice_version names a retired notice; cite the current one"
         )
+    if (purpose.name, version) not in catalog.lasting_notices:  # stale at birth
+        raise InvalidRequest(
+            "notice_version names a notice the current one changed in substance;"
+            " cite the current one"
+        )
     return notice
 
 
