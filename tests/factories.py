@@ -1,7 +1,8 @@
 """Helpers that find demo subjects with given facts, straight from the demo store."""
 
 import sqlite3
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -90,3 +91,26 @@ POLICY_INPUT = {
     },
     "bulk": {"size": 1, "threshold": None, "approved": False},
 }
+
+
+@contextmanager
+def recorded_as_adult(demo_dir: Path, subject_id: str) -> Iterator[None]:
+    """Within the block the source gives the subject an adult's birth date, as a
+    record later corrected: how a child's own consent reaches the ledger, which
+    refuses to record one, so that tests can show every read still refuses it."""
+    with closing(sqlite3.connect(demo_dir / "customers.db")) as conn, conn:
+        (born,) = conn.execute(
+            "SELECT birth_date FROM customers WHERE customer_id = ?", (subject_id,)
+        ).fetchone()
+        conn.execute(
+            "UPDATE customers SET birth_date = '1990-01-01' WHERE customer_id = ?",
+            (subject_id,),
+        )
+    try:
+        yield
+    finally:
+        with closing(sqlite3.connect(demo_dir / "customers.db")) as conn, conn:
+            conn.execute(
+                "UPDATE customers SET birth_date = ? WHERE customer_id = ?",
+                (born, subject_id),
+            )

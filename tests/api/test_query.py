@@ -5,7 +5,7 @@ from contextlib import closing
 from dataclasses import replace
 
 import pytest
-from factories import auth, subjects
+from factories import auth, recorded_as_adult, subjects
 
 QUERY = "/v1/datasets/customers/query"
 MATERNAL = "maternal_care_recommendation"
@@ -115,17 +115,19 @@ def test_when_minors_in_audience_then_they_are_excluded_and_counted(
 ):
     """Children who consented themselves are still left out of marketing audiences (M-01)."""
     child = subjects(demo_dir, minor=True)[0]
-    client.post(
-        f"/v1/subjects/{child}/consents",
-        headers=auth(keys["brand-app"]),
-        json={
-            "purpose": "marketing_push",
-            "notice_version": "2026.01",
-            "declared_frequency": "4/month",
-            "method": "click",
-            "channel": "app",
-        },
-    )
+    with recorded_as_adult(demo_dir, child):
+        given = client.post(
+            f"/v1/subjects/{child}/consents",
+            headers=auth(keys["brand-app"]),
+            json={
+                "purpose": "marketing_push",
+                "notice_version": "2026.01",
+                "declared_frequency": "4/month",
+                "method": "click",
+                "channel": "app",
+            },
+        )
+    assert given.status_code == 201
 
     result = run(client, keys, {"fields": ["nickname"], "limit": 500}).json()
 

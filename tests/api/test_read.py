@@ -5,7 +5,7 @@ import sqlite3
 from contextlib import closing
 
 import pytest
-from factories import auth, customer, subjects
+from factories import auth, customer, recorded_as_adult, subjects
 
 RECORD = "/v1/datasets/customers/records/{}"
 QUERY = "/v1/datasets/customers/query"
@@ -30,11 +30,9 @@ def grant(client, keys, subject_id, purpose="marketing_push", frequency="4/month
 def granted_as_adult(client, keys, demo_dir, child, purpose="marketing_push"):
     """The child's own consent, recorded while the store gave an adult's birth date
     (corrected since): what the policy must still refuse at every read."""
-    born = customer(demo_dir, child)["birth_date"]
-    set_birth(demo_dir, child, birth_date="1990-01-01")
     frequency = "4/month" if purpose == "marketing_push" else None
-    grant(client, keys, child, purpose, frequency=frequency)
-    set_birth(demo_dir, child, birth_date=born)
+    with recorded_as_adult(demo_dir, child):
+        grant(client, keys, child, purpose, frequency=frequency)
 
 
 def adult(demo_dir):

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from factories import auth, customer, subjects
+from factories import auth, customer, recorded_as_adult, subjects
 from fastapi.testclient import TestClient
 
 from governance.app import create_app
@@ -251,7 +251,10 @@ class TestMinors:
             doc["purposes"]["marketing_push"]["excludes_minors"] = False
 
         with proxy_on(demo_dir, edit) as client:
-            grant(client, keys, child, "marketing_push", declared_frequency="4/month")
+            with recorded_as_adult(demo_dir, child):
+                grant(
+                    client, keys, child, "marketing_push", declared_frequency="4/month"
+                )
             single = read(client, keys["campaign-sms"], "marketing_push", child)
             audience = query(
                 client,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from factories import auth, customer, subjects
+from factories import auth, customer, recorded_as_adult, subjects
 
 from adapters.rego.bundle import load_bundle
 from governance.cli.main import main
@@ -56,17 +56,18 @@ class TestAgreesWithTheProxy:
         field_args = ("--fields", fields) if fields else ()
         minors = subjects(demo_dir, minor=True)[:3]
         cases = [*subjects(demo_dir, minor=False)[:12], *minors]
-        grant = client.post(  # a child's own consent: the policy must see minority
-            f"/v1/subjects/{minors[0]}/consents",
-            json={
-                "purpose": "marketing_push",
-                "notice_version": "2026.01",
-                "method": "click",
-                "channel": "app",
-                "declared_frequency": "4/month",
-            },
-            headers=auth(keys["brand-app"]),
-        )
+        with recorded_as_adult(demo_dir, minors[0]):
+            grant = client.post(  # a child's own consent: the policy must see minority
+                f"/v1/subjects/{minors[0]}/consents",
+                json={
+                    "purpose": "marketing_push",
+                    "notice_version": "2026.01",
+                    "method": "click",
+                    "channel": "app",
+                    "declared_frequency": "4/month",
+                },
+                headers=auth(keys["brand-app"]),
+            )
         assert grant.status_code == 201, grant.text
         seen = set()
         for sid in cases:
