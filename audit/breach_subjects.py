@@ -14,8 +14,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from audit.breach import BreachReport, SubjectKey, breach_report
+from audit.breach import BreachReport, SubjectKey, breach_report, known_caller
 from governance.catalog import Catalog
+from governance.errors import UnknownCaller
 from governance.ports import DataSource
 
 PAGE = 5000
@@ -90,7 +91,16 @@ async def breach_answer(
     Args:
         resolve_with: the data source and the subject referencer to resolve
             references with; None leaves them as references.
+
+    Raises:
+        UnknownCaller: no caller of that name was ever registered (a revoked
+            one was) and none is named in the trail: most likely a misspelt
+            name, which would otherwise answer "0 subjects".
     """
+    if not await known_caller(store, caller):
+        raise UnknownCaller(
+            "no caller of that name was ever registered or named in the audit trail"
+        )
     report = await breach_report(store, caller=caller, since=since, until=until)
     subject_ids = None
     if resolve_with is not None:
@@ -102,7 +112,8 @@ async def breach_answer(
         name: {f: fact.category for f, fact in dataset.fields.items()}
         for name, dataset in catalog.datasets.items()
     }
+    tags = {name: (t.category, t.sensitive) for name, t in catalog.tags.items()}
     body = await asyncio.to_thread(  # off the event loop: it may list many subjects
-        report.to_json, categories=categories, subject_ids=subject_ids
+        report.to_json, categories=categories, tags=tags, subject_ids=subject_ids
     )
     return report, body

@@ -3,7 +3,10 @@
 Pure functions over `collect`'s aggregates: no SQL here. An access is an
 `access.*` event; it is counted under its purpose, its caller and its outcome
 (`allowed`, `denied`, `error`). A refusal is counted under its reason code, and
-a policy refusal also under each reason the policy gave.
+a policy refusal also under each reason the policy gave. Refusals of anything
+else (a role check, a missing key, a throttle or budget, a consent grant) are
+counted by kind, reason and caller: they read no data, but a service key
+probing the audit trail is as much a finding as a refused read.
 """
 
 from collections import Counter, defaultdict
@@ -11,7 +14,14 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
 from audit.report.collect import DetailCount, Shape
-from audit.report.figures import Counted, Denials, OutcomeCounts, Revision
+from audit.report.figures import (
+    Counted,
+    Denials,
+    KindCount,
+    OutcomeCounts,
+    Refusal,
+    Revision,
+)
 from governance.subjects import CHINA_TZ
 
 _OUTCOMES = ("allowed", "denied", "error")
@@ -59,16 +69,27 @@ def daily(shapes: Iterable[Shape], days: list[date]) -> tuple[OutcomeCounts, ...
 
 
 def denials(shapes: Iterable[Shape], policy: Iterable[DetailCount]) -> Denials:
-    """Refused accesses by reason code, and policy refusals by each reason given."""
+    """Refused accesses by reason code, policy refusals by each reason given, and
+    refusals outside data access by kind, reason and caller."""
     reasons: Counter[str] = Counter()
+    outside: Counter[tuple[str, str, str]] = Counter()
     for s in shapes:
-        if s.access and s.outcome == "denied":
+        if s.outcome != "denied":
+            continue
+        if s.access:
             reasons[s.reason or UNNAMED] += s.count
+        else:
+            outside[(s.kind, s.reason or UNNAMED, s.caller or UNNAMED)] += s.count
     given: Counter[str] = Counter()
     for d in policy:
         for reason in set(d.values):
             given[reason] += d.count
-    return Denials(_ranked(reasons), _ranked(given))
+    refusals = sorted(outside.items(), key=lambda i: (-i[1], i[0]))
+    return Denials(
+        _ranked(reasons),
+        _ranked(given),
+        tuple(Refusal(*key, count) for key, count in refusals),
+    )
 
 
 def revisions(shapes: Iterable[Shape]) -> tuple[Revision, ...]:
@@ -83,12 +104,16 @@ def revisions(shapes: Iterable[Shape]) -> tuple[Revision, ...]:
     return tuple(sorted(rows, key=lambda r: (r.first_seen, r.revision)))
 
 
-def kinds(shapes: Iterable[Shape]) -> tuple[Counted, ...]:
-    """Every event of the month by kind."""
-    counts: Counter[str] = Counter()
+def kinds(shapes: Iterable[Shape]) -> tuple[KindCount, ...]:
+    """Every event of the month by kind, and by outcome within each kind."""
+    table: defaultdict[str, Counter[str]] = defaultdict(Counter)
     for s in shapes:
-        counts[s.kind] += s.count
-    return _ranked(counts)
+        table[s.kind][s.outcome] += s.count
+    rows = [
+        KindCount(kind, by.total(), *(by[o] for o in _OUTCOMES))
+        for kind, by in table.items()
+    ]
+    return tuple(sorted(rows, key=lambda r: (-r.count, r.key)))
 
 
 def _ranked(counts: Counter[str]) -> tuple[Counted, ...]:

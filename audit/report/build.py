@@ -33,8 +33,8 @@ from audit.report.figures import (
     Anomalies,
     ChainCheck,
     Consent,
-    Counted,
     Denials,
+    KindCount,
     Revision,
     SelfCheckReport,
     SensitiveTagUse,
@@ -61,7 +61,7 @@ class _Figures:
     consent: Consent
     anomalies: Anomalies
     revisions: tuple[Revision, ...]
-    events_by_kind: tuple[Counted, ...]
+    events_by_kind: tuple[KindCount, ...]
 
 
 async def build_report(

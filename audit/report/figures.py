@@ -67,11 +67,40 @@ class Counted:
 
 
 @dataclass(frozen=True)
+class KindCount(Counted):
+    """Events of one kind (`count`), and how many of them ended each way."""
+
+    allowed: int = 0
+    denied: int = 0
+    error: int = 0
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Refused requests that were not data accesses, of one kind, reason and caller.
+
+    A service key probing the audit trail (`caller.role`), unauthenticated or
+    throttled requests (`caller.unauthenticated`, `caller.throttled`), a spent
+    budget (`caller.budget`), a refused consent grant: none of these read data,
+    but each is something an officer follows up.
+    """
+
+    kind: str
+    reason: str
+    caller: str
+    """The caller's name, or `(none)` when the request named no valid key."""
+    count: int
+
+
+@dataclass(frozen=True)
 class Denials:
-    """Refused accesses by reason code, and the policy's own reasons."""
+    """Refused accesses by reason code, the policy's own reasons, and refusals of
+    everything else."""
 
     by_reason: tuple[Counted, ...]
     policy_reasons: tuple[Counted, ...]
+    outside_access: tuple[Refusal, ...] = ()
+    """Denied events that are not `access.*`, largest group first."""
 
 
 @dataclass(frozen=True)
@@ -201,7 +230,7 @@ class SelfCheckReport:
     consent: Consent
     anomalies: Anomalies
     revisions: tuple[Revision, ...]
-    events_by_kind: tuple[Counted, ...]
+    events_by_kind: tuple[KindCount, ...]
     purpose_titles: dict[str, str] = field(default_factory=dict)
     """Purpose name -> its Chinese title, from the catalog."""
     category_titles: dict[str, str] = field(default_factory=dict)

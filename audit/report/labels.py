@@ -38,6 +38,13 @@ REASONS = {
     "recipient_consent_required": "需取得针对该接收方的单独同意",
     "transfer_mechanism_required": "出境需合法机制",
     "separate_consent_required": "需取得单独同意",
+    "rate_limited": "超出调用额度或频率",
+    "counters_unavailable": "额度计数不可用",
+    "unknown_caller": "调用方不存在",
+    "invalid_filter": "查询条件无效",
+    "unknown_filter": "查询参数未知或重复",
+    "invalid_month": "月份无效",
+    "conflict": "与现有记录冲突",
 }
 KINDS = {
     "access.read": "单条记录读取",
@@ -57,6 +64,13 @@ KINDS = {
     "decisions.read": "查阅决策日志",
     "caller.added": "新增调用方",
     "caller.revoked": "吊销调用方",
+    "caller.changed": "变更调用方",
+    "caller.role": "角色不符被拒",
+    "caller.unauthenticated": "未认证请求",
+    "caller.throttled": "未认证请求被限流",
+    "caller.budget": "调用额度用尽",
+    "audit.export": "导出审计日志",
+    "audit.breach": "泄露影响查询",
 }
 STATUSES = {"scored": "已评估", "new": "本月新增", "short": "基线不足"}
 DIRECTIONS = {"spike": "激增", "drop": "骤降"}

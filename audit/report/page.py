@@ -214,6 +214,17 @@ def _findings(report: SelfCheckReport) -> list[tuple[str, str, str]]:
                 f"{refused_tags:,} 次人群查询试图以敏感标签筛选，已被拒绝，见第三节。",
             )
         )
+    outside = report.denials.outside_access
+    if outside:
+        kinds = "、".join(sorted({r.kind for r in outside}))
+        out.append(
+            (
+                "mid",
+                "中",
+                f"{sum(r.count for r in outside):,} 次数据访问以外的请求被拒绝"
+                f"（{kinds}），见第四节。",
+            )
+        )
     if report.anomalies.new_callers:
         names = "、".join(report.anomalies.new_callers)
         out.append(

@@ -192,10 +192,28 @@ def denials(report: SelfCheckReport) -> Html:
         numeric=(1,),
         empty="本月没有策略拒绝。",
     )
+    outside = table(
+        ("事件类型", "原因", "调用方", "次数"),
+        [
+            (
+                coded(r.kind, KINDS.get(r.kind, "")),
+                coded(r.reason, reason_label(r.reason)),
+                r.caller,
+                r.count,
+            )
+            for r in d.outside_access
+        ],
+        numeric=(3,),
+        keep=(2,),
+        empty="本月没有数据访问以外的拒绝。",
+    )
     body = (
         (figure(chart, "拒绝原因 / Denials by reason") if d.by_reason else "")
         + reasons
         + f"<h3>策略拒绝的具体理由 Policy reasons</h3>{policy}"
+        + "<h3>数据访问以外的拒绝 Refused outside data access</h3>"
+        + '<p class="note">未认证、角色不符（如业务密钥查阅审计日志）、限流、额度用尽、'
+        "同意登记被拒等：未读取数据，但同样需要核查。</p>" + outside
     )
     return section("denials", "四", "拒绝原因", "Denials by reason", body)
 
@@ -223,10 +241,13 @@ def revisions(report: SelfCheckReport) -> Html:
 
 
 def kinds(report: SelfCheckReport) -> Html:
-    """Every event of the month by kind."""
+    """Every event of the month by kind and outcome."""
     body = table(
-        ("事件类型", "次数"),
-        [(coded(k.key, KINDS.get(k.key, "")), k.count) for k in report.events_by_kind],
-        numeric=(1,),
+        ("事件类型", *_OUTCOME_HEAD),
+        [
+            (coded(k.key, KINDS.get(k.key, "")), k.allowed, k.denied, k.error, k.count)
+            for k in report.events_by_kind
+        ],
+        numeric=(1, 2, 3, 4),
     )
     return section("kinds", "八", "全部审计事件", "All audit events by kind", body)

@@ -222,6 +222,13 @@ class BreachRecordOut(BaseModel):
         description="field -> obligations it left under"
     )
     purposes: list[str]
+    selected_by: dict[str, dict[str, Any]] = Field(
+        description="tag a query picked the subject by -> its category and whether"
+        " it is sensitive (null: no longer declared)"
+    )
+    recipients: list[dict[str, Any]] = Field(
+        description="third parties the data went to: name, cross_border"
+    )
     events: int
     first: str
     last: str
@@ -240,6 +247,16 @@ class BreachOut(BaseModel):
     )
     detokenised: dict[str, Any] = Field(
         description="tokens opened and their categories (tokens name no subject)"
+    )
+    purged_events: int = Field(
+        description="allowed reads, queries and detokenisings of the range that"
+        " retention emptied: their caller is gone, so the answer may be partial"
+    )
+    tags: dict[str, dict[str, Any]] = Field(
+        description="dataset -> tag -> category, sensitive, subjects selected by it"
+    )
+    recipients: list[dict[str, Any]] = Field(
+        description="third parties: name, cross_border, subjects"
     )
     records: list[BreachRecordOut]
     resolved: dict[str, int] | None = Field(

@@ -12,6 +12,7 @@ written.
 import argparse
 import os
 import tempfile
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -128,5 +129,12 @@ def _summarise(report: SelfCheckReport, paths: list[Path]) -> None:
         f" trail {'intact' if chain.ok else 'NOT intact'}: {chain.events:,} events"
         f" in {chain.chains} chains"
     )
+    kinds: Counter[str] = Counter()
+    for r in report.denials.outside_access:
+        kinds[r.kind] += r.count
+    line = f"refused outside data access: {kinds.total():,}"
+    if kinds:
+        line += " (" + ", ".join(f"{k} {n:,}" for k, n in sorted(kinds.items())) + ")"
+    print(line)
     for path in paths:
         print(f"wrote {path}")

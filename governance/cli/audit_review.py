@@ -246,6 +246,7 @@ def run_breach(args: argparse.Namespace) -> int:
         trail.detail |= {
             "events": sum(report.events.values()),
             "subjects": report.subjects,
+            "purged_events": report.purged,
         }
         return body
 
@@ -261,10 +262,24 @@ def _breach_text(body: dict[str, Any]) -> str:
         f"  allowed events: {events}",
         f"  subjects: {body['subjects']}",
     ]
+    if body["purged_events"]:
+        lines.append(
+            f"  purged by retention: {body['purged_events']} allowed events in the"
+            " range, whose caller is no longer known: this answer may be incomplete"
+        )
     for dataset, fields in body["fields"].items():
         for name, summary in fields.items():
             counts = ", ".join(f"{o} {n}" for o, n in summary["subjects"].items())
             lines.append(f"  {dataset}.{name} ({summary['category'] or '?'}): {counts}")
+    for dataset, tags in body["tags"].items():
+        for name, fact in tags.items():
+            lines.append(
+                f"  selected by tag {dataset}:{name} ({fact['category'] or '?'}"
+                f"{', sensitive' if fact['sensitive'] else ''}): {fact['subjects']}"
+            )
+    for r in body["recipients"]:
+        abroad = {True: "abroad", False: "in China", None: "?"}[r["cross_border"]]
+        lines.append(f"  provided to {r['name']} ({abroad}): {r['subjects']}")
     tokens = body["detokenised"]
     lines.append(f"  detokenised: {tokens['tokens']} tokens {tokens['categories']}")
     if "resolved" in body:
@@ -272,6 +287,8 @@ def _breach_text(body: dict[str, Any]) -> str:
         lines.append(f"  resolved: {found['found']}, not found: {found['not_found']}")
     for r in body["records"]:
         fields = " ".join(f"{f}={'/'.join(o)}" for f, o in r["fields"].items())
+        fields += "".join(f" tag:{t}" for t in r["selected_by"])
+        fields += "".join(f" to:{x['name']}" for x in r["recipients"])
         who = r.get("subject_id") or "-"
         lines.append(
             f"{r['dataset']}  {who}  {r['subject_ref']}  {fields}  "

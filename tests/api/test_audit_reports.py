@@ -167,3 +167,22 @@ def test_only_officers_may_ask(client, keys):
 
     assert (service.status_code, service.json()["code"]) == (403, "forbidden_role")
     assert (anonymous.status_code, anonymous.json()["code"]) == (401, "unauthenticated")
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["month=2026-03&month=2026-02", "month=2026-03&format=json&format=html",
+     "month=2026-03&caller=brand-app"],
+    ids=["month-twice", "format-twice", "unknown-parameter"],
+)  # fmt: skip
+def test_a_repeated_or_unknown_parameter_is_422_unknown_filter_and_audited(
+    client, keys, demo_dir, query
+):
+    """Which month a report covers is never guessed; a filter it has not is not ignored."""
+    response = client.get(f"{PATH}?{query}", headers=officer(keys))
+
+    assert response.status_code == 422
+    assert response.json()["code"] == "unknown_filter"
+    assert [(c, o, r) for c, o, r, _ in report_events(demo_dir)] == [
+        ("compliance-officer", "denied", "unknown_filter")
+    ]

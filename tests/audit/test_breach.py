@@ -5,11 +5,21 @@ import asyncio
 import pytest
 from trail_rows import at, insert_trail, on_store, query, read, store_url
 
-from audit.breach import breach_report
+from audit.breach import breach_report, known_caller
 from audit.breach_subjects import resolve_subjects
+from audit.record import SUBJECT_REFS
 
 CATEGORIES = {"customers": {"mobile": "contact.phone", "name": "identity.name"}}
+TAGS = {"孕期": ("health.fertility", True), "高消费": ("consumption.level", False)}
 WINDOW = {"since": at(1), "until": at(20)}
+ABROAD = {
+    "name": "hq-analytics-sg",
+    "registered": True,
+    "country": "SG",
+    "cross_border": True,
+    "transfer_mechanism": "standard_contract",
+    "mechanism_reference": "SCC-2025-0412",
+}
 
 
 def answer(url: str, trail, caller: str = "campaign-sms", **window) -> dict:
@@ -18,7 +28,7 @@ def answer(url: str, trail, caller: str = "campaign-sms", **window) -> dict:
     async def body(store):
         await insert_trail(store, trail)
         report = await breach_report(store, caller=caller, **(WINDOW | window))
-        return report.to_json(categories=CATEGORIES)
+        return report.to_json(categories=CATEGORIES, tags=TAGS)
 
     return on_store(url, body)
 
@@ -153,13 +163,116 @@ def test_detokenised_values_are_counted_by_category_without_subjects(url):
     assert body["subjects"] == 0
 
 
+def tagged(refs, ts, tags, **overrides):
+    """An allowed audience query whose subjects were selected by `tags`."""
+    detail = {SUBJECT_REFS: list(refs), "excluded": {}, "tags": list(tags)}
+    return query(refs, ts, detail=detail, **overrides)
+
+
+def test_a_sensitive_tag_a_query_filtered_on_is_reported_for_each_subject(url):
+    """A 孕期 filter revealed health.fertility of every subject returned, whatever fields left."""
+    trail = [
+        tagged(["s_a", "s_b"], at(2), ["孕期"], purpose="maternal_care_recommendation"),
+        read("s_c", at(3)),
+    ]
+
+    body = answer(url, trail)
+
+    fertility = {"category": "health.fertility", "sensitive": True}
+    assert by_ref(body)["s_a"]["selected_by"] == {"孕期": fertility}
+    assert by_ref(body)["s_c"]["selected_by"] == {}
+    assert body["tags"] == {"customers": {"孕期": fertility | {"subjects": 2}}}
+
+
+def test_a_subject_selected_by_several_queries_lists_every_tag(url):
+    """Tags of different queries add up per subject; a tag no longer declared shows no facts."""
+    trail = [
+        tagged(["s_a"], at(2), ["孕期"]),
+        tagged(["s_a", "s_b"], at(3), ["高消费", "旧标签"]),
+    ]
+
+    body = answer(url, trail)
+
+    assert sorted(by_ref(body)["s_a"]["selected_by"]) == ["孕期", "旧标签", "高消费"]
+    assert by_ref(body)["s_b"]["selected_by"]["旧标签"] == {
+        "category": None,
+        "sensitive": None,
+    }
+    assert body["tags"]["customers"]["高消费"]["subjects"] == 2
+
+
+def test_a_third_party_recipient_is_named_with_whether_the_data_went_abroad(url):
+    """Reads and queries provided to a recipient name it; others name none."""
+    at_home = {"name": "cobrand-bank", "registered": True, "cross_border": False}
+    trail = [
+        read("s_a", at(2), detail={"recipient": ABROAD}),
+        query(["s_a", "s_b"], at(3), detail={SUBJECT_REFS: ["s_a", "s_b"],
+                                             "recipient": at_home}),
+        read("s_c", at(4)),
+    ]  # fmt: skip
+
+    body = answer(url, trail)
+
+    assert by_ref(body)["s_a"]["recipients"] == [
+        {"name": "cobrand-bank", "cross_border": False},
+        {"name": "hq-analytics-sg", "cross_border": True},
+    ]
+    assert by_ref(body)["s_c"]["recipients"] == []
+    assert body["recipients"] == [
+        {"name": "cobrand-bank", "cross_border": False, "subjects": 2},
+        {"name": "hq-analytics-sg", "cross_border": True, "subjects": 1},
+    ]
+
+
+def tombstone(ts, **overrides):
+    """An event as retention leaves it: kind, outcome and instant, no caller."""
+    emptied = {
+        "caller": None,
+        "purpose": None,
+        "dataset": None,
+        "fields": (),
+        "obligations": {},
+        "detail": {"purged_by": "p" * 32},
+    }
+    return read(None, ts, **(emptied | overrides))
+
+
+def test_purged_events_in_the_range_are_counted_as_a_caveat(url):
+    """Tombstones name no caller: the answer counts the allowed releasing ones in range."""
+    trail = [
+        tombstone(at(2)),
+        tombstone(at(3), kind="access.query"),
+        tombstone(at(4), outcome="denied"),
+        tombstone(at(5), kind="audit.read"),
+        tombstone(at(25)),
+        read("s_a", at(6)),
+    ]
+
+    body = answer(url, trail)
+
+    assert body["purged_events"] == 2
+    assert body["subjects"] == 1
+
+
+def test_a_caller_is_known_when_registered_revoked_or_in_the_trail(url):
+    """A misspelt name is unknown; the proxy's own actors and trail callers are known."""
+
+    async def names(store):
+        await insert_trail(store, [read("s_a", at(2), caller="retired-app")])
+        asked = ("campaign_sms", "retired-app", "retention")
+        return [await known_caller(store, n) for n in asked]
+
+    assert on_store(url, names) == [False, True, True]
+
+
 @pytest.mark.postgres
 def test_the_same_answer_on_postgresql(tmp_path):
     """PostgreSQL answers exactly as SQLite does."""
     trail = [
-        read("s_a", at(2)),
-        query(["s_a", "s_b"], at(3)),
+        read("s_a", at(2), detail={"recipient": ABROAD}),
+        tagged(["s_a", "s_b"], at(3), ["孕期"]),
         read("s_x", at(4), outcome="denied"),
+        tombstone(at(5)),
     ]
 
     answers = []
@@ -170,6 +283,8 @@ def test_the_same_answer_on_postgresql(tmp_path):
 
     assert answers[0] == answers[1]
     assert answers[0]["subjects"] == 2
+    assert answers[0]["purged_events"] == 1
+    assert answers[0]["recipients"][0]["cross_border"] is True
 
 
 class TestResolving:

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import orjson
 import pytest
-from report_trail import cst, forge_allowed_read, seed_march
+from report_trail import append, cst, forge_allowed_read, seed_march
 
 from adapters.keys.local import LocalKeyProvider
+from audit.record import AuditDraft
 from governance.cli.main import main
 from governance.services import subject_referencer
 from governance.store import open_store
@@ -144,3 +145,25 @@ def test_when_the_output_folder_is_missing_then_exit_2_before_any_work(
     assert code == 2
     assert "--json" in err
     assert report_events(demo_dir) == []
+
+
+def test_the_summary_counts_refusals_outside_data_access(capsys, demo_dir, seeded_demo):
+    """A service key probing the trail shows up in the shell summary, by kind."""
+    probes = [
+        AuditDraft(kind="caller.role", outcome="denied", caller="campaign-sms",
+                   reason="forbidden_role", ts=cst(12, 9 + n))
+        for n in range(2)
+    ]  # fmt: skip
+
+    async def probe() -> None:
+        store = await open_store(f"sqlite+aiosqlite:///{demo_dir / 'governance.db'}")
+        try:
+            await append(store, probes)
+        finally:
+            await store.dispose()
+
+    asyncio.run(probe())
+    code, out, _ = govproxy(capsys, demo_dir, "audit", "report", "--month", "2026-03")
+
+    assert code == 0
+    assert out.splitlines()[3] == "refused outside data access: 2 (caller.role 2)"

@@ -9,6 +9,7 @@ from trail_rows import at, insert_trail, on_store, query, read
 
 from adapters.keys.local import LocalKeyProvider
 from audit.query import EventFilter, list_events
+from audit.record import SUBJECT_REFS
 from audit.signing import AuditSigner
 from governance.cli.main import main
 from governance.services import subject_referencer
@@ -283,6 +284,49 @@ class TestBreach:
         assert code == 0
         assert "  customers.name (identity.name): mask 1" in out.splitlines()
         assert "  subjects: 2" in out.splitlines()
+
+    def test_a_misspelt_caller_exits_2_unknown_caller_and_is_audited(
+        self, capsys, demo
+    ):
+        """campaign_sms was never registered: no "0 subjects" answer, a refusal."""
+        code, out, err = run(
+            capsys, demo, "breach", "--caller", "campaign_sms", *WINDOW
+        )
+
+        (event,) = trail_of(demo, kind="audit.breach")
+        assert code == 2
+        assert out == ""
+        assert "no caller of that name was ever registered" in err
+        assert (event["outcome"], event["reason"]) == ("denied", "unknown_caller")
+
+    def test_text_names_sensitive_tags_recipients_and_purged_events(self, capsys, demo):
+        """What a notification must say beyond fields is printed for people too."""
+        abroad = {"name": "hq-analytics-sg", "cross_border": True}
+        detail = {SUBJECT_REFS: ["s_t"], "tags": ["孕期"], "recipient": abroad}
+        purged = read(
+            None,
+            at(6),
+            caller=None,
+            purpose=None,
+            dataset=None,
+            fields=(),
+            obligations={},
+            detail={"purged_by": "p" * 32},
+        )
+        url = f"sqlite+aiosqlite:///{demo / 'governance.db'}"
+        on_store(url, lambda store: insert_trail(
+            store, [query(["s_t"], at(5), detail=detail), purged], chain="e" * 32
+        ))  # fmt: skip
+
+        code, out, _ = run(capsys, demo, "breach", "--caller", SMS, *WINDOW)
+
+        lines = out.splitlines()
+        assert code == 0
+        assert (
+            "  selected by tag customers:孕期 (health.fertility, sensitive): 1" in lines
+        )
+        assert "  provided to hq-analytics-sg (abroad): 1" in lines
+        assert any(line.startswith("  purged by retention: 1 ") for line in lines)
 
     def test_when_the_caller_is_missing_then_exit_2(self, capsys, demo):
         """The breach kit needs to know whose receipts to look at."""

@@ -207,6 +207,7 @@ async def _investigate(
     trail.detail |= {
         "events": sum(report.events.values()),
         "subjects": report.subjects,
+        "purged_events": report.purged,
     }
     return body
 

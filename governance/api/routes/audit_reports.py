@@ -3,16 +3,20 @@
 `GET /v1/audit/reports/self-check?month=YYYY-MM&format=html|json` builds the
 report from the store (`audit.report`) and is itself audited (`audit.report`),
 like every read of the trail. A month that is malformed, does not exist or has
-not begun is refused with problem+json `invalid_month` (422). The HTML page
+not begun is refused with problem+json `invalid_month` (422); an unknown or
+repeated parameter with `unknown_filter` (422), as every audit route refuses it
+(`audit.filters.single_values`): `?month=2026-12&month=2026-11` must not
+quietly answer for one of the two months. The HTML page
 loads nothing from anywhere, and the response's Content-Security-Policy says so
 again.
 """
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from audit.filters import single_values
 from audit.report.build import build_report
 from audit.report.document import render_json
 from audit.report.figures import SelfCheckReport
@@ -24,6 +28,7 @@ from governance.types import Principal, Role
 
 router = APIRouter(prefix="/v1/audit/reports", tags=["audit"])
 _OFFICER = require(Role.OFFICER)
+_PARAMS = frozenset({"month", "format"})
 _HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
@@ -50,6 +55,7 @@ Format = Annotated[
     },
 )
 async def self_check(
+    request: Request,
     services: ServicesDep,
     sealer: SealerDep,
     month: Month,
@@ -60,6 +66,7 @@ async def self_check(
     trail = Trail(kind="audit.report", caller=principal.name)
 
     async def step() -> SelfCheckReport:
+        single_values(request.query_params.multi_items(), _PARAMS)
         chosen = parse_month(month, now=services.now())
         trail.detail |= {"month": chosen.label, "format": output}
         report = await build_report(
