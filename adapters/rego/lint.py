@@ -15,9 +15,16 @@ An empty list means the bundle can be deployed. The checks, in order:
 * entrypoint: `data.governance.access.decision` is defined (`missing_entrypoint`)
   and, for each catalog purpose, gives a well-formed decision
   (`adapters.rego.decider.to_decision`) on a well-formed input (`malformed_decision`,
-  `eval_error`, `default_decision` when it falls back to its default).
+  `eval_error`, `default_decision` when it falls back to its default);
+* tests, once nothing else is found (a fault already named fails tests too):
+  every `test_` rule passes on a fresh engine, as `govproxy policy test` runs it
+  (`test_failed`, `test_error`; `adapters.rego.testing.failing_tests`). They run
+  on the embedded engine whichever engine decides (an OPA sidecar too): a
+  bundle's own tests are part of what makes it fit.
 
 Findings print as `file[:line]: code: message`; codes are stable snake_case.
+`require_fit` is the same check for startup: one line, and no proxy, when the
+bundle is not fit, so that a restart takes no bundle a reload would reject.
 """
 
 import json
@@ -42,11 +49,13 @@ from adapters.rego._references import (
 )
 from adapters.rego._regorus import DataPath, Module, modules
 from adapters.rego._smoke import check_entrypoint
+from adapters.rego.testing import failing_tests
 from governance.catalog import Catalog
+from governance.errors import ConfigurationError
 from governance.policy.bundles import Finding
 from governance.types import Obligation
 
-__all__ = ["Finding", "check_bundle"]
+__all__ = ["BundleNotFit", "Finding", "check_bundle", "require_fit"]
 
 DEFAULT_ROOTS: tuple[DataPath, ...] = (("governance",),)
 
@@ -71,8 +80,34 @@ def check_bundle(root: Path, catalog: Catalog) -> list[Finding]:
         refs = [*rego_references(policy_mods, catalog), *data_references(docs, catalog)]
         findings += _unknown_references(root, refs, catalog)
         findings += check_entrypoint(root, engine, mods, catalog)
+    if not findings:  # otherwise tests fail because of a fault already named
+        findings += failing_tests(root)
     unique = {(f.file, f.line, f.code, f.message): f for f in findings}
     return sorted(unique.values(), key=Finding.sort_key)
+
+
+class BundleNotFit(ConfigurationError):
+    """The bundle has findings; the message is one line, `findings` holds them all."""
+
+    def __init__(self, root: Path, findings: Sequence[Finding]) -> None:
+        first = str(findings[0]).replace("\n", " ")
+        more = len(findings) - 1
+        rest = f"; {more} more: `govproxy policy check` lists them" if more else ""
+        super().__init__(f"{root}: policy bundle is not fit to deploy: {first}{rest}")
+        self.findings = tuple(findings)
+
+
+def require_fit(root: Path, catalog: Catalog) -> None:
+    """Raise `BundleNotFit` unless `check_bundle` finds nothing (startup's check).
+
+    A checker fault is a finding too (`check_failed`): it must not pass a bundle.
+    """
+    try:
+        findings = check_bundle(root, catalog)
+    except Exception as exc:  # a checker fault must not pass a bundle
+        findings = [Finding(str(root), None, "check_failed", type(exc).__name__)]
+    if findings:
+        raise BundleNotFit(root, findings)
 
 
 _UNLOADED_DATA = frozenset({"invalid_json", "data_not_object", "unreadable"})

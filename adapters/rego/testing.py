@@ -8,6 +8,10 @@ line coverage of every policy (non-test) module.
 
 A bundle that does not load (a syntax error, an unsafe variable, invalid JSON)
 raises `BundleNotLoadable`, which names every fault as `file:line: code: message`.
+
+`failing_tests(root)` is the same run as findings, for the checks that gate a
+bundle (`check_bundle`: `govproxy policy check`, startup and every reload): a
+bundle whose own tests do not pass is not fit to decide.
 """
 
 import json
@@ -112,6 +116,9 @@ class RegoSuite:
         policies, docs, findings = read_bundle_files(root)
         engine, compiled = compile_bundle(policies, [mounted(d) for d in docs], root)
         if findings or compiled or engine is None:
+            # Dropped here, not by whoever ends up holding the traceback: a
+            # regorus engine may only be freed on the thread that made it.
+            del engine
             raise BundleNotLoadable(root, [*findings, *compiled])
         self._engine: Any = engine
         self._coverage = coverage
@@ -182,3 +189,34 @@ def discover(mods: Sequence[Module]) -> tuple[RegoTest, ...]:
             if rule.path[-1].startswith("test_") and not rule.function:
                 found.setdefault(rule.path, RegoTest(rule.path, module.file, rule.line))
     return tuple(found.values())
+
+
+def failing_tests(root: Path) -> list[Finding]:
+    """Each `test_` rule of the bundle under `root` that does not pass, as a finding.
+
+    `test_failed` (false, undefined or not `true`) or `test_error` (evaluation
+    raised), at the rule's definition. The message names the rule and how it
+    ended, never the value it produced nor the engine's message (which may quote
+    one): findings reach `/v1/policy` and the logs; `govproxy policy test` shows
+    the detail. A bundle that does not load gives the findings that say why.
+    The engine is built and dropped on the calling thread.
+    """
+    try:
+        suite = RegoSuite(root)
+    except BundleNotLoadable as exc:
+        return list(exc.findings)
+    results = suite.run_all().results
+    return [_finding(root, r) for r in results if r.verdict is not Verdict.PASS]
+
+
+def _finding(root: Path, result: TestResult) -> Finding:
+    test = result.test
+    if result.verdict is Verdict.ERROR:
+        code, how = "test_error", "raised an error"
+    else:
+        code = "test_failed"
+        how = "is " + (result.detail if result.detail in _PLAIN else "not true")
+    return Finding(str(root / test.file), test.line, code, f"{test.name} {how}")
+
+
+_PLAIN = frozenset({"false", "undefined"})  # the details that quote no value

@@ -113,6 +113,7 @@ def serve(args: argparse.Namespace) -> int:
     # others (an import, a verify) start half a second sooner without them.
     import uvicorn
 
+    from adapters.rego.lint import require_fit
     from governance.api.protocol import ProblemHttpProtocol
     from governance.app import create_app
 
@@ -125,8 +126,10 @@ def serve(args: argparse.Namespace) -> int:
     settings = base.model_copy(
         update={"server": base.server.model_copy(update=overrides)}
     )
-    # Built here even for several workers: a bad bundle or catalog stops the
+    # Checked and built here even for several workers: a bad bundle (one a
+    # reload would reject, its own failing tests included) or catalog stops the
     # command with its message before any worker starts.
+    require_fit(settings.policy_dir, load_catalog(settings.catalog_file))
     app: Any = create_app(settings)
     if args.workers > 1:
         if args.config is not None:

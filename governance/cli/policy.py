@@ -4,8 +4,9 @@
 govproxy policy test  [--bundle DIR] [-v]     every test_ rule: exit 0 all pass, 1 any
                                               fails or errors, 2 the bundle does not load
 govproxy policy check [--bundle DIR] [--catalog FILE]
-                                              parse, compile, lint, smoke-evaluate:
-                                              exit 0 fit, 1 findings
+                                              parse, compile, lint, smoke-evaluate,
+                                              run the tests: exit 0 fit, 1 findings
+                                              (what startup and a reload require)
 govproxy policy explain --caller … --purpose … --dataset …   (see policy_explain.py)
 govproxy policy decisions [--since T] [--until T] [--caller NAME] > decisions.jsonl
                                               the decision log, OPA-shaped JSON lines
@@ -44,7 +45,8 @@ def add_parser(sub: Any) -> Any:
     )
     test.set_defaults(run=run_test)
     check = psub.add_parser(
-        "check", help="parse, compile and lint the bundle against the catalog"
+        "check",
+        help="parse, compile and lint the bundle against the catalog; run its tests",
     )
     check.add_argument("--bundle", type=Path, help="bundle (else policy_dir)")
     check.add_argument("--catalog", type=Path, help="catalog (else catalog_file)")
@@ -112,7 +114,8 @@ def _ranges(lines: Iterable[int]) -> str:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    """Check the bundle; print each finding as `file[:line]: code: message`."""
+    """Check the bundle as startup and a reload do (`check_bundle`, its tests too);
+    print each finding as `file[:line]: code: message`."""
     root = _bundle_dir(args)
     catalog_file: Path | None = args.catalog
     if catalog_file is None:
@@ -129,6 +132,6 @@ def run_check(args: argparse.Namespace) -> int:
     print(
         f"ok: {root} (revision {bundle.revision}): {len(bundle.policies)} policy "
         f"modules, {len(bundle.data)} data documents; the decision is well-formed "
-        f"for each of {len(catalog.purposes)} purposes"
+        f"for each of {len(catalog.purposes)} purposes, and every test_ rule passes"
     )
     return 0

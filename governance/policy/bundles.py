@@ -58,5 +58,8 @@ class PolicyBundles(Protocol):
         ...
 
     def read(self, catalog: Catalog) -> BundleRead:
-        """Check the bundle against `catalog` and load it (blocking; OSError when unreadable)."""
+        """Check the bundle against `catalog`, run its tests, and load it.
+
+        Blocking (the reloader calls it in a worker thread); OSError when unreadable.
+        """
         ...

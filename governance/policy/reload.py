@@ -4,8 +4,11 @@
 bundle file, every `interval` seconds; 0 turns the watch off), and reloads on
 request (`POST /v1/policy/reload`) or on SIGHUP. A reload:
 
-1. checks the bundle against the live catalog and loads it (`PolicyBundles.read`,
-   in a worker thread: the checker builds and drops its own engines there);
+1. checks the bundle against the live catalog, runs its own Rego tests (a test
+   that fails or errors is a finding) and loads it (`PolicyBundles.read`, in a
+   worker thread: the checker builds and drops its own engines there, and the
+   event loop serves between the engine's calls, which hold the GIL for up to
+   ~0.1 s while a bundle compiles);
 2. if the files changed meanwhile, stops and lets the next poll try again;
 3. if the revision is the one in force, changes nothing;
 4. if there is any finding, or the engine does not build, keeps the bundle in

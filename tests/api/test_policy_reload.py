@@ -7,6 +7,7 @@ real files in it.
 import functools
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -33,15 +34,18 @@ POLICIES = Path(__file__).resolve().parents[2] / "policies"
 ACCESS = Path("governance/access/access.rego")
 OBLIGATIONS = Path("governance/obligations/data.json")
 RECORD = "/v1/datasets/customers/records/{}"
+# A change the bundle's own tests accept (a reload runs them): it pauses one caller,
+# whom no Rego test names.
 PAUSE_RULE = """
 
 # METADATA
 # title: Marketing paused
-# description: Marketing messages are paused while the campaign rules are reviewed.
+# description: The SMS campaign is paused while its rules are reviewed.
 # custom:
 #   code: marketing_paused
 _deny contains "marketing_paused" if {
 	input.purpose.name == "marketing_push"
+	input.caller.name == "campaign-sms"
 }
 """
 CONSENT = {
@@ -53,14 +57,32 @@ CONSENT = {
 }
 
 
+# The reviewer's repro: the rules that keep children out of marketing stop holding
+# for every caller; the bundle parses and lints clean, but its own tests fail.
+MINOR_RULES = ('"subject_is_minor" if {\n', '"guardian_consent_required" if {\n')
+NOBODY = '\tinput.caller.name == "nobody-at-all"\n'
+
+
 def edit(bundle: Path, name: Path, change: Callable[[str], str]) -> None:
     """Rewrite one file of the bundle."""
     path = bundle / name
     path.write_text(change(path.read_text("utf-8")), "utf-8")
 
 
+def exempt_minors(bundle: Path) -> None:
+    """Make both minor rules hold for a caller that does not exist (tests now fail)."""
+
+    def change(text: str) -> str:
+        for head in MINOR_RULES:
+            assert text.count(head) == 1, f"access.rego changed: {head!r}"
+            text = text.replace(head, head + NOBODY)
+        return text
+
+    edit(bundle, ACCESS, change)
+
+
 def pause_marketing(bundle: Path) -> None:
-    """Add a rule that refuses every marketing_push access."""
+    """Add a rule that refuses campaign-sms every marketing_push access."""
     edit(bundle, ACCESS, lambda text: text + PAUSE_RULE)
 
 
@@ -86,7 +108,17 @@ BREAKAGES: dict[str, tuple[Callable[[Path], None], str]] = {
         "malformed_decision",
     ),
     "missing-data-document": (lambda b: (b / OBLIGATIONS).unlink(), "missing_data"),
+    "failing-rego-tests": (exempt_minors, "test_failed"),
 }
+
+
+def set_birth_date(demo_dir: Path, subject_id: str, birth_date: str) -> None:
+    """Overwrite a customer's birth date in the demo source."""
+    with closing(sqlite3.connect(demo_dir / "customers.db")) as conn, conn:
+        conn.execute(
+            "UPDATE customers SET birth_date = ? WHERE customer_id = ?",
+            (birth_date, subject_id),
+        )
 
 
 def revision(bundle: Path) -> str:
@@ -309,6 +341,86 @@ class TestRejection:
         assert answer["outcome"] == "activated"
         assert client.get("/healthz").json()["policy"]["last_error"] is None
         assert read(client, keys, consented).status_code == 403
+
+
+class TestBundleFailingItsOwnTests:
+    """A bundle that parses and lints clean but fails its Rego tests never decides."""
+
+    @pytest.fixture
+    def child(self, client: TestClient, keys: dict[str, str], demo_dir: Path) -> str:
+        """A child whose own consent to marketing_push (no guardian's) is on record:
+        given while the store held an adult's birth date, corrected since."""
+        sid = subjects(demo_dir, minor=True)[0]
+        born = customer(demo_dir, sid)["birth_date"]
+        set_birth_date(demo_dir, sid, "1990-01-01")
+        response = client.post(
+            f"/v1/subjects/{sid}/consents",
+            json=CONSENT,
+            headers=auth(keys["brand-app"]),
+        )
+        set_birth_date(demo_dir, sid, born)
+        assert response.status_code == 201, response.text
+        return sid
+
+    def test_a_childs_mobile_stays_out_of_marketing_after_the_reload(
+        self, client, keys, child, bundle
+    ):
+        """The reload is rejected and the child is still refused, for the same reasons."""
+        old = revision(bundle)
+        exempt_minors(bundle)
+
+        answer = reload(client, keys)
+        response = read(client, keys, child)
+
+        assert (answer["outcome"], answer["revision"]) == ("rejected", old)
+        assert response.status_code == 403
+        assert "record" not in response.json()
+        assert response.json()["reasons"] == [
+            "guardian_consent_required",
+            "subject_is_minor",
+        ]
+
+    def test_the_officer_sees_each_failing_test_by_name(self, client, keys, bundle):
+        """`GET /v1/policy` names every failing test where it is defined, and no value."""
+        exempt_minors(bundle)
+        reload(client, keys)
+
+        body = client.get("/v1/policy", headers=auth(keys["compliance-officer"])).json()
+
+        findings = body["last_error"]["findings"]
+        assert body["last_error"]["codes"] == ["test_failed"]
+        assert (
+            f"{bundle}/governance/access/access_test.rego:570: test_failed: "
+            "data.governance.access_test.test_subject_is_minor is undefined"
+        ) in findings
+        assert all(
+            re.fullmatch(r"\S+_test\.rego:\d+: test_failed: data\.\S+ is undefined", f)
+            for f in findings
+        ), findings
+
+    def test_the_watch_rejects_it_too_and_audits_that_once(self, demo_dir, bundle):
+        """Left on disk, the bundle is rejected by the poll, audited once, never swapped."""
+        old = revision(bundle)
+        with proxy(demo_dir, bundle, policy_reload_seconds=0.02) as client:
+            exempt_minors(bundle)
+            deadline = time.monotonic() + 20
+            while (policy := client.get("/healthz").json()["policy"])[
+                "last_error"
+            ] is None:
+                assert time.monotonic() < deadline, "the watch never checked it"
+                time.sleep(0.02)
+            time.sleep(0.3)  # more polls
+
+        (event,) = events(demo_dir, "kind LIKE 'policy.%'")
+        assert (policy["revision"], policy["last_error"]["codes"]) == (
+            old,
+            ["test_failed"],
+        )
+        assert (event["kind"], event["detail"]["trigger"]) == (
+            "policy.rejected",
+            "watch",
+        )
+        assert event["detail"]["codes"] == ["test_failed"]
 
 
 class TestPolicyApi:

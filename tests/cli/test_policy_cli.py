@@ -1,6 +1,7 @@
 """`govproxy policy test|check|explain`, run in-process as a user would run them."""
 
 import re
+import shutil
 from importlib import resources
 from pathlib import Path
 
@@ -40,6 +41,18 @@ def demo_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def check_args(bundle: Path, catalog: Path) -> list[str]:
     return ["policy", "check", "--bundle", str(bundle), "--catalog", str(catalog)]
+
+
+def exempt_minors(root: Path) -> Path:
+    """The reviewer's repro: both minor rules hold only for a caller that does not
+    exist. It parses and lints clean; its own tests fail."""
+    path = root / ACCESS
+    text = path.read_text("utf-8")
+    for head in ('"subject_is_minor" if {\n', '"guardian_consent_required" if {\n'):
+        assert text.count(head) == 1, f"access.rego changed: {head!r}"
+        text = text.replace(head, head + '\tinput.caller.name == "nobody-at-all"\n')
+    path.write_text(text, "utf-8")
+    return root
 
 
 def module(package: str, body: str) -> str:
@@ -150,6 +163,51 @@ class TestPolicyCheck:
         assert out.startswith(
             f"ok: {POLICIES} (revision {load_bundle(POLICIES).revision})"
         )
+        assert out.rstrip().endswith("and every test_ rule passes")
+
+    def test_when_the_bundles_own_tests_fail_then_check_fails_on_each_of_them(
+        self, capsys, tmp_path, demo_catalog
+    ):
+        """`check` and `test` agree: every test that FAILs is a `test_failed` finding."""
+        root = exempt_minors(Path(shutil.copytree(POLICIES, tmp_path / "b")))
+        tested, report, _ = run(capsys, "policy", "test", "--bundle", str(root))
+
+        code, out, err = run(capsys, *check_args(root, demo_catalog))
+
+        failed = re.findall(r"^(data\.\S+): FAIL ", report, re.M)
+        found = re.findall(
+            rf"^{root}/{ACCESS_TEST}:\d+: test_failed: (\S+) ", out, re.M
+        )
+        assert (tested, code, err) == (1, 1, "")
+        assert "data.governance.access_test.test_subject_is_minor" in failed
+        assert sorted(found) == sorted(failed)
+        assert out.endswith(
+            f"\n{len(failed)} finding(s): the bundle is not fit to deploy\n"
+        )
+
+    def test_a_test_that_is_false_or_raises_is_a_finding_at_its_rule(
+        self, capsys, tmp_path, demo_catalog
+    ):
+        """Each finding names the rule and how it ended, not the value it produced."""
+        suite = ACCESS_TEST_REGO + (
+            '\ntest_false := false\n\ntest_value := "a phone number"\n'
+            "\ntest_conflict if data.governance.access_test.twice\n"
+            "\ntwice := 1 if true\n\ntwice := 2 if true\n"
+        )
+        root = write_bundle(tmp_path / "b", {ACCESS_TEST: suite})
+
+        code, out, _ = run(capsys, *check_args(root, demo_catalog))
+
+        assert code == 1
+        assert out.splitlines() == [
+            f"{root}/{ACCESS_TEST}:15: test_failed: "
+            "data.governance.access_test.test_false is false",
+            f"{root}/{ACCESS_TEST}:17: test_failed: "
+            "data.governance.access_test.test_value is not true",
+            f"{root}/{ACCESS_TEST}:19: test_error: "
+            "data.governance.access_test.test_conflict raised an error",
+            "3 finding(s): the bundle is not fit to deploy",
+        ]
 
     @pytest.mark.parametrize(
         ("files", "expected"),
