@@ -55,22 +55,20 @@ async def grantable_subject(
     record it keeps it from replacing a guardian's consent that was in force,
     and keeps a receipt from saying a child consented.
     """
-    found = False
-    for dataset in services.catalog.datasets.values():
+    for dataset in services.catalog.datasets.values():  # the first that holds it
         row = await services.source.fetch_record(
             dataset, subject_id, facts_columns(dataset)
         )
         if row is None:
             continue
-        found = True
         minor = await minority(services, dataset, row, china_date(now))
         if minor and grantor != "guardian":
             raise InvalidRequest(
                 "the subject is under 14: only a guardian can consent for them"
                 " (kind guardian, grantor guardian)"
             )
-    if not found:
-        raise UnknownSubject("no catalogued dataset holds this subject")
+        return
+    raise UnknownSubject("no catalogued dataset holds this subject")
 
 
 async def subject_exists(services: Services, subject_id: str) -> bool:

@@ -142,6 +142,10 @@ def exercise(base: str, folder: Path) -> tuple[list[httpx.Response], set[str]]:
             # Bad input, made of the demo subjects' own values.
             http.get(f"{records}/{person['mobile']}", headers=sms),
             http.get(
+                f"{records}/{person['mobile']}",
+                headers={**app, "X-Purpose": "order_fulfilment"},
+            ),
+            http.get(
                 f"{records}/{sid}",
                 headers={**app, "X-Purpose": person["name"].encode()},
             ),
