@@ -94,6 +94,7 @@ def _cross_check(spec: CatalogSpec) -> list[str]:
             faults.append(f"recipients.{name}: name must match {NAME}")
     for name, purpose in spec.purposes.items():
         faults += _check_purpose(spec, name, purpose)
+    faults += _check_detokenise_domains(spec)
     faults += _check_notices(spec)
     faults += _check_masking(spec, "masking", spec.masking)
     return faults
@@ -228,6 +229,26 @@ def _check_purpose(spec: CatalogSpec, name: str, purpose: PurposeSpec) -> list[s
         )
     faults += _check_masking(spec, f"{at}.masking", purpose.masking)
     return faults + _check_sharing(spec, at, purpose)
+
+
+def _check_detokenise_domains(spec: CatalogSpec) -> list[str]:
+    """A detokenising purpose shares its pseudonym domain with no consent purpose.
+
+    Tokens join within a domain: a token released under consent could be
+    opened through the detokenising purpose after the consent is withdrawn.
+    """
+    domains = {n: p.pseudonym_domain or n for n, p in spec.purposes.items()}
+    return [
+        f"purposes.{name}.detokenise: shares pseudonym domain '{domains[name]}' with"
+        f" consent purpose '{other}', whose tokens it could open after a withdrawal;"
+        " give one of them its own pseudonym_domain"
+        for name, purpose in spec.purposes.items()
+        if purpose.detokenise
+        for other, peer in spec.purposes.items()
+        if other != name
+        and peer.legal_basis == "consent"
+        and domains[other] == domains[name]
+    ]
 
 
 def _check_sharing(spec: CatalogSpec, at: str, purpose: PurposeSpec) -> list[str]:

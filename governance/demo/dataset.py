@@ -11,7 +11,8 @@ either its old content or the complete new store, never a half-built one.
 Every person is synthetic. Names and addresses come from Faker `zh_CN`, email
 domains are RFC 2606 `*.example` names, and resident ID and UnionPay-style card
 numbers are made up but carry valid check digits, so recognizers that verify
-them fire. About one service note in five repeats the customer's own mobile
+them fire; mobiles are on the prefixes the phone recognizer knows as
+allocated. About one service note in five repeats the customer's own mobile
 number or name inline, as free-text CRM notes do. `DEMO_TAGS` maps each
 marketing tag to its data category; the health and debt tags are sensitive
 personal information (PIPL art. 28) and sit on a few percent of customers, and
@@ -30,6 +31,8 @@ from pathlib import Path
 from types import MappingProxyType
 
 from faker import Faker
+
+from governance.pii.recognizers.phone import MOBILE_PREFIXES
 
 REFERENCE_DATE = date(2026, 1, 1)
 """The day ages are measured on, fixed so that the data never depends on today."""
@@ -228,7 +231,8 @@ def _digits(rng: random.Random, length: int) -> str:
 
 
 def _draw_mobile(rng: random.Random) -> str:
-    return f"1{rng.choice('3456789')}{_digits(rng, 9)}"
+    # The recognizer's own prefixes: a note must not show a mobile it cannot find.
+    return f"{rng.choice(MOBILE_PREFIXES)}{_digits(rng, 8)}"
 
 
 def _draw_birth_date(rng: random.Random) -> date:

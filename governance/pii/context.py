@@ -2,7 +2,9 @@
 
 `not_personal(text, start)` tells whether a match comes right after a word
 saying it is an order, tracking, invoice or product number (订单号, 快递单号,
-工单, SKU …); only a colon, quotes, brackets or spaces may stand between.
+工单, SKU …); only a colon, quotes, brackets or spaces may stand between. It
+is a hint for numbers that carry no check of their own: an ID number with a
+valid check character and a Luhn-valid card are personal after any word.
 `has_context(pattern, text, start)` tells whether a required context word
 (护照, 微信 …) occurs shortly before a match. `any_word(words)` writes a list
 of words as one pattern with shared prefixes factored out.
@@ -23,6 +25,16 @@ DIGITS = frozenset("0123456789")
 """The characters of numbers (after normalisation)."""
 
 
+UNGLUED = (
+    r"(?:(?<![0-9A-Za-z].)|(?<=%[0-9A-Fa-f]{2}.))(?<![0-9A-Za-z]-.)"
+    r"(?!(?<=%[0-9A-Fa-f])[0-9A-Fa-f])"
+)
+"""Look-arounds, right after a match's first character: no letter or digit
+before it, unless it ends a URL escape (``%E8%AF%9D``, ``%3D``, ``%20``); no
+letter or digit followed by a dash (see `bounded`); and not the first hex
+digit of an escape, so that ``%20`` + a card is not read as ``20`` + card."""
+
+
 def bounded(first: str) -> str:
     """A pattern for a match's first character that no letter or digit precedes.
 
@@ -32,7 +44,7 @@ def bounded(first: str) -> str:
     straight to the characters that may start a match (several times faster
     than a leading look-behind, which it must try at every position).
     """
-    return rf"{first}(?<![0-9A-Za-z].)(?<![0-9A-Za-z]-.)"
+    return f"{first}{UNGLUED}"
 
 
 def han_except(chars: str) -> str:
@@ -118,8 +130,10 @@ def has_context(pattern: re.Pattern[str], text: str, start: int, window: int) ->
 # `not_personal`): separators, then maybe 号/码/是, then a word naming an
 # order, tracking, invoice or product number. ASCII words must start a word:
 # "SN" is a serial number, not the end of "JSON"; "v" only right before a digit.
+# A bare 编号 is not one: 证件编号, 会员编号 and 客户编号 name personal numbers.
 _NOT_PERSONAL_ZH = (
-    "订单编号 订单号码 订单号 订单 单号 运单 快递单 物流单 包裹号 工单 流水号 交易号 交易单 编号"
+    "订单编号 订单号码 订单号 订单 单号 运单 快递单 物流单 包裹号 工单 流水号 交易号 交易单"
+    " 商品编号 产品编号 设备编号 合同编号 快递编号 物流编号"
     " 批次 批号 发票 序列号 序号 条码 条形码 型号 货号 款号 账单 券码 兑换码 验证码 取件码"
     " 提货码 取餐号 排队号 版本 固件"
 )

@@ -163,6 +163,24 @@ FAULTS: list[tuple[str, Callable[[Doc], None], str, str]] = [
         "may not detokenise (a withdrawal would not stop it)",
     ),
     (
+        "detokenising-purpose-shares-a-consent-domain",
+        lambda d: d["purposes"]["marketing_push"].update(
+            pseudonym_domain="customer_service"
+        ),
+        "purposes.customer_service.detokenise",
+        "shares pseudonym domain 'customer_service' with consent purpose"
+        " 'marketing_push'",
+    ),
+    (
+        "detokenising-purpose-joins-a-consent-domain",
+        lambda d: d["purposes"]["customer_service"].update(
+            pseudonym_domain="marketing_push"
+        ),
+        "purposes.customer_service.detokenise",
+        "shares pseudonym domain 'marketing_push' with consent purpose"
+        " 'marketing_push'",
+    ),
+    (
         "category-name-not-a-name",
         lambda d: d["categories"].update({"Health.Genes": {"sensitive": True}}),
         "categories.Health.Genes",

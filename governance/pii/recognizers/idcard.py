@@ -4,7 +4,8 @@ An 18-digit number counts when its GB 11643 check character, birth date and
 division code are valid (score 1.0); with 身份证/证件 just before it, a wrong
 check character is forgiven (a mistyped ID is still personal data, 0.7). A
 15-digit number counts when its division code and birth date (19yy) are valid
-(0.8). Digits may be grouped 6-8-4, 6-4-4-4 (6-6-3) by spaces or dashes.
+(0.8). Digits may be grouped 6-8-4, 6-4-4-4 (6-6-3) by spaces or dashes. Only
+the numbers without a valid check character are dropped after an order word.
 """
 
 import re
@@ -70,7 +71,8 @@ class ResidentIdRecognizer(Recognizer):
                 score = 0.8
             else:
                 score = 0.0
-            if score and not not_personal(text, match.start()):
+            # A valid check character outweighs an order word before it (批次 …).
+            if score == 1.0 or (score and not not_personal(text, match.start())):
                 yield Entity(EntityType.CN_ID_CARD, match.start(), match.end(), score)
 
     @staticmethod

@@ -1,6 +1,7 @@
 """WeChat ids and QQ numbers, recognised right after a word naming them.
 
-WeChat: after 微信/微信号/vx/wx/WeChat (and a colon or 是), an id of 6–20
+WeChat: after 微信/微信号/vx/wx/WeChat/WeChat ID (a space may split 微 信 or
+stand before 号/ID; then a colon or 是), an id of 6–20
 letters, digits, ``_`` or ``-`` starting with a letter, or a ``wxid_`` id.
 QQ: after QQ/QQ号/扣扣, 5 to 11 digits not starting with 0. Both 0.85. A
 mobile number given as the WeChat id is found by the phone recognizer.
@@ -18,11 +19,11 @@ _GLUE = r"\s{0,2}(?:[:：=是为]\s{0,2})?"
 # ASCII words are matched case-insensitively by their own classes.
 _WECHAT_WORD = (
     "[微威薇VvWw](?<![A-Za-z].)"
-    f"(?:(?<=[微威薇Vv])信|(?<=[Ww]){ascii_word('echat')}|(?<=[Ww]){ascii_word('eixin')}"
+    rf"(?:(?<=[微威薇Vv])\s{{0,2}}信|(?<=[Ww]){ascii_word('echat')}|(?<=[Ww]){ascii_word('eixin')}"
     "|[Xx])"
 )
 _WECHAT = re.compile(
-    rf"{_WECHAT_WORD}(?:号|{ascii_word('id')}|账号)?{_GLUE}"
+    rf"{_WECHAT_WORD}(?:\s{{0,2}}(?:号|{ascii_word('id')}(?![A-Za-z0-9])|账号))?{_GLUE}"
     r"(?P<id>wxid_[A-Za-z0-9]{4,30}|[A-Za-z][\-_A-Za-z0-9]{5,19})(?![\-_A-Za-z0-9])"
 )
 _QQ = re.compile(

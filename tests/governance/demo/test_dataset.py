@@ -23,6 +23,7 @@ from governance.demo.dataset import (
     generate_customers,
     write_demo_store,
 )
+from governance.pii import EntityType, redact, scan
 
 SEED = 20260101
 COUNT = 2000
@@ -153,6 +154,19 @@ class TestIdentifiers:
 
         assert bad == []
 
+    def test_every_mobile_is_found_by_the_phone_recognizer(
+        self, customers: list[Customer]
+    ) -> None:
+        """Each mobile standing alone is found whole as a mobile (allocated prefix)."""
+        missed = [
+            c.mobile
+            for c in customers
+            if [(e.type, e.start, e.end) for e in scan(c.mobile)]
+            != [(EntityType.CN_MOBILE, 0, 11)]
+        ]
+
+        assert missed == []
+
     def test_emails_use_example_domains_only(self, customers: list[Customer]) -> None:
         """Every email has a non-empty local part on an RFC 2606 example domain."""
         for c in customers:
@@ -251,6 +265,18 @@ class TestServiceNotes:
         ]
 
         assert 0.15 <= len(leaking) / COUNT <= 0.25
+
+    def test_no_redacted_note_shows_the_customers_mobile(
+        self, customers: list[Customer]
+    ) -> None:
+        """Free-text redaction removes the customer's mobile from every note holding it."""
+        leaking = [
+            c.customer_id
+            for c in customers
+            if c.mobile in c.service_note and c.mobile in redact(c.service_note).text
+        ]
+
+        assert leaking == []
 
     def test_notes_only_ever_mention_the_own_mobile(
         self, customers: list[Customer]

@@ -76,6 +76,9 @@ FINDS = [
     ("来源IP：192.0.2.17，", [(T.IP_ADDRESS, "192.0.2.17")]),
     ("IP：2001:db8::1", [(T.IP_ADDRESS, "2001:db8::1")]),
     ("加微信：zhangwei_88", [(T.CN_WECHAT_ID, "zhangwei_88")]),
+    ("WeChat ID: zhang_wei88", [(T.CN_WECHAT_ID, "zhang_wei88")]),
+    ("微 信：zhangwei_88", [(T.CN_WECHAT_ID, "zhangwei_88")]),
+    ("微信 号 zhangwei_88", [(T.CN_WECHAT_ID, "zhangwei_88")]),
     ("QQ号 123456789", [(T.CN_QQ, "123456789")]),
     # names and addresses
     ("收件人：欧阳娜娜", [(T.PERSON, "欧阳娜娜")]),
@@ -112,6 +115,7 @@ IGNORES = [
     "我们在北京市朝阳区有三家门店",
     "请到5号窗口办理",
     "微信支付已到账",
+    "WeChat IDs are personal data",
     "QQ群：123456789",
 ]
 
@@ -136,6 +140,104 @@ def test_when_a_number_repeats_after_an_order_word_then_both_are_found():
         (T.CN_MOBILE.value, "138 0013 8000"),
         (T.CN_MOBILE.value, "13800138000"),
     ]
+
+
+NUMBERED_AFTER_AN_ORDER_WORD = [
+    (f"证件类型：身份证 证件编号：{ID_18B}", [(T.CN_ID_CARD, ID_18B)]),
+    (f"身份证编号{ID_18}", [(T.CN_ID_CARD, ID_18)]),
+    (f"订单号 {ID_18B}", [(T.CN_ID_CARD, ID_18B)]),
+    ("证件编号：440306900307123", [(T.CN_ID_CARD, "440306900307123")]),
+    ("会员编号：13800138000", [(T.CN_MOBILE, "13800138000")]),
+    ("客户编号 010-62345678", [(T.CN_LANDLINE, "010-62345678")]),
+    (f"批次 {CARD_16}", [(T.CN_BANK_CARD, CARD_16)]),
+    (f"交易号：{CARD_16}", [(T.CN_BANK_CARD, CARD_16)]),
+    (f"订单号{CARD_16}", [(T.CN_BANK_CARD, CARD_16)]),
+]
+STILL_ORDER_NUMBERS = [
+    "订单编号：13800138000",
+    "商品编号 13800138000",
+    "交易号：13800138000",
+    "批次 440306900307123",  # no check character to outweigh the word
+    f"订单号 {ID_18B[:-1]}{'0' if ID_18B[-1] != '0' else '1'}",
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), NUMBERED_AFTER_AN_ORDER_WORD)
+def test_when_a_checked_or_personal_number_follows_a_number_word_then_it_is_found(
+    text, expected
+):
+    """A valid check character or Luhn digit outweighs an order word; 编号 names no order."""
+    assert found(text) == [(kind.value, value) for kind, value in expected]
+
+
+@pytest.mark.parametrize("text", STILL_ORDER_NUMBERS)
+def test_when_an_unchecked_number_follows_an_order_word_then_nothing_is_found(text):
+    """Mobiles and IDs without a valid check character stay order numbers after an order word."""
+    assert found(text) == []
+
+
+UNALLOCATED_AFTER_A_PHONE_WORD = [
+    ("客户来电要求改地址，回拨19412345678", "19412345678"),
+    ("退款进度已短信通知14012345678", "14012345678"),
+    ("手机：160 1234 5678", "160 1234 5678"),
+    ("联系人张伟，电话 +86 144-1234-5678", "+86 144-1234-5678"),
+    ("Tel: 19412345678", "19412345678"),
+    ("致电(+86)19412345678", "(+86)19412345678"),
+]
+UNALLOCATED_WITHOUT_A_PHONE_WORD = [
+    "19412345678",
+    "客户要求改用19412345678接收发货通知",
+    "电话号码在订单里，订单号码：19412345678",
+    "hotel 19412345678",
+]
+
+
+@pytest.mark.parametrize(("text", "mobile"), UNALLOCATED_AFTER_A_PHONE_WORD)
+def test_when_a_phone_word_precedes_an_unallocated_prefix_then_a_mobile_is_found(
+    text, mobile
+):
+    """A phone word vouches for any 1[3-9] prefix, allocated or not."""
+    assert [(k, v) for k, v in found(text) if k != T.PERSON.value] == [
+        (T.CN_MOBILE.value, mobile)
+    ]
+
+
+@pytest.mark.parametrize("text", UNALLOCATED_WITHOUT_A_PHONE_WORD)
+def test_when_no_phone_word_precedes_an_unallocated_prefix_then_nothing_is_found(
+    text,
+):
+    """Without a phone word, or after an order word, an unallocated prefix is no mobile."""
+    assert found(text) == []
+
+
+def test_when_an_unallocated_number_is_dropped_then_a_landline_inside_is_found():
+    """A number on an unallocated prefix without a phone word hides nothing after it."""
+    text = "备注 194 0571-8888 1234"  # 194 0571-8888 reads as a mobile
+
+    assert found(text) == [(T.CN_LANDLINE.value, "0571-8888 1234")]
+
+
+AFTER_A_URL_ESCAPE = [
+    (
+        "链接 https://m.shop.example/s?kw=%E7%94%B5%E8%AF%9D13800138000",
+        [(T.CN_MOBILE, "13800138000")],
+    ),
+    (f"https://id.example/?q=id%3D{ID_18B}&x=1", [(T.CN_ID_CARD, ID_18B)]),
+    (f"card%20{CARD_16}", [(T.CN_BANK_CARD, CARD_16)]),
+    ("tel%3A%2B8613800138000", [(T.CN_MOBILE, "8613800138000")]),
+    ("s?q=%2013800138000", [(T.CN_MOBILE, "13800138000")]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), AFTER_A_URL_ESCAPE)
+def test_when_a_value_follows_a_percent_escape_then_it_is_found(text, expected):
+    """The hex digits of a %XX escape do not glue the value to a longer token."""
+    assert found(text) == [(kind.value, value) for kind, value in expected]
+
+
+def test_when_a_number_is_glued_to_hex_without_percent_then_nothing_is_found():
+    """Hex digits without a % before them still make a longer token."""
+    assert found("token=E8AF9D13800138000") == []
 
 
 def test_when_a_name_repeats_without_context_then_both_are_found():
