@@ -8,6 +8,7 @@ and what is wrong, one line per fault.
 
 import os
 import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import yaml
@@ -29,6 +30,8 @@ from governance.catalog.models import (
 from governance.catalog.registration import TagScreen, screen_faults
 from governance.errors import ConfigurationError, MaskingParamsError
 from governance.masking.params import generalise_params, mask_params
+
+_CHINA = timezone(timedelta(hours=8))  # notices are dated in China Standard Time
 
 _BIRTH_DATE = "identity.birth_date"
 RESERVED_PURPOSE = "personalisation"
@@ -123,8 +126,10 @@ def _check_masking(
 
 
 def _check_notices(spec: CatalogSpec) -> list[str]:
-    """Each consent purpose has a current notice; notices cover what the purpose uses."""
+    """Each consent purpose has a current notice; notices cover what the purpose
+    uses and are published (in China Standard Time) by today."""
     faults = []
+    today = datetime.now(_CHINA).date()
     for name, purpose in spec.purposes.items():
         active = [n for n in spec.notices.get(name, []) if not n.retired]
         if purpose.legal_basis == "consent" and not active:
@@ -141,6 +146,12 @@ def _check_notices(spec: CatalogSpec) -> list[str]:
             at = f"notices.{name}[{i}]"
             if notice.version in seen:
                 faults.append(f"{at}.version: '{notice.version}' appears twice")
+            if notice.published > today:
+                faults.append(
+                    f"{at}.published: {notice.published} is to come; a notice is"
+                    " current from when subjects can read it: add it on that day"
+                    " (until then it would make every consent stale, C-05)"
+                )
             seen.add(notice.version)
             outside = sorted(set(notice.categories) - allowed)
             if outside:

@@ -3,6 +3,7 @@
 A fault is reported as `<file>: <dotted entry>: <what is wrong>`, one line each.
 """
 
+import datetime as dt
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -179,6 +180,18 @@ FAULTS: list[tuple[str, Callable[[Doc], None], str, str]] = [
         "purposes.customer_service.detokenise",
         "shares pseudonym domain 'marketing_push' with consent purpose"
         " 'marketing_push'",
+    ),
+    (
+        "notice-published-later",
+        lambda d: d["notices"]["marketing_push"].append(
+            {
+                **d["notices"]["marketing_push"][-1],
+                "version": "2999.01",
+                "published": dt.date(2999, 1, 1),
+            }
+        ),
+        "notices.marketing_push[2].published",
+        "2999-01-01 is to come",
     ),
     (
         "category-name-not-a-name",
