@@ -30,6 +30,7 @@ from sqlalchemy import (
     Select,
     String,
     TableClause,
+    and_,
     bindparam,
     column,
     exists,
@@ -209,14 +210,20 @@ class SqlDataSource:
             column(spec.column),
             schema=dataset.schema,
         )
-        owner = tt.c[spec.subject_key]
+        # The tag's owner is the subject by code point, as keys are everywhere:
+        # under a folding collation `c1` or `C1 ` would lend their tags (孕期 …)
+        # to `C1`. The plain equality stays so that the owner's index is used.
+        owner_column = tt.c[spec.subject_key]
+        owner = and_(
+            owner_column == key, await self._text.of(conn, owner_column) == order
+        )
         tag = await self._text.of(conn, tt.c[spec.column])
         if shape.tags_any:
             among = tag.in_(bindparam("tags_any", type_=String(), expanding=True))
-            stmt = stmt.where(exists(select(1).where(owner == key, among)))
+            stmt = stmt.where(exists(select(1).where(owner, among)))
         for i in range(shape.tags_all):
             name = bindparam(f"tag_all_{i}", type_=String())
-            stmt = stmt.where(exists(select(1).where(owner == key, tag == name)))
+            stmt = stmt.where(exists(select(1).where(owner, tag == name)))
         return stmt
 
 
