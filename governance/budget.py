@@ -22,8 +22,15 @@ refused with 429 `rate_limited` without an event of its own; the first of them
 in a window is audited once as `caller.throttled`, naming the address. Counters
 that cannot be reached count nothing here: the request is refused (401) and
 audited as before, since a 503 would tell its sender no more.
+
+The address counted and audited is `client_address`'s canonical form, never
+the text a client or a proxy sent: an IPv4 address, or an IPv6 client's /64
+(one subscriber's usual allocation: rotating addresses within it earns no fresh
+budget). Anything else, which a forwarded header can carry, shares the one
+bucket `invalid`, so no free text reaches the counters' keys or the trail.
 """
 
+import ipaddress
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +42,28 @@ from governance.trail import refused
 from governance.types import Principal
 
 WINDOW_S = 60
+INVALID_ADDRESS = "invalid"
+_IPV6_PREFIX = 64
+
+
+def client_address(host: str | None) -> str:
+    """The canonical form of a client's address, as the attempt budget counts it.
+
+    `1.2.3.4` for IPv4 (an IPv4-mapped IPv6 address too); `2001:db8:1:2::/64`
+    for IPv6, the /64 holding it (its zone index dropped, which is free text);
+    `invalid` for anything that is not an address (a forwarded header's free
+    text, a test client's name, no client at all).
+    """
+    try:
+        address = ipaddress.ip_address(host or "")
+    except ValueError:
+        return INVALID_ADDRESS
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        network = int(address) >> (128 - _IPV6_PREFIX) << (128 - _IPV6_PREFIX)
+        return str(ipaddress.IPv6Network((network, _IPV6_PREFIX)))
+    return str(address)
 
 
 @dataclass(frozen=True)
@@ -78,7 +107,8 @@ class CallerBudget:
 
 @dataclass(frozen=True)
 class AttemptBudget:
-    """How many requests without a valid key one client address may make per minute."""
+    """How many requests without a valid key one client address (an IPv6 client's
+    /64, `client_address`) may make per minute."""
 
     counters: Counters
     per_minute: int
@@ -87,8 +117,9 @@ class AttemptBudget:
 async def admit_attempt(
     budget: AttemptBudget, audit: AuditWriter, peer: str, route: str
 ) -> None:
-    """Count a request without a valid key from `peer`; past the budget raise
-    `RateLimited`, auditing only the first refusal of the window."""
+    """Count a request without a valid key from `peer` (a `client_address`);
+    past the budget raise `RateLimited`, auditing only the first refusal of the
+    window."""
     if budget.per_minute <= 0:
         return
     try:

@@ -3,6 +3,11 @@
 The embedded default. Several workers or instances each count on their own, so
 a budget of N per window admits up to N per process; `RedisCounters` shares one
 count between them. Windows are aligned to the wall clock, as Redis's are.
+
+Only the current window is kept: the first hit of a new window drops every
+count of the last one, as Redis's keys expire. Keys come from clients (the
+attempt budget counts one per address), so counts that outlived their window
+would grow without bound; this way memory holds one window's keys at most.
 """
 
 import time
@@ -12,21 +17,25 @@ from governance.ports import CountersState, Hit
 
 
 class InProcessCounters:
-    """Fixed-window counters in a dict; only the current window of each key is kept."""
+    """Fixed-window counters in dicts, one per window length; only the current
+    window of each length is kept."""
 
     backend = "in-process"
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
-        self._windows: dict[str, tuple[int, int]] = {}  # key -> (window number, count)
+        # window length -> (current window number, key -> count in it)
+        self._windows: dict[int, tuple[int, dict[str, int]]] = {}
 
     async def hit(self, key: str, *, window_s: int) -> Hit:
         """Add one to `key` in the current window and return the count so far."""
         now = self._clock()
         window = int(now // window_s)
-        seen, count = self._windows.get(key, (window, 0))
-        count = count + 1 if seen == window else 1
-        self._windows[key] = (window, count)
+        seen, counts = self._windows.get(window_s, (None, {}))
+        if seen != window:  # a new window: the last one's counts are dropped
+            counts = {}
+            self._windows[window_s] = (window, counts)
+        count = counts[key] = counts.get(key, 0) + 1
         return Hit(count, window_s - now % window_s)
 
     async def probe(self) -> CountersState:

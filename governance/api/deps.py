@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 
 from audit.checkpoint_task import Sealer
-from governance.budget import admit, admit_attempt
+from governance.budget import admit, admit_attempt, client_address
 from governance.catalog.models import NAME, REFERENCE
 from governance.errors import AuthenticationFailed, ForbiddenRole, InvalidRequest
 from governance.services import Services
@@ -64,9 +64,13 @@ async def bearer(
 
 
 def _peer(request: Request) -> str:
-    """The client's address (as uvicorn sees it, forwarded headers from trusted
-    proxies applied)."""
-    return request.client.host if request.client else "unknown"
+    """The client's address as the attempt budget counts it (`client_address`:
+    canonical, an IPv6 client's /64, `invalid` when not an address).
+
+    The host is uvicorn's, forwarded headers from trusted proxies applied: its
+    text is the header's, whatever that holds, so it is never used as it is.
+    """
+    return client_address(request.client.host if request.client else None)
 
 
 def _route(request: Request) -> str:

@@ -6,10 +6,20 @@ every worker wrote to `PROMETHEUS_MULTIPROC_DIR`, summed, whichever worker
 answers the scrape. The audit checkpoint gauges are read from the answering
 worker's sealer at scrape time: the checkpoints are one tree, shared by all;
 so is the counters' state (one Redis for every worker).
+
+A gauge says what a worker holds *now* (its policy revision, its queued audit
+events), so only live workers' gauges count. A worker that stops cleanly drops
+its own (`worker_stopped`); one that dies (SIGKILL, out of memory) cannot, and
+uvicorn starts another in its place under a new pid. So every scrape first
+drops the gauge files of pids that are no longer running: a dead worker's
+revision or queue depth is gone from the very next scrape. Its counters and
+histograms stay, as they must: what it served still happened.
 """
 
 import os
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -18,6 +28,9 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from audit.checkpoint_task import Sealer
 from governance.budget import CallerBudget
 from governance.observability.metrics import MULTIPROCESS
+
+# prometheus_client's file of one process's `live*` gauges (`metrics.gauge`).
+_LIVE_GAUGES = re.compile(r"gauge_live[a-z]+_([1-9][0-9]*)\.db")
 
 
 class CheckpointCollector:
@@ -78,9 +91,34 @@ def scrape(sealer: Sealer, budget: CallerBudget) -> bytes:
     local.register(CheckpointCollector(sealer))
     local.register(CountersCollector(budget))
     if MULTIPROCESS:
+        _forget_dead_workers(Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]))
         MultiProcessCollector(local)  # type: ignore[no-untyped-call]
         return generate_latest(local)
     return generate_latest(REGISTRY) + generate_latest(local)
+
+
+def _forget_dead_workers(directory: Path) -> None:
+    """Remove the live-gauge files of processes that are no longer running.
+
+    Workers scrape concurrently, so a file may already be gone. A pid the
+    kernel has since given to another process keeps its file until that one
+    ends too: with a few workers, pid reuse is rare and its cost one stale gauge.
+    """
+    for path in directory.glob("gauge_live*_*.db"):
+        found = _LIVE_GAUGES.fullmatch(path.name)
+        if found and not _running(int(found[1])):
+            path.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    """Whether a process `pid` exists (signal 0 checks without sending one)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
 
 
 def worker_stopped() -> None:

@@ -49,7 +49,7 @@ def gauge(
         documentation: its HELP text; say what 1 and 0 mean for a state.
         aggregate: how the values of several worker processes combine in a
             scrape (`min`: all must be up; `max`; `sum`). A worker that stopped
-            cleanly no longer counts.
+            no longer counts: one that died from the next scrape (`exposition`).
         labelnames: fixed label names; their values must never be personal.
 
     Returns:

@@ -9,6 +9,10 @@ the path: paths carry subject ids and link tokens), the status, the problem
 code of a problem+json answer, the duration, and what the audited action told
 it through `note_access` (decision id, caller, purpose, kind, outcome).
 Nothing from the query string, the headers or a body is logged.
+
+A request the HTTP parser refuses never reaches the app, nor this middleware:
+the protocol (`governance.api.protocol`) logs and counts its line through
+`refused_unread`, so every answer the proxy sends has one.
 """
 
 import os
@@ -72,6 +76,35 @@ def note_access(
     if facts is not None:
         facts.kind, facts.decision_id, facts.outcome = kind, decision_id, outcome
         facts.caller, facts.purpose = caller, purpose
+
+
+def new_request_id() -> str:
+    """An id the proxy makes for a request: 32 lower-case hexadecimal digits."""
+    return os.urandom(16).hex()
+
+
+def refused_unread(request_id: str, code: str, status: int, seconds: float) -> None:
+    """Log and count a request refused before it could be read, as `request_id`
+    (one the proxy made: its `X-Request-Id`, if any, was never parsed).
+
+    Nothing else of it is known for sure: its method is `OTHER`, its route
+    `unmatched`.
+    """
+    _observe(UNMATCHED, "OTHER", status, code, seconds)
+    _log.info(
+        "request",
+        request_id=request_id,
+        method="OTHER",
+        route=UNMATCHED,
+        status=status,
+        code=code,
+        duration_ms=round(seconds * 1000, 3),
+        decision_id=None,
+        caller=None,
+        purpose=None,
+        kind=None,
+        outcome=None,
+    )
 
 
 class RequestLog:
@@ -139,7 +172,7 @@ def _request_id(headers: list[tuple[bytes, bytes]]) -> str:
     for name, value in headers:
         if name == b"x-request-id" and _WELL_FORMED_ID.fullmatch(value):
             return value.decode()
-    return os.urandom(16).hex()
+    return new_request_id()
 
 
 def _observe(route: str, method: str, status: int, code: str, seconds: float) -> None:

@@ -4,6 +4,12 @@ Past `limits.unauthenticated_per_minute` from one address, a request without a
 valid key gets 429 `rate_limited` with no audit event of its own; the first such
 refusal of the window is audited once as `caller.throttled`. A valid key from
 the same address is never held back by it.
+
+The address is counted, and named in the trail, in its canonical form: an IPv6
+client by its /64, an IPv4-mapped address as IPv4, and anything that is not an
+address (a forwarded header's free text) as the one shared bucket `invalid`.
+Forwarded headers come through uvicorn's own `ProxyHeadersMiddleware`, trusting
+the loopback hop the test client connects from, as `govproxy serve` does.
 """
 
 import json
@@ -16,7 +22,9 @@ from typing import Any
 
 from factories import auth, subjects
 from fastapi.testclient import TestClient
+from personal_values import leaks
 from redis_server import redis_prefix, relay
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from governance.app import create_app
 from governance.settings import load_settings
@@ -31,6 +39,24 @@ ANONYMOUS = (
 def proxy(demo_dir: Path, per_minute: int, **redis: Any) -> Iterator[TestClient]:
     """A running proxy over `demo_dir` admitting `per_minute` keyless requests
     per address, started early enough in a minute to finish inside it."""
+    app = started(demo_dir, per_minute, redis)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+@contextmanager
+def behind_a_proxy(demo_dir: Path, per_minute: int) -> Iterator[TestClient]:
+    """`proxy`, reached through a trusted reverse proxy on loopback: the client
+    address is what `X-Forwarded-For` says, as uvicorn applies it."""
+    app = ProxyHeadersMiddleware(started(demo_dir, per_minute, {}), "127.0.0.1")
+    with TestClient(
+        app, raise_server_exceptions=False, client=("127.0.0.1", 50000)
+    ) as client:
+        yield client
+
+
+def started(demo_dir: Path, per_minute: int, redis: dict[str, Any]) -> Any:
+    """The proxy's app, built early enough in a minute for a test to finish inside it."""
     if 60 - time.time() % 60 < 15:  # the windows are calendar minutes
         time.sleep(60 - time.time() % 60)
     settings = load_settings(
@@ -39,8 +65,7 @@ def proxy(demo_dir: Path, per_minute: int, **redis: Any) -> Iterator[TestClient]
         limits={"unauthenticated_per_minute": per_minute},
         redis=redis,
     )
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
-        yield client
+    return create_app(settings)
 
 
 def anonymous_events(demo_dir: Path) -> list[tuple[str, str, str, dict[str, Any]]]:
@@ -49,11 +74,18 @@ def anonymous_events(demo_dir: Path) -> list[tuple[str, str, str, dict[str, Any]
         return [(k, o, r, json.loads(d)) for k, o, r, d in conn.execute(ANONYMOUS)]
 
 
-def keyless_read(client: TestClient, subject: str) -> Any:
-    return client.get(
-        f"/v1/datasets/customers/records/{subject}",
-        headers=auth("gk_not-a-key", "order_fulfilment"),
-    )
+def keyless_read(client: TestClient, subject: str, forwarded_for: str = "") -> Any:
+    headers = auth("gk_not-a-key", "order_fulfilment")
+    if forwarded_for:
+        headers["X-Forwarded-For"] = forwarded_for
+    return client.get(f"/v1/datasets/customers/records/{subject}", headers=headers)
+
+
+def throttled_peers(demo_dir: Path) -> list[str]:
+    """The address each `caller.throttled` event names, in order."""
+    return [
+        d["peer"] for k, *_, d in anonymous_events(demo_dir) if k == "caller.throttled"
+    ]
 
 
 def test_past_the_address_budget_keyless_requests_get_429_and_one_event(demo_dir, keys):
@@ -81,7 +113,7 @@ def test_past_the_address_budget_keyless_requests_get_429_and_one_event(demo_dir
     ]
     assert events[3][3] == {
         "route": "GET /v1/datasets/{dataset}/records/{subject_id}",
-        "peer": "testclient",
+        "peer": "invalid",  # the test client's host is a name, not an address
         "per_minute": 3,
     }
 
@@ -121,3 +153,62 @@ def test_when_the_counters_are_down_keyless_requests_are_still_401_and_audited(
 
     assert answers == [401] * 3
     assert len(anonymous_events(demo_dir)) == 3
+
+
+class TestTheAddressCounted:
+    """Whatever a trusted hop forwards, the budget counts and the trail names an
+    address in canonical form, never the header's text."""
+
+    def test_free_text_in_x_forwarded_for_shares_one_bucket_named_invalid(
+        self, demo_dir
+    ):
+        """A mobile and an e-mail address, or any other text, as the forwarded
+        client count as one `invalid` address, and neither reaches the trail."""
+        subject = subjects(demo_dir, minor=False)[0]
+        sent = ["13812345678 zhang.wei@example.com", "zhang.wei@example.com", "x"]
+        with behind_a_proxy(demo_dir, per_minute=2) as client:
+            answers = [keyless_read(client, subject, f).status_code for f in sent]
+
+        trail = json.dumps(
+            [e[3] for e in anonymous_events(demo_dir)], ensure_ascii=False
+        )
+
+        assert answers == [401, 401, 429]
+        assert throttled_peers(demo_dir) == ["invalid"]
+        assert leaks(trail, {"13812345678", "zhang.wei@example.com"}) == []
+
+    def test_an_ipv6_client_is_counted_by_its_64_however_it_is_spelled(self, demo_dir):
+        """Three spellings and addresses of one /64 spend one budget; another
+        /64 has a budget of its own."""
+        subject = subjects(demo_dir, minor=False)[0]
+        same = ["2001:db8:1:2::1", "2001:DB8:1:2:0:0:0:1", "[2001:db8:1:2:ffff::9]:443"]
+        with behind_a_proxy(demo_dir, per_minute=2) as client:
+            answers = [keyless_read(client, subject, f).status_code for f in same]
+            other = keyless_read(client, subject, "2001:db8:1:3::1").status_code
+
+        assert (answers, other) == ([401, 401, 429], 401)
+        assert throttled_peers(demo_dir) == ["2001:db8:1:2::/64"]
+
+    def test_an_ipv4_mapped_address_counts_as_its_ipv4_address(self, demo_dir):
+        """`::ffff:192.0.2.7` and `192.0.2.7` are one client, named in IPv4 form."""
+        subject = subjects(demo_dir, minor=False)[0]
+        with behind_a_proxy(demo_dir, per_minute=1) as client:
+            answers = [
+                keyless_read(client, subject, f).status_code
+                for f in ("192.0.2.7", "::ffff:192.0.2.7")
+            ]
+
+        assert answers == [401, 429]
+        assert throttled_peers(demo_dir) == ["192.0.2.7"]
+
+    def test_a_zone_index_is_not_part_of_the_address(self, demo_dir):
+        """An IPv6 zone is free text: `fe80::1%<mobile>` is named by its /64 alone."""
+        subject = subjects(demo_dir, minor=False)[0]
+        with behind_a_proxy(demo_dir, per_minute=1) as client:
+            answers = [
+                keyless_read(client, subject, f).status_code
+                for f in ("fe80::1%13812345678", "fe80::2")
+            ]
+
+        assert answers == [401, 429]
+        assert throttled_peers(demo_dir) == ["fe80::/64"]

@@ -8,30 +8,56 @@ request runs once or more: allowed and denied reads, queries, consent grant,
 history and withdrawal, the consent-center page and its one-tap action, text
 redaction, audit queries, and bad input built from demo subjects' own values
 (a mobile as subject id, a name as purpose, an ID number in broken JSON and as
-`X-Request-Id`). After a last scrape the proxy stops; nothing any worker
+`X-Request-Id`, a name as raw UTF-8 in a query string the HTTP parser refuses;
+a method it does not know). After a last scrape the proxy stops; nothing any worker
 logged, and nothing scraped, may hold a personal value or a secret of the
 deployment.
+
+A second proxy loses a worker to SIGKILL: uvicorn starts another, the bundle
+then changes, and the scrape must name only the revision the live workers
+decide with, not the one the dead worker held when it died.
 """
 
+import asyncio
 import json
 import os
 import shutil
+import signal
+import socket
 import sqlite3
+import time
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx2 as httpx
 import pytest
+from accounting import chains
 from factories import auth, customer, subjects
 from personal_values import demo_personal_values, leaks
 from prometheus_client.parser import text_string_to_metric_families
-from served import keys_of, serving
+from served import STARTUP_S, keys_of, serving
 
 RECORDS = "/v1/datasets/{dataset}/records/{subject_id}"
 MAX_READS = 400  # reads to wait for the second worker; it takes a handful
 EVIDENCE = {"notice_version": "2026.01", "method": "click", "channel": "app"}
+POLICIES = Path(__file__).resolve().parents[2] / "policies"
+# A change the bundle's own tests accept (a reload runs them), as in
+# tests/api/test_policy_reload.py.
+PAUSE_RULE = """
+
+# METADATA
+# title: Marketing paused
+# description: The SMS campaign is paused while its rules are reviewed.
+# custom:
+#   code: marketing_paused
+_deny contains "marketing_paused" if {
+	input.purpose.name == "marketing_push"
+	input.caller.name == "campaign-sms"
+}
+"""
 
 
 @dataclass
@@ -41,6 +67,7 @@ class Observed:
     reads: int
     chains: int
     responses: list[httpx.Response]
+    unread: list[bytes]  # heads of the answers to requests the parser refused
     scrapes: list[str]
     log: str
     secrets: set[str]
@@ -171,6 +198,35 @@ def exercise(base: str, folder: Path) -> tuple[list[httpx.Response], set[str]]:
     return sent, {page.removeprefix("/consent-center/")}
 
 
+def unreadable(base: str, folder: Path) -> list[bytes]:
+    """Requests the HTTP parser refuses, each on a raw connection; the answers' heads."""
+    name = customer(folder, subjects(folder, minor=False)[5])["name"]
+    requests = [
+        b"GET /v1/datasets?q=" + name.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"FOO /v1/datasets HTTP/1.1\r\nHost: x\r\n\r\n",
+    ]
+    url = urlsplit(base)
+    heads = []
+    for request in requests:
+        address = (url.hostname or "127.0.0.1", url.port or 80)
+        with socket.create_connection(address, timeout=10) as conn:
+            conn.sendall(request)
+            answer = b""
+            while chunk := conn.recv(65536):
+                answer += chunk
+        heads.append(answer.partition(b"\r\n\r\n")[0])
+    return heads
+
+
+def header(head: bytes, name: str) -> str | None:
+    """The value of header `name` in a raw response head, if it has one."""
+    for line in head.decode("latin-1").split("\r\n")[1:]:
+        key, _, value = line.partition(":")
+        if key.strip().lower() == name:
+            return value.strip()
+    return None
+
+
 @pytest.fixture(scope="module")
 def observed(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Observed:
     """Reads until both workers served, scrape, every kind of request, scrape, stop."""
@@ -189,17 +245,119 @@ def observed(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> O
         reads, chains = read_until_both_workers_served(base, folder)
         first = httpx.get(f"{base}/metrics")
         sent, tokens = exercise(base, folder)
+        unread = unreadable(base, folder)
         last = httpx.get(f"{base}/metrics")
         during = len(list(tmp.glob("govproxy-metrics-*")))
     return Observed(
         reads=len(reads),
         chains=chains,
         responses=[*reads, first, *sent, last],
+        unread=unread,
         scrapes=[first.text, last.text],
         log=log.read_text(encoding="utf-8"),
         secrets=demo_personal_values(folder) | tokens,
         metric_dirs=(during, len(list(tmp.glob("govproxy-metrics-*")))),
     )
+
+
+@dataclass
+class Crashed:
+    """A worker killed and replaced, then the bundle changed: revisions and scrapes."""
+
+    killed: int
+    workers: tuple[set[int], set[int]]  # worker pids before the kill, after it
+    revisions: tuple[str, str]  # in force before the change, after it
+    scrape: str  # the last scrape
+
+
+def worker_pids(url: str, before: set[str]) -> set[int]:
+    """Pids of the audit writers registered since `before` (one per worker started)."""
+    writers = asyncio.run(chains(url))
+    return {int(w.rpartition(":")[2]) for c, w in writers.items() if c not in before}
+
+
+def wait_for_workers(url: str, before: set[str], count: int) -> set[int]:
+    """Wait until `count` workers have started since `before`; their pids."""
+    deadline = time.monotonic() + STARTUP_S
+    while len(pids := worker_pids(url, before)) < count:
+        if time.monotonic() > deadline:
+            pytest.fail(f"{count} workers did not start within {STARTUP_S:.0f} s")
+        time.sleep(0.2)
+    return pids
+
+
+def revisions_at_one(scrape: str) -> set[str]:
+    """The revisions `govproxy_policy_revision_info` reports as in force."""
+    return {
+        sample.labels["revision"]
+        for family in text_string_to_metric_families(scrape)
+        if family.name == "govproxy_policy_revision_info"
+        for sample in family.samples
+        if sample.value == 1
+    }
+
+
+def wait_for_reload(base: str, bundle: Path) -> str:
+    """Change the bundle; the revision a worker reloads it as (within 30 s)."""
+    old = httpx.get(f"{base}/healthz").json()["policy"]["revision"]
+    with (bundle / "governance/access/access.rego").open("a") as rego:
+        rego.write(PAUSE_RULE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        revision: str = httpx.get(f"{base}/healthz").json()["policy"]["revision"]
+        if revision != old:
+            return revision
+        time.sleep(0.2)
+    pytest.fail("no worker reloaded the changed bundle within 30 s")
+
+
+@pytest.fixture(scope="module")
+def crashed(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Crashed:
+    """Two workers; SIGKILL one; once uvicorn's replacement has started, change
+    the bundle and scrape until the scrape names the new revision alone (30 s)."""
+    root = tmp_path_factory.mktemp("crashed")
+    folder, bundle = root / "demo", root / "policies"
+    shutil.copytree(demo_template, folder)
+    shutil.copytree(POLICIES, bundle)
+    url = f"sqlite+aiosqlite:///{folder / 'governance.db'}"
+    before = set(asyncio.run(chains(url)))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("GOV_") and k != "PROMETHEUS_MULTIPROC_DIR"
+    }
+    env.update(GOV_POLICY_DIR=str(bundle), GOV_POLICY_RELOAD_SECONDS="0.2")
+    env["TMPDIR"] = str(tmp := root / "tmp")
+    tmp.mkdir()
+    with serving(folder, env, root / "serve.log", workers=2) as (_, base):
+        first = wait_for_workers(url, before, 2)
+        old = httpx.get(f"{base}/healthz").json()["policy"]["revision"]
+        killed = min(first)
+        os.kill(killed, signal.SIGKILL)
+        after = wait_for_workers(url, before, 3) - {killed}
+        new = wait_for_reload(base, bundle)
+        scrape, deadline = httpx.get(f"{base}/metrics").text, time.monotonic() + 30
+        while revisions_at_one(scrape) != {new} and time.monotonic() < deadline:
+            time.sleep(0.2)
+            scrape = httpx.get(f"{base}/metrics").text
+    return Crashed(killed, (first, after), (old, new), scrape)
+
+
+class TestAWorkerKilled:
+    """A worker that died without stopping leaves no gauge of its own behind."""
+
+    def test_uvicorn_replaced_the_killed_worker(self, crashed):
+        """Another worker started in its place, beside the survivor."""
+        assert len(crashed.workers[1]) == 2
+        assert crashed.killed in crashed.workers[0]
+        assert crashed.killed not in crashed.workers[1]
+
+    def test_the_scrape_names_only_the_revision_live_workers_decide_with(self, crashed):
+        """The revision the dead worker held is 0, not 1 forever."""
+        old, new = crashed.revisions
+
+        assert new != old
+        assert revisions_at_one(crashed.scrape) == {new}
 
 
 class TestMetricsOfSeveralWorkers:
@@ -218,6 +376,25 @@ class TestMetricsOfSeveralWorkers:
         records = [r for r in observed.responses if "/records/" in str(r.url)]
 
         assert requests_counted(observed.scrapes[1], RECORDS) == len(records)
+
+    def test_requests_the_parser_refused_are_counted(self, observed):
+        """Each counts as `unmatched`, `OTHER`, 400 `bad_http_request`."""
+        counted = sum(
+            sample.value
+            for family in text_string_to_metric_families(observed.scrapes[1])
+            if family.name == "govproxy_requests"
+            for sample in family.samples
+            if sample.name == "govproxy_requests_total"
+            and sample.labels
+            == {
+                "route": "unmatched",
+                "method": "OTHER",
+                "status": "400",
+                "code": "bad_http_request",
+            }
+        )
+
+        assert counted == len(observed.unread) == 2
 
     def test_serve_made_one_metrics_directory_and_removed_it_at_exit(self, observed):
         """Without PROMETHEUS_MULTIPROC_DIR, serve makes a fresh one and cleans up."""
@@ -241,6 +418,30 @@ class TestCanonicalRequestLine:
         for response in observed.responses:
             found = by_id.get(response.headers["X-Request-Id"], [])
             assert [line["status"] for line in found] == [response.status_code]
+
+    def test_a_request_the_parser_refused_has_its_line_and_id(self, observed):
+        """Its answer's new X-Request-Id names one line: OTHER, unmatched, 400."""
+        by_id = {line["request_id"]: line for line in self.lines(observed)}
+
+        for head in observed.unread:
+            request_id = header(head, "x-request-id")
+            assert head.startswith(b"HTTP/1.1 400 ")
+            assert request_id is not None
+            assert len(request_id) == 32
+            line = by_id[request_id]
+            assert (line["method"], line["route"], line["status"], line["code"]) == (
+                "OTHER",
+                "unmatched",
+                400,
+                "bad_http_request",
+            )
+
+    def test_every_line_any_worker_wrote_is_json(self, observed):
+        """uvicorn's plain-text warning of a request it could not parse is not one."""
+        lines = observed.log.splitlines()
+
+        assert [ln for ln in lines if ln[:1] != "{"] == []
+        assert all(isinstance(json.loads(ln), dict) for ln in lines)
 
     def test_governed_answers_log_their_decision_caller_and_purpose(self, observed):
         """A governed read's line carries its X-Decision-Id, caller, purpose, outcome."""

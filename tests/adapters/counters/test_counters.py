@@ -10,6 +10,7 @@ from stopping the shared server.
 
 import asyncio
 import time
+import tracemalloc
 from collections.abc import Iterator
 
 import pytest
@@ -103,6 +104,31 @@ class TestInProcess:
         assert first[-1].resets_in_s == pytest.approx(0.5)
         assert later[0].count == 1
         assert later[0].resets_in_s == pytest.approx(59.75)
+
+    def test_memory_holds_one_window_of_keys_however_many_windows_pass(self):
+        """Ten minutes of 5,000 new addresses each take about the memory of one
+        (a minute's keys are forgotten once the next minute starts)."""
+        now = [0.0]
+        counters = InProcessCounters(clock=lambda: now[0])
+
+        async def minute(n: int) -> int:
+            now[0] = n * 60 + 1.0
+            for a in range(5_000):
+                await counters.hit(
+                    f"unauthenticated:10.{n}.{a >> 8}.{a & 255}", window_s=60
+                )
+            return tracemalloc.get_traced_memory()[0]
+
+        async def run() -> list[int]:
+            return [await minute(n) for n in range(10)]
+
+        tracemalloc.start()
+        try:
+            held = asyncio.run(run())
+        finally:
+            tracemalloc.stop()
+
+        assert held[-1] < 1.5 * held[0]
 
 
 class TestRedisShared:
