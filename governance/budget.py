@@ -6,7 +6,9 @@ the counters: in Redis (`redis.url`) one count is shared by every worker and
 instance; in process, each process counts on its own. Over budget the request
 is refused with 429 `rate_limited` and `Retry-After` (seconds to the next
 window); when the counters cannot be reached it is refused with 503
-`counters_unavailable` (fail closed: no budget can be checked). Either refusal
+`counters_unavailable` (fail closed: no budget can be checked), except a
+withdrawal, which only stops processing and must never wait on the counters
+(`STOPPING_ROUTES`, C-08). Either refusal
 is audited like any denial, as a `caller.budget` event naming the route
 template (never its values). A budget of 0 counts nothing and never asks the
 counters, so nothing then depends on Redis.
@@ -145,11 +147,26 @@ async def admit_attempt(
     raise error
 
 
+# Requests that only stop processing: withdrawing must stay as easy as
+# consenting (C-08), so counters that cannot be reached never hold one up. They
+# are still counted, and refused past the budget, whenever the counters answer.
+STOPPING_ROUTES = frozenset(
+    {
+        "POST /v1/subjects/{subject_id}/consents/{purpose}/withdraw",
+        "POST /v1/subjects/{subject_id}/consents/withdraw-marketing",
+    }
+)
+
+
 async def admit(
     budget: CallerBudget, audit: AuditWriter, principal: Principal, route: str
 ) -> None:
-    """Charge `principal`'s budget; audit a refusal as a denial of `route`, then raise it."""
+    """Charge `principal`'s budget; audit a refusal as a denial of `route`, then
+    raise it. A withdrawal passes when the counters cannot be reached."""
     try:
         await budget.charge(principal.name)
-    except (RateLimited, CountersUnavailable) as exc:
+    except CountersUnavailable as exc:
+        if route not in STOPPING_ROUTES:
+            await refused(audit, "caller.budget", principal.name, route, exc)
+    except RateLimited as exc:
         await refused(audit, "caller.budget", principal.name, route, exc)

@@ -232,6 +232,39 @@ class TestRedisDown:
         assert during.json()["code"] == "counters_unavailable"
         assert elapsed < 1.0
 
+    def test_when_redis_is_down_a_withdrawal_still_takes_effect(
+        self, demo_dir, keys, relay, redis_prefix
+    ):
+        """Withdrawing stays as easy as consenting (C-08): with Redis down a read
+        fails closed, but the brand app's withdrawal of a subject's marketing
+        consent is recorded, and the next read for that purpose is refused."""
+        subject = subjects(demo_dir, minor=False)[0]
+        consent = {"purpose": "marketing_push", "notice_version": "2026.01",
+                   "method": "click", "channel": "app",
+                   "declared_frequency": "4/month"}  # fmt: skip
+        base = f"/v1/subjects/{subject}/consents"
+        with proxy(demo_dir, 100, url=relay.url, prefix=redis_prefix) as client:
+            given = client.post(base, json=consent, headers=auth(keys["brand-app"]))
+            relay.set("down")
+            one = client.post(
+                f"{base}/marketing_push/withdraw", headers=auth(keys["brand-app"])
+            )
+            every = client.post(
+                f"{base}/withdraw-marketing", headers=auth(keys["brand-app"])
+            )
+            read_down = read(client, demo_dir, keys["brand-app"])
+            relay.set("up")
+            push = client.get(
+                f"/v1/datasets/customers/records/{subject}",
+                headers=auth(keys["campaign-sms"], "marketing_push"),
+            )
+
+        assert given.status_code == 201
+        assert (one.status_code, one.json()["changed"]) == (200, True)
+        assert every.status_code == 200
+        assert read_down.json()["code"] == "counters_unavailable"
+        assert push.json()["code"] == "consent_withdrawn"
+
     def test_with_no_budget_a_dead_redis_changes_nothing(self, demo_dir, keys, relay):
         """Budget 0: reads pass with Redis down, and /healthz stays `ok`."""
         relay.set("down")
