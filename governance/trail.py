@@ -111,6 +111,26 @@ async def _run(step: Callable[[], Awaitable[T]]) -> T:
         ) from None
 
 
+async def audited_retrying(
+    audit: AuditWriter,
+    trail: Trail,
+    step: Callable[[], Awaitable[T]],
+    *,
+    attempts: int,
+) -> T:
+    """`audited()`, run again on a fresh trail while the store rejects what the
+    step prepared (`AppendRejected`: a unique index or a guard another commit
+    broke first; nothing stored), at most `attempts` times in all. Each run
+    decides from what committed meanwhile; the last rejection is raised."""
+    detail = dict(trail.detail)
+    for _ in range(attempts - 1):
+        try:
+            return await audited(audit, trail, step)
+        except AppendRejected:
+            trail.detail, trail.also = dict(detail), []
+    return await audited(audit, trail, step)
+
+
 async def audited_change(
     audit: AuditWriter, trail: Trail, step: Callable[[], Awaitable[T]]
 ) -> T:
@@ -126,11 +146,10 @@ async def audited_change(
     (409 `conflict`) and audited as such.
     """
     detail = dict(trail.detail)
-    for _ in range(CHANGE_ATTEMPTS):
-        try:
-            return await audited(audit, trail, step)
-        except AppendRejected:
-            trail.detail, trail.also = dict(detail), []
+    try:
+        return await audited_retrying(audit, trail, step, attempts=CHANGE_ATTEMPTS)
+    except AppendRejected:
+        trail.detail, trail.also = dict(detail), []
 
     async def refuse() -> T:
         raise Conflict(

@@ -13,10 +13,12 @@ A remote KMS or Vault provider will implement the same `KeyProvider` interface.
 """
 
 import base64
+import binascii
 import json
 import os
+import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 
@@ -32,6 +34,10 @@ KEY_NAMES = (
     "audit_signing",
 )
 _KEY_BYTES = 32
+_VERSION = r"^v[1-9][0-9]*$"
+# Ed25519 private seeds are exactly 32 bytes; the other keys (HMAC, AES-SIV
+# halves, ...) are at least that long.
+_SEEDS = frozenset({"receipt_signing", "audit_signing"})
 # Keys whose rotation would break what the proxy has already recorded.
 NOT_ROTATABLE = {
     "subject_ref": "the audit trail names subjects by it: a new version would hide"
@@ -51,7 +57,7 @@ class LocalKeyProvider:
         versions = self._keys.get(name)
         if not versions:
             raise KeyError(name)
-        version = max(versions, key=lambda v: int(v.lstrip("v")))
+        version = max(versions, key=_number)
         return version, versions[version]
 
     def versions(self, name: str) -> Mapping[str, bytes]:
@@ -65,14 +71,20 @@ class LocalKeyProvider:
         return f"LocalKeyProvider(path={str(self._path)!r}, keys=***)"
 
 
-def rotate(path: Path, name: str) -> str:
+def rotate(
+    path: Path, name: str, *, record: Callable[[str], None] = lambda _version: None
+) -> str:
     """Add a fresh random version of key `name` to the file at `path`; return it.
 
-    The file is rewritten atomically (mode 0600); every older version is kept.
+    The file is checked as the proxy checks it at startup (its mode, each
+    version's name and key), then rewritten atomically (mode 0600); every older
+    version is kept. `record(version)` runs once the new file is written aside
+    and before it replaces the old one: when it raises (the rotation could not
+    be audited), the old file is left as it was.
 
     Raises:
         ConfigurationError: `name` is unknown or not rotatable, or the file is
-            missing or unreadable.
+            missing, unreadable, exposed to other users or malformed.
     """
     if name not in KEY_NAMES:
         raise ConfigurationError(
@@ -82,11 +94,12 @@ def rotate(path: Path, name: str) -> str:
         raise ConfigurationError(f"{name} cannot be rotated: {NOT_ROTATABLE[name]}")
     if not path.is_file():
         raise ConfigurationError(f"{path}: no key file (the proxy creates it)")
+    _check_mode(path)
     stored = _read(path)
     versions = stored.setdefault(name, {})
-    version = f"v{max((int(v.lstrip('v')) for v in versions), default=0) + 1}"
+    version = f"v{max((_number(v) for v in versions), default=0) + 1}"
     versions[version] = base64.b64encode(secrets.token_bytes(_KEY_BYTES)).decode()
-    _write(path, stored)
+    _write(path, stored, before_replace=lambda: record(version))
     return version
 
 
@@ -101,13 +114,10 @@ def _load_or_create(path: Path) -> dict[str, dict[str, bytes]]:
         }
     if missing:
         _write(path, stored)
-    try:
-        return {
-            n: {v: base64.b64decode(s, validate=True) for v, s in vs.items()}
-            for n, vs in stored.items()
-        }
-    except (ValueError, AttributeError):
-        raise ConfigurationError(f"{path}: a key is not valid base64") from None
+    return {
+        n: {v: base64.b64decode(secret) for v, secret in vs.items()}
+        for n, vs in stored.items()
+    }
 
 
 def _check_mode(path: Path) -> None:
@@ -138,15 +148,61 @@ def _read(path: Path) -> dict[str, dict[str, str]]:
     keys = data.get("keys") if isinstance(data, dict) else None
     if not isinstance(keys, dict):
         raise ConfigurationError(f"{path}: key file has no 'keys' mapping")
+    for name, versions in keys.items():
+        _check_versions(path, name, versions)
     return keys
 
 
-def _write(path: Path, keys: dict[str, dict[str, str]]) -> None:
+def _check_versions(path: Path, name: str, versions: object) -> None:
+    """Refuse a key whose versions a reader would trip on, naming file and key.
+
+    `key()` orders versions by their number and `rotate()` adds the next, so
+    each name must be `v1`, `v2`, ...; a key without versions has no current
+    one; a short key weakens every pseudonym, token and signature made with
+    it. The message names the version, never its secret.
+    """
+    where = f"{path}: key {name!r}"
+    if not isinstance(versions, dict) or not versions:
+        raise ConfigurationError(f'{where} has no versions (expected {{"v1": ...}})')
+    for version, secret in versions.items():
+        if not re.fullmatch(_VERSION, version):
+            raise ConfigurationError(
+                f"{where}: version {version[:16]!r} is not named v1, v2, ..."
+            )
+        try:
+            raw = base64.b64decode(secret, validate=True)
+        except (binascii.Error, TypeError, ValueError):
+            raise ConfigurationError(
+                f"{where} {version}: the key is not valid base64"
+            ) from None
+        if len(raw) != _KEY_BYTES if name in _SEEDS else len(raw) < _KEY_BYTES:
+            needed = "exactly" if name in _SEEDS else "at least"
+            raise ConfigurationError(
+                f"{where} {version}: the key is {len(raw)} bytes; {needed}"
+                f" {_KEY_BYTES} are required"
+            )
+
+
+def _number(version: str) -> int:
+    return int(version[1:])
+
+
+def _write(
+    path: Path,
+    keys: dict[str, dict[str, str]],
+    *,
+    before_replace: Callable[[], None] = lambda: None,
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump({"format": 1, "keys": keys}, fh, indent=2)
-        fh.flush()
-        os.fsync(fh.fileno())
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump({"format": 1, "keys": keys}, fh, indent=2)
+            fh.flush()
+            os.fsync(fh.fileno())
+        before_replace()
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Insert, Update, insert, select, text, update
+from sqlalchemy import Insert, Update, case, func, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql import Executable
 from sqlmodel import col
 
 from governance.auth.keys import issue_key, parse_token, secret_matches
@@ -56,6 +57,14 @@ KEY_SQL = (
 )
 _BY_KEY_ID = text(KEY_SQL)
 _RESERVED = frozenset(Actor)
+_ACTIVE_ADMIN = (col(Caller.role) == Role.ADMIN.value, col(Caller.revoked_at).is_(None))
+# Taken in name order, so two revocations never wait for each other's locks.
+_LOCK_ADMINS = (
+    select(col(Caller.name))
+    .where(*_ACTIVE_ADMIN)
+    .order_by(col(Caller.name))
+    .with_for_update()
+)
 
 
 class KeyReader(Protocol):
@@ -130,50 +139,68 @@ class CallerRegistry:
         info = CallerInfo(name, role, listed, key.key_id, now, None, records_consent)
         return info, key.token, stmt
 
-    async def revocation(self, name: str, *, keep_an_admin: bool = False) -> Update:
-        """Prepare the revocation of an active caller, to commit with its audit event.
+    async def revocation(self, name: str) -> Update:
+        """Prepare the revocation of an active caller, to commit with its audit event."""
+        await self._active(name)
+        return _revoke(name)
 
-        With `keep_an_admin` (the API), the last active admin is not revoked: no
-        one could then manage callers over the API, and only someone with the
-        store's files (the CLI) could add an admin again.
+    async def revocation_keeping_an_admin(self, name: str) -> list[Executable]:
+        """`revocation()` that never leaves the registry without an active admin.
+
+        The API refuses to revoke the last active admin: no one could then manage
+        callers over it, and only someone with the store's files (the CLI) could
+        add an admin again. Reading the admins first is not enough: two admins
+        revoking each other at once both read two. So the guard is part of the
+        write, in the transaction that commits it: the active admins' rows are
+        locked (PostgreSQL; SQLite's writer already holds the store's one write
+        lock), so a revocation that waited counts, in its update's fresh
+        snapshot, the admins the other left; the update empties the key id,
+        which the store refuses (NOT NULL), unless another active admin is
+        left. The writer then rejects the whole append (`AppendRejected`:
+        neither revocation nor event is stored) and the route decides again
+        from what committed.
         """
+        if (await self._active(name))[0] is Role.ADMIN:
+            await self._refuse_last_admin(name)
+            return [_LOCK_ADMINS, _revoke(name, guarded=True)]
+        return [_revoke(name)]
+
+    async def _active(self, name: str) -> tuple[Role, bool]:
+        """The role of active caller `name` and whether it records consent."""
         async with self._reading() as conn:
-            roles = (
+            found = (
                 await conn.execute(
-                    select(col(Caller.name), col(Caller.role)).where(
-                        col(Caller.revoked_at).is_(None),
-                        (col(Caller.name) == name) | (col(Caller.role) == Role.ADMIN),
+                    select(col(Caller.role), col(Caller.records_consent)).where(
+                        col(Caller.name) == name, col(Caller.revoked_at).is_(None)
                     )
                 )
-            ).all()
-        role = next((r for n, r in roles if n == name), None)
-        if role is None:
+            ).first()
+        if found is None:
             raise UnknownCaller("no active caller of that name")
-        if keep_an_admin and role == Role.ADMIN and len(roles) == 1:
+        return Role(found[0]), bool(found[1])
+
+    async def _refuse_last_admin(self, name: str) -> None:
+        async with self._reading() as conn:
+            others = (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(Caller)
+                    .where(*_ACTIVE_ADMIN, col(Caller.name) != name)
+                )
+            ).scalar()
+        if not others:
             raise LastAdmin(
                 "this is the last active admin key: add another admin before"
                 " revoking it (govproxy callers add NAME --role admin)"
             )
-        return (
-            update(Caller)
-            .where(col(Caller.name) == name, col(Caller.revoked_at).is_(None))
-            .values(revoked_at=datetime.now(UTC))
-        )
 
-    async def recorder_change(self, name: str, records: bool) -> Update:
+    async def recorder_change(self, name: str, records: bool) -> Update | None:
         """Prepare marking an active caller as recording consent or not, to commit
-        with its audit event."""
-        async with self._reading() as conn:
-            role = (
-                await conn.execute(
-                    select(col(Caller.role)).where(
-                        col(Caller.name) == name, col(Caller.revoked_at).is_(None)
-                    )
-                )
-            ).scalar()
-        if role is None:
-            raise UnknownCaller("no active caller of that name")
-        _check_recorder(Role(role), records)
+        with its audit event; None when it already is so (nothing to record)."""
+        role, recording = await self._active(name)
+        _check_recorder(role, records)
+        if recording == records:
+            return None
         return (
             update(Caller)
             .where(col(Caller.name) == name, col(Caller.revoked_at).is_(None))
@@ -233,6 +260,22 @@ class CallerRegistry:
             raise failure(
                 f"the caller registry could not be read ({type(exc).__name__})"
             ) from None
+
+
+def _revoke(name: str, *, guarded: bool = False) -> Update:
+    """The update revoking `name`; `guarded`, the store refuses it if `name` is
+    the last active admin (see `CallerRegistry.revocation_keeping_an_admin`)."""
+    stmt = (
+        update(Caller)
+        .where(col(Caller.name) == name, col(Caller.revoked_at).is_(None))
+        .values(revoked_at=datetime.now(UTC))
+    )
+    if not guarded:
+        return stmt
+    admins = select(func.count()).select_from(Caller).where(*_ACTIVE_ADMIN)
+    return stmt.values(
+        key_id=case((admins.scalar_subquery() > 1, col(Caller.key_id)), else_=None)
+    )
 
 
 def _check_recorder(role: Role, records_consent: bool) -> None:

@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import getpass
 import os
 import shutil
 import signal
@@ -84,19 +85,34 @@ def with_store(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
     return asyncio.run(run())
 
 
-async def _audited(
-    store: Any, kind: str, detail: dict[str, Any], change: Executable
+async def audited_by_cli(
+    store: Any, kind: str, detail: dict[str, Any], *changes: Executable
 ) -> None:
-    """Commit `change` together with its audit event by the CLI, or neither."""
+    """Commit `changes` together with their audit event by the CLI, or none of it.
+
+    The event names the operating-system user who ran the command (`os_user`),
+    as `govproxy audit` commands do: the trail's caller is only `cli`.
+    """
     draft = AuditDraft(
-        kind=kind, outcome=Outcome.ALLOWED.value, caller=Actor.CLI, detail=detail
+        kind=kind,
+        outcome=Outcome.ALLOWED.value,
+        caller=Actor.CLI,
+        detail=detail | {"os_user": os_user()},
     )
     writer = AuditWriter(store)
     await writer.start()
     try:
-        await writer.append(draft, also=[change])
+        await writer.append(draft, also=changes)
     finally:
         await writer.stop()
+
+
+def os_user() -> str:
+    """Who ran the command, as the operating system names them."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -212,17 +228,13 @@ def callers_add(args: argparse.Namespace) -> int:
             args.purposes,
             records_consent=args.records_consent,
         )
-        await _audited(
-            store,
-            "caller.added",
-            {
-                "name": info.name,
-                "role": info.role.value,
-                "purposes": list(info.purposes),
-                "records_consent": info.records_consent,
-            },
-            stmt,
-        )
+        detail = {
+            "name": info.name,
+            "role": info.role.value,
+            "purposes": list(info.purposes),
+            "records_consent": info.records_consent,
+        }
+        await audited_by_cli(store, "caller.added", detail, stmt)
         return key
 
     key = with_store(settings, work)
@@ -252,7 +264,7 @@ def callers_revoke(args: argparse.Namespace) -> int:
     async def work(store: Any) -> None:
         registry = CallerRegistry(store, known_purposes=frozenset())
         stmt = await registry.revocation(args.name)
-        await _audited(store, "caller.revoked", {"name": args.name}, stmt)
+        await audited_by_cli(store, "caller.revoked", {"name": args.name}, stmt)
 
     with_store(settings, work)
     print(f"caller {args.name} revoked")
@@ -260,22 +272,31 @@ def callers_revoke(args: argparse.Namespace) -> int:
 
 
 def callers_records_consent(args: argparse.Namespace) -> int:
-    """Mark an active service as recording consent, or no longer."""
+    """Mark an active service as recording consent, or no longer; a caller that
+    already is so is left as it is, and nothing is recorded."""
     settings = settings_of(args)
     records = args.state == "on"
 
-    async def work(store: Any) -> None:
+    async def work(store: Any) -> bool:
         registry = CallerRegistry(store, known_purposes=frozenset())
         stmt = await registry.recorder_change(args.name, records)
-        await _audited(
+        if stmt is None:
+            return False
+        await audited_by_cli(
             store,
             "caller.changed",
             {"name": args.name, "records_consent": records},
             stmt,
         )
+        return True
 
-    with_store(settings, work)
-    print(f"caller {args.name}: records consent {args.state}")
+    if with_store(settings, work):
+        print(f"caller {args.name}: records consent {args.state}")
+    else:
+        print(
+            f"caller {args.name}: records consent is {args.state} already;"
+            " nothing changed or recorded"
+        )
     return 0
 
 

@@ -1,10 +1,15 @@
-"""`govproxy keys list|rotate`: the versions of the local key file's keys, never a secret."""
+"""`govproxy keys list|rotate`: the versions of the local key file's keys, never a secret.
+
+A rotation is an admin action: it is audited (`key.rotated`, the key's name
+and new version, never the secret) before the new file replaces the old one,
+so a rotation the trail could not record does not happen.
+"""
 
 import argparse
 from typing import Any
 
 from adapters.keys.local import KEY_NAMES, LocalKeyProvider, rotate
-from governance.cli.admin import settings_of
+from governance.cli.admin import audited_by_cli, settings_of, with_store
 
 # What a new version changes, printed after a rotation.
 EFFECTS = {
@@ -40,7 +45,7 @@ def list_keys(args: argparse.Namespace) -> int:
         current, _ = provider.key(name)
         others = sorted(
             (v for v in provider.versions(name) if v != current),
-            key=lambda v: int(v.lstrip("v")),
+            key=lambda v: int(v[1:]),
         )
         print(f"{name}: {current} (current){''.join(', ' + v for v in others)}")
     return 0
@@ -48,8 +53,14 @@ def list_keys(args: argparse.Namespace) -> int:
 
 def rotate_key(args: argparse.Namespace) -> int:
     """Add a version of one key; it is current from the proxy's next start."""
-    path = settings_of(args).keys_file
-    version = rotate(path, args.name)
+    settings = settings_of(args)
+    path = settings.keys_file
+
+    def record(version: str) -> None:
+        detail = {"name": args.name, "version": version}
+        with_store(settings, lambda store: audited_by_cli(store, "key.rotated", detail))
+
+    version = rotate(path, args.name, record=record)
     print(f"{path}: {args.name} is now {version}; older versions are kept.")
     print(f"Restart every proxy worker to use it: {EFFECTS[args.name]}.")
     return 0

@@ -1,7 +1,10 @@
 """The local key file: named keys, versioned and rotatable."""
 
 import base64
+import getpass
 import json
+import sqlite3
+from contextlib import closing
 
 import pytest
 
@@ -9,6 +12,9 @@ from adapters.keys.local import KEY_NAMES, NOT_ROTATABLE, LocalKeyProvider
 from governance.cli.keys import EFFECTS
 from governance.cli.main import main
 from governance.errors import ConfigurationError
+
+# The store the CLI audits a rotation in, beside the config (not the cwd).
+CONFIG = "keys_file: keys.json\nstore_url: sqlite+aiosqlite:///governance.db\n"
 
 
 def _b64(raw: bytes) -> str:
@@ -56,7 +62,7 @@ class TestRotateCommand:
 
     def _config(self, tmp_path):
         config = tmp_path / "govproxy.yaml"
-        config.write_text("keys_file: keys.json\n", "utf-8")
+        config.write_text(CONFIG, "utf-8")
         LocalKeyProvider(tmp_path / "keys.json")  # as the proxy's first start does
         return config
 
@@ -156,3 +162,128 @@ class TestFileMode:
 
         assert code == 2
         assert "key file mode is 0644" in capsys.readouterr().err
+
+
+class TestMalformedFile:
+    """A hand-edited key file that a reader would trip on is a configuration
+    error naming the file and the key, at startup and in `keys list|rotate`:
+    never a traceback, never a secret."""
+
+    def _file(self, tmp_path, **changes):
+        path = tmp_path / "keys.json"
+        LocalKeyProvider(path)
+        doc = json.loads(path.read_text())
+        doc["keys"] |= changes
+        path.write_text(json.dumps(doc))
+        path.chmod(0o600)
+        (tmp_path / "govproxy.yaml").write_text(CONFIG, "utf-8")
+        return path
+
+    @pytest.mark.parametrize(
+        ("changes", "says"),
+        [
+            ({"tokenise": {"vx": _b64(b"k" * 32)}}, "version 'vx' is not named v1"),
+            ({"tokenise": {"v0": _b64(b"k" * 32)}}, "version 'v0' is not named v1"),
+            ({"tokenise": {"1": _b64(b"k" * 32)}}, "version '1' is not named v1"),
+            ({"tokenise": {}}, "key 'tokenise' has no versions"),
+            ({"tokenise": "v1"}, "key 'tokenise' has no versions"),
+            ({"cursor": {"v1": _b64(b"short")}}, "v1: the key is 5 bytes; at least 32"),
+            (
+                {"audit_signing": {"v1": _b64(b"s" * 33)}},
+                "v1: the key is 33 bytes; exactly 32",
+            ),
+            ({"cursor": {"v1": "not base64!"}}, "v1: the key is not valid base64"),
+        ],
+    )
+    def test_startup_list_and_rotate_refuse_it_naming_file_and_key(
+        self, tmp_path, capsys, changes, says
+    ):
+        path = self._file(tmp_path, **changes)
+        stored = path.read_bytes()
+        config = str(tmp_path / "govproxy.yaml")
+
+        with pytest.raises(ConfigurationError) as startup:
+            LocalKeyProvider(path)
+        listed = main(["--config", config, "keys", "list"])
+        rotated = main(["--config", config, "keys", "rotate", "center_link"])
+
+        err = capsys.readouterr().err
+        assert str(path) in str(startup.value)
+        assert says in str(startup.value)
+        assert (listed, rotated) == (2, 2)
+        assert err.count(says) == 2
+        assert "Traceback" not in err
+        assert path.read_bytes() == stored
+        assert _b64(b"k" * 32) not in err + str(startup.value)
+
+    def test_serve_refuses_it_with_exit_2(self, demo_dir, capsys):
+        path = demo_dir / "keys.json"
+        doc = json.loads(path.read_text())
+        doc["keys"]["tokenise"] = {"vx": doc["keys"]["tokenise"]["v1"]}
+        path.write_text(json.dumps(doc))
+
+        code = main(["--config", str(demo_dir / "govproxy.yaml"), "serve"])
+
+        assert code == 2
+        assert "key 'tokenise': version 'vx' is not named v1" in capsys.readouterr().err
+
+
+class TestRotationChecksAndAudit:
+    def _config(self, tmp_path):
+        config = tmp_path / "govproxy.yaml"
+        config.write_text(CONFIG, "utf-8")
+        LocalKeyProvider(tmp_path / "keys.json")
+        return config
+
+    def test_rotate_refuses_a_file_others_may_read_and_leaves_it_as_it_was(
+        self, tmp_path, capsys
+    ):
+        """As startup and `keys list` do: exit 2 naming the mode; the file is
+        neither rotated nor quietly made 0600."""
+        config = self._config(tmp_path)
+        path = tmp_path / "keys.json"
+        path.chmod(0o644)
+        stored = path.read_bytes()
+
+        code = main(["--config", str(config), "keys", "rotate", "tokenise"])
+
+        assert code == 2
+        assert "key file mode is 0644" in capsys.readouterr().err
+        assert path.read_bytes() == stored
+        assert path.stat().st_mode & 0o777 == 0o644
+
+    def test_a_rotation_is_audited_with_name_version_and_os_user_never_the_key(
+        self, tmp_path, capsys
+    ):
+        config = self._config(tmp_path)
+
+        code = main(["--config", str(config), "keys", "rotate", "center_link"])
+
+        new = LocalKeyProvider(tmp_path / "keys.json").key("center_link")[1]
+        with closing(sqlite3.connect(tmp_path / "governance.db")) as conn:
+            events = conn.execute(
+                "SELECT caller, outcome, detail FROM audit_events"
+                " WHERE kind = 'key.rotated'"
+            ).fetchall()
+        assert code == 0
+        assert [(c, o) for c, o, _ in events] == [("cli", "allowed")]
+        detail = json.loads(events[0][2])
+        assert detail == {
+            "name": "center_link",
+            "version": "v2",
+            "os_user": getpass.getuser(),
+        }
+        assert _b64(new) not in events[0][2]
+
+    def test_a_rotation_the_trail_cannot_record_does_not_happen(self, tmp_path, capsys):
+        """The store cannot be opened: exit 2, the key file is unchanged."""
+        config = self._config(tmp_path)
+        (tmp_path / "governance.db").mkdir()  # not a database: it cannot be opened
+        stored = (tmp_path / "keys.json").read_bytes()
+
+        code = main(["--config", str(config), "keys", "rotate", "center_link"])
+
+        assert code == 2
+        assert "could not be used" in capsys.readouterr().err
+        assert (tmp_path / "keys.json").read_bytes() == stored
+        assert not (tmp_path / "keys.json.tmp").exists()

@@ -28,6 +28,15 @@ def test_when_admin_adds_caller_then_its_key_works_and_is_stored_only_hashed(
     assert key.encode() not in (demo_dir / "governance.db").read_bytes()
 
 
+def test_the_answer_holding_a_new_key_is_never_cached(client, keys):
+    """As a detokenised value or a consent-center link: `Cache-Control: no-store`."""
+    created = client.post("/v1/callers", json=NEW, headers=auth(keys["platform-admin"]))
+
+    assert created.status_code == 201
+    assert "key" in created.json()
+    assert created.headers["cache-control"] == "no-store"
+
+
 def test_when_admin_revokes_caller_then_its_next_request_is_refused(client, keys):
     """Revocation takes effect on the very next request."""
     admin = auth(keys["platform-admin"])
@@ -140,3 +149,26 @@ def test_with_a_second_admin_the_first_may_revoke_its_own_key(client, keys):
     assert revoked.status_code == 200
     assert old.status_code == 401
     assert last.json()["code"] == "last_admin"
+
+
+def test_when_the_store_refuses_every_event_then_503_not_a_conflict(
+    client, keys, demo_dir
+):
+    """A rejection that is no race (here a trigger refusing audit rows) stays the
+    store's refusal: 503 `dependency_unavailable`, and no caller is added."""
+    with closing(sqlite3.connect(demo_dir / "governance.db")) as conn:
+        conn.execute(
+            "CREATE TRIGGER full BEFORE INSERT ON audit_events"
+            " BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+        conn.commit()
+
+    response = client.post(
+        "/v1/callers", json=NEW, headers=auth(keys["platform-admin"])
+    )
+
+    with closing(sqlite3.connect(demo_dir / "governance.db")) as conn:
+        added = conn.execute("SELECT count(*) FROM callers WHERE name = 'crm-sync'")
+        assert added.fetchone() == (0,)
+    assert response.status_code == 503
+    assert response.json()["code"] == "dependency_unavailable"

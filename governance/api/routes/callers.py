@@ -1,6 +1,16 @@
-"""Caller administration (admin role): list, add and revoke callers. Each change is audited."""
+"""Caller administration (admin role): list, add and revoke callers. Each change is audited.
 
-from typing import Annotated, Any
+A change is decided from the registry as read, and the store has the last
+word: a registration whose name another took meanwhile breaks the name's
+uniqueness, a revocation that would leave no active admin breaks the guard
+`CallerRegistry.revocation_keeping_an_admin` writes. Either way nothing is
+stored (`AppendRejected`), and the change is decided once more from what
+committed: refused as a sequential request would be (409 `conflict`,
+409 `last_admin`), and audited so.
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
@@ -8,8 +18,12 @@ from fastapi.responses import JSONResponse
 from governance.api.deps import ServicesDep, require
 from governance.api.schemas import CallerIn, CallerOut
 from governance.auth.registry import CallerInfo
-from governance.trail import Trail, audited
+from governance.services import Services
+from governance.trail import Trail, audited_retrying
 from governance.types import Principal, Role
+
+T = TypeVar("T")
+ATTEMPTS = 8  # of one change, while other changes of the callers commit first
 
 router = APIRouter(prefix="/v1/callers", tags=["callers"])
 _ADMIN = require(Role.ADMIN)
@@ -59,8 +73,9 @@ async def add_caller(
         }
         return caller_body(info, key)
 
-    result = await audited(services.audit, trail, step)
-    return JSONResponse(result, status_code=201)
+    result = await _decided_again(services, trail, step)
+    # The answer holds the key: no cache on the way may keep it.
+    return JSONResponse(result, status_code=201, headers={"Cache-Control": "no-store"})
 
 
 @router.post("/{name}/revoke")
@@ -74,7 +89,17 @@ async def revoke_caller(
     trail = Trail(kind="caller.revoked", caller=principal.name, detail={"name": name})
 
     async def step() -> dict[str, str]:
-        trail.also.append(await services.callers.revocation(name, keep_an_admin=True))
+        trail.also.extend(await services.callers.revocation_keeping_an_admin(name))
         return {"name": name, "status": "revoked"}
 
-    return await audited(services.audit, trail, step)
+    return await _decided_again(services, trail, step)
+
+
+async def _decided_again(
+    services: Services, trail: Trail, step: Callable[[], Awaitable[T]]
+) -> T:
+    """The step audited, and made again from what committed while the store
+    rejects it. Of n admins revoking one another at once, one commits per
+    round; a store that keeps rejecting past `ATTEMPTS` is not one of these
+    races, and its refusal is answered as such (503)."""
+    return await audited_retrying(services.audit, trail, step, attempts=ATTEMPTS)
