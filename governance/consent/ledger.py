@@ -15,6 +15,7 @@ everywhere.
 """
 
 import functools
+import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -58,20 +59,18 @@ def as_utc(moment: datetime) -> datetime:
     )
 
 
-# The namespace of `first_grant_claim`'s name-based UUIDs.
-_PAIR_NAMESPACE = uuid.UUID("5f0c6b7e-3a41-4c1e-9d2b-7c0a1e6f4b21")
-
-
 def first_grant_claim(subject_id: str, purpose: str) -> str:
     """What a subject's first grant for `purpose` follows: the pair itself.
 
     Every grant names what it follows (`refers_to`): the withdrawal or expiry it
     comes after, the grant it supersedes through its `superseded` event, or,
-    with no state yet, this name-based UUID of the pair. Of two grants made from
-    the same state at once (two taps, an import racing the app), the unique
-    index lets one be stored; the other is made again from the state it left.
+    with no state yet, this digest of the pair (`pair` and 32 hex digits, never
+    an event id, which has dashes). Of two grants made from the same state at
+    once (two taps, an import racing the app), the unique index lets one be
+    stored; the other is made again from the state it left.
     """
-    return str(uuid.uuid5(_PAIR_NAMESPACE, f"{subject_id}\x1f{purpose}"))
+    pair = f"{subject_id}\x1f{purpose}".encode()
+    return "pair" + hashlib.blake2b(pair, digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True)
