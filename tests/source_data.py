@@ -22,6 +22,8 @@ import asyncio
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import fields, replace
+from importlib import resources
+from pathlib import Path
 
 from sqlalchemy import (
     Column,
@@ -37,6 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from governance.catalog import Dataset, load_catalog
 from governance.demo.dataset import Customer, generate_customers
 
 SEED = 7
@@ -152,3 +155,16 @@ def write_tables(
             await engine.dispose()
 
     asyncio.run(write())
+
+
+def demo_dataset(prefix: str) -> Dataset:
+    """The demo catalog's `customers` dataset, over the tables `write_tables`
+    made with `prefix`."""
+    path = Path(str(resources.files("governance.demo").joinpath("catalog.yaml")))
+    demo = load_catalog(path).dataset("customers")
+    assert demo.tags is not None
+    return replace(
+        demo,
+        table=f"{prefix}customers",
+        tags=replace(demo.tags, table=f"{prefix}customer_tags"),
+    )

@@ -10,16 +10,14 @@ must come out in the same order as where it is cast (`test_sql`).
 import asyncio
 from collections.abc import Iterator
 from dataclasses import replace
-from importlib import resources
-from pathlib import Path
 
 import pytest
 from mariadb import mariadb_url
 from pg import fresh_database
-from source_data import BINARY, customers, write_tables
+from source_data import BINARY, customers, demo_dataset, write_tables
 
 from adapters.sources.sql import SqlDataSource
-from governance.catalog import Dataset, load_catalog
+from governance.catalog import Dataset
 from governance.demo.dataset import Customer
 
 __all__ = ["mariadb_url"]  # a fixture: imported so that pytest finds it here
@@ -39,15 +37,8 @@ BACKENDS = [
 
 @pytest.fixture(scope="module")
 def dataset() -> Dataset:
-    """The demo catalog's `customers` dataset, over the `bin_` tables."""
-    path = Path(str(resources.files("governance.demo").joinpath("catalog.yaml")))
-    demo = load_catalog(path).dataset("customers")
-    assert demo.tags is not None
-    return replace(
-        demo,
-        table=f"{PREFIX}customers",
-        tags=replace(demo.tags, table=f"{PREFIX}customer_tags"),
-    )
+    """The demo catalog's `customers` dataset, over this module's tables."""
+    return demo_dataset(PREFIX)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

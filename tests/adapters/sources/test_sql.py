@@ -8,8 +8,6 @@ tag columns in the collation an unwary deployment gets.
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import replace
-from importlib import resources
 from pathlib import Path
 from typing import TypeVar
 
@@ -17,10 +15,17 @@ import pytest
 from mariadb import database_url as mariadb_database_url
 from mariadb import mariadb_url, require_mariadb
 from pg import database_url, fresh_database, require_postgres
-from source_data import LINGUISTIC, SPACED_TAG_KEY, by_key, customers, write_tables
+from source_data import (
+    LINGUISTIC,
+    SPACED_TAG_KEY,
+    by_key,
+    customers,
+    demo_dataset,
+    write_tables,
+)
 
 from adapters.sources.sql import SqlDataSource
-from governance.catalog import Dataset, load_catalog
+from governance.catalog import Dataset
 from governance.errors import DataSourceUnavailable
 
 __all__ = ["mariadb_url"]  # a fixture: imported so that pytest finds it here
@@ -39,15 +44,8 @@ METACHARACTERS = ["' OR '1'='1", "%", "_", "C%", "C00000_", "高消费' OR '1'='
 
 @pytest.fixture(scope="module")
 def dataset() -> Dataset:
-    """The demo catalog's `customers` dataset, over the `src_` tables."""
-    path = Path(str(resources.files("governance.demo").joinpath("catalog.yaml")))
-    demo = load_catalog(path).dataset("customers")
-    assert demo.tags is not None
-    return replace(
-        demo,
-        table=f"{PREFIX}customers",
-        tags=replace(demo.tags, table=f"{PREFIX}customer_tags"),
-    )
+    """The demo catalog's `customers` dataset, over this module's tables."""
+    return demo_dataset(PREFIX)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -10,17 +10,15 @@ the rows (their foreign key finds no customer), so it has no case here.
 
 import asyncio
 from dataclasses import replace
-from importlib import resources
-from pathlib import Path
 
 import pytest
 from mariadb import mariadb_url
-from source_data import LINGUISTIC, customers, engine_of, write_tables
+from source_data import LINGUISTIC, customers, demo_dataset, engine_of, write_tables
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters.sources.sql import SqlDataSource
-from governance.catalog import Dataset, load_catalog
+from governance.catalog import Dataset
 from governance.demo.dataset import Customer
 
 __all__ = ["mariadb_url"]  # a fixture: imported so that pytest finds it here
@@ -36,15 +34,8 @@ LOOKALIKE_OWNERS = ("c2", "C3 ")
 
 @pytest.fixture(scope="module")
 def dataset() -> Dataset:
-    """The demo catalog's `customers` dataset, over the `owner_` tables."""
-    path = Path(str(resources.files("governance.demo").joinpath("catalog.yaml")))
-    demo = load_catalog(path).dataset("customers")
-    assert demo.tags is not None
-    return replace(
-        demo,
-        table=f"{PREFIX}customers",
-        tags=replace(demo.tags, table=f"{PREFIX}customer_tags"),
-    )
+    """The demo catalog's `customers` dataset, over this module's tables."""
+    return demo_dataset(PREFIX)
 
 
 @pytest.fixture(

@@ -96,6 +96,20 @@ def latest_state(demo_dir: Path, purpose: str, action: str) -> list[tuple[str, s
     return [(s, e) for s, (a, e) in latest.items() if a == action and s in adults]
 
 
+def commit_plan(settings: Settings, plan: importer.ImportPlan) -> None:
+    """Commit a plan checked earlier, as `govproxy consent import` does."""
+
+    async def commit() -> None:
+        store = await open_store(settings.store_url)
+        key = LocalKeyProvider(settings.keys_file).key("subject_ref")[1]
+        try:
+            await importer.commit(plan, store, subject_referencer(key))
+        finally:
+            await store.dispose()
+
+    asyncio.run(commit())
+
+
 def run_import(
     settings: Settings, path: Path, *, now: datetime | None = None, commit: bool = True
 ) -> importer.ImportPlan:
@@ -384,16 +398,8 @@ class TestAgainstTheLedger:
             conn.commit()
         before = counts(demo_dir)
 
-        async def commit() -> None:
-            store = await open_store(demo_settings.store_url)
-            key = LocalKeyProvider(demo_settings.keys_file).key("subject_ref")[1]
-            try:
-                await importer.commit(plan, store, subject_referencer(key))
-            finally:
-                await store.dispose()
-
         with pytest.raises(Conflict, match="nothing was imported"):
-            asyncio.run(commit())
+            commit_plan(demo_settings, plan)
         assert counts(demo_dir) == before
         assert self._current(demo_settings, subject, "analytics").state is (
             ConsentState.WITHDRAWN
@@ -423,16 +429,8 @@ class TestAgainstTheLedger:
             client.post(f"{base}/analytics/withdraw", headers=auth(keys["brand-app"]))
         before = counts(demo_dir)
 
-        async def commit() -> None:
-            store = await open_store(demo_settings.store_url)
-            key = LocalKeyProvider(demo_settings.keys_file).key("subject_ref")[1]
-            try:
-                await importer.commit(plan, store, subject_referencer(key))
-            finally:
-                await store.dispose()
-
         with pytest.raises(Conflict, match="nothing was imported"):
-            asyncio.run(commit())
+            commit_plan(demo_settings, plan)
         assert given.status_code == 201
         assert counts(demo_dir) == before
         expected = meanwhile.rsplit("-", 1)[-1]
