@@ -67,12 +67,14 @@ async def check_consent(
         now=now,
         opt_out=purpose.personalised,
     )
+    # The consent's own problem first: only members can opt out, so a caller
+    # the subject never agreed to must not learn of an opt-out (membership).
+    if not purpose.requires_consent:
+        record = NOT_REQUIRED
+    elif (problem := consent_problem(catalog, purpose, records[subject_id])) is None:
+        record = records[subject_id]
+    else:
+        raise problem
     if opted:
         raise PersonalisationOptedOut("the subject turned personalisation off")
-    if not purpose.requires_consent:
-        return NOT_REQUIRED
-    record = records[subject_id]
-    problem = consent_problem(catalog, purpose, record)
-    if problem is not None:
-        raise problem
     return record

@@ -324,6 +324,29 @@ def test_when_subject_has_not_consented_then_membership_is_not_told(
     assert known.json()["code"] == stranger.json()["code"] == "consent_missing"
 
 
+def test_an_opt_out_does_not_tell_a_member_from_a_stranger(client, keys, demo_dir):
+    """Only members can turn personalisation off; to a caller the subject never
+    agreed to, the opted-out member still answers as a stranger does."""
+    headers = auth(keys["brand-app"], "personalised_recommendation")
+    member = next(
+        s
+        for s in subjects(demo_dir, minor=False)
+        if client.get(RECORD.format(s), headers=headers).json().get("code")
+        == "consent_missing"
+    )
+    switched = client.post(
+        f"/v1/subjects/{member}/personalisation",
+        json={"enabled": False, "channel": "app"},
+        headers=auth(keys["brand-app"]),
+    )
+
+    known = client.get(RECORD.format(member), headers=headers)
+    stranger = client.get(RECORD.format("C999999"), headers=headers)
+
+    assert switched.status_code == 200
+    assert known.json()["code"] == stranger.json()["code"] == "consent_missing"
+
+
 def test_every_read_is_audited_with_its_decision(client, keys, demo_dir):
     """Allowed and denied reads each leave one event carrying their decision id and revision."""
     sid = adult(demo_dir)
