@@ -118,8 +118,8 @@ async def audited_retrying(
     *,
     attempts: int,
 ) -> T:
-    """`audited()`, run again on a fresh trail while the store rejects what the
-    step prepared (`AppendRejected`: a unique index or a guard another commit
+    """`audited()`, run again (the trail's detail and statements reset) while
+    the store rejects what the step prepared (`AppendRejected`: a unique index or a guard another commit
     broke first; nothing stored), at most `attempts` times in all. Each run
     decides from what committed meanwhile; the last rejection is raised."""
     detail = dict(trail.detail)

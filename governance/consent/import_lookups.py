@@ -8,7 +8,7 @@ of each pair's latest withdrawal from the ledger. Each sends one query per 500
 ids.
 """
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -25,10 +25,10 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col
 
-from governance.catalog import Catalog
+from governance.catalog import Catalog, Dataset
 from governance.consent.ledger import ConsentAction, stored_instant
 from governance.consent.models import ConsentCurrent, ConsentEvent
 from governance.errors import DataSourceUnavailable
@@ -101,29 +101,44 @@ async def existing_subjects(
     today: date,
 ) -> dict[str, bool | None]:
     """Those of `ids` that some catalogued dataset holds, each with whether it is
-    under 14 by the facts the governed reads tell it from (None: unknown)."""
+    under 14 (None: unknown), told as governed reads tell it (`minority`): from
+    the birth date, and from the resident ID only for those whose birth date
+    does not tell, read in a second batch."""
     found: dict[str, bool | None] = {}
     for dataset in catalog.datasets.values():
-        names = facts_columns(dataset)
-        cols: list[ColumnClause[Any]] = [column(n) for n in names]
-        stmt = (
-            select(*cols)
-            .select_from(table(dataset.table, *cols, schema=dataset.schema))
-            .where(cols[0].in_(bindparam("ids", expanding=True)))
-        )
         wanted = sorted(i for i in ids if i not in found)
         try:
             async with sources[dataset.source].connect() as conn:
-                for part in chunks(wanted):
-                    result = await conn.execute(stmt, {"ids": list(part)})
-                    for row in result:
-                        facts = dict(zip(names, row, strict=True))
-                        found[str(row[0])] = minor_of(facts, dataset, today)
+                async for facts in _rows(conn, dataset, facts_columns(dataset), wanted):
+                    key = str(facts[dataset.subject_key])
+                    found[key] = minor_of(facts, dataset, today)
+                ident = dataset.id_card_field
+                unknown = sorted(k for k in wanted if k in found and found[k] is None)
+                if ident and dataset.birth_date_field and unknown:
+                    columns = [dataset.subject_key, ident]
+                    async for facts in _rows(conn, dataset, columns, unknown):
+                        key = str(facts[dataset.subject_key])
+                        found[key] = minor_of(facts, dataset, today)
         except (SQLAlchemyError, OSError) as exc:
             raise DataSourceUnavailable(
                 f"data source '{dataset.source}' failed ({type(exc).__name__})"
             ) from None
     return found
+
+
+async def _rows(
+    conn: AsyncConnection, dataset: Dataset, names: Sequence[str], ids: Sequence[str]
+) -> AsyncIterator[dict[str, Any]]:
+    """`names` (the subject key first) of the rows of `ids`, a chunk per query."""
+    cols: list[ColumnClause[Any]] = [column(n) for n in names]
+    stmt = (
+        select(*cols)
+        .select_from(table(dataset.table, *cols, schema=dataset.schema))
+        .where(cols[0].in_(bindparam("ids", expanding=True)))
+    )
+    for part in chunks(ids):
+        for row in await conn.execute(stmt, {"ids": list(part)}):
+            yield dict(zip(names, row, strict=True))
 
 
 async def latest_states(

@@ -63,7 +63,8 @@ def first_grant_claim(subject_id: str, purpose: str) -> str:
     """What a subject's first grant for `purpose` follows: the pair itself.
 
     Every grant names what it follows (`refers_to`): the withdrawal or expiry it
-    comes after, the grant it supersedes through its `superseded` event, or,
+    comes after (or the lapsed grant, before the sweep records its expiry), the
+    grant it supersedes through its `superseded` event, or,
     with no state yet, this digest of the pair (`pair` and 32 hex digits, never
     an event id, which has dashes). Of two grants made from the same state at
     once (two taps, an import racing the app), the unique index lets one be

@@ -46,8 +46,9 @@ class ConsentEventBase(SQLModel):
         default=None,
         max_length=36,
         description="The event this one follows: the grant a superseded, withdrawn"
-        " or expired event ends, the withdrawal or expiry a grant comes after (a"
-        " subject's first grant for a purpose: a digest of the pair), the"
+        " or expired event ends, the withdrawal, expiry or lapsed grant a grant"
+        " comes after (a subject's first grant for a purpose: a digest of the"
+        " pair), the"
         " opt-out or opt-in an opt-in or opt-out reverses. Unique: each event is"
         " followed once.",
     )

@@ -342,6 +342,23 @@ class TestGoodFile:
         ]
         assert counts(demo_dir) == before
 
+    def test_a_child_whose_birth_date_is_blank_is_told_by_the_id_number(
+        self, demo_dir, demo_settings, tmp_path
+    ):
+        """As on a read (M-02): a blank birth date does not make a child an adult."""
+        child = subjects(demo_dir, minor=True)[0]
+        with closing(sqlite3.connect(demo_dir / "customers.db")) as conn, conn:
+            conn.execute(
+                "UPDATE customers SET birth_date = '' WHERE customer_id = ?", (child,)
+            )
+        path = tmp_path / "blank.csv"
+        path.write_text(csv_text(grant_row(child)), encoding="utf-8")
+
+        plan = run_import(demo_settings, path, commit=False)
+
+        assert [p.line for p in plan.problems] == [2]
+        assert "under 14" in plan.problems[0].reason
+
 
 class TestAgainstTheLedger:
     def test_a_live_grant_is_superseded_and_the_import_decides(
