@@ -119,9 +119,10 @@ async def audited_retrying(
     attempts: int,
 ) -> T:
     """`audited()`, run again (the trail's detail and statements reset) while
-    the store rejects what the step prepared (`AppendRejected`: a unique index or a guard another commit
-    broke first; nothing stored), at most `attempts` times in all. Each run
-    decides from what committed meanwhile; the last rejection is raised."""
+    the store rejects what the step prepared (`AppendRejected`: a unique index
+    or a guard another commit broke first; nothing stored), at most `attempts`
+    times in all. Each run decides from what committed meanwhile; the last
+    rejection is raised."""
     detail = dict(trail.detail)
     for _ in range(attempts - 1):
         try:
