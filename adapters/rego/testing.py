@@ -198,7 +198,9 @@ def failing_tests(root: Path) -> list[Finding]:
     raised), at the rule's definition. The message names the rule and how it
     ended, never the value it produced nor the engine's message (which may quote
     one): findings reach `/v1/policy` and the logs; `govproxy policy test` shows
-    the detail. A bundle that does not load gives the findings that say why.
+    the detail. A bundle with no `test_` rule at all is `no_tests`: a deploy
+    that left the test files behind must not pass for one whose tests pass. A
+    bundle that does not load gives the findings that say why.
     The engine is built and dropped on the calling thread.
     """
     try:
@@ -206,6 +208,16 @@ def failing_tests(root: Path) -> list[Finding]:
     except BundleNotLoadable as exc:
         return list(exc.findings)
     results = suite.run_all().results
+    if not results:  # e.g. deployed with `rsync --exclude '*_test.rego'`
+        return [
+            Finding(
+                str(root),
+                None,
+                "no_tests",
+                "the bundle has no test_ rules: nothing shows its rules do what"
+                " they should",
+            )
+        ]
     return [_finding(root, r) for r in results if r.verdict is not Verdict.PASS]
 
 

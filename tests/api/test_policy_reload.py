@@ -580,3 +580,17 @@ def test_when_the_activation_cannot_be_audited_then_the_old_bundle_keeps_decidin
     assert refused.json()["code"] == "dependency_unavailable"
     assert kept == old
     assert reload(client, keys)["outcome"] == "activated"
+
+
+def test_a_bundle_deployed_without_its_tests_is_rejected(client, keys, bundle):
+    """A deploy that left the test files behind (`rsync --exclude '*_test.rego'`)
+    shows nothing about its rules: `no_tests`, and the bundle in force stays."""
+    pause_marketing(bundle)  # a real change, whose tests are then left behind
+    for test in bundle.rglob("*_test.rego"):
+        test.unlink()
+
+    answer = reload(client, keys)
+
+    policy = client.get("/v1/policy", headers=auth(keys["compliance-officer"])).json()
+    assert answer["outcome"] == "rejected"
+    assert policy["last_error"]["codes"] == ["no_tests"]
