@@ -22,7 +22,6 @@ JSON-lines export whose last line is the manifest.
 """
 
 import argparse
-import getpass
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
@@ -45,7 +44,7 @@ from audit.query import EventFilter, list_events
 from audit.signing import AuditSigner
 from audit.writer import AuditWriter
 from governance.catalog import load_catalog
-from governance.cli.admin import settings_of, with_store
+from governance.cli.admin import os_user, settings_of, with_store
 from governance.errors import (
     ConfigurationError,
     Conflict,
@@ -176,7 +175,7 @@ def run_export(args: argparse.Namespace) -> int:
         meta = export_meta(
             selected,
             decision_id=trail.decision_id,
-            exporter=f"{Actor.CLI}:{_os_user()}",
+            exporter=f"{Actor.CLI}:{os_user()}",
         )
         try:
             return await write_export(
@@ -320,7 +319,7 @@ def _audited(
     async def run(store: AsyncEngine) -> U:
         writer = AuditWriter(store)
         await writer.start()
-        trail = Trail(kind=kind, caller=Actor.CLI, detail={"os_user": _os_user()})
+        trail = Trail(kind=kind, caller=Actor.CLI, detail={"os_user": os_user()})
         try:
             result = await _outcome_recorded(writer, trail, work(store, trail))
         finally:
@@ -384,10 +383,3 @@ def _read_pem(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeError) as exc:
         raise ConfigurationError(f"{path}: cannot read public key: {exc}") from None
-
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return "unknown"

@@ -9,8 +9,7 @@ committed: refused as a sequential request would be (409 `conflict`,
 409 `last_admin`), and audited so.
 """
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
@@ -18,12 +17,13 @@ from fastapi.responses import JSONResponse
 from governance.api.deps import ServicesDep, require
 from governance.api.schemas import CallerIn, CallerOut
 from governance.auth.registry import CallerInfo
-from governance.services import Services
 from governance.trail import Trail, audited_retrying
 from governance.types import Principal, Role
 
-T = TypeVar("T")
-ATTEMPTS = 8  # of one change, while other changes of the callers commit first
+# Runs of one change while other changes of the callers commit first: of n
+# admins revoking one another at once, one commits per round. A store that
+# keeps rejecting past them is not such a race, and is answered as such (503).
+ATTEMPTS = 8
 
 router = APIRouter(prefix="/v1/callers", tags=["callers"])
 _ADMIN = require(Role.ADMIN)
@@ -73,7 +73,7 @@ async def add_caller(
         }
         return caller_body(info, key)
 
-    result = await _decided_again(services, trail, step)
+    result = await audited_retrying(services.audit, trail, step, attempts=ATTEMPTS)
     # The answer holds the key: no cache on the way may keep it.
     return JSONResponse(result, status_code=201, headers={"Cache-Control": "no-store"})
 
@@ -92,14 +92,4 @@ async def revoke_caller(
         trail.also.extend(await services.callers.revocation_keeping_an_admin(name))
         return {"name": name, "status": "revoked"}
 
-    return await _decided_again(services, trail, step)
-
-
-async def _decided_again(
-    services: Services, trail: Trail, step: Callable[[], Awaitable[T]]
-) -> T:
-    """The step audited, and made again from what committed while the store
-    rejects it. Of n admins revoking one another at once, one commits per
-    round; a store that keeps rejecting past `ATTEMPTS` is not one of these
-    races, and its refusal is answered as such (503)."""
     return await audited_retrying(services.audit, trail, step, attempts=ATTEMPTS)
