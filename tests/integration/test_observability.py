@@ -262,10 +262,10 @@ def observed(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> O
 
 @dataclass
 class Crashed:
-    """A worker killed and replaced, then the bundle changed: revisions and scrapes."""
+    """A worker killed, then the bundle changed: revisions and scrapes."""
 
     killed: int
-    workers: tuple[set[int], set[int]]  # worker pids before the kill, after it
+    workers: set[int]  # worker pids before the kill
     revisions: tuple[str, str]  # in force before the change, after it
     scrape: str  # the last scrape
 
@@ -313,8 +313,9 @@ def wait_for_reload(base: str, bundle: Path) -> str:
 
 @pytest.fixture(scope="module")
 def crashed(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Crashed:
-    """Two workers; SIGKILL one; once uvicorn's replacement has started, change
-    the bundle and scrape until the scrape names the new revision alone (30 s)."""
+    """Two workers; SIGKILL one; change the bundle and scrape until the scrape
+    names the new revision alone (30 s). Whether uvicorn's replacement for the
+    killed worker has started by then does not matter: it reloads the bundle too."""
     root = tmp_path_factory.mktemp("crashed")
     folder, bundle = root / "demo", root / "policies"
     shutil.copytree(demo_template, folder)
@@ -334,28 +335,22 @@ def crashed(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Cr
         old = httpx.get(f"{base}/healthz").json()["policy"]["revision"]
         killed = min(first)
         os.kill(killed, signal.SIGKILL)
-        after = wait_for_workers(url, before, 3) - {killed}
         new = wait_for_reload(base, bundle)
         scrape, deadline = httpx.get(f"{base}/metrics").text, time.monotonic() + 30
         while revisions_at_one(scrape) != {new} and time.monotonic() < deadline:
             time.sleep(0.2)
             scrape = httpx.get(f"{base}/metrics").text
-    return Crashed(killed, (first, after), (old, new), scrape)
+    return Crashed(killed, first, (old, new), scrape)
 
 
 class TestAWorkerKilled:
     """A worker that died without stopping leaves no gauge of its own behind."""
 
-    def test_uvicorn_replaced_the_killed_worker(self, crashed):
-        """Another worker started in its place, beside the survivor."""
-        assert len(crashed.workers[1]) == 2
-        assert crashed.killed in crashed.workers[0]
-        assert crashed.killed not in crashed.workers[1]
-
     def test_the_scrape_names_only_the_revision_live_workers_decide_with(self, crashed):
         """The revision the dead worker held is 0, not 1 forever."""
         old, new = crashed.revisions
 
+        assert crashed.killed in crashed.workers
         assert new != old
         assert revisions_at_one(crashed.scrape) == {new}
 
