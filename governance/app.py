@@ -55,6 +55,7 @@ from governance.center.links import LINK_KEY_NAME, LinkSigner
 from governance.consent.ledger import ConsentLedger
 from governance.consent.receipts import ReceiptSigner
 from governance.cursor import CursorSealer
+from governance.errors import RestartRequired
 from governance.logging import configure_logging
 from governance.masking.registry import build_operators
 from governance.observability.exposition import worker_stopped
@@ -86,10 +87,12 @@ async def _policy_engines(settings: Settings, bundle: Bundle) -> AsyncIterator[E
     """The configured engine for `bundle`, and how to make one for a newer bundle.
 
     `regorus` evaluates each bundle in process. `opa` asks the sidecar at
-    `opa_url`, which must serve the bundle under `policy_dir` (started with
-    `--watch`, or fed the same bundle): a reload checks the new bundle here and
-    then labels the sidecar's decisions with its revision, which is what the
-    audit trail records. The sidecar's HTTP session is open until exit.
+    `opa_url`, started (without `--watch`) on the bundle under `policy_dir`, so
+    the revision the audit trail records is the one it decides with. The proxy
+    cannot make the sidecar take a newer bundle, so in that mode a reload is
+    refused (`restart_required`): a sidecar that followed the files itself would
+    decide with a bundle before, or without, its checks passing. The sidecar's
+    HTTP session is open until exit.
     """
     if settings.policy_engine == "opa":
         async with OpaDecider(
@@ -97,9 +100,16 @@ async def _policy_engines(settings: Settings, bundle: Bundle) -> AsyncIterator[E
             timeout_ms=settings.opa_timeout_ms,
             revision=bundle.revision,
         ) as sidecar:
-            yield sidecar, lambda newer: sidecar.relabelled(newer.revision)
+            yield sidecar, _sidecar_restart_required
         return
     yield RegorusDecider(bundle), RegorusDecider
+
+
+def _sidecar_restart_required(newer: Bundle) -> ClosableDecider:
+    raise RestartRequired(
+        f"the OPA sidecar decides with the bundle it started with; to deploy"
+        f" revision {newer.revision}, restart the sidecar and the proxy together"
+    )
 
 
 def _state_reader(url: str, dialect: str) -> PgStateReader | SqliteStateReader:

@@ -294,5 +294,9 @@ class ConfigurationError(ValueError):
     """Configuration is invalid; raised at startup with file, entry and fault."""
 
 
+class RestartRequired(ConfigurationError):
+    """The policy engine cannot take a new bundle while running (the OPA sidecar)."""
+
+
 class MaskingParamsError(ValueError):
     """A masking operator was given invalid parameters."""

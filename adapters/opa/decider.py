@@ -15,13 +15,13 @@ request's latency, and the caller may retry the denied request itself.
 as regorus raises, instead of silently leaving the expression undefined.
 
 `revision` is the digest of the local bundle directory (`load_bundle`) that the
-sidecar is deployed with: OPA reports no revision for a bundle whose `.manifest`
+sidecar was started with (it cannot change while both run: a reload is refused,
+see `governance.app`): OPA reports no revision for a bundle whose `.manifest`
 names none, and the digest lets a regorus and an OPA deployment of the same
 bundle record the same revision in their audit events.
 """
 
 import asyncio
-import copy
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -60,16 +60,6 @@ class OpaDecider:
     def revision(self) -> str:
         """The bundle revision every decision is taken under."""
         return self._revision
-
-    def relabelled(self, revision: str) -> "OpaDecider":
-        """This sidecar client, its decisions labelled with another bundle revision.
-
-        A hot reload checks a new bundle locally and then swaps in this view:
-        it shares the client and its session (closed by the original's exit).
-        """
-        view = copy.copy(self)
-        view._revision = revision
-        return view
 
     def close(self) -> None:
         """Nothing to drop on this thread: the session closes at the context's exit."""

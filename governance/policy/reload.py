@@ -35,7 +35,7 @@ import structlog
 from audit.record import AuditDraft
 from audit.writer import AuditWriter
 from governance.catalog import Catalog
-from governance.errors import ConfigurationError
+from governance.errors import ConfigurationError, RestartRequired
 from governance.policy.bundles import Finding, PolicyBundles
 from governance.policy.live import ClosableDecider, LiveDecider
 from governance.types import Outcome
@@ -212,8 +212,10 @@ class PolicyReloader:
         try:
             return build()
         except ConfigurationError as exc:
-            where = self._bundles.location
-            findings.append(Finding(where, None, "load_error", str(exc)))
+            code = (
+                "restart_required" if isinstance(exc, RestartRequired) else "load_error"
+            )
+            findings.append(Finding(self._bundles.location, None, code, str(exc)))
             return None
 
     async def _reject(

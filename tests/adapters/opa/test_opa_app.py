@@ -181,10 +181,12 @@ class TestFailClosed:
 
 
 class TestReloadWithTheSidecar:
-    def test_when_the_bundle_is_reloaded_then_decisions_carry_its_revision(
+    def test_when_the_bundle_changes_then_reload_is_refused_and_the_old_revision_decides(
         self, demo_settings, keys, demo_dir, tmp_path
     ):
-        """The proxy checks the new bundle, then labels the sidecar's decisions with it."""
+        """The sidecar keeps the bundle it started with, so the proxy refuses a reload
+        (restart_required) and goes on labelling decisions with the revision the
+        sidecar decides with. It used to label them with the new files' revision."""
         bundle = Path(shutil.copytree(POLICIES, tmp_path / "bundle"))
         old = load_bundle(bundle).revision
         with OpaTestServer(bundle) as sidecar:
@@ -208,6 +210,7 @@ class TestReloadWithTheSidecar:
                 answer = client.post(
                     "/v1/policy/reload", headers=auth(keys["platform-admin"])
                 ).json()
+                health = client.get("/healthz").json()
                 response = sms_read(client, keys, subject, "?fields=mobile")
                 events = client.get(
                     "/v1/audit/events",
@@ -215,9 +218,11 @@ class TestReloadWithTheSidecar:
                     headers=auth(keys["compliance-officer"]),
                 ).json()["events"]
 
-        assert (answer["outcome"], answer["previous"]) == ("activated", old)
+        assert (answer["outcome"], answer["rejected_revision"]) == ("rejected", new)
+        assert "restart_required" in answer["findings"][0]
+        assert health["policy"]["last_error"]["codes"] == ["restart_required"]
         assert response.status_code == 200
         (event,) = [
             e for e in events if e["decision_id"] == response.json()["decision_id"]
         ]
-        assert event["policy_revision"] == new != old
+        assert event["policy_revision"] == old != new
