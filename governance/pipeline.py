@@ -10,7 +10,6 @@ the access like its fields: the policy decides on them, the audit event keeps th
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from governance.catalog import Catalog, Dataset, Purpose
@@ -40,7 +39,6 @@ from governance.types import (
     FieldFact,
     Obligation,
     Principal,
-    Record,
     Role,
 )
 
@@ -203,31 +201,14 @@ def released_columns(decision: Decision, fields: Sequence[str]) -> list[str]:
 
 
 def facts_columns(dataset: Dataset) -> list[str]:
-    """Columns read before deciding: the key, and what minority is told from.
+    """Columns read before deciding: the key, and every column minority is told
+    from (the birth date and the resident ID, whose digits carry one: M-02).
 
-    The birth date when the dataset has one; only otherwise the resident ID,
-    whose digits carry the birth date (M-02). Nothing more is read to decide,
-    except by `minority` for a subject whose birth date does not tell.
+    Both are read for every subject, as either may be the one saying "child"
+    (`minor_of`); neither leaves unless the decision releases it.
     """
-    age = dataset.birth_date_field or dataset.id_card_field
-    return [dataset.subject_key, *([age] if age else [])]
-
-
-async def minority(
-    services: Services, dataset: Dataset, row: Record, today: date
-) -> bool | None:
-    """Whether the subject of `row` (its facts columns) is under 14, None if unknown.
-
-    When its birth date is empty or unreadable, its resident ID is read, for this
-    subject only, and tells instead (M-02): a blank birth date never makes an adult.
-    """
-    minor = minor_of(row, dataset, today)
-    ident = dataset.id_card_field
-    if minor is not None or ident is None or ident in row:
-        return minor
-    key = str(row[dataset.subject_key])
-    found = await services.source.fetch_record(dataset, key, [ident])
-    return None if found is None else minor_of(found, dataset, today)
+    ages = [f for f in (dataset.birth_date_field, dataset.id_card_field) if f]
+    return [dataset.subject_key, *ages]
 
 
 async def read_record(
@@ -277,7 +258,7 @@ async def read_record(
     )
     if facts is None:
         raise UnknownSubject("the dataset holds no record for this subject")
-    minor = await minority(services, dataset, facts, china_date(now))
+    minor = minor_of(facts, dataset, china_date(now))
     decision = await decide(services, trail, access, consent, minor)
     columns = released_columns(decision, requested)
     row = (

@@ -24,7 +24,6 @@ from governance.pipeline import (
     Access,
     decide,
     facts_columns,
-    minority,
     released_columns,
     require_role,
     resolve_fields,
@@ -35,7 +34,7 @@ from governance.pipeline import (
 from governance.policy.input import Bulk
 from governance.policy.live import pin
 from governance.services import Services
-from governance.subjects import china_date
+from governance.subjects import china_date, minor_of
 from governance.trail import Trail
 from governance.types import (
     ConsentState,
@@ -271,7 +270,7 @@ async def _admit(
         if problem is not None:
             return problem.code
     dataset = access.dataset
-    minor = await minority(services, dataset, row, china_date(now))
+    minor = minor_of(row, dataset, china_date(now))
     alike = (consent.state, consent.kind, consent.grantor, consent.scope, minor)
     decision = page.decisions.get(alike)
     if decision is None:

@@ -1,4 +1,4 @@
-"""Facts about a subject that the policy needs: minority from the birth date.
+"""Facts about a subject that the policy needs: minority from the birth dates it holds.
 
 PIPL Art. 28/31 treat a person under 14 as a minor whose data needs guardian
 consent. Age is counted in whole years on `today` (China Standard Time).
@@ -23,17 +23,23 @@ def china_date(moment: datetime) -> date:
 
 
 def minor_of(row: Mapping[str, Any], dataset: Dataset, today: date) -> bool | None:
-    """Minority from the row's birth date, else from its resident ID's birth date (M-02).
+    """Minority from every age signal the row holds: its birth date and its
+    resident ID's birth date (M-01, M-02).
 
-    An empty or unreadable birth date falls through to the ID; None when neither
-    tells, which the policy refuses wherever age matters.
+    Under 14 by either is a minor: a child's ID next to an adult's birth date is
+    the "minor signal" M-01 protects, whichever of the two is wrong. Adult by
+    one and silent (empty, unreadable) by the other is an adult; None when
+    neither tells, which the policy refuses wherever age matters.
     """
-    minor = None
+    signals = []
     if dataset.birth_date_field:
-        minor = is_minor(row.get(dataset.birth_date_field), today)
-    if minor is None and dataset.id_card_field and row.get(dataset.id_card_field):
-        minor = is_minor(_id_birth_date(str(row[dataset.id_card_field])), today)
-    return minor
+        signals.append(is_minor(row.get(dataset.birth_date_field), today))
+    if dataset.id_card_field and row.get(dataset.id_card_field):
+        birth = _id_birth_date(str(row[dataset.id_card_field]))
+        signals.append(is_minor(birth, today))
+    if True in signals:
+        return True
+    return False if False in signals else None
 
 
 def _id_birth_date(number: str) -> date | None:

@@ -6,6 +6,8 @@ from contextlib import closing, contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from stdnum.cn import ric
+
 from governance.subjects import age_on, china_date
 
 
@@ -95,22 +97,28 @@ POLICY_INPUT = {
 
 @contextmanager
 def recorded_as_adult(demo_dir: Path, subject_id: str) -> Iterator[None]:
-    """Within the block the source gives the subject an adult's birth date, as a
-    record later corrected: how a child's own consent reaches the ledger, which
-    refuses to record one, so that tests can show every read still refuses it."""
+    """Within the block the source gives the subject an adult's birth date and ID
+    number, as a record later corrected: how a child's own consent reaches the
+    ledger, which refuses to record one, so that tests can show every read still
+    refuses it."""
+    body = "11010119900101123"
+    adult_id = body + ric.calc_check_digit(body)
     with closing(sqlite3.connect(demo_dir / "customers.db")) as conn, conn:
-        (born,) = conn.execute(
-            "SELECT birth_date FROM customers WHERE customer_id = ?", (subject_id,)
+        born, number = conn.execute(
+            "SELECT birth_date, id_number FROM customers WHERE customer_id = ?",
+            (subject_id,),
         ).fetchone()
         conn.execute(
-            "UPDATE customers SET birth_date = '1990-01-01' WHERE customer_id = ?",
-            (subject_id,),
+            "UPDATE customers SET birth_date = '1990-01-01', id_number = ?"
+            " WHERE customer_id = ?",
+            (adult_id, subject_id),
         )
     try:
         yield
     finally:
         with closing(sqlite3.connect(demo_dir / "customers.db")) as conn, conn:
             conn.execute(
-                "UPDATE customers SET birth_date = ? WHERE customer_id = ?",
-                (born, subject_id),
+                "UPDATE customers SET birth_date = ?, id_number = ?"
+                " WHERE customer_id = ?",
+                (born, number, subject_id),
             )

@@ -113,6 +113,8 @@ class Notice:
     categories: frozenset[str]
     kind: str
     retired: bool
+    frequency: str | None = None
+    """The most messages a messaging purpose's notice promises, like `4/month`."""
 
 
 @dataclass(frozen=True)
@@ -214,6 +216,7 @@ class Catalog:
                             frozenset(n.categories),
                             n.kind,
                             n.retired,
+                            n.frequency,
                         )
                         for n in versions
                     )

@@ -157,6 +157,15 @@ def _check_notices(spec: CatalogSpec) -> list[str]:
             if outside:
                 faults.append(f"{at}.categories: not used by the purpose: {outside}")
             faults += _check_notice_recipients(at, notice, recipients)
+            if owner.messaging and not notice.retired and notice.frequency is None:
+                faults.append(
+                    f"{at}.frequency: a messaging purpose's notice states how"
+                    " often messages come, like '4/month' (MSG-02)"
+                )
+            if notice.frequency is not None and not owner.messaging:
+                faults.append(
+                    f"{at}.frequency: only a messaging purpose sends messages"
+                )
             sensitive = [
                 c for c in notice.categories if c in owner.sensitive_categories
             ]
@@ -239,7 +248,30 @@ def _check_purpose(spec: CatalogSpec, name: str, purpose: PurposeSpec) -> list[s
             " purposes"
         )
     faults += _check_masking(spec, f"{at}.masking", purpose.masking)
-    return faults + _check_sharing(spec, at, purpose)
+    return faults + _check_sharing(spec, at, purpose) + _check_profiling(at, purpose)
+
+
+def _check_profiling(at: str, purpose: PurposeSpec) -> list[str]:
+    """Marketing, messaging and personalisation rest on consent (C-01), so that a
+    withdrawal stops them; automated decisions about a person (personalisation,
+    pricing) name their impact assessment (PIPL 55(2); A-05, L-03)."""
+    faults = []
+    uses = [
+        u for u in ("marketing", "messaging", "personalised") if getattr(purpose, u)
+    ]
+    if uses and purpose.legal_basis != "consent":
+        faults.append(
+            f"{at}.legal_basis: a {'/'.join(uses)} purpose rests on the subject's"
+            " consent (C-01: contract necessity does not cover it, and only consent"
+            " is stopped by a withdrawal); use consent"
+        )
+    decides = [u for u in ("personalised", "pricing") if getattr(purpose, u)]
+    if decides and purpose.impact_assessment is None:
+        faults.append(
+            f"{at}.impact_assessment: a {'/'.join(decides)} purpose is automated"
+            " decision-making and needs an impact assessment first (PIPL 55(2))"
+        )
+    return faults
 
 
 def _check_detokenise_domains(spec: CatalogSpec) -> list[str]:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
 NAME = r"^[a-z][a-z0-9_.-]{0,62}$"
 REFERENCE = r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}$"
+FREQUENCY = r"^[1-9]\d{0,2}/(day|week|month)$"
 RECIPIENT_SCOPE = "recipient:"
 """Prefix of the consent-scope entry naming a recipient, e.g. `recipient:cobrand-bank`."""
 
@@ -184,6 +185,12 @@ class NoticeSpec(_Strict):
     categories: list[str] = Field(min_length=1, description="What the consent covers.")
     kind: Literal["general", "separate"] = "general"
     retired: bool = False
+    frequency: str | None = Field(
+        None,
+        pattern=FREQUENCY,
+        description="A messaging purpose's notice: the most messages it promises,"
+        " like '4/month' (MSG-02); a consent may declare no more.",
+    )
 
 
 class CatalogSpec(_Strict):

@@ -12,6 +12,7 @@ import math
 import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from fractions import Fraction
 from typing import Any
 
 import orjson
@@ -34,6 +35,7 @@ _PLAIN_JSON = (
     " without lone surrogates, at most 255 levels deep"
 )
 FREQUENCY = re.compile(r"[1-9]\d{0,2}/(day|week|month)")
+_PERIOD_DAYS = {"day": 1, "week": 7, "month": 30}
 KINDS = ("general", "separate", "guardian")
 GRANTORS = ("self", "guardian")
 
@@ -74,10 +76,8 @@ def validate_grant(
     check_evidence(req.method, req.channel)
     scope = _scope(catalog, notice, req)
     expires_at = _expiry(req.expires_at, now)
-    if purpose.messaging and not FREQUENCY.fullmatch(req.declared_frequency or ""):
-        raise InvalidRequest(
-            "messaging purposes need declared_frequency like '4/month'"
-        )
+    if purpose.messaging:
+        _check_frequency(req.declared_frequency, notice)
     return ConsentChange(
         subject_id=req.subject_id,
         purpose=purpose.name,
@@ -93,6 +93,27 @@ def validate_grant(
         expires_at=expires_at,
         declared_frequency=req.declared_frequency if purpose.messaging else None,
     )
+
+
+def _check_frequency(declared: str | None, notice: Notice) -> None:
+    """A messaging consent declares how often messages come, and no more often
+    than its notice promised (MSG-02: the subject agreed to what they were told)."""
+    if not FREQUENCY.fullmatch(declared or ""):
+        raise InvalidRequest(
+            "messaging purposes need declared_frequency like '4/month'"
+        )
+    promised = notice.frequency
+    if promised is not None and _per_day(declared or "") > _per_day(promised):
+        raise InvalidRequest(
+            f"declared_frequency is more often than notice {notice.version}"
+            f" promises ({promised})"
+        )
+
+
+def _per_day(frequency: str) -> Fraction:
+    """Messages a day, counting a month as 30 days: `4/month` is 2/15."""
+    count, _, period = frequency.partition("/")
+    return Fraction(int(count), _PERIOD_DAYS[period])
 
 
 def given_utc(moment: datetime, name: str) -> datetime:

@@ -101,9 +101,8 @@ async def existing_subjects(
     today: date,
 ) -> dict[str, bool | None]:
     """Those of `ids` that some catalogued dataset holds, each with whether it is
-    under 14 (None: unknown), told as governed reads tell it (`minority`): from
-    the birth date, and from the resident ID only for those whose birth date
-    does not tell, read in a second batch."""
+    under 14 (None: unknown), told as governed reads tell it: `minor_of` over
+    the same `facts_columns`."""
     found: dict[str, bool | None] = {}
     for dataset in catalog.datasets.values():
         wanted = sorted(i for i in ids if i not in found)
@@ -112,13 +111,6 @@ async def existing_subjects(
                 async for facts in _rows(conn, dataset, facts_columns(dataset), wanted):
                     key = str(facts[dataset.subject_key])
                     found[key] = minor_of(facts, dataset, today)
-                ident = dataset.id_card_field
-                unknown = sorted(k for k in wanted if k in found and found[k] is None)
-                if ident and dataset.birth_date_field and unknown:
-                    columns = [dataset.subject_key, ident]
-                    async for facts in _rows(conn, dataset, columns, unknown):
-                        key = str(facts[dataset.subject_key])
-                        found[key] = minor_of(facts, dataset, today)
         except (SQLAlchemyError, OSError) as exc:
             raise DataSourceUnavailable(
                 f"data source '{dataset.source}' failed ({type(exc).__name__})"

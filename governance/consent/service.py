@@ -10,9 +10,9 @@ from typing import Any
 from governance.consent.grant import changes_for_withdrawal
 from governance.consent.ledger import ConsentChange
 from governance.errors import ForbiddenRole, InvalidRequest, UnknownSubject
-from governance.pipeline import facts_columns, minority
+from governance.pipeline import facts_columns
 from governance.services import Services
-from governance.subjects import china_date
+from governance.subjects import china_date, minor_of
 from governance.trail import Trail
 from governance.types import Principal, Role
 
@@ -61,7 +61,7 @@ async def grantable_subject(
         )
         if row is None:
             continue
-        minor = await minority(services, dataset, row, china_date(now))
+        minor = minor_of(row, dataset, china_date(now))
         if minor and grantor != "guardian":
             raise InvalidRequest(
                 "the subject is under 14: only a guardian can consent for them"

@@ -161,6 +161,45 @@ class TestMarketingRead:
         assert "receipt" not in own.json()
         assert read.status_code == 200
 
+    def test_a_childs_id_number_beside_an_adults_birth_date_counts_as_a_child(
+        self, client, keys, demo_dir
+    ):
+        """Either age signal saying under 14 makes a minor (M-01's minor signal): a
+        birth date typed as 1990 next to a child's ID number neither lets the child
+        consent alone nor lets a consent recorded as an adult's reach them. The
+        birth date used to decide alone whenever it was readable."""
+        child = subjects(demo_dir, minor=True)[3]
+        granted_as_adult(client, keys, demo_dir, child)  # both said adult then
+        with closing(sqlite3.connect(demo_dir / "customers.db")) as conn, conn:
+            (born,) = conn.execute(
+                "SELECT birth_date FROM customers WHERE customer_id = ?", (child,)
+            ).fetchone()
+            conn.execute(
+                "UPDATE customers SET birth_date = '1990-01-01' WHERE customer_id = ?",
+                (child,),
+            )
+        try:
+            read = client.get(
+                RECORD.format(child),
+                headers=auth(keys["campaign-sms"], "marketing_push"),
+            )
+            own = client.post(
+                f"/v1/subjects/{child}/consents",
+                json={"purpose": "personalised_recommendation", **CONSENT},
+                headers=auth(keys["brand-app"]),
+            )
+        finally:
+            with closing(sqlite3.connect(demo_dir / "customers.db")) as conn, conn:
+                conn.execute(
+                    "UPDATE customers SET birth_date = ? WHERE customer_id = ?",
+                    (born, child),
+                )
+
+        assert read.status_code == 403
+        assert "guardian_consent_required" in read.json()["reasons"]
+        assert (own.status_code, own.json()["code"]) == (422, "invalid_request")
+        assert "under 14" in own.json()["detail"]
+
     def test_when_guardian_consented_then_child_may_be_reached(
         self, client, keys, demo_dir
     ):

@@ -175,7 +175,9 @@ class TestSensitiveTags:
         """Without its impact assessment the same audience is refused."""
 
         def edit(doc):
-            del doc["purposes"]["maternal_care_recommendation"]["impact_assessment"]
+            purpose = doc["purposes"]["maternal_care_recommendation"]
+            del purpose["impact_assessment"]
+            purpose["personalised"] = False  # else the catalog refuses it at load
 
         with proxy_on(demo_dir, edit) as client:
             response = query(

@@ -158,6 +158,26 @@ FAULTS: list[tuple[str, Callable[[Doc], None], str, str]] = [
         "Input should be 'consent'",
     ),
     (
+        "marketing-purpose-on-contract",  # C-01: a withdrawal would not stop it
+        lambda d: d["purposes"]["order_fulfilment"].update(
+            marketing=True, messaging=True
+        ),
+        "purposes.order_fulfilment.legal_basis",
+        "a marketing/messaging purpose rests on the subject's consent",
+    ),
+    (
+        "personalised-purpose-without-impact-assessment",
+        lambda d: d["purposes"]["personalised_recommendation"].pop("impact_assessment"),
+        "purposes.personalised_recommendation.impact_assessment",
+        "a personalised purpose is automated decision-making",
+    ),
+    (
+        "pricing-purpose-without-impact-assessment",
+        lambda d: d["purposes"]["coupon_targeting"].pop("impact_assessment"),
+        "purposes.coupon_targeting.impact_assessment",
+        "a pricing purpose is automated decision-making",
+    ),
+    (
         "consent-purpose-detokenises",
         lambda d: d["purposes"]["marketing_push"].update(detokenise=True),
         "purposes.marketing_push.detokenise",

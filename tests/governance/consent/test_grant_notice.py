@@ -21,6 +21,7 @@ def catalog(tmp_path):
     spec = yaml.safe_load(DEMO_CATALOG.read_text(encoding="utf-8"))
     for notice in spec["notices"]["marketing_push"]:
         notice.pop("retired", None)
+        notice.setdefault("frequency", "4/month")  # a live messaging notice states it
     path = tmp_path / "catalog.yaml"
     path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
     return load_catalog(path)
