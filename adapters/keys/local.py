@@ -1,7 +1,10 @@
 """Local key file: named, versioned secret keys in a JSON file readable only by its owner.
 
 The file is created (mode 0600) with fresh random keys when absent; a key name
-missing from an existing file is added. Each key is 32 random bytes; the
+missing from an existing file is added. A command that only checks or prints
+opens it `read_only`: the file is then never written, since a key it minted
+would be handed out (say, to an auditor) as the one that signed, though it
+never signed anything. Each key is 32 random bytes; the
 `receipt_signing` and `audit_signing` keys are Ed25519 private seeds (consent
 receipts; audit checkpoints and export manifests).
 A key is rotated by adding a higher version (`v2` beside `v1`; `rotate()`, the
@@ -48,24 +51,47 @@ NOT_ROTATABLE = {
 class LocalKeyProvider:
     """Keys from a local file; `repr` never shows them."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        """Open the key file at `path`, creating it or adding missing keys to it
+        unless `read_only`.
+
+        Raises:
+            ConfigurationError: the file is unreadable, exposed to other users or
+                malformed; or, `read_only`, it does not exist.
+        """
         self._path = path
-        self._keys = _load_or_create(path)
+        self._read_only = read_only
+        self._keys = _load(path) if read_only else _load_or_create(path)
 
     def key(self, name: str) -> tuple[str, bytes]:
-        """Return (version, secret) of the newest version of key `name`."""
-        versions = self._keys.get(name)
-        if not versions:
-            raise KeyError(name)
+        """Return (version, secret) of the newest version of key `name`.
+
+        Raises:
+            KeyError: no key `name` (ConfigurationError, naming the file, when
+                `read_only`: the file lacks a key the proxy would have added).
+        """
+        versions = self._versions(name)
         version = max(versions, key=_number)
         return version, versions[version]
 
     def versions(self, name: str) -> Mapping[str, bytes]:
-        """Every version of key `name`, current and retired, by version."""
+        """Every version of key `name`, current and retired, by version.
+
+        Raises:
+            KeyError, ConfigurationError: as `key()`.
+        """
+        return MappingProxyType(self._versions(name))
+
+    def _versions(self, name: str) -> dict[str, bytes]:
         versions = self._keys.get(name)
-        if not versions:
-            raise KeyError(name)
-        return MappingProxyType(versions)
+        if versions:
+            return versions
+        if self._read_only:
+            raise ConfigurationError(
+                f"{self._path}: key file has no {name!r} key (the proxy adds it when"
+                " it starts; this command never writes the key file)"
+            )
+        raise KeyError(name)
 
     def __repr__(self) -> str:
         return f"LocalKeyProvider(path={str(self._path)!r}, keys=***)"
@@ -114,6 +140,18 @@ def _load_or_create(path: Path) -> dict[str, dict[str, bytes]]:
         }
     if missing:
         _write(path, stored)
+    return _decoded(stored)
+
+
+def _load(path: Path) -> dict[str, dict[str, bytes]]:
+    """The keys of the file at `path` as they are; it is checked, never written."""
+    if not path.is_file():
+        raise ConfigurationError(f"{path}: no key file (the proxy creates it)")
+    _check_mode(path)
+    return _decoded(_read(path))
+
+
+def _decoded(stored: dict[str, dict[str, str]]) -> dict[str, dict[str, bytes]]:
     return {
         n: {v: base64.b64decode(secret) for v, secret in vs.items()}
         for n, vs in stored.items()

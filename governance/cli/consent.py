@@ -2,18 +2,22 @@
 
 ```
 govproxy consent verify-receipt FILE [--public-key PEMFILE]   exit 0 valid, 1 INVALID,
-                                                              2 FILE unreadable
+                                                              2 FILE or key unreadable
 govproxy consent public-key [--all]                           the receipt public key PEM
 govproxy consent import FILE [--encoding auto|utf-8|gbk] [--dry-run]
                           all rows or none: exit 0 imported, 1 bad rows, 2 unreadable
 ```
 
 Without `--public-key`, the key is read from the key file of the configured
-settings (`--config` or GOV_CONFIG_FILE); that file must already exist, so a
-check never creates keys as a side effect. Every version of the receipt key
-is tried by the key id the receipt names, so receipts signed before a
-rotation still verify; a PEMFILE may likewise hold several keys
-(`public-key --all`). A receipt that names a field twice is malformed.
+settings (`--config` or GOV_CONFIG_FILE), read-only: it must already exist
+and hold `receipt_signing`, so a check never creates keys as a side effect
+(`public-key` would hand auditors a key that never signed anything). Every
+version of the receipt key is tried by the key id the receipt names, so
+receipts signed before a rotation still verify; a PEMFILE may likewise hold
+several keys (`public-key --all`). A receipt that names a field twice, holds NaN or an
+infinity, is over 64 KiB or nests too deeply is malformed. A valid receipt is
+printed with who agreed (the subject or a guardian) and its expiry, marked
+EXPIRED once past: the signature outlives the grant.
 
 Adding a subcommand: `add_parser(sub)` returns the `consent` subparsers object.
 Write `def add_parser(consent_sub: Any) -> None` in your own module, register
@@ -26,6 +30,7 @@ import argparse
 import json
 import re
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +40,8 @@ from governance.errors import ConfigurationError
 from governance.settings import load_settings
 from governance.signing import key_id_of, load_public_key
 
+# A receipt is about 1 KiB; anything much larger is not one, and is not parsed.
+MAX_RECEIPT_BYTES = 64 * 1024
 _PEM = re.compile(r"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----\n?", re.S)
 
 
@@ -79,11 +86,38 @@ def verify_receipt_file(args: argparse.Namespace) -> int:
     receipt = doc["receipt"]
     print(
         f"valid: receipt {receipt['receipt_id']}, signed by {doc['key_id']}\n"
-        f"  subject {receipt['subject_id']} agreed to {receipt['purpose']}"
+        f"  {_grantor(receipt)} agreed to {receipt['purpose']}"
         f" ({receipt['kind']}, scope {', '.join(receipt['scope']) or '-'})"
-        f" at {receipt['granted_at']} under notice {receipt['notice_version']}"
+        f" at {receipt['granted_at']} under notice {receipt['notice_version']}\n"
+        f"  {_expiry(receipt['expires_at'], datetime.now(UTC))}"
     )
     return 0
+
+
+def _grantor(receipt: dict[str, Any]) -> str:
+    """Who agreed: a guardian's grant must not read as the subject's own."""
+    subject, grantor = receipt["subject_id"], receipt["grantor"]
+    if grantor == "self":
+        return f"subject {subject}"
+    if grantor == "guardian":
+        return f"the guardian of subject {subject}"
+    return f"{grantor} for subject {subject}"
+
+
+def _expiry(expires_at: Any, now: datetime) -> str:
+    """When the grant lapses, and whether it already has: a signature stays
+    valid after its grant has expired."""
+    if expires_at is None:
+        return "no expiry"
+    try:
+        moment = datetime.fromisoformat(expires_at)
+    except (TypeError, ValueError):
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        return f"expires {expires_at} (no time zone: whether it has passed is unknown)"
+    if moment <= now:
+        return f"EXPIRED at {expires_at}: the grant no longer counts"
+    return f"expires {expires_at}"
 
 
 def public_key(args: argparse.Namespace) -> int:
@@ -101,7 +135,8 @@ def _configured_pems(args: argparse.Namespace) -> list[str]:
     keys_file = load_settings(config).keys_file
     if not keys_file.is_file():
         raise ConfigurationError(f"{keys_file}: no key file (or pass --public-key)")
-    signers = ReceiptSigner.every_version(LocalKeyProvider(keys_file))
+    keys = LocalKeyProvider(keys_file, read_only=True)
+    signers = ReceiptSigner.every_version(keys)
     return [s.public_pem() for s in signers]
 
 
@@ -126,23 +161,40 @@ def _read_pems(path: Path) -> list[str]:
 
 
 def _read_receipt(name: str) -> Any:
-    """The parsed receipt of file `name` (`-` is stdin); None if it is not JSON or
-    names a key twice (a second copy of a field would be shown while the first is
-    signed, or the reverse).
+    """The parsed receipt of file `name` (`-` is stdin); None if it is not JSON,
+    is over MAX_RECEIPT_BYTES or nested deeper than the parser's stack, names a
+    key twice (a second copy of a field would be shown while the first is
+    signed, or the reverse) or spells NaN or Infinity (not JSON: the signed
+    bytes hold null there; `verify_receipt` likewise refuses 1e999, which
+    parses as an infinity).
 
     Raises:
         ConfigurationError: the file cannot be read.
     """
     try:
-        raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+        if name == "-":
+            raw = sys.stdin.buffer.read(MAX_RECEIPT_BYTES + 1)
+        else:
+            with Path(name).open("rb") as fh:
+                raw = fh.read(MAX_RECEIPT_BYTES + 1)
     except OSError as exc:
         raise ConfigurationError(
             f"{name}: cannot read receipt: {exc.strerror or type(exc).__name__}"
         ) from None
-    try:
-        return json.loads(raw.decode("utf-8-sig"), object_pairs_hook=_no_repeats)
-    except (UnicodeError, ValueError):
+    if len(raw) > MAX_RECEIPT_BYTES:
         return None
+    try:
+        return json.loads(
+            raw.decode("utf-8-sig"),
+            object_pairs_hook=_no_repeats,
+            parse_constant=_no_constant,
+        )
+    except (UnicodeError, ValueError, RecursionError):
+        return None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

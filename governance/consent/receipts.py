@@ -14,7 +14,9 @@ needs only that document and the public key; it returns a `ReceiptCheck` and
 never raises. Its reasons, checked in this order:
 
 ```
-malformed       not an object, a field missing/extra/of the wrong type, bad base64
+malformed       not an object, a field missing/extra/of the wrong type, bad base64,
+                a number that is not finite (NaN, Infinity, 1e999: JSON has no
+                such value, and the signed bytes would read it as null)
 unknown_format  `format` is not RECEIPT_FORMAT
 bad_public_key  the given PEM is not an Ed25519 public key
 key_mismatch    `key_id` is not the id of the given public key
@@ -22,6 +24,7 @@ bad_signature   the signature does not cover these bytes (any field was changed)
 ```
 """
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -128,6 +131,8 @@ def verify_receipt(doc: Any, public_key_pem: str) -> ReceiptCheck:
         payload = canonical_bytes(doc["format"], doc["key_id"], doc["receipt"])
     except TypeError:
         return ReceiptCheck(ok=False, reason="malformed")
+    if not _all_finite(doc["receipt"]):
+        return ReceiptCheck(ok=False, reason="malformed")
     reason = check_signature(
         payload,
         signature=doc["signature"],
@@ -137,6 +142,26 @@ def verify_receipt(doc: Any, public_key_pem: str) -> ReceiptCheck:
     if reason is not None:
         return ReceiptCheck(ok=False, reason=reason)
     return ReceiptCheck(ok=True)
+
+
+def _all_finite(value: Any) -> bool:
+    """Whether every number in `value` is finite.
+
+    orjson writes NaN and the infinities as null, so a receipt whose null was
+    replaced by one of them would verify against the very bytes that were
+    signed, though it states something else. Called once orjson has written
+    `value`, so it is neither cyclic nor deeper than orjson allows.
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return False
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+    return True
 
 
 def _well_formed(doc: Any) -> bool:

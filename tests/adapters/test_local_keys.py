@@ -57,6 +57,45 @@ class TestVersions:
             LocalKeyProvider(tmp_path / "keys.json").versions("nope")
 
 
+class TestReadOnly:
+    def test_a_missing_file_is_refused_and_not_created(self, tmp_path):
+        """A command that only checks names the missing file and mints no keys."""
+        path = tmp_path / "keys.json"
+
+        with pytest.raises(ConfigurationError) as refused:
+            LocalKeyProvider(path, read_only=True)
+
+        assert str(path) in str(refused.value)
+        assert not path.exists()
+
+    def test_a_missing_key_is_named_with_the_file_and_never_added(self, tmp_path):
+        """The proxy would add the key at startup; a read-only reader says it lacks it."""
+        path = tmp_path / "keys.json"
+        cursor = LocalKeyProvider(path).key("cursor")
+        doc = json.loads(path.read_text())
+        del doc["keys"]["receipt_signing"]
+        path.write_text(json.dumps(doc))
+        before = path.read_bytes()
+
+        keys = LocalKeyProvider(path, read_only=True)
+        with pytest.raises(ConfigurationError) as refused:
+            keys.versions("receipt_signing")
+
+        assert str(path) in str(refused.value)
+        assert "'receipt_signing'" in str(refused.value)
+        assert keys.key("cursor") == cursor
+        assert path.read_bytes() == before
+
+    def test_it_checks_the_file_as_the_proxy_does(self, tmp_path):
+        """Read-only is no way around the mode check."""
+        path = tmp_path / "keys.json"
+        LocalKeyProvider(path)
+        path.chmod(0o644)
+
+        with pytest.raises(ConfigurationError, match="chmod 600"):
+            LocalKeyProvider(path, read_only=True)
+
+
 class TestRotateCommand:
     """`govproxy keys rotate|list`: a new version, secrets never printed."""
 

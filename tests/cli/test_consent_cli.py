@@ -23,7 +23,7 @@ RECEIPT: dict[str, Any] = {
     "channel": "sms",
     "evidence_hash": None,
     "granted_at": "2026-03-01T08:00:00Z",
-    "expires_at": "2027-03-01T08:00:00Z",
+    "expires_at": "2099-03-01T08:00:00Z",
     "declared_frequency": None,
     "issuer": "Demo Brand",
 }
@@ -36,6 +36,7 @@ def valid(signer: ReceiptSigner) -> str:
         f"valid: receipt {RECEIPT['receipt_id']}, signed by {signer.key_id}\n"
         "  subject C000123 agreed to marketing_push (general, scope contact)"
         " at 2026-03-01T08:00:00Z under notice 2026-01\n"
+        "  expires 2099-03-01T08:00:00Z\n"
     )
 
 

@@ -280,6 +280,17 @@ class TestVerify:
         """Any input whatever gives a failed check, never an exception."""
         assert not _check(doc).ok
 
+    @pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
+    def test_a_non_finite_number_in_place_of_null_is_malformed(
+        self, number: float
+    ) -> None:
+        """The signed bytes read it as null, yet the document states something
+        else (which JSON cannot even hold): it is not what was signed."""
+        doc = copy.deepcopy(DOC)
+        doc["receipt"]["expires_at"] = number
+
+        assert _check(doc) == ReceiptCheck(ok=False, reason="malformed")
+
     @given(value=_anything)
     def test_never_raises_on_any_receipt_value(self, value: Any) -> None:
         """Any Python value inside a receipt gives a check, never an exception."""
