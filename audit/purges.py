@@ -13,8 +13,11 @@ key_id, signature: Ed25519 (`audit_signing`) over the canonical JSON of the rest
 `check_purges()` accepts the tombstones of a store only when every record's
 signature holds under one of the given public keys, its digest and count match the rows
 that name it, no tombstone names an unknown record, and no tombstoned row is
-younger than the access-log floor at its purge. The chain walk then trusts a
-tombstone's stored hash, which its successor's hash still covers.
+younger at its purge than its record's own signed cutoffs allow: a `consent.*`
+event `consent_days`, any other the shorter of `access_days` and
+`provision_days` (a tombstone no longer says whether it recorded a recipient),
+and never less than the legal floor. The chain walk then trusts a tombstone's
+stored hash, which its successor's hash still covers.
 """
 
 import hashlib
@@ -30,7 +33,7 @@ from sqlmodel import col
 
 from audit.models import AuditEventRow, AuditPurgeRow
 from audit.record import canonical_bytes
-from governance.settings import ACCESS_LOG_FLOOR_DAYS
+from governance.settings import ACCESS_LOG_FLOOR_DAYS, CONSENT_FLOOR_DAYS
 from governance.signing import check_signature
 
 PURGE_FORMAT = "govproxy-audit-purge/1"
@@ -115,7 +118,7 @@ async def check_purges(
         purge_id = tombstone_of(row)
         if purge_id is None or purge_id not in records:
             return PurgeFault(str(purge_id), "unknown_purge")
-        if _too_young(row["ts"], records[purge_id]["purged_at"]):
+        if _too_young(row, records[purge_id]):
             return PurgeFault(purge_id, "purged_too_young")
         found.setdefault(purge_id, []).append(row)
     for purge_id, record in records.items():
@@ -154,6 +157,23 @@ async def _tombstones(conn: AsyncConnection) -> AsyncIterator[dict[str, Any]]:
         yield dict(row._mapping)
 
 
-def _too_young(ts: str, purged_at: str) -> bool:
-    floor = datetime.strptime(purged_at, _TS) - timedelta(days=ACCESS_LOG_FLOOR_DAYS)
-    return ts >= floor.strftime(_TS)
+def _too_young(row: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
+    """Whether `row` was younger at its purge than its record's cutoffs allow."""
+    days = _kept_days(record["cutoffs"], consent=row["kind"].startswith("consent."))
+    floor = datetime.strptime(record["purged_at"], _TS) - timedelta(days=days)
+    return bool(row["ts"] >= floor.strftime(_TS))
+
+
+def _kept_days(cutoffs: str, *, consent: bool) -> int:
+    """The days a record's own cutoffs kept an event of this class, at least the floor.
+
+    Cutoffs that do not read (only a record altered without its key, which the
+    signature check names) leave the legal floor.
+    """
+    try:
+        periods = orjson.loads(cutoffs)
+        names = ("consent_days",) if consent else ("access_days", "provision_days")
+        days = min(int(periods[n]) for n in names)
+    except (orjson.JSONDecodeError, TypeError, KeyError, ValueError):
+        days = 0
+    return max(days, CONSENT_FLOOR_DAYS if consent else ACCESS_LOG_FLOOR_DAYS)

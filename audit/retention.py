@@ -13,15 +13,29 @@ consent.* about a subject and purpose   while that consent's ledger history is k
                                         then with it
 other consent.* (imports, links,        consent_days_after_lapse after the event
   withdrawing all marketing at once)
-events of a third-party purpose         provision_days (L-04, at least 3 years)
+events that record a recipient, or of   provision_days (L-04, at least 3 years)
+  a purpose the catalog marks third-party
 everything else (accesses, admin)       access_days (L-05, at least 180 days)
 ```
+
+An event is a provision record by what it records itself: an access naming a
+recipient keeps `detail.recipient` (governance/pipeline.py), and that decides,
+whatever the catalog calls or flags its purpose today. A purpose renamed, or no
+longer third-party, must not shorten the 3 years of what was provided under it.
+Today's catalog can only add to the class (a third-party purpose's events that
+name no recipient, such as refusals for the lack of one), never take from it.
 
 The floors are enforced here too, not only in the settings: a policy built with
 a shorter period is raised to the floor. One purge run works in batches; each
 batch is one transaction holding the tombstones, the deleted consent
 histories, the deleted subject-index rows, a signed purge record and the
 `audit.purge` event that reports it. A batch is all stored or not at all.
+
+Runs may overlap (cron on two instances). A batch only empties rows still
+whole and commits only if it emptied every row it planned; otherwise (another
+run got there first) it stores nothing and the run plans again from what is
+left. So each tombstone names the one record whose digest covers it, and
+verification holds after any interleaving, on SQLite and on PostgreSQL alike.
 
 Each batch's purge record (audit/purges.py) is signed with the `audit_signing`
 key and commits to exactly the rows it tombstoned, so a tombstone cannot be
@@ -36,8 +50,8 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     and_,
-    bindparam,
     delete,
     func,
     insert,
@@ -47,7 +61,6 @@ from sqlalchemy import (
 )
 from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.sql import Executable
 from sqlmodel import col
 
 from audit.models import AuditEventRow, AuditPurgeRow, AuditSubjectRow
@@ -56,6 +69,7 @@ from audit.record import AuditDraft, canonical_json
 from audit.signing import AuditSigner
 from audit.writer import AuditWriter
 from governance.consent.retention import LapsedPair, deletions, lapsed_pairs
+from governance.errors import AuditWriteFailed
 from governance.settings import (
     ACCESS_LOG_FLOOR_DAYS,
     CONSENT_FLOOR_DAYS,
@@ -66,6 +80,12 @@ from governance.types import Actor
 
 _TS = "%Y-%m-%dT%H:%M:%S.%fZ"
 _BATCH = 5000
+# Rows named per tombstoning statement: two parameters each, well under the
+# bound parameters SQLite and asyncpg take in one statement.
+_CHUNK = 500
+# How an access that named a recipient records it in its canonical `detail`
+# (a key; inside a JSON string the quotes would be escaped).
+_RECIPIENT_KEY = '"recipient":{'
 
 
 @dataclass(frozen=True)
@@ -158,7 +178,12 @@ class Purger:
             tombs = await self._consent_tombs(now, pairs) + await self._aged_tombs(now)
             if not tombs and not pairs:
                 return PurgeReport(events, histories, len(ids), tuple(ids))
-            ids.append(await self._commit(now, tombs, pairs))
+            try:
+                ids.append(await self._commit(now, tombs, pairs))
+            except AuditWriteFailed:
+                if not await self._taken(tombs):
+                    raise
+                continue  # another run purged some of them first: plan again
             events, histories = events + len(tombs), histories + len(pairs)
 
     async def _count(self, now: datetime) -> PurgeReport:
@@ -182,15 +207,15 @@ class Purger:
         provision = _instant(now - timedelta(days=p.provision_days))
         consent = _instant(now - timedelta(days=p.consent_days))
         is_consent = col(ev.kind).startswith("consent.")
-        third = col(ev.purpose).in_(self._third_party)
+        # Never NULL (a NULL purpose would make `~third` NULL: never purged).
+        third = or_(
+            col(ev.detail).contains(_RECIPIENT_KEY),
+            and_(col(ev.purpose).is_not(None), col(ev.purpose).in_(self._third_party)),
+        )
         return and_(
             _whole(),
             or_(
-                and_(
-                    ~is_consent,
-                    or_(col(ev.purpose).is_(None), ~third),
-                    col(ev.ts) < access,
-                ),
+                and_(~is_consent, ~third, col(ev.ts) < access),
                 and_(~is_consent, third, col(ev.ts) < provision),
                 and_(
                     is_consent,
@@ -241,6 +266,20 @@ class Purger:
             rows = (await conn.execute(stmt)).all()
         return [_Tomb(*r) for r in rows]
 
+    async def _taken(self, tombs: list[_Tomb]) -> bool:
+        """Whether another run tombstoned any of these rows since they were planned."""
+        ev = AuditEventRow
+        keys = [(t.chain_id, t.seq) for t in tombs]
+        async with self._store.connect() as conn:
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start : start + _CHUNK]
+                stmt = select(func.count()).where(
+                    ~_whole(), tuple_(col(ev.chain_id), col(ev.seq)).in_(chunk)
+                )
+                if (await conn.execute(stmt)).scalar_one():
+                    return True
+        return False
+
     async def _commit(
         self, now: datetime, tombs: list[_Tomb], pairs: list[LapsedPair]
     ) -> str:
@@ -262,8 +301,7 @@ class Purger:
         record["signature"] = self._signer.sign_bytes(record_payload(record))
         also: list[Any] = [insert(AuditPurgeRow).values(**record)]
         if tombs:
-            keys = [{"b_chain": t.chain_id, "b_seq": t.seq} for t in tombs]
-            also += _tombstoning(purge_id, keys)
+            also.append(_Tombstoning(purge_id, [(t.chain_id, t.seq) for t in tombs]))
         also += deletions(pairs)
         await self._writer.append(
             AuditDraft(
@@ -281,18 +319,40 @@ class Purger:
         return purge_id
 
 
-def _tombstoning(
-    purge_id: str, keys: list[dict[str, Any]]
-) -> list[tuple[Executable, list[dict[str, Any]]]]:
-    ev, sub = AuditEventRow, AuditSubjectRow
-    empty = sql_update(ev).where(
-        col(ev.chain_id) == bindparam("b_chain"), col(ev.seq) == bindparam("b_seq")
-    )
-    empty = empty.values(**EMPTIED, detail=canonical_json({PURGED_BY: purge_id}))
-    unindex = delete(sub).where(
-        col(sub.chain_id) == bindparam("b_chain"), col(sub.seq) == bindparam("b_seq")
-    )
-    return [(unindex, keys), (empty, keys)]
+class _Raced(Exception):
+    """Another run tombstoned a row of this batch first: the batch must not commit."""
+
+
+@dataclass(frozen=True)
+class _Tombstoning:
+    """Empties the planned rows, in the batch's transaction, if all are still whole.
+
+    A row another run emptied already is left alone (its tombstone names that
+    run's record), and the missing count aborts this batch, whose record would
+    otherwise claim a row it did not empty.
+    """
+
+    purge_id: str
+    keys: list[tuple[str, int]]
+
+    def __call__(self, conn: Connection) -> None:
+        """Run on the writer's connection, inside its open transaction."""
+        ev, sub = AuditEventRow, AuditSubjectRow
+        detail = canonical_json({PURGED_BY: self.purge_id})
+        emptied = 0
+        for start in range(0, len(self.keys), _CHUNK):
+            chunk = self.keys[start : start + _CHUNK]
+            conn.execute(
+                delete(sub).where(tuple_(col(sub.chain_id), col(sub.seq)).in_(chunk))
+            )
+            result = conn.execute(
+                sql_update(ev)
+                .where(tuple_(col(ev.chain_id), col(ev.seq)).in_(chunk), _whole())
+                .values(**EMPTIED, detail=detail)
+            )
+            emptied += result.rowcount
+        if emptied != len(self.keys):
+            raise _Raced("another purge run emptied rows of this batch first")
 
 
 def _whole() -> ColumnElement[bool]:

@@ -6,15 +6,23 @@ from collections.abc import Callable
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import insert
+from sqlalchemy import insert, update
+from sqlmodel import col
 
 from audit.checkpoint_task import Sealer
-from audit.purges import PurgeFault, check_purges
-from audit.record import AuditDraft
+from audit.models import AuditChain
+from audit.purges import (
+    EMPTIED,
+    PurgeFault,
+    check_purges,
+    purge_digest,
+    record_payload,
+)
+from audit.record import AuditDraft, canonical_json
 from audit.retention import Purger, PurgeReport, RetentionPolicy
 from audit.signing import AuditSigner
 from audit.verify import VerifyReport, verify_trail
@@ -58,9 +66,18 @@ def ts(moment: datetime) -> str:
 
 
 def access(
-    age: float, purpose: str = "marketing_push", subject: str = "c1"
+    age: float,
+    purpose: str = "marketing_push",
+    subject: str = "c1",
+    *,
+    recipient: str | None = None,
 ) -> AuditDraft:
-    """A governed read of `subject`, `age` days old."""
+    """A governed read of `subject`, `age` days old, provided to `recipient` if named."""
+    detail = (
+        {}
+        if recipient is None
+        else {"recipient": {"name": recipient, "registered": True, "country": "CN"}}
+    )
     return AuditDraft(
         kind="access.read",
         outcome="allowed",
@@ -69,6 +86,7 @@ def access(
         dataset="customers",
         subject_ref=REF(subject),
         fields=("mobile",),
+        detail=detail,
         ts=ts(days_ago(age)),
     )
 
@@ -123,10 +141,17 @@ class Store:
         return asyncio.run(scenario())
 
     def append(self, *drafts: AuditDraft, also: list[Any] | None = None) -> None:
-        """Commit drafts (and ledger statements) through the real writer."""
+        """Commit drafts (and ledger statements) through the real writer, whose
+        chain then reads as begun by its oldest draft: a trail written over time."""
 
-        async def work(_: Any, writer: AuditWriter) -> None:
+        async def work(store: Any, writer: AuditWriter) -> None:
             await writer.append_all(list(drafts), also=also or [])
+            async with store.begin() as conn:
+                await conn.execute(
+                    update(AuditChain)
+                    .where(col(AuditChain.chain_id) == writer.chain_id)
+                    .values(started_at=min(d.ts for d in drafts))
+                )
 
         self.run(work)
 
@@ -231,6 +256,26 @@ class TestFloors:
         store.purge()
 
         assert store.whole() == 2
+
+    def test_a_provision_outlives_its_purpose_leaving_the_catalog(
+        self, store: Store
+    ) -> None:
+        """An access that recorded its recipient is kept 3 years, though today's
+        catalog no longer lists its purpose as third-party (renamed or unflagged)."""
+        store.append(
+            access(400, "sharing_2025", recipient="cobrand-bank"),
+            access(1200, "sharing_2025", recipient="cobrand-bank"),
+            access(400),
+        )
+
+        dry = store.purge(dry=True)
+        report = store.purge()
+
+        assert (dry.events, report.events) == (2, 2)
+        assert store.sql(
+            "SELECT purpose, ts FROM audit_events WHERE kind = 'access.read'"
+            " AND detail NOT LIKE '{\"purged_by\":%'"
+        ) == [("sharing_2025", ts(days_ago(400)))]
 
     def test_consent_within_three_years_of_lapse_is_kept(self, store: Store) -> None:
         """A consent granted 5 years ago and withdrawn 2 years ago keeps its history."""
@@ -476,3 +521,67 @@ class TestForgedTombstones:
 
         assert fault is not None
         assert fault.problem == "key_mismatch"
+
+
+class TestOwnCutoffs:
+    """A purge record vouches only for rows as old as its own signed cutoffs."""
+
+    LINE = ("chain_id", "seq", "ts", "kind", "outcome", "hash")
+    CUTOFFS: ClassVar[dict[str, int]] = {
+        "access_days": 365,
+        "provision_days": 1096,
+        "consent_days": 1096,
+    }
+
+    def _purge_under_a_signed_record(self, store: Store, kind: str) -> str:
+        """Tombstone the event of `kind` under a record signed with the real key:
+        what a purger misjudging an event's period would leave."""
+        row = store.sql(
+            f"SELECT {', '.join(self.LINE)} FROM audit_events"  # noqa: S608 - constants
+            " WHERE kind = ?",
+            kind,
+        )[0]
+        record: dict[str, Any] = {
+            "purge_id": "f" * 32,
+            "purged_at": ts(NOW),
+            "cutoffs": canonical_json(self.CUTOFFS),
+            "events": 1,
+            "digest": purge_digest([dict(zip(self.LINE, row, strict=True))]),
+            "key_id": SIGNER.key_id,
+        }
+        record["signature"] = SIGNER.sign_bytes(record_payload(record))
+        emptied = {**EMPTIED, "detail": canonical_json({"purged_by": "f" * 32})}
+        with closing(sqlite3.connect(store.db)) as conn:
+            conn.execute(
+                f"INSERT INTO audit_purges ({', '.join(record)})"  # noqa: S608
+                f" VALUES ({', '.join('?' * len(record))})",
+                tuple(record.values()),
+            )
+            conn.execute(
+                f"UPDATE audit_events SET {', '.join(f'{k} = ?' for k in emptied)}"  # noqa: S608
+                " WHERE chain_id = ? AND seq = ?",
+                (*emptied.values(), row[0], row[1]),
+            )
+            conn.commit()
+        return "f" * 32
+
+    @pytest.mark.parametrize(
+        ("draft", "refused"),
+        [
+            (access(200), True),
+            (consent_draft("consent.granted", "c9", "marketing_push", 400), True),
+            (access(400), False),
+        ],
+        ids=["access-younger-than-365", "consent-younger-than-1096", "access-due"],
+    )
+    def test_rows_younger_than_the_records_cutoffs_are_refused(
+        self, store: Store, draft: AuditDraft, refused: bool
+    ) -> None:
+        """An access under 365 days or a consent event under 1096 days, purged by a
+        record whose cutoffs say so, is named, though older than the 180-day floor."""
+        store.append(draft)
+
+        purge_id = self._purge_under_a_signed_record(store, draft.kind)
+
+        expected = PurgeFault(purge_id, "purged_too_young") if refused else None
+        assert store.check() == expected
