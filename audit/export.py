@@ -24,19 +24,20 @@ same exported bytes come out three ways:
 (`audit.export_verify`). The export is recorded in the trail (`audit.export`)
 before its first byte leaves, and the manifest names that event's
 `decision_id`. A range that has ended exports the same bytes every time.
+
+Nothing is signed that does not match the sealed trail (`audit.export_check`).
 """
 
 import zipfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from audit.chain import holds_its_hash
+from audit.export_check import TrailCheck
 from audit.export_format import COLUMNS, ENCODERS, Encoder
 from audit.export_manifest import (
     MANIFEST_FILE,
@@ -47,7 +48,6 @@ from audit.export_manifest import (
 from audit.filters import bounded
 from audit.query import EVENTS, EventFilter, conditions, scan
 from audit.record import utc_now_iso
-from governance.errors import TrailAltered
 from governance.signing import Signer
 
 PAGE = 1000
@@ -68,32 +68,29 @@ def export_meta(f: EventFilter, *, decision_id: str, exporter: str) -> ExportMet
 
 
 async def event_bytes(
-    engine: AsyncEngine, f: EventFilter, encoder: Encoder, digest: Digest
+    engine: AsyncEngine,
+    f: EventFilter,
+    encoder: Encoder,
+    digest: Digest,
+    trail: TrailCheck,
 ) -> AsyncIterator[bytes]:
-    """The export file of the events `f` selects, page by page, into `digest` too."""
-    head = encoder.header()
-    digest.add(head, 0)
-    yield head
-    async for rows in scan(engine, conditions(f), _SELECTED, page=PAGE):
-        _check_hashes(rows)
-        chunk = encoder.encode(rows)
-        digest.add(chunk, len(rows))
-        yield chunk
-
-
-def _check_hashes(rows: Sequence[RowMapping]) -> None:
-    """Refuse to sign an event that does not hold its own hash.
+    """The export file of the events `f` selects, page by page, into `digest` too;
+    `trail` checks them and, at the end, what the range should have held.
 
     Raises:
         TrailAltered: naming the event's chain and seq (an HTTP export is cut
             off there, without its manifest).
     """
-    for row in rows:
-        if not holds_its_hash(dict(row)):
-            raise TrailAltered(
-                f"event {row['seq']} of chain {row['chain_id']} does not hold its"
-                " hash: nothing after it is exported; run govproxy audit verify"
-            )
+    head = encoder.header()
+    digest.add(head, 0)
+    yield head
+    await trail.begin(engine)
+    async for rows in scan(engine, conditions(f), _SELECTED, page=PAGE):
+        await trail.check_page(engine, rows)
+        chunk = encoder.encode(rows)
+        digest.add(chunk, len(rows))
+        yield chunk
+    await trail.finish(engine)
 
 
 async def write_export(
@@ -116,14 +113,19 @@ async def write_export(
         if path.exists():
             raise FileExistsError(path)
     out.mkdir(parents=True, exist_ok=True)
-    digest = Digest()
+    digest, trail = Digest(), TrailCheck(f)
     partial = [data.with_name(data.name + ".partial"), manifest.with_suffix(".partial")]
     try:
         with partial[0].open("xb") as sink:
-            async for chunk in event_bytes(engine, f, encoder, digest):
+            async for chunk in event_bytes(engine, f, encoder, digest, trail):
                 sink.write(chunk)
         doc = signed_manifest(
-            signer, meta, name=encoder.file_name, fmt=fmt, digest=digest
+            signer,
+            meta,
+            name=encoder.file_name,
+            fmt=fmt,
+            digest=digest,
+            coverage=trail.coverage(),
         )
         partial[1].write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
         partial[0].rename(data)
@@ -138,11 +140,16 @@ async def jsonl_body(
     engine: AsyncEngine, f: EventFilter, *, meta: ExportMeta, signer: Signer
 ) -> AsyncIterator[bytes]:
     """JSON lines of the events, then one line holding the signed manifest."""
-    encoder, digest = ENCODERS["jsonl"], Digest()
-    async for chunk in event_bytes(engine, f, encoder, digest):
+    encoder, digest, trail = ENCODERS["jsonl"], Digest(), TrailCheck(f)
+    async for chunk in event_bytes(engine, f, encoder, digest, trail):
         yield chunk
     doc = signed_manifest(
-        signer, meta, name=encoder.file_name, fmt="jsonl", digest=digest
+        signer,
+        meta,
+        name=encoder.file_name,
+        fmt="jsonl",
+        digest=digest,
+        coverage=trail.coverage(),
     )
     yield orjson.dumps(doc) + b"\n"
 
@@ -151,17 +158,22 @@ async def csv_zip_body(
     engine: AsyncEngine, f: EventFilter, *, meta: ExportMeta, signer: Signer
 ) -> AsyncIterator[bytes]:
     """A ZIP archive of `events.csv` and its `manifest.json`, streamed as it is built."""
-    encoder, digest, sink = ENCODERS["csv"], Digest(), _Sink()
+    encoder, digest, sink, trail = ENCODERS["csv"], Digest(), _Sink(), TrailCheck(f)
     stamp = _zip_time(meta.created_at)
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         entry = zipfile.ZipInfo(encoder.file_name, date_time=stamp)
         entry.compress_type = zipfile.ZIP_DEFLATED
         with archive.open(entry, "w", force_zip64=True) as member:
-            async for chunk in event_bytes(engine, f, encoder, digest):
+            async for chunk in event_bytes(engine, f, encoder, digest, trail):
                 member.write(chunk)
                 yield sink.take()
         doc = signed_manifest(
-            signer, meta, name=encoder.file_name, fmt="csv", digest=digest
+            signer,
+            meta,
+            name=encoder.file_name,
+            fmt="csv",
+            digest=digest,
+            coverage=trail.coverage(),
         )
         entry = zipfile.ZipInfo(MANIFEST_FILE, date_time=stamp)
         entry.compress_type = zipfile.ZIP_DEFLATED

@@ -16,22 +16,26 @@ bad_signature     the manifest was changed after it was signed
 missing_file      the data file the manifest names is absent
 file_changed      the data file's SHA-256 is not the manifest's
 count_mismatch    the data file holds another number of events than the manifest says
-event_altered     (JSON lines) an event does not hold its own hash, or does not
-                  follow the line before it of its chain: the store was altered
-                  before the export was signed
+event_altered     an event does not link to the events of its chain in the file
+                  (JSON lines: or does not hold its own hash): the store was
+                  altered before the export was signed
+seq_gap           a seq of a chain is missing from a complete (unfiltered)
+                  export, though the manifest does not name it as outside the
+                  range; or the file's chains are not those the manifest states
 ```
 
 A manifest whose signature fails is not trusted further, so the file checks
 run only once the signature holds; then both a change and a wrong count are
-reported.
+reported. A version 1 manifest states no chains: its export is checked as
+before, and a left-out event cannot be detected in it.
 """
 
 import csv
 import hashlib
 import io
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import AbstractContextManager, closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -40,7 +44,7 @@ import orjson
 
 from audit.chain import holds_its_hash
 from audit.export_format import COLUMNS, JSON_COLUMNS
-from audit.export_manifest import MANIFEST_FILE, manifest_problem
+from audit.export_manifest import MANIFEST_FILE, ChainSeqs, manifest_problem
 from audit.record import canonical_json
 
 _CHUNK = 1 << 20
@@ -114,9 +118,7 @@ def _check(export: _Export, public_key_pems: Sequence[str]) -> ExportCheck:
             (ExportProblem("missing_file", f"{name} is missing"),), manifest
         )
     problems = _file_problems(opener, entry, manifest["count"], export.data_limit)
-    if entry["format"] == "jsonl":
-        altered = _first_altered(opener, export.data_limit)
-        problems += (altered,) if altered else ()
+    problems += _event_problems(opener, entry["format"], manifest, export.data_limit)
     return ExportCheck(problems, manifest)
 
 
@@ -158,34 +160,132 @@ def _file_problems(
     return tuple(found)
 
 
-def _first_altered(opener: Opener, limit: int | None) -> ExportProblem | None:
-    """The first event line that does not hold its own hash, or does not follow
-    the line before it of its chain: the signer signed what the store held, so
-    this finds a store altered before the export."""
-    last: dict[Any, tuple[Any, Any]] = {}  # chain -> (seq, hash) of its last line
-    with opener() as data:
-        for number, line in enumerate(_lines(data, limit), 1):
-            try:
-                event = orjson.loads(line)
-                row = {
-                    c: canonical_json(event[c]) if c in JSON_COLUMNS else event[c]
-                    for c in COLUMNS
-                }
-            except (orjson.JSONDecodeError, KeyError, TypeError):
-                return ExportProblem(
-                    "event_altered", f"line {number} is not an exported event"
+def _event_problems(
+    opener: Opener, fmt: str, manifest: dict[str, Any], limit: int | None
+) -> tuple[ExportProblem, ...]:
+    """The first event that does not hold its hash (JSON lines) or link to the
+    events of its chain, else how the file's chains differ from the manifest's.
+    The signer signed what the store held, so an event that fails finds a store
+    altered before the export; a seq missing from a complete export, one the
+    signer should never have signed."""
+    complete = manifest.get("complete") is True
+    seqs = ChainSeqs(complete=complete)
+    with (
+        opener() as data,
+        closing(
+            _jsonl_events(data, limit) if fmt == "jsonl" else _csv_events(data)
+        ) as records,
+    ):
+        for number, row in records:
+            if row is None:
+                return (
+                    ExportProblem(
+                        "event_altered", f"record {number} is not an exported event"
+                    ),
                 )
             chain, seq = row["chain_id"], row["seq"]
-            before_seq, before_hash = last.get(chain, (None, None))
-            follows = before_seq is not None and before_seq + 1 == seq
-            if not holds_its_hash(row) or (follows and before_hash != row["prev_hash"]):
-                return ExportProblem(
-                    "event_altered",
-                    f"line {number} (event {seq} of chain {chain}) does not hold its"
-                    " hash or does not follow the event before it",
+            if (fmt == "jsonl" and not holds_its_hash(row)) or seqs.add(
+                chain, seq, row["prev_hash"], row["hash"]
+            ):
+                return (
+                    ExportProblem(
+                        "event_altered",
+                        f"record {number} (event {seq} of chain {chain}) does not hold"
+                        " its hash or does not link to the events of its chain",
+                    ),
                 )
-            last[chain] = (seq, row["hash"])
-    return None
+    stated = manifest.get("chains")
+    if stated is None:  # a version 1 manifest
+        return ()
+    return _chain_problems(seqs.summary(), stated, complete=complete)
+
+
+def _chain_problems(
+    found: list[dict[str, Any]], stated: list[dict[str, Any]], *, complete: bool
+) -> tuple[ExportProblem, ...]:
+    """Per chain, where the file's seqs differ from the manifest's account."""
+    held = {c["chain_id"]: c for c in found}
+    said = {c["chain_id"]: c for c in stated}
+    problems = []
+    for chain in sorted(held.keys() | said.keys()):
+        mine, theirs = held.get(chain), said.get(chain)
+        if mine is None or theirs is None:
+            where = "the manifest does not" if theirs is None else "the file does not"
+            problems.append(
+                ExportProblem(
+                    "seq_gap", f"chain {chain}: {where} hold any of its events"
+                )
+            )
+        elif mine != theirs:
+            problems.append(
+                ExportProblem("seq_gap", _gap_message(mine, theirs, complete))
+            )
+    return tuple(problems)
+
+
+def _gap_message(mine: dict[str, Any], theirs: dict[str, Any], complete: bool) -> str:
+    chain = mine["chain_id"]
+    if complete and all(mine[k] == theirs[k] for k in ("first", "last")):
+        missing = [g for g in mine["skipped"] if g not in theirs["skipped"]]
+        if missing:
+            spans = ", ".join(str(a) if a == b else f"{a} to {b}" for a, b in missing)
+            one = len(missing) == 1 and missing[0][0] == missing[0][1]
+            events, are, them = (
+                ("event", "is", "it") if one else ("events", "are", "them")
+            )
+            return (
+                f"chain {chain}: {events} {spans} {are} not in this complete export"
+                f" and the manifest does not name {them} as outside the range"
+            )
+    return (
+        f"chain {chain}: the file holds events {mine['first']} to {mine['last']}"
+        f" ({mine['events']}), the manifest says {theirs['first']} to"
+        f" {theirs['last']} ({theirs['events']})"
+    )
+
+
+Record = tuple[int, dict[str, Any] | None]
+
+
+def _jsonl_events(data: IO[bytes], limit: int | None) -> Generator[Record]:
+    """Each line's event, its JSON columns as the canonical text hashed (None:
+    not an event)."""
+    for number, line in enumerate(_lines(data, limit), 1):
+        try:
+            event = orjson.loads(line)
+            row = {
+                c: canonical_json(event[c]) if c in JSON_COLUMNS else event[c]
+                for c in COLUMNS
+            }
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            yield number, None
+            continue
+        yield number, row if _linkable(row) else None
+
+
+def _csv_events(data: IO[bytes]) -> Generator[Record]:
+    """Each CSV record's chain, seq and hashes (no cell of them is ever prefixed:
+    none starts with a formula character)."""
+    text = io.TextIOWrapper(data, encoding="utf-8-sig", errors="replace", newline="")
+    try:
+        for number, record in enumerate(csv.DictReader(text), 1):
+            try:
+                row = {**record, "seq": int(record["seq"])}
+            except (KeyError, TypeError, ValueError):
+                yield number, None
+                continue
+            yield number, row if _linkable(row) else None
+    finally:
+        text.detach()  # the caller closes `data`; a wrapper left to the GC would too
+
+
+def _linkable(row: dict[str, Any]) -> bool:
+    return (
+        isinstance(row["chain_id"], str)
+        and type(row["seq"]) is int
+        and isinstance(row["prev_hash"], str)
+        and isinstance(row["hash"], str)
+    )
 
 
 def _lines(data: IO[bytes], limit: int | None) -> Iterator[bytes]:

@@ -14,6 +14,10 @@ event_altered   the event's columns do not give its hash (it was changed); an
                 event purged by retention must hold the emptied values
 bad_proof       the path does not lead to the signed root(s)
 ```
+
+A valid proof of an event purged by retention (a tombstone) shows only that
+its leaf is in the checkpoint: the columns that gave its hash are gone, so its
+summary names the leaf, never the event id, kind or time the document claims.
 """
 
 import re
@@ -36,6 +40,13 @@ from audit.purges import tombstone_of
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _INCLUSION_FIELDS = frozenset({"format", "event", "leaf_index", "path", "checkpoint"})
 _CONSISTENCY_FIELDS = frozenset({"format", "first", "second", "path"})
+# A tombstone's hash is the leaf's, but what that hash covered is gone: the
+# event id, kind, instant and purge id it still shows are covered by nothing
+# a proof holds, so they are not repeated as if checked.
+_PURGED = (
+    "an event purged by retention; its content is not in the proof (the event"
+    " id, kind, time and purge record it shows are not checked)"
+)
 
 
 @dataclass(frozen=True)
@@ -93,17 +104,13 @@ def _inclusion(doc: dict[str, Any], ring: dict[str, str] | None) -> ProofCheck:
         return ProofCheck(
             False, "bad_proof", "the path does not lead to the checkpoint's root"
         )
-    purged = tombstone_of(event)
+    place = f"leaf {doc['leaf_index']} of {_describe(doc['checkpoint'])}"
+    if tombstone_of(event) is not None:
+        return ProofCheck(True, None, f"{place} is {_PURGED}")
     return ProofCheck(
         True,
         None,
-        f"event {event.get('event_id')} ({event.get('kind')}, {event.get('ts')}) is "
-        f"leaf {doc['leaf_index']} of {_describe(doc['checkpoint'])}"
-        + (
-            f"; its content was purged by retention ({purged}): its place and hash remain"
-            if purged
-            else ""
-        ),
+        f"event {event['event_id']} ({event['kind']}, {event['ts']}) is {place}",
     )
 
 

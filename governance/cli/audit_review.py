@@ -213,9 +213,32 @@ def run_verify_export(args: argparse.Namespace) -> int:
     print(
         f"valid: {manifest['count']} events in {entry['name']}, "
         f"{span['since']} to {span['until']}, exported by {manifest['exporter']} "
-        f"at {manifest['created_at']} (decision {manifest['decision_id']})"
+        f"at {manifest['created_at']} (decision {manifest['decision_id']}); "
+        + _coverage(manifest)
     )
     return 0
+
+
+def _coverage(manifest: dict[str, Any]) -> str:
+    """What the export holds of the range, as its manifest states it."""
+    if "complete" not in manifest:
+        return (
+            "a version 1 manifest: it does not say which events the range held,"
+            " so an event left out cannot be detected"
+        )
+    chains = len(manifest["chains"])
+    if not manifest["complete"]:
+        return (
+            f"filtered by {', '.join(sorted(manifest['filters']))}: only the matching"
+            f" events of {chains} chains, so their seqs have gaps"
+        )
+    checkpoint = manifest["checkpoint"]
+    checked = (
+        f"checked against checkpoint {checkpoint['number']}"
+        if checkpoint
+        else "no checkpoint yet"
+    )
+    return f"complete: every event of the range, in {chains} chains ({checked})"
 
 
 def run_breach(args: argparse.Namespace) -> int:
@@ -365,7 +388,7 @@ def _keys(settings: Settings) -> LocalKeyProvider:
     """The configured key file; it must exist (a review never creates keys)."""
     if not settings.keys_file.is_file():
         raise ConfigurationError(f"{settings.keys_file}: no key file")
-    return LocalKeyProvider(settings.keys_file)
+    return LocalKeyProvider(settings.keys_file, read_only=True)
 
 
 def _public_keys(args: argparse.Namespace) -> list[str]:

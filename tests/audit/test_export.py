@@ -24,10 +24,10 @@ from trail_rows import (
     store_url,
 )
 
-from audit.chain import row_hash
+from audit.chain import genesis_hash, row_hash
 from audit.export import csv_zip_body, jsonl_body, write_export
 from audit.export_format import BOM, COLUMNS, safe_cell
-from audit.export_manifest import Digest, ExportMeta, signed_manifest
+from audit.export_manifest import Coverage, Digest, ExportMeta, signed_manifest
 from audit.export_verify import check_export
 from audit.query import EventFilter
 from audit.signing import AuditSigner
@@ -105,6 +105,11 @@ def _meta_of(manifest: dict) -> ExportMeta:
         manifest["range"]["since"],
         manifest["range"]["until"],
     )
+
+
+def _coverage_of(manifest: dict) -> Coverage:
+    """The coverage a signed manifest states, to sign an edited one again."""
+    return Coverage(manifest["complete"], manifest["checkpoint"], manifest["chains"])
 
 
 def problems(path: Path, signer: AuditSigner = SIGNER) -> list[str]:
@@ -262,14 +267,14 @@ class TestVerification:
 
         assert problems(exported) == ["file_changed", "event_altered"]
 
-    def test_when_an_event_is_removed_then_file_changed_and_count_mismatch(
+    def test_when_an_event_is_removed_then_file_changed_count_mismatch_and_seq_gap(
         self, exported
     ):
-        """Deleting a line changes the digest and the count: both are named."""
+        """Deleting a line changes the digest, the count and the chain's seqs: all are named."""
         data = exported / "events.jsonl"
         data.write_bytes(b"".join(data.read_bytes().splitlines(keepends=True)[1:]))
 
-        assert problems(exported) == ["file_changed", "count_mismatch"]
+        assert problems(exported) == ["file_changed", "count_mismatch", "seq_gap"]
 
     def test_when_the_manifest_is_edited_then_bad_signature(self, exported):
         """Raising the count in the manifest breaks its signature."""
@@ -288,7 +293,12 @@ class TestVerification:
         digest = Digest()
         digest.add((exported / "events.jsonl").read_bytes(), manifest["count"] + 1)
         resigned = signed_manifest(
-            SIGNER, _meta_of(manifest), name="events.jsonl", fmt="jsonl", digest=digest
+            SIGNER,
+            _meta_of(manifest),
+            name="events.jsonl",
+            fmt="jsonl",
+            digest=digest,
+            coverage=_coverage_of(manifest),
         )
         path.write_bytes(orjson.dumps(resigned))
 
@@ -313,7 +323,12 @@ class TestVerification:
         digest = Digest()
         digest.add(changed, manifest["count"])
         resigned = signed_manifest(
-            SIGNER, _meta_of(manifest), name="events.jsonl", fmt="jsonl", digest=digest
+            SIGNER,
+            _meta_of(manifest),
+            name="events.jsonl",
+            fmt="jsonl",
+            digest=digest,
+            coverage=_coverage_of(manifest),
         )
         path.write_bytes(orjson.dumps(resigned))
 
@@ -371,7 +386,12 @@ class TestVerification:
         digest = Digest()
         digest.add((exported / "events.jsonl").read_bytes(), manifest["count"])
         resigned = signed_manifest(
-            SIGNER, _meta_of(manifest), name=name, fmt="jsonl", digest=digest
+            SIGNER,
+            _meta_of(manifest),
+            name=name,
+            fmt="jsonl",
+            digest=digest,
+            coverage=_coverage_of(manifest),
         )
         path.write_bytes(orjson.dumps(resigned))
 
@@ -430,9 +450,8 @@ LARGE = 50_000
 def large_store(tmp_path_factory) -> str:
     """A store of 50,000 events (a thousand a day for fifty days), built once.
 
-    Rows are stored as the writer stores them, each holding its own hash, but
-    not chained: an export checks each event's hash, not the links between
-    events of the store (`govproxy audit verify` does).
+    Rows are stored as the writer stores them, chained: an unfiltered export
+    checks that the events of each chain link.
     """
     url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('large') / 'g.db'}"
     draft = read("s_" + "0" * 32, at(1), detail={"tags": ["高消费", "母婴"]})
@@ -447,8 +466,10 @@ def large_store(tmp_path_factory) -> str:
         }
         for n in range(LARGE)
     ]
+    prev = genesis_hash(CHAIN)
     for row in rows:
-        row["hash"] = row_hash(row)
+        row["prev_hash"] = prev
+        row["hash"] = prev = row_hash(row)
     on_store(url, lambda store: insert_rows(store, rows))
     return url
 

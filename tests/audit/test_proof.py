@@ -187,8 +187,36 @@ class TestInclusion:
         check = checked(tomb)
 
         assert (check.ok, check.reason) == (True, None)
-        assert "purged by retention (p-1)" in check.summary
+        assert check.summary.startswith("leaf 7 of checkpoint 3 (tree size 35")
+        assert "is an event purged by retention; its content is not in the proof" in (
+            check.summary
+        )
         assert checked(stuffed).reason == "event_altered"
+
+    def test_a_made_up_event_in_tombstone_form_is_not_vouched_for(self, proofs):
+        """The reviewer's repro: any event id, kind, time and purge id written
+        into a real proof's leaf as a tombstone. The leaf still proves its place,
+        but nothing in the proof covers those fields, so none is repeated as
+        checked."""
+        forged = copy.deepcopy(proofs[7])
+        forged["event"] |= EMPTIED | {
+            "event_id": "made-up-event",
+            "kind": "consent.withdrawn",
+            "ts": "2026-01-01T00:00:00.000000Z",
+            "detail": '{"purged_by":"anything"}',
+        }
+
+        check = checked(forged)
+
+        assert check.ok
+        for claimed in (
+            "made-up-event",
+            "consent.withdrawn",
+            "2026-01-01T00",
+            "anything",
+        ):
+            assert claimed not in check.summary
+        assert "its content is not in the proof" in check.summary
 
     def test_when_checked_with_another_key_then_key_mismatch(self, proofs):
         """A proof checked with the wrong public key says the key does not match."""
