@@ -2,12 +2,24 @@
 
 `link()` places a draft at a chain position; `verify_chain()` (or a `ChainWalk`
 fed page by page) walks stored rows in order and names the first one that was
-altered, removed, inserted or reordered, and whether the tail was cut off.
+altered, removed, inserted or reordered, dated before its chain began, and
+whether the tail was cut off.
+
+Hashes are not secret, so anyone who can write the store can append a
+well-linked event; what its links cannot say is when it was made. A chain is
+one writer's from the moment it registers (`started_at`), and every draft it
+commits is made while it runs, so an event dated before its chain began was
+not written by that writer (`before_chain_start`). The sealer holds such an
+event back and `verify` names it; a checkpoint's `sealed_at` bounds its events
+from above the same way (`audit.checkpoint_verify`). Both bounds allow
+`CLOCK_SKEW`: hosts' clocks differ and a clock may be stepped back, while a
+forgery that matters (a consent dated months before the trail) is far outside.
 """
 
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from audit.purges import EMPTIED, tombstone_of
@@ -33,6 +45,10 @@ _HASHED = (
     "detail",
     "prev_hash",
 )
+_TS = "%Y-%m-%dT%H:%M:%S.%fZ"  # the trail's fixed width: instants compare as text
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far an event's instant may stray past its chain's start or its seal: the
+clock difference Kerberos also tolerates between hosts."""
 
 
 def genesis_hash(chain_id: str) -> str:
@@ -47,6 +63,26 @@ def row_hash(row: Mapping[str, Any]) -> str:
 
 def _digest(columns: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_bytes(columns)).hexdigest()
+
+
+def shifted(instant: str, by: timedelta) -> str:
+    """`instant` moved by `by`, in the trail's fixed width, to compare as text with
+    the trail's instants; an instant that does not parse is returned as it is."""
+    try:
+        moved = datetime.strptime(instant, _TS) + by
+    except (TypeError, ValueError):
+        return instant
+    return moved.strftime(_TS)
+
+
+def dated_before(ts: object, earliest: str) -> bool:
+    """Whether an event's `ts` is before `earliest` (or is not an instant at all)."""
+    return not isinstance(ts, str) or ts < earliest
+
+
+def dated_after(ts: object, latest: str) -> bool:
+    """Whether an event's `ts` is after `latest` (or is not an instant at all)."""
+    return not isinstance(ts, str) or ts > latest
 
 
 def link(
@@ -100,14 +136,22 @@ def holds_its_hash(row: Mapping[str, Any]) -> bool:
 
 
 class ChainWalk:
-    """Checks one chain's rows as they stream in, in seq order; then its head."""
+    """Checks one chain's rows as they stream in, in seq order; then its head.
 
-    __slots__ = ("_expected", "_prev", "chain_id", "count")
+    Given the chain's registered `started_at`, a row dated more than
+    `CLOCK_SKEW` before it is a fault (`before_chain_start`); without it (a
+    chain known from rows alone) instants are not checked.
+    """
 
-    def __init__(self, chain_id: str) -> None:
+    __slots__ = ("_earliest", "_expected", "_prev", "chain_id", "count")
+
+    def __init__(self, chain_id: str, started_at: str | None = None) -> None:
         self.chain_id = chain_id
         self.count = 0
         self._prev, self._expected = genesis_hash(chain_id), 1
+        self._earliest = (
+            None if started_at is None else shifted(started_at, -CLOCK_SKEW)
+        )
 
     @property
     def next_seq(self) -> int:
@@ -126,6 +170,8 @@ class ChainWalk:
             return ChainFault(self.chain_id, seq, event_id, "broken_link")
         if not holds_its_hash(row):
             return ChainFault(self.chain_id, seq, event_id, "altered")
+        if self._earliest is not None and dated_before(row["ts"], self._earliest):
+            return ChainFault(self.chain_id, seq, event_id, "before_chain_start")
         self._prev, self._expected = row["hash"], seq + 1
         return None
 

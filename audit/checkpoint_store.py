@@ -8,6 +8,7 @@ of the leaves.
 """
 
 import functools
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
@@ -22,6 +23,7 @@ from audit.models import AuditCheckpointRow
 
 NODE_LEVEL = 4
 _LEAF = -1  # the level `_lookup` gives leaves
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 # Built once: a proof runs a handful of these, and building them costs more
 # than running them on an indexed store.
 _LATEST = (
@@ -81,7 +83,9 @@ async def subtree_hashes(
     """The hash of each complete subtree in `wanted`, in one statement.
 
     Raises:
-        LookupError: the store lacks a node or leaf they need.
+        LookupError: the store lacks a node or leaf they need, or holds one
+            that is not a SHA-256 digest (so sealers and proofs refuse the
+            tree as inconsistent rather than fail on it).
     """
     wanted = set(wanted)
     high = sorted(s for s in wanted if s[0] >= NODE_LEVEL)
@@ -99,9 +103,9 @@ async def subtree_hashes(
         _lookup(len(high), len(blocks)), params
     ):
         if level == _LEAF:
-            leaves[idx] = leaf_hash(bytes.fromhex(hex_hash))
+            leaves[idx] = leaf_hash(_digest(hex_hash))
         else:
-            found[(level, idx)] = bytes.fromhex(hex_hash)
+            found[(level, idx)] = _digest(hex_hash)
     for level, idx in low:
         span = [leaves.get(i) for i in range(idx << level, (idx + 1) << level)]
         if None not in span:
@@ -110,6 +114,19 @@ async def subtree_hashes(
     if missing:
         raise LookupError(f"{len(missing)} subtrees of the tree are not stored")
     return found
+
+
+def _digest(stored: Any) -> bytes:
+    """The 32 bytes of a stored hash (64 lowercase hex digits).
+
+    Raises:
+        LookupError: the stored value is not one: the tree was tampered with.
+    """
+    if not isinstance(stored, str) or not _HEX64.fullmatch(stored):
+        raise LookupError(
+            "the stored tree is inconsistent: a node or leaf is not a hash"
+        )
+    return bytes.fromhex(stored)
 
 
 @functools.cache

@@ -13,7 +13,9 @@
    sealed event still exists and continues its chain (each event is read once,
    here, and handed to its chain's `ChainWalk`), the tree of the events'
    hashes gives each checkpoint's signed root, and the stored leaves and nodes
-   (what proofs are built from) agree with it.
+   (what proofs are built from) agree with it. An event dated after the
+   checkpoint that sealed it (beyond `audit.chain.CLOCK_SKEW`) was not there
+   when it was signed, whatever its links say (`after_seal`).
 
 A root that does not match is placed as precisely as the store allows: at the
 first event whose hash differs from its leaf (the event was rewritten after it
@@ -32,7 +34,7 @@ from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
-from audit.chain import ChainFault, ChainWalk
+from audit.chain import CLOCK_SKEW, ChainFault, ChainWalk, dated_after, shifted
 from audit.checkpoint import (
     Checkpoint,
     check_checkpoint,
@@ -260,6 +262,7 @@ class _Walk:
         self, conn: AsyncConnection, checkpoint: Checkpoint, end: int
     ) -> Fault | None:
         completed: list[tuple[int, int, bytes]] = []
+        latest = shifted(checkpoint.sealed_at, CLOCK_SKEW)
         rows = await conn.execute(_LEAVES, {"start": self.builder.size, "end": end})
         for index, chain_id, seq, leaf, *columns in rows:
             if index != self.builder.size:
@@ -268,6 +271,8 @@ class _Walk:
             if event["chain_id"] is None:
                 return await _gone(conn, chain_id, seq)
             fault = self._event(checkpoint, index, chain_id, seq, event)
+            if fault is None and dated_after(event["ts"], latest):
+                fault = ChainFault(chain_id, seq, event["event_id"], "after_seal")
             if fault is not None:
                 return fault
             if event["hash"] != leaf and self._rewritten is None:

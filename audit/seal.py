@@ -9,8 +9,12 @@
    if that does not give the signed root, the stored tree was tampered with,
    and nothing is signed over it (`SealRefused`; `verify` says where);
 3. for each chain whose committed head is past its last sealed event, read the
-   events after it and keep those that link on (seq and `prev_hash`); a gap or
-   a broken link stops that chain's sealing there (logged; `verify` names it);
+   events after it and keep those that link on (seq and `prev_hash`), hold a
+   row hash and are dated within their chain's life: from its `started_at` to
+   this seal (both give or take `audit.chain.CLOCK_SKEW`). An event that does
+   not stops that chain's sealing there and is reported in `held` (and
+   logged; `verify` names it): a signature over a forged or backdated event
+   would vouch for it;
 4. merge them by (ts, chain_id, seq), each chain kept in seq order, at most
    `max_leaves`, and append them as leaves (leaf data: the event's row hash),
    with the subtree nodes they complete;
@@ -22,6 +26,7 @@ With nothing new to seal no checkpoint is made.
 
 import heapq
 import itertools
+import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -31,7 +36,14 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from audit.chain import genesis_hash
+from audit.chain import (
+    CLOCK_SKEW,
+    ChainFault,
+    dated_after,
+    dated_before,
+    genesis_hash,
+    shifted,
+)
 from audit.checkpoint import (
     Checkpoint,
     Head,
@@ -55,16 +67,17 @@ _SEAL_LOCK = text("SELECT pg_advisory_xact_lock(1735358065)")
 # Each chain's head and last sealed event. (Written as a join on MAX(seq), it
 # took PostgreSQL 250 ms through SQLAlchemy's asyncpg statements, 0.2 ms this way.)
 _CHAINS = text(
-    "SELECT c.chain_id, c.head_seq,"
+    "SELECT c.chain_id, c.started_at, c.head_seq,"
     " (SELECT MAX(m.seq) FROM audit_leaves m WHERE m.chain_id = c.chain_id),"
     " (SELECT l.hash FROM audit_leaves l WHERE l.chain_id = c.chain_id"
     " ORDER BY l.seq DESC LIMIT 1)"
     " FROM audit_chains c"
 )
 _EVENTS = text(
-    "SELECT seq, ts, prev_hash, hash FROM audit_events"
+    "SELECT seq, event_id, ts, prev_hash, hash FROM audit_events"
     " WHERE chain_id = :chain AND seq > :after AND seq <= :upto ORDER BY seq"
 )
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 _PLACEHOLDERS = {  # by the driver's paramstyle, as SQLAlchemy reports it
     "qmark": lambda n: ", ".join("?" * n),
     "numeric_dollar": lambda n: ", ".join(f"${i}" for i in range(1, n + 1)),
@@ -87,11 +100,14 @@ class SealRefused(Exception):
 
 @dataclass(frozen=True)
 class SealResult:
-    """What one seal did: the new checkpoint document, if any, and the latest checkpoint."""
+    """What one seal did: the new checkpoint document, if any, the latest
+    checkpoint, and where chains were held back (the first event not sealed and
+    why, as `verify` would name it)."""
 
     sealed: int
     document: dict[str, Any] | None
     latest: Checkpoint | None
+    held: tuple[ChainFault, ...] = ()
 
 
 class _Event(NamedTuple):
@@ -112,9 +128,10 @@ async def seal(
     async with _sealing(engine) as conn:
         row = await latest_checkpoint(conn)
         latest = _parsed(row)
-        events = await _next_events(conn, max_leaves)
+        sealed_at = now()
+        events, held = await _next_events(conn, max_leaves, sealed_at)
         if not events:
-            return SealResult(0, None, latest)
+            return SealResult(0, None, latest, held)
         builder = await _resume(conn, latest)
         size, nodes = builder.size, []
         for event in events:
@@ -125,13 +142,13 @@ async def seal(
             number=latest.number + 1 if latest else 1,
             tree_size=builder.size,
             root_hash=builder.root().hex(),
-            sealed_at=now(),
+            sealed_at=sealed_at,
             previous=checkpoint_digest(checkpoint_doc(row)) if row else None,
             heads=tuple(heads[c] for c in sorted(heads)),
         )
         document = sign_checkpoint(signer, checkpoint)
         await _store(conn, size, events, nodes, document)
-    return SealResult(len(events), document, checkpoint)
+    return SealResult(len(events), document, checkpoint, held)
 
 
 def _parsed(row: Any | None) -> Checkpoint | None:
@@ -173,10 +190,13 @@ async def _sealing(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         await conn.commit()
 
 
-async def _next_events(conn: AsyncConnection, limit: int) -> list[_Event]:
-    """The committed events to seal next, in leaf order."""
-    runs = []
-    for chain_id, head_seq, sealed_seq, sealed_hash in (
+async def _next_events(
+    conn: AsyncConnection, limit: int, sealed_at: str
+) -> tuple[list[_Event], tuple[ChainFault, ...]]:
+    """The committed events to seal next, in leaf order, and the chains held back."""
+    runs, held = [], []
+    latest = shifted(sealed_at, CLOCK_SKEW)
+    for chain_id, started_at, head_seq, sealed_seq, sealed_hash in (
         await conn.execute(_CHAINS)
     ).all():
         after = sealed_seq or 0
@@ -186,28 +206,60 @@ async def _next_events(conn: AsyncConnection, limit: int) -> list[_Event]:
             _EVENTS,
             {"chain": chain_id, "after": after, "upto": min(head_seq, after + limit)},
         )
+        bounds = (shifted(started_at, -CLOCK_SKEW), latest)
         prev = sealed_hash or genesis_hash(chain_id)
-        runs.append(_linked(chain_id, after, prev, rows.all()))
+        run, fault = _linked(chain_id, after, prev, bounds, rows.all())
+        runs.append(run)
+        held += [fault] if fault else []
     merged = heapq.merge(*runs, key=lambda e: (e.ts, e.chain_id, e.seq))
-    return list(itertools.islice(merged, limit))
+    return list(itertools.islice(merged, limit)), tuple(held)
 
 
-def _linked(chain_id: str, after: int, prev: str, rows: Sequence[Any]) -> list[_Event]:
-    """The events of `rows` that continue the chain from (`after`, `prev`)."""
-    run = []
-    for seq, ts, prev_hash, hash_ in rows:
-        if seq != after + 1 or prev_hash != prev:
-            problem = "missing" if seq != after + 1 else "broken_link"
+def _linked(
+    chain_id: str,
+    after: int,
+    prev: str,
+    bounds: tuple[str, str],
+    rows: Sequence[Any],
+) -> tuple[list[_Event], ChainFault | None]:
+    """The events of `rows` that continue the chain from (`after`, `prev`) dated
+    within `bounds` (earliest, latest), and the fault of the first that does not."""
+    run: list[_Event] = []
+    for seq, event_id, ts, prev_hash, hash_ in rows:
+        problem = _problem((seq, ts, prev_hash, hash_), (after + 1, prev), bounds)
+        if problem is not None:
             _log.warning(
                 "audit_seal_chain_stopped",
                 chain_id=chain_id,
                 seq=after + 1,
                 problem=problem,
             )
-            break
+            found = None if problem == "missing" else event_id
+            return run, ChainFault(chain_id, after + 1, found, problem)
         run.append(_Event(ts, chain_id, seq, hash_))
         after, prev = seq, hash_
-    return run
+    return run, None
+
+
+def _problem(
+    event: tuple[int, Any, str, Any],
+    expected: tuple[int, str],
+    bounds: tuple[str, str],
+) -> str | None:
+    """Why an event (seq, ts, prev_hash, hash) cannot be sealed as the chain's
+    `expected` (seq, prev_hash), as `verify` names it."""
+    seq, ts, prev_hash, hash_ = event
+    if seq != expected[0]:
+        return "missing"
+    if prev_hash != expected[1]:
+        return "broken_link"
+    if not isinstance(hash_, str) or not _DIGEST.fullmatch(hash_):
+        return "altered"
+    if dated_before(ts, bounds[0]):
+        return "before_chain_start"
+    if dated_after(ts, bounds[1]):
+        return "after_seal"
+    return None
 
 
 async def _store(

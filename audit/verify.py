@@ -11,12 +11,19 @@ sealers may go on meanwhile) and stops at the first fault:
 2. the rest of each chain, in the order the chains started, streamed in
    pages, to its recorded head;
 3. no event of an unregistered chain, nor one numbered before its chain began;
-   the subject index lists exactly the subjects each event names
-   (`audit.subject_index`);
+   every decision shape an event names is stored (`missing_shape`); the
+   subject index lists exactly the subjects each event names
+   (`audit.subject_index`); the trail was not emptied (`trail_emptied`: the
+   consent ledger holds changes, but the trail no consent event, though each
+   change commits with one);
 4. every tombstone left by retention is vouched for by a purge record that
    holds (`audit.purges.check_purges`);
 5. every decision shape (the policy input and result an event names by its
    hashed `decision_shape`) still gives its id.
+
+Every walk also checks instants: an event dated before its chain registered
+(`before_chain_start`) or after the checkpoint that sealed it (`after_seal`)
+was not made by the chain's writer (`audit.chain`).
 
 Events after the latest checkpoint (`unsealed`) are protected by their chains
 only until the next seal; a report says how many there are.
@@ -47,6 +54,13 @@ _PAGE_OF_CHAIN = text(
 )
 
 
+_UNSTORED_SHAPE = text(  # an event naming a decision shape that is not stored
+    "SELECT e.chain_id, e.seq, e.event_id FROM audit_events e"
+    " LEFT JOIN decision_shapes s ON s.shape_id = e.decision_shape"
+    " WHERE e.decision_shape IS NOT NULL AND s.shape_id IS NULL LIMIT 1"
+)
+_LEDGER_CHANGE = text("SELECT 1 FROM consent_events LIMIT 1")
+_CONSENT_EVENT = text("SELECT 1 FROM audit_events WHERE kind LIKE 'consent.%' LIMIT 1")
 _SHAPES = text(
     "SELECT shape_id, revision, input, result FROM decision_shapes"  # noqa: S608
     f" WHERE shape_id > :after ORDER BY shape_id LIMIT {_PAGE}"
@@ -121,7 +135,7 @@ async def verify_trail(
         chains = (
             await conn.execute(select(AuditChain).order_by(col(AuditChain.started_at)))
         ).all()
-        walks = {c.chain_id: ChainWalk(c.chain_id) for c in chains}
+        walks = {c.chain_id: ChainWalk(c.chain_id, c.started_at) for c in chains}
         heads = {c.chain_id: c.head_seq for c in chains}
         seals = await verify_seals(conn, walks, heads, public_keys)
         fault = seals.chain_fault
@@ -130,7 +144,9 @@ async def verify_trail(
             fault = (
                 await _rest(conn, chains, walks)
                 or await _stray(conn, set(walks))
+                or await _unstored_shape(conn)
                 or await index_fault(conn)
+                or await _emptied(conn)
             )
         altered_shape = None
         if fault is None and seals.fault is None:
@@ -166,6 +182,25 @@ async def _altered_shape(conn: AsyncConnection) -> str | None:
         if len(page) < _PAGE:
             return None
         last = page[-1][0]
+
+
+async def _unstored_shape(conn: AsyncConnection) -> ChainFault | None:
+    """The first event naming a decision shape that is gone (`missing_shape`):
+    its decision can no longer be read back, only its id."""
+    row = (await conn.execute(_UNSTORED_SHAPE)).first()
+    return ChainFault(row[0], row[1], row[2], "missing_shape") if row else None
+
+
+async def _emptied(conn: AsyncConnection) -> ChainFault | None:
+    """Whether the trail lost every consent event while the ledger kept changes
+    (`trail_emptied`): each change commits with its audit event, so a store
+    that ever recorded one has one in its trail (retention tombstones events,
+    keeping their kind). A fresh store has neither, so this never fires on it."""
+    if (await conn.execute(_LEDGER_CHANGE)).first() is None:
+        return None
+    if (await conn.execute(_CONSENT_EVENT)).first() is not None:
+        return None
+    return ChainFault("", 0, None, "trail_emptied")
 
 
 @asynccontextmanager

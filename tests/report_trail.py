@@ -326,6 +326,7 @@ async def seed_march(store: AsyncEngine, ref: Ref) -> None:
         await writer.append_all([d for d, _ in changes], also=[s for _, s in changes])
     finally:
         await writer.stop()
+    await begun_by_oldest(store, writer.chain_id, drafts + [d for d, _ in changes])
 
 
 async def forge_allowed_read(
@@ -361,6 +362,20 @@ async def append(store: AsyncEngine, drafts: list[AuditDraft]) -> None:
         await writer.append_all(drafts)
     finally:
         await writer.stop()
+    await begun_by_oldest(store, writer.chain_id, drafts)
+
+
+async def begun_by_oldest(
+    store: AsyncEngine, chain_id: str, drafts: list[AuditDraft]
+) -> None:
+    """Date the writer's chain from its oldest draft: a trail written over months,
+    not today (verify refuses an event older than its chain, `before_chain_start`)."""
+    async with store.begin() as conn:
+        await conn.execute(
+            update(AuditChain)
+            .where(col(AuditChain.chain_id) == chain_id)
+            .values(started_at=min(d.ts for d in drafts))
+        )
 
 
 def sqlite_url(db: Path) -> str:

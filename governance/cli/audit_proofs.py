@@ -40,7 +40,12 @@ from audit.checkpoint import (
 )
 from audit.checkpoint_task import Sealer
 from audit.models import MAX_STORED_INT
-from audit.proof import consistency_proof, inclusion_proof, kept_checkpoint_fault
+from audit.proof import (
+    TreeInconsistent,
+    consistency_proof,
+    inclusion_proof,
+    kept_checkpoint_fault,
+)
 from audit.proof_check import check_proof
 from audit.seal import SealRefused, SealResult
 from audit.verify import VerifyReport, verify_trail
@@ -157,7 +162,9 @@ def _json(raw: bytes, path: Path) -> Any:
 
 
 def audit_checkpoint(args: argparse.Namespace) -> int:
-    """Seal every committed event not yet in a checkpoint."""
+    """Seal every committed event not yet in a checkpoint; exit 1 if the stored
+    tree, or an event a chain would seal next, is refused (nothing is signed
+    over it)."""
     settings = settings_of(args)
     keys = LocalKeyProvider(settings.keys_file)
     try:
@@ -172,7 +179,15 @@ def audit_checkpoint(args: argparse.Namespace) -> int:
     made = [r for r in results if r.document is not None]
     for result in made or results:
         print(_sealed(result))
-    return 0
+    held = results[-1].held  # the last round saw what is still held back
+    for fault in held:
+        print(
+            f"govproxy: not sealed: chain {fault.chain_id} from seq {fault.seq}"
+            + (f" (event {fault.event_id})" if fault.event_id else "")
+            + f": {fault.problem}; run `govproxy audit verify`",
+            file=sys.stderr,
+        )
+    return 1 if held else 0
 
 
 def tree_size(text: str) -> int:
@@ -207,7 +222,11 @@ def audit_prove(args: argparse.Namespace) -> int:
             return await inclusion_proof(store, args.event_id)
         return await consistency_proof(store, args.first, args.second)
 
-    proof = with_store(settings_of(args), work)
+    try:
+        proof = with_store(settings_of(args), work)
+    except TreeInconsistent as exc:
+        print(f"govproxy: {exc}; run `govproxy audit verify`", file=sys.stderr)
+        return 2
     sys.stdout.write(orjson.dumps(proof, option=orjson.OPT_INDENT_2).decode() + "\n")
     return 0
 
@@ -270,10 +289,15 @@ def _configured(args: argparse.Namespace) -> list[tuple[str, str]]:
     keys_file = load_settings(config).keys_file
     if not keys_file.is_file():
         raise ConfigurationError(f"{keys_file}: no key file (or pass --public-key)")
-    return public_keys_of(LocalKeyProvider(keys_file))
+    return public_keys_of(LocalKeyProvider(keys_file, read_only=True))
 
 
 def _describe(report: VerifyReport) -> str:
+    if report.first_bad is not None and report.first_bad.problem == "trail_emptied":
+        return (
+            "audit trail NOT intact: trail_emptied: the consent ledger holds changes"
+            " but the trail none of the events they were recorded with"
+        )
     if report.first_bad is not None:
         bad = report.first_bad
         return (

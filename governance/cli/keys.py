@@ -39,8 +39,8 @@ def add_parser(sub: Any) -> None:
 
 
 def list_keys(args: argparse.Namespace) -> int:
-    """Print each key's versions, the current one last."""
-    provider = LocalKeyProvider(settings_of(args).keys_file)
+    """Print each key's versions, the current one last; the file is only read."""
+    provider = LocalKeyProvider(settings_of(args).keys_file, read_only=True)
     for name in KEY_NAMES:
         current, _ = provider.key(name)
         others = sorted(

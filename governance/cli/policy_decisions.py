@@ -7,8 +7,9 @@ govproxy policy decisions [--since T] [--until T] [--caller NAME] > decisions.js
 One line per audited policy decision, oldest first, in the shape of an OPA
 decision log event (see `governance.policy.decision_log`). Each entry's
 revision, input and result are checked against the shape id its (hash-chained)
-audit event names: an altered one is reported on stderr and the exit status
-is 1; otherwise 0.
+audit event names: an altered one, or one whose shape is no longer stored
+(listed with `input` and `result` null), is reported on stderr and the exit
+status is 1; otherwise 0.
 """
 
 import argparse
@@ -54,7 +55,7 @@ def add_parser(psub: Any) -> None:
 
 
 def run_decisions(args: argparse.Namespace) -> int:
-    """Write every matching entry to stdout; exit 1 if any was altered."""
+    """Write every matching entry to stdout; exit 1 if any was altered or missing."""
     config: Path | None = args.config
     settings = load_settings(config)
     selected = DecisionFilter(
@@ -64,10 +65,15 @@ def run_decisions(args: argparse.Namespace) -> int:
     )
     altered = asyncio.run(_export(settings.store_url, selected))
     for found in altered:
+        shape = found["audit"]["decision_shape"]
+        problem = (
+            f"its shape {shape} is not stored: missing"
+            if found["input"] is None or found["result"] is None
+            else f"its input or result does not match shape {shape}: altered"
+        )
         print(
             f"govproxy: decision {found['decision_id']} (event "
-            f"{found['audit']['event_id']}): its input or result does not match "
-            f"shape {found['audit']['decision_shape']}: altered",
+            f"{found['audit']['event_id']}): {problem}",
             file=sys.stderr,
         )
     return 1 if altered else 0

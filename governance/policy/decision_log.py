@@ -18,7 +18,11 @@ those per-subject decisions are counted in `admissions`
 (`{"admitted": n, "excluded": {reason: n}}`), never listed by subject.
 
 Events whose access was refused before the policy was asked (role, purpose,
-consent, unknown subject) have no decision and no entry.
+consent, unknown subject) have no decision and no entry. An event whose shape
+is no longer stored (deleted behind the proxy's back) keeps its entry, with
+`input` and `result` null and the revision its event recorded, so the gap
+shows instead of the decision silently dropping out of the log; it is not
+intact (`entry_intact`).
 """
 
 from collections.abc import AsyncIterator
@@ -87,15 +91,18 @@ async def export_decisions(
 
 
 def entry(row: dict[str, Any]) -> dict[str, Any]:
-    """The OPA-shaped entry of one event joined with its decision shape."""
+    """The OPA-shaped entry of one event joined with its decision shape (input
+    and result null if the shape is not stored)."""
     detail = orjson.loads(row["detail"])
+    stored = row["shape_id"] is not None
+    revision = row["revision"] if stored else row["policy_revision"]
     found: dict[str, Any] = {
         "decision_id": row["decision_id"],
         "path": DECISION_PATH,
-        "input": orjson.loads(row["input"]),
-        "result": orjson.loads(row["result"]),
-        "revision": row["revision"],
-        "bundles": {BUNDLE_NAME: {"revision": row["revision"]}},
+        "input": orjson.loads(row["input"]) if stored else None,
+        "result": orjson.loads(row["result"]) if stored else None,
+        "revision": revision,
+        "bundles": {BUNDLE_NAME: {"revision": revision}},
         "labels": {"app": "govproxy", "id": row["chain_id"]},
         "timestamp": row["ts"],
         "requested_by": row["caller"],
@@ -116,7 +123,10 @@ def entry(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def entry_intact(found: dict[str, Any]) -> bool:
-    """Whether an entry's revision, input and result are those its event names."""
+    """Whether an entry's revision, input and result are those its event names
+    (an entry whose shape is missing has neither input nor result)."""
+    if found["input"] is None or found["result"] is None:
+        return False
     expected = shape_id(
         found["revision"],
         canonical_json(found["input"]),
@@ -137,6 +147,8 @@ _COLUMNS = (
     col(AuditEventRow.decision_id),
     col(AuditEventRow.decision_shape),
     col(AuditEventRow.detail),
+    col(AuditEventRow.policy_revision),
+    col(DecisionShapeRow.shape_id),
     col(DecisionShapeRow.revision),
     col(DecisionShapeRow.input),
     col(DecisionShapeRow.result),
@@ -162,11 +174,11 @@ async def _rows(
     order = [k.desc() for k in keys] if newest_first else [k.asc() for k in keys]
     stmt = (
         select(*_COLUMNS)
-        .join(
+        .outerjoin(  # an event whose shape is gone is listed, marked
             DecisionShapeRow,
             col(DecisionShapeRow.shape_id) == col(AuditEventRow.decision_shape),
         )
-        .where(*conds)
+        .where(col(AuditEventRow.decision_shape).is_not(None), *conds)
         .order_by(*order)
         .limit(limit)
     )

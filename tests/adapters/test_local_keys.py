@@ -145,6 +145,25 @@ class TestRotateCommand:
         """The command explains each key it rotates; none is left without a line."""
         assert set(EFFECTS) == set(KEY_NAMES) - set(NOT_ROTATABLE)
 
+    def test_list_neither_creates_nor_completes_the_key_file(self, tmp_path, capsys):
+        """A listing reads: a missing file, or one lacking a key, is an error (exit
+        2), not a file written with fresh keys that would list as if in use."""
+        config = tmp_path / "govproxy.yaml"
+        config.write_text(CONFIG, "utf-8")  # and no key file yet
+        missing = main(["--config", str(config), "keys", "list"])
+        created = (tmp_path / "keys.json").exists()
+        LocalKeyProvider(tmp_path / "keys.json")  # as the proxy's start writes it
+        stored = json.loads((tmp_path / "keys.json").read_text())
+        del stored["keys"]["center_link"]
+        (tmp_path / "keys.json").write_text(json.dumps(stored))
+        lacking = main(["--config", str(config), "keys", "list"])
+
+        assert (missing, created) == (2, False)
+        assert lacking == 2
+        assert "no 'center_link' key" in capsys.readouterr().err
+        kept = json.loads((tmp_path / "keys.json").read_text())["keys"]
+        assert "center_link" not in kept
+
     def test_list_shows_versions_and_no_secret(self, tmp_path, capsys):
         """After a rotation: `audit_signing: v2 (current), v1`; no key material."""
         config = self._config(tmp_path)

@@ -29,11 +29,16 @@ DISK_FULL = (
 PATIENCE_S = 1.0
 
 
-def draft(n: int = 0) -> AuditDraft:
-    """An access event with a recognisable detail."""
+def draft(n: int = 0, kind: str = "access.read") -> AuditDraft:
+    """An access event (or another kind) with a recognisable detail."""
     return AuditDraft(
-        kind="access.read", outcome="allowed", caller="campaign-sms", detail={"n": n}
+        kind=kind, outcome="allowed", caller="campaign-sms", detail={"n": n}
     )
+
+
+def granted(n: int = 0) -> AuditDraft:
+    """The event a consent grant commits with (a ledger row never comes without one)."""
+    return draft(n, "consent.granted")
 
 
 def consent(subject_id: str = "C000001") -> tuple[str, Any]:
@@ -157,7 +162,7 @@ class TestAlsoStatements:
         event_id, stmt = consent()
 
         async def body(store: AsyncEngine, writer: AuditWriter) -> dict[str, Any]:
-            return await writer.append(draft(), also=[stmt])
+            return await writer.append(granted(), also=[stmt])
 
         row = run_with_writer(db, body)
 
@@ -175,7 +180,7 @@ class TestAlsoStatements:
         batches: list[int] = []
 
         async def body(store: AsyncEngine, writer: AuditWriter) -> list[Any]:
-            await writer.append(draft(0), also=[taken])
+            await writer.append(granted(0), also=[taken])
             real_commit = writer._commit
 
             async def spy(batch: list[Any]) -> list[dict[str, Any]]:
@@ -184,9 +189,9 @@ class TestAlsoStatements:
 
             writer._commit = spy  # type: ignore[method-assign]
             return await gather_settled(
-                writer.append(draft(1), also=[left]),
-                writer.append(draft(2), also=[taken]),
-                writer.append(draft(3), also=[right]),
+                writer.append(granted(1), also=[left]),
+                writer.append(granted(2), also=[taken]),
+                writer.append(granted(3), also=[right]),
             )
 
         results = run_with_writer(db, body)
@@ -241,7 +246,7 @@ class TestUnwritableStore:
             async with store.begin() as conn:
                 await conn.exec_driver_sql(DISK_FULL)
             return await gather_settled(
-                writer.append(draft(1), also=[stmt]),
+                writer.append(granted(1), also=[stmt]),
                 writer.append(draft(2)),
             )
 
@@ -420,7 +425,7 @@ class TestSubjectIndex:
         )
 
         async def body(store: AsyncEngine, writer: AuditWriter) -> list[Any]:
-            await writer.append(draft(0), also=[taken])
+            await writer.append(granted(0), also=[taken])
             return await gather_settled(writer.append(query_event, also=[taken]))
 
         (result,) = run_with_writer(db, body)

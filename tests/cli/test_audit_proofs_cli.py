@@ -3,6 +3,7 @@
 import json
 import sqlite3
 from contextlib import closing
+from datetime import date, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -10,6 +11,7 @@ import pytest
 from sealed_trails import STRANGER
 
 from audit.checkpoint_store import checkpoint_doc
+from audit.purges import EMPTIED
 from governance.cli.main import main
 
 
@@ -265,6 +267,35 @@ class TestProofs:
 
         assert (code, report.split(":")[0:2]) == (1, ["INVALID", " event_altered"])
 
+    def test_a_proof_rewritten_as_a_purged_made_up_event_names_no_event(
+        self, capsys, config, sealed, public_key, tmp_path
+    ):
+        """A real proof whose event is rewritten as a tombstone of a made-up event:
+        verify-proof vouches for the leaf only, never the invented id, kind or time."""
+        ((event_id,),) = sql(sealed, "SELECT event_id FROM audit_events LIMIT 1")
+        _, out, _ = govproxy(
+            capsys, "audit", "prove", "--event-id", event_id, config=config
+        )
+        doc = json.loads(out)
+        doc["event"] |= EMPTIED | {
+            "event_id": "made-up-event",
+            "kind": "consent.withdrawn",
+            "ts": "2026-01-01T00:00:00.000000Z",
+            "detail": '{"purged_by":"anything"}',
+        }
+        proof = tmp_path / "proof.json"
+        proof.write_text(json.dumps(doc))
+
+        code, report, _ = govproxy(
+            capsys, "audit", "verify-proof", str(proof), "--public-key", str(public_key)
+        )
+
+        assert code == 0
+        assert report.startswith(f"valid: leaf {doc['leaf_index']} of checkpoint ")
+        assert "purged by retention; its content is not in the proof" in report
+        for claimed in ("made-up-event", "consent.withdrawn", "2026-01-01", "anything"):
+            assert claimed not in report
+
     def test_a_consistency_proof_between_checkpoints_checks(
         self, capsys, config, sealed, public_key, tmp_path
     ):
@@ -354,3 +385,77 @@ class TestProofs:
 
         assert code == 2
         assert "no key file (or pass --public-key)" in err
+
+
+class TestExportAgainstTheSealedTrail:
+    """The reviewer's repro on a demo store: delete a sealed event, export, put it back."""
+
+    def test_an_export_missing_a_sealed_event_is_refused_and_not_signed(
+        self, capsys, config, sealed, tmp_path
+    ):
+        """`audit export` exits 2 naming the event and leaves no manifest; with the
+        row put back, `audit verify`, the export and `verify-export` all pass."""
+        ((chain, seq),) = sql(
+            sealed,
+            "SELECT chain_id, MAX(seq) - 1 FROM audit_leaves GROUP BY chain_id"
+            " ORDER BY COUNT(*) DESC LIMIT 1",
+        )
+        ((first, last),) = sql(
+            sealed,
+            "SELECT substr(MIN(ts), 1, 10), substr(MAX(ts), 1, 10) FROM audit_events",
+        )
+        until = (date.fromisoformat(last) + timedelta(days=1)).isoformat()
+        (row,) = sql(
+            sealed,
+            "SELECT * FROM audit_events WHERE chain_id = ? AND seq = ?",
+            chain,
+            seq,
+        )
+        sql(
+            sealed,
+            "DELETE FROM audit_events WHERE chain_id = ? AND seq = ?",
+            chain,
+            seq,
+        )
+        span = ("--since", first, "--until", until)
+
+        def export(out):
+            return govproxy(
+                capsys,
+                *("audit", "export", "--format", "jsonl", "--out", str(out), *span),
+                config=config,
+            )
+
+        code, _, err = export(tmp_path / "exp")
+
+        assert code == 2
+        assert f"event {seq} of chain {chain} is missing from the store" in err
+        assert not (tmp_path / "exp" / "manifest.json").exists()
+        marks = ", ".join("?" * len(row))
+        sql(sealed, f"INSERT INTO audit_events VALUES ({marks})", *row)  # noqa: S608 - marks only
+        assert govproxy(capsys, "audit", "verify", config=config)[0] == 0
+        assert export(tmp_path / "again")[0] == 0
+        code, out, _ = govproxy(
+            capsys, "audit", "verify-export", str(tmp_path / "again"), config=config
+        )
+        assert (code, out.startswith("valid: ")) == (0, True)
+
+
+@pytest.mark.parametrize("command", [("public-key",), ("verify",)])
+def test_a_key_file_without_the_audit_key_is_refused_and_left_as_it_was(
+    capsys, config: Path, demo_dir: Path, command: tuple[str, ...]
+):
+    """An auditor's command only reads the key file: one lacking `audit_signing`
+    is an error (exit 2), not a fresh key written into it and handed out as the
+    one that signed the checkpoints."""
+    keys = demo_dir / "keys.json"
+    stored = json.loads(keys.read_text())
+    del stored["keys"]["audit_signing"]
+    keys.write_text(json.dumps(stored))
+    before = keys.read_bytes()
+
+    code, out, err = govproxy(capsys, "audit", *command, config=config)
+
+    assert (code, out) == (2, "")
+    assert "no 'audit_signing' key" in err
+    assert keys.read_bytes() == before
