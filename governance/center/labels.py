@@ -37,11 +37,17 @@ STATE_LABELS = {
     "stale": "需重新确认",
     "none": "未同意",
 }
-OUTCOME_LABELS = {"allowed": "已允许", "denied": "已拒绝", "error": "未完成"}
+# A read that returned data, and an attempt that did not: only the first
+# "viewed" anything, so the two are never worded alike.
 KIND_LABELS = {
     "access.read": "查看了您的资料",
     "access.query": "在人群筛选中读取了您的资料",
 }
+ATTEMPT_LABELS = {
+    "access.read": "尝试查看您的资料",
+    "access.query": "尝试在人群筛选中读取您的资料",
+}
+ATTEMPT_OUTCOMES = {"denied": "未获允许", "error": "未能完成"}
 REASON_LABELS = {
     "consent_missing": "您未同意该用途",
     "consent_withdrawn": "您已撤回同意",

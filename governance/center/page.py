@@ -1,6 +1,6 @@
 """The consent center as one self-contained HTML page (no script, no external asset).
 
-`render_center(view, token=..., done=...)` and `render_error(status)` return
+`render_center(view, token=...)` and `render_error(status)` return
 whole documents: `lang="zh-CN"`, a device-width viewport and an inline
 `<style>`, laid out for a 375 px phone screen first. Every value that comes
 from the ledger, the trail or the catalog goes through `html.escape`; the
@@ -9,16 +9,11 @@ token only ever appears inside the page's own form actions.
 
 from html import escape
 
-from governance.center.labels import OUTCOME_LABELS, STATE_LABELS, china_time
-from governance.center.view import Access, Card, CenterView
+from governance.center.history import MAX_ACCESSES, Access, Attempts, History
+from governance.center.labels import ATTEMPT_OUTCOMES, STATE_LABELS, china_time
+from governance.center.view import Card, CenterView
 
 TITLE = "隐私与授权管理"
-DONE_MESSAGES = {
-    "withdrawn": "已撤回，立即生效。",
-    "marketing": "已撤回全部营销授权，立即生效。",
-    "personalisation_off": "已关闭个性化推荐，立即生效。",
-    "personalisation_on": "已开启个性化推荐。",
-}
 ERRORS = {
     400: ("请求无效", "请返回上一页重试。"),
     403: (
@@ -62,11 +57,15 @@ def _document(title: str, body: str) -> str:
     )
 
 
-def _button(action: str, label: str, *, css: str = "", field: str = "") -> str:
+def _button(
+    action: str, label: str, *, css: str = "", field: str = "", aria: str = ""
+) -> str:
     hidden = field and f'<input type="hidden" name="enabled" value="{escape(field)}">'
+    named = aria and f' aria-label="{escape(aria)}"'
     return (
         f'<form method="post" action="{escape(action)}">{hidden}'
-        f'<button type="submit" class="{escape(css)}">{escape(label)}</button></form>'
+        f'<button type="submit" class="{escape(css)}"{named}>{escape(label)}</button>'
+        "</form>"
     )
 
 
@@ -94,9 +93,18 @@ def render_card(card: Card, base: str) -> str:
             f'<p class="muted">{word}：{china_time(card.ended_at)}（北京时间）</p>'
         )
     elif card.expires_at and card.withdrawable:
-        lines.append(f'<p class="muted">有效期至：{china_time(card.expires_at)}</p>')
+        lines.append(
+            f'<p class="muted">有效期至：{china_time(card.expires_at)}（北京时间）</p>'
+        )
     if card.withdrawable:
-        lines.append(_button(f"{base}/withdraw/{card.purpose}", "撤回", css="danger"))
+        lines.append(
+            _button(
+                f"{base}/withdraw/{card.purpose}",
+                "撤回",
+                css="danger",
+                aria=f"撤回「{card.title}」的同意",
+            )
+        )
     purpose = escape(card.purpose)
     return (
         f'<article class="card" id="purpose-{purpose}" data-purpose="{purpose}"'
@@ -104,46 +112,95 @@ def render_card(card: Card, base: str) -> str:
     )
 
 
-def render_personalisation(enabled: bool, base: str) -> str:
-    """The A-01 switch: personalised recommendations on or off."""
-    state, label, value = (
-        ("已开启", "关闭个性化推荐", "false")
-        if enabled
-        else ("已关闭", "开启个性化推荐", "true")
+def render_personalisation(view: CenterView, base: str) -> str:
+    """The A-01 switch: an opt-out that stops personalised recommendations.
+
+    It is not a consent: while it is on, recommendations still need a
+    consented purpose (a card above), so "on" is said only when one is, and
+    the page never reads as both agreed and not agreed.
+    """
+    off = "关闭后，我们不再根据您的消费和兴趣为您推荐商品或推送内容。"
+    if not view.personalisation:
+        state, note = "已关闭", "即使您同意了相关用途，我们也不会据此为您推荐。"
+    elif view.personalised_in_use:
+        state, note = "已开启", f"仅用于您在上方同意的用途。{off}"
+    else:
+        state, note = "未关闭", f"您尚未同意相关用途，目前不会为您做个性化推荐。{off}"
+    label, value = (
+        ("关闭个性化推荐", "false")
+        if view.personalisation
+        else ("开启个性化推荐", "true")
     )
+    enabled = str(view.personalisation).lower()
     return (
-        f'<div class="box" id="personalisation" data-enabled="{str(enabled).lower()}">'
-        f"<p>个性化推荐：<b>{state}</b></p>"
-        '<p class="muted">关闭后，我们不再根据您的消费和兴趣为您推荐商品或推送内容。</p>'
+        f'<div class="box" id="personalisation" data-enabled="{enabled}">'
+        f'<p>个性化推荐：<b>{state}</b></p><p class="muted">{note}</p>'
         f"{_button(f'{base}/personalisation', label, css='wide', field=value)}</div>"
     )
 
 
 def render_access(access: Access) -> str:
-    """One line of the access history."""
-    outcome = escape(access.outcome)
-    reason = f"（{escape(access.reason)}）" if access.reason else ""
+    """One read that returned the subject's data."""
     return (
         f'<li class="access"><b>{escape(access.caller)}</b> 以「{escape(access.purpose)}」'
         f"为目的{escape(access.action)}"
-        f'<br><span class="muted">{china_time(access.at)}</span> · '
-        f'<span class="{outcome}">{escape(OUTCOME_LABELS.get(access.outcome, access.outcome))}'
-        f"</span>{reason}</li>"
+        f'<br><span class="muted">{china_time(access.at)}（北京时间）</span> · '
+        '<span class="allowed">已允许</span></li>'
     )
 
 
-def render_center(view: CenterView, *, token: str, done: str | None = None) -> str:
+def render_attempts(group: Attempts) -> str:
+    """Refused attempts alike in caller, purpose and reason: one line and a count."""
+    purpose = f"以「{escape(group.purpose)}」为目的" if group.purpose else ""
+    reason = f"（{escape(group.reason)}）" if group.reason else ""
+    outcome = escape(group.outcome)
+    word = escape(ATTEMPT_OUTCOMES.get(group.outcome, group.outcome))
+    times = f" {group.count} 次，均" if group.count > 1 else "，"
+    return (
+        f'<li class="attempt"><b>{escape(group.caller)}</b> {purpose}'
+        f'{escape(group.action)}{times}<span class="{outcome}">{word}</span>{reason}'
+        f'<br><span class="muted">最近一次：{china_time(group.last)}（北京时间）</span></li>'
+    )
+
+
+def render_history(history: History) -> str:
+    """Reads that returned data, then refused attempts summed up apart from them,
+    so no number of refusals can push a read off the page."""
+    parts = ['<h2>谁访问了我的数据</h2><div class="box" id="accesses">']
+    if history.accesses:
+        parts.append(f"<ol>{''.join(render_access(a) for a in history.accesses)}</ol>")
+        if history.more_accesses:
+            parts.append(
+                f'<p class="muted" id="more-accesses">仅显示最近 {MAX_ACCESSES} 次访问，'
+                "更早的访问未列出。</p>"
+            )
+    else:
+        parts.append('<p class="muted">暂无访问记录。</p>')
+    parts.append("</div>")
+    if history.attempt_total:
+        parts += [
+            '<h2>被拒绝或未完成的访问尝试</h2><div class="box" id="attempts">',
+            f'<p class="muted">共 {history.attempt_total} 次，均未返回您的资料。</p>',
+            f"<ol>{''.join(render_attempts(g) for g in history.attempts)}</ol>",
+        ]
+        if history.unlisted_attempts:
+            parts.append(
+                f'<p class="muted">另有 {history.unlisted_attempts} 次较早的尝试未逐条列出。</p>'
+            )
+        parts.append("</div>")
+    return "".join(parts)
+
+
+def render_center(view: CenterView, *, token: str) -> str:
     """The whole consent center page of one subject."""
     base = f"/consent-center/{token}"
-    flash = DONE_MESSAGES.get(done or "")
     marketing = any(c.marketing and c.withdrawable for c in view.cards)
-    accesses = "".join(render_access(a) for a in view.accesses)
     body = [
         f"<h1>{TITLE}</h1>",
         f'<p class="muted">会员号 {escape(view.subject_id)}</p>',
         "<p>您可以在这里查看同意过的用途，并随时撤回，撤回立即生效。"
         "撤回不影响您下单、收货、退款和客服服务。</p>",
-        f'<p class="done" role="status">{flash}</p>' if flash else "",
+        f'<p class="done" role="status">{escape(view.flash)}</p>' if view.flash else "",
         '<h2>我的授权</h2><section id="consents">',
         *(render_card(c, base) for c in view.cards),
         "</section>",
@@ -151,10 +208,8 @@ def render_center(view: CenterView, *, token: str, done: str | None = None) -> s
         if marketing
         else "",
         "<h2>个性化推荐设置</h2>",
-        render_personalisation(view.personalisation, base),
-        '<h2>谁访问了我的数据</h2><div class="box" id="accesses">',
-        f"<ol>{accesses}</ol>" if accesses else '<p class="muted">暂无访问记录。</p>',
-        "</div>",
+        render_personalisation(view, base),
+        render_history(view.history),
         '<p class="muted">此链接仅供您本人使用，请勿转发。</p>',
     ]
     return _document(TITLE, "".join(body))

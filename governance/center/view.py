@@ -1,8 +1,9 @@
 """What the consent center shows one subject, gathered from the ledger and the trail.
 
 `load_view(services, subject_id)` reads the subject's consent history and the
-recent accesses to their data and returns a `CenterView`: plain values, in
-Chinese where the subject reads them, ready for `governance.center.page`.
+accesses to their data (`governance.center.history`) and returns a
+`CenterView`: plain values, in Chinese where the subject reads them, ready for
+`governance.center.page`.
 Consent state is derived exactly as the access path derives it
 (`current_records`, `is_stale`), so the page never says "已同意" for a consent
 that a read would refuse.
@@ -11,16 +12,11 @@ that a read would refuse.
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from audit.query import EventFilter, list_events
 from governance.catalog import Catalog, Notice, Purpose
-from governance.center.labels import (
-    KIND_LABELS,
-    REASON_LABELS,
-    category_labels,
-    purpose_title,
-)
+from governance.center.flash import message
+from governance.center.history import History, load_history
+from governance.center.labels import category_labels, purpose_title
 from governance.consent.check import is_stale
 from governance.consent.ledger import (
     NO_CONSENT,
@@ -32,9 +28,6 @@ from governance.consent.models import ConsentEvent
 from governance.consent.view import current_records, personalisation_enabled
 from governance.services import Services
 from governance.types import ConsentState
-
-ACCESS_KINDS = tuple(sorted(KIND_LABELS))
-MAX_ACCESSES = 20
 
 
 @dataclass(frozen=True)
@@ -51,23 +44,12 @@ class Card:
     ended_at: datetime | None
     expires_at: datetime | None
     marketing: bool
+    personalised: bool  # switched off with personalisation (A-01)
 
     @property
     def withdrawable(self) -> bool:
         """Whether a live grant stands that the subject can withdraw."""
         return self.state in ("granted", "stale")
-
-
-@dataclass(frozen=True)
-class Access:
-    """One governed read of the subject's data."""
-
-    caller: str
-    purpose: str
-    action: str
-    at: datetime
-    outcome: str
-    reason: str | None
 
 
 @dataclass(frozen=True)
@@ -77,18 +59,45 @@ class CenterView:
     subject_id: str
     cards: tuple[Card, ...]
     personalisation: bool
-    accesses: tuple[Access, ...]
+    history: History
+    flash: str | None = None  # the confirmation of the tap that led here
+
+    @property
+    def personalised_in_use(self) -> bool:
+        """Whether any purpose the switch governs is consented to now."""
+        return any(c.personalised and c.state == "granted" for c in self.cards)
 
 
-async def load_view(services: Services, subject_id: str) -> CenterView:
-    """The consent center of `subject_id`, as it stands now."""
+async def load_view(
+    services: Services,
+    subject_id: str,
+    *,
+    done: str | None = None,
+    unchanged: str | None = None,
+) -> CenterView:
+    """The consent center of `subject_id`, as it stands now; `done` and
+    `unchanged` are the redirect's claims of `governance.center.flash`."""
     events = await services.consents.history(subject_id)
-    accesses = await recent_accesses(services, services.subject_ref(subject_id))
+    now = services.now()
+    enabled = personalisation_enabled(events)
+    cards = build_cards(services.catalog, events, now)
+    flash = message(
+        services.catalog,
+        events,
+        withdrawable=frozenset(c.purpose for c in cards if c.withdrawable),
+        personalisation=enabled,
+        done=done,
+        unchanged=unchanged,
+        now=now,
+    )
     return CenterView(
         subject_id=subject_id,
-        cards=tuple(build_cards(services.catalog, events, services.now())),
-        personalisation=personalisation_enabled(events),
-        accesses=tuple(accesses),
+        cards=tuple(cards),
+        personalisation=enabled,
+        history=await load_history(
+            services.store, services.catalog, services.subject_ref(subject_id)
+        ),
+        flash=flash,
     )
 
 
@@ -147,6 +156,7 @@ def _card(
         ended_at=_ended(state, record),
         expires_at=record.expires_at,
         marketing=purpose.marketing,
+        personalised=purpose.personalised,
     )
 
 
@@ -155,30 +165,3 @@ def _ended(state: str, record: ConsentRecord) -> datetime | None:
     if state == "expired":
         return record.expires_at or record.since
     return record.since if state == "withdrawn" else None
-
-
-async def recent_accesses(services: Services, subject_ref: str) -> list[Access]:
-    """The newest governed reads of the subject (at most `MAX_ACCESSES`), found
-    among reads only: the subject's own page views and consent changes share
-    its trail and must not push them out."""
-    page, _ = await list_events(
-        services.store,
-        EventFilter(subject_ref=subject_ref, kinds=ACCESS_KINDS),
-        limit=MAX_ACCESSES,
-        cursor=None,
-    )
-    return [_access(services.catalog, e) for e in page]
-
-
-def _access(catalog: Catalog, event: dict[str, Any]) -> Access:
-    purpose = catalog.purposes.get(event["purpose"] or "")
-    return Access(
-        caller=event["caller"] or "未知访问方",
-        purpose=purpose_title(purpose.description, purpose.name)
-        if purpose
-        else event["purpose"] or "未声明",
-        action=KIND_LABELS[event["kind"]],
-        at=datetime.fromisoformat(event["ts"]),
-        outcome=event["outcome"],
-        reason=REASON_LABELS.get(event["reason"] or ""),
-    )

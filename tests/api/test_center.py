@@ -63,11 +63,11 @@ def center_url(client, keys, subject_id):
     return response.json()["url"]
 
 
-def grant(client, keys, subject_id, purpose="marketing_push"):
+def grant(client, keys, subject_id, purpose="marketing_push", **extra):
     """Record a consent through the API as the brand's app."""
     response = client.post(
         f"/v1/subjects/{subject_id}/consents",
-        json={"purpose": purpose, **GRANT},
+        json={"purpose": purpose, **GRANT, **extra},
         headers=auth(keys["brand-app"]),
     )
     assert response.status_code == 201
@@ -321,7 +321,8 @@ class TestChanges:
 
         assert before.status_code == 200
         assert tapped.status_code == 303
-        assert tapped.headers["location"] == f"{url}?done=withdrawn"
+        assert tapped.headers["location"].startswith(f"{url}?done=")
+        assert "已撤回「营销推送」的同意，立即生效。" in page
         assert after.status_code == 403
         assert after.json()["code"] == "consent_withdrawn"
         assert card_state(page, "marketing_push") == "withdrawn"
@@ -519,7 +520,7 @@ class TestAccessHistory:
     def test_when_callers_read_then_the_page_lists_who_why_when_and_outcome(
         self, client, keys, demo_dir
     ):
-        """An allowed and a refused read both appear with caller, purpose and outcome."""
+        """An allowed read is listed as a read; a refused one as an attempt, with why."""
         sid = fresh_adults(demo_dir)[0]
         grant(client, keys, sid)
         url = center_url(client, keys, sid)
@@ -530,11 +531,18 @@ class TestAccessHistory:
         html = client.get(url).text
 
         lines = re.findall(r'<li class="access">(.*?)</li>', html)
-        assert len(lines) == 2
-        assert all("campaign-sms" in line and "营销推送" in line for line in lines)
-        assert "已拒绝" in lines[0]
-        assert "您已撤回同意" in lines[0]
-        assert "已允许" in lines[1]
+        tries = re.findall(r'<li class="attempt">(.*?)</li>', html)
+        assert len(lines) == 1
+        assert "campaign-sms" in lines[0]
+        assert "营销推送" in lines[0]
+        assert "查看了您的资料" in lines[0]
+        assert "已允许" in lines[0]
+        assert len(tries) == 1
+        assert "campaign-sms" in tries[0]
+        assert "营销推送" in tries[0]
+        assert "尝试查看您的资料" in tries[0]
+        assert "未获允许" in tries[0]
+        assert "您已撤回同意" in tries[0]
 
     def test_reads_show_however_many_other_events_the_subject_has(
         self, client, keys, demo_dir
@@ -598,3 +606,226 @@ class TestAccessHistory:
         html = client.get(center_url(client, keys, fresh_adults(demo_dir)[0])).text
 
         assert "暂无访问记录" in html
+
+
+def attempt_lines(html):
+    """The refused-attempt lines of the access history."""
+    return re.findall(r'<li class="attempt">(.*?)</li>', html)
+
+
+def access_lines(html):
+    """The read lines of the access history."""
+    return re.findall(r'<li class="access">(.*?)</li>', html)
+
+
+class TestRefusedAttempts:
+    def test_a_flood_of_keyless_requests_never_hides_a_read(
+        self, client, keys, demo_dir
+    ):
+        """Anyone knowing a customer id can make refused requests; the read stays
+        listed and the 20 probes are one line with their count."""
+        sid = fresh_adults(demo_dir)[0]
+        read(client, keys, sid, caller="brand-app", purpose="order_fulfilment")
+        for _ in range(20):
+            assert (
+                client.get(f"/v1/datasets/customers/records/{sid}").status_code == 401
+            )
+
+        html = client.get(center_url(client, keys, sid)).text
+
+        lines, tries = access_lines(html), attempt_lines(html)
+        assert len(lines) == 1
+        assert "brand-app" in lines[0]
+        assert "订单履约" in lines[0]
+        assert len(tries) == 1
+        assert "未知访问方" in tries[0]
+        assert "20 次" in tries[0]
+        assert "共 20 次，均未返回您的资料" in html
+
+    def test_refused_attempts_are_not_said_to_have_viewed_anything(
+        self, client, keys, demo_dir
+    ):
+        """A 401, 403 or 422 returned nothing: it reads as an attempt, not a view."""
+        sid = fresh_adults(demo_dir)[0]
+        client.get(f"/v1/datasets/customers/records/{sid}")
+        read(client, keys, sid)  # no consent: 403
+        read(client, keys, sid, purpose="no_such_purpose")  # 422
+
+        html = client.get(center_url(client, keys, sid)).text
+
+        tries = attempt_lines(html)
+        assert len(tries) == 3
+        assert all("尝试查看您的资料" in t and "未获允许" in t for t in tries)
+        assert "查看了您的资料" not in html
+        assert "暂无访问记录" in html
+
+    def test_when_more_reads_than_listed_then_the_page_says_so(
+        self, client, keys, demo_dir
+    ):
+        """The newest 20 reads are listed and the page says older ones are not."""
+        sid = fresh_adults(demo_dir)[0]
+        url = center_url(client, keys, sid)
+        read(client, keys, sid, caller="brand-app", purpose="order_fulfilment")
+        before = client.get(url).text
+        for _ in range(20):
+            read(client, keys, sid, caller="brand-app", purpose="customer_service")
+
+        html = client.get(url).text
+
+        assert "仅显示最近 20 次访问" not in before
+        assert len(access_lines(html)) == 20
+        assert "仅显示最近 20 次访问" in html
+        assert "订单履约" not in html
+
+
+class TestConfirmations:
+    def test_withdrawing_what_was_never_agreed_confirms_nothing(
+        self, client, keys, demo_dir
+    ):
+        """撤回 on a purpose never consented changes nothing and says so."""
+        sid = fresh_adults(demo_dir)[0]
+        url = center_url(client, keys, sid)
+
+        tapped = client.post(f"{url}/withdraw/coupon_targeting", follow_redirects=False)
+        page = client.get(tapped.headers["location"]).text
+
+        assert tapped.status_code == 303
+        assert "没有需要撤回的同意" in page
+        assert "已撤回" not in page.split("我的授权")[0]
+
+    @pytest.mark.parametrize(
+        "query",
+        ["done=withdrawn", "done=marketing", "done=personalisation_off",
+         "unchanged=marketing_push", "unchanged=marketing"],
+    )  # fmt: skip
+    def test_a_hand_made_query_shows_no_confirmation(
+        self, client, keys, demo_dir, query
+    ):
+        """Only a change the ledger holds is confirmed; a typed query claims nothing."""
+        sid = fresh_adults(demo_dir)[0]
+        grant(client, keys, sid)
+
+        html = client.get(f"{center_url(client, keys, sid)}?{query}").text
+
+        assert 'class="done"' not in html
+
+    def test_a_reload_after_the_consent_changed_again_confirms_nothing(
+        self, client, keys, demo_dir
+    ):
+        """Once the subject agreed again, the old withdrawal's page no longer says 已撤回."""
+        sid = fresh_adults(demo_dir)[0]
+        grant(client, keys, sid)
+        url = center_url(client, keys, sid)
+        landing = client.post(
+            f"{url}/withdraw/marketing_push", follow_redirects=False
+        ).headers["location"]
+        first = client.get(landing).text
+        grant(client, keys, sid)
+
+        again = client.get(landing).text
+
+        assert 'class="done"' in first
+        assert 'class="done"' not in again
+
+    def test_all_marketing_withdrawn_names_each_purpose(self, client, keys, demo_dir):
+        """撤回全部营销 confirms what it withdrew; a second tap says nothing was left."""
+        sid = fresh_adults(demo_dir)[0]
+        for purpose in ("marketing_push", "personalised_recommendation"):
+            grant(client, keys, sid, purpose)
+        url = center_url(client, keys, sid)
+
+        first = client.post(f"{url}/withdraw-marketing").text
+        second = client.post(f"{url}/withdraw-marketing").text
+
+        assert "已撤回「营销推送」、「个性化推荐」的同意，立即生效。" in first
+        assert "没有需要撤回的营销授权。" in second
+
+
+class TestPersonalisationWording:
+    def test_without_consent_the_switch_does_not_claim_recommendations_are_on(
+        self, client, keys, demo_dir
+    ):
+        """No consent and no opt-out: the card says 未同意 and the switch agrees."""
+        sid = fresh_adults(demo_dir)[0]
+
+        html = client.get(center_url(client, keys, sid)).text
+
+        box = html[html.index('id="personalisation"') :]
+        assert "未同意" in card(html, "personalised_recommendation")
+        assert "个性化推荐：<b>已开启</b>" not in html
+        assert "个性化推荐：<b>未关闭</b>" in box
+        assert "目前不会为您做个性化推荐" in box
+
+    def test_with_consent_the_switch_says_on(self, client, keys, demo_dir):
+        """A consented personalised purpose and no opt-out: 已开启."""
+        sid = fresh_adults(demo_dir)[0]
+        grant(client, keys, sid, "personalised_recommendation")
+
+        html = client.get(center_url(client, keys, sid)).text
+
+        assert "个性化推荐：<b>已开启</b>" in html
+
+
+class TestOtherPaths:
+    @pytest.mark.parametrize(
+        "path", ["/withdraw/marketing_push", "/withdraw/", "/withdraw-marketing",
+                 "/personalisation", "/no/such/page"],
+    )  # fmt: skip
+    def test_a_get_on_an_action_url_goes_back_to_the_page(
+        self, client, keys, demo_dir, path
+    ):
+        """Opening an action URL as a link changes nothing and shows the page."""
+        sid = fresh_adults(demo_dir)[0]
+        grant(client, keys, sid)
+        url = center_url(client, keys, sid)
+
+        response = client.get(f"{url}{path}", follow_redirects=False)
+        page = client.get(f"{url}{path}")
+
+        assert response.status_code == 303
+        assert response.headers["location"] == url
+        assert page.status_code == 200
+        assert card_state(page.text, "marketing_push") == "granted"
+
+    @pytest.mark.parametrize(
+        ("method", "path", "status", "words"),
+        [("GET", "/withdraw/marketing_push", 403, REFUSED),
+         ("PUT", "/withdraw/marketing_push", 403, REFUSED)],
+    )  # fmt: skip
+    def test_a_bad_link_under_any_path_gets_the_403_page(
+        self, client, demo_dir, method, path, status, words
+    ):
+        """A forged link is refused in Chinese whatever follows it."""
+        response = client.request(
+            method, f"/consent-center/{forged(demo_dir, '')}{path}"
+        )
+
+        assert response.status_code == status
+        assert response.headers["content-type"].startswith("text/html")
+        assert words in response.text
+
+    @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
+    def test_another_method_or_action_gets_the_404_page(
+        self, client, keys, demo_dir, method
+    ):
+        """No problem+json under the center: an unknown action is the Chinese 404."""
+        url = center_url(client, keys, fresh_adults(demo_dir)[0])
+
+        response = client.request(method, f"{url}/no-such-action")
+
+        assert response.status_code == 404
+        assert response.headers["content-type"].startswith("text/html")
+        assert "未找到该授权项目" in response.text
+
+    def test_each_withdraw_button_names_its_purpose_and_expiry_is_beijing_time(
+        self, client, keys, demo_dir
+    ):
+        """Screen readers hear which purpose 撤回 withdraws; every time says its zone."""
+        sid = fresh_adults(demo_dir)[0]
+        until = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+        grant(client, keys, sid, expires_at=until)
+
+        html = card(client.get(center_url(client, keys, sid)).text, "marketing_push")
+
+        assert 'aria-label="撤回「营销推送」的同意"' in html
+        assert re.search(r"有效期至：[^<]*（北京时间）", html)

@@ -216,7 +216,7 @@ def test_when_user_taps_withdraw_on_a_phone_then_the_next_read_is_refused(
     assert width == [375, 375]  # laid out for the phone, nothing scrolls sideways
     assert first == ("granted", "已同意")
     assert after_tap == ("withdrawn", "已撤回")
-    assert flash == "已撤回，立即生效。"
+    assert flash == "已撤回「营销推送」的同意，立即生效。"
     assert shot.stat().st_size > first_screen.stat().st_size > 10_000
     assert after == 403
     assert refused["code"] == "consent_withdrawn"

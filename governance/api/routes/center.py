@@ -4,20 +4,23 @@
 link. `GET /consent-center/{token}` shows the subject's consents, the
 personalisation switch and who read their data. Three form POSTs withdraw one
 purpose, withdraw every marketing purpose, or flip personalisation, then 303
-back to the page. Changes go through the consent API's own functions, are
+back to the page, whose query names what changed for `governance.center.flash`
+to confirm (or that nothing did). Changes go through the consent API's own functions, are
 recorded by caller `consent-center` on channel `h5` as `user_request`, and
 commit with their audit event before the redirect: the next read sees them.
 
 The token in the path is the only credential and also what makes the forms
 unforgeable from another site. A forged, tampered or expired token gets a
 Chinese 403 page, as does any other refusal (as its own status): never
-problem+json, never a trace. Only the link API appears in OpenAPI.
+problem+json, never a trace. So does any other path under `/consent-center/`:
+a GET (an action URL opened as a link, a bookmark) goes back to the page, any
+other method gets the 404 page. Only the link API appears in OpenAPI.
 """
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated, Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 import structlog
 from fastapi import APIRouter, Body, Request
@@ -26,11 +29,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from governance.api.deps import ServicesDep, require
 from governance.api.routes.consent import SubjectId
 from governance.api.schemas import CenterLinkIn, CenterLinkOut, WithdrawIn
+from governance.center.flash import MARKETING, done_query
 from governance.center.links import LinkError, LinkExpired, link_expiry
 from governance.center.page import render_center, render_error
 from governance.center.view import load_view
 from governance.consent.grant import changes_for_opt, changes_for_withdrawal
-from governance.consent.ledger import ConsentAction
+from governance.consent.ledger import PERSONALISATION, ConsentAction
 from governance.consent.service import (
     record,
     require_recorder,
@@ -57,7 +61,7 @@ _HEADERS = {
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 }
 _log = structlog.get_logger("governance.center")
-Change = Callable[[str, Trail], Awaitable[str]]
+Change = Callable[[str, Trail], Awaitable[dict[str, str]]]
 
 
 @router.post(
@@ -99,25 +103,30 @@ async def issue_link(
 
 @router.get("/consent-center/{token}", include_in_schema=False)
 async def center_page(
-    token: str, services: ServicesDep, done: str | None = None
+    token: str,
+    services: ServicesDep,
+    done: str | None = None,
+    unchanged: str | None = None,
 ) -> Response:
     """The subject's consent center."""
     try:
         subject_id = _open(services, token)
         trail = _trail("consent.read", services, subject_id)
         view = await audited(
-            services.audit, trail, lambda: load_view(services, subject_id)
+            services.audit,
+            trail,
+            lambda: load_view(services, subject_id, done=done, unchanged=unchanged),
         )
     except (LinkError, GovernanceError) as exc:
         return _refused(exc)
-    return HTMLResponse(render_center(view, token=token, done=done), headers=_HEADERS)
+    return HTMLResponse(render_center(view, token=token), headers=_HEADERS)
 
 
 @router.post("/consent-center/{token}/withdraw/{purpose}", include_in_schema=False)
 async def center_withdraw(token: str, purpose: str, services: ServicesDep) -> Response:
     """Withdraw the consent for one purpose."""
 
-    async def change(subject_id: str, trail: Trail) -> str:
+    async def change(subject_id: str, trail: Trail) -> dict[str, str]:
         declared = services.catalog.purposes.get(purpose)
         if declared is None or not declared.requires_consent:
             raise NotFound("no consent purpose of that name")
@@ -126,8 +135,9 @@ async def center_withdraw(token: str, purpose: str, services: ServicesDep) -> Re
             services.consents, subject_id, declared, method=METHOD, channel=CHANNEL,
             recorded_by=CALLER, now=services.now(),
         )  # fmt: skip
-        trail.detail["changed"] = bool(record(trail, changes))
-        return "withdrawn"
+        ids = record(trail, changes)
+        trail.detail["changed"] = bool(ids)
+        return done_query(ids, declared.name)
 
     return await _act(services, token, "consent.withdrawn", change)
 
@@ -136,7 +146,7 @@ async def center_withdraw(token: str, purpose: str, services: ServicesDep) -> Re
 async def center_withdraw_marketing(token: str, services: ServicesDep) -> Response:
     """Withdraw every marketing consent at once."""
 
-    async def change(subject_id: str, trail: Trail) -> str:
+    async def change(subject_id: str, trail: Trail) -> dict[str, str]:
         await withdraw_all_marketing(
             services,
             trail,
@@ -145,7 +155,7 @@ async def center_withdraw_marketing(token: str, services: ServicesDep) -> Respon
             method=_HOW.method,
             channel=_HOW.channel,
         )
-        return "marketing"
+        return done_query(trail.detail["consent_event_ids"], MARKETING)
 
     return await _act(services, token, "consent.withdrawn", change)
 
@@ -156,14 +166,15 @@ async def center_personalisation(
 ) -> Response:
     """Turn personalisation off or back on (form field `enabled=true|false`)."""
 
-    async def change(subject_id: str, trail: Trail) -> str:
+    async def change(subject_id: str, trail: Trail) -> dict[str, str]:
         enabled = _enabled(await request.body())
         action = ConsentAction.OPTED_IN if enabled else ConsentAction.OPTED_OUT
         changes = await changes_for_opt(
             services.consents, subject_id, action, CHANNEL, CALLER
         )
-        trail.detail |= {"enabled": enabled, "changed": bool(record(trail, changes))}
-        return "personalisation_on" if enabled else "personalisation_off"
+        ids = record(trail, changes)
+        trail.detail |= {"enabled": enabled, "changed": bool(ids)}
+        return done_query(ids, PERSONALISATION)
 
     return await _act(services, token, "consent.personalisation", change)
 
@@ -194,13 +205,38 @@ async def _act(services: Services, token: str, kind: str, change: Change) -> Res
     try:
         subject_id = _open(services, token)
         trail = _trail(kind, services, subject_id)
-        done = await audited_change(
+        query = await audited_change(
             services.audit, trail, lambda: change(subject_id, trail)
         )
     except (LinkError, GovernanceError) as exc:
         return _refused(exc)
     return RedirectResponse(
-        f"/consent-center/{token}?done={done}", status_code=303, headers=_HEADERS
+        f"/consent-center/{token}?{urlencode(query)}", status_code=303, headers=_HEADERS
+    )
+
+
+@router.api_route(
+    "/consent-center/{path:path}",
+    methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+    include_in_schema=False,
+)
+async def center_elsewhere(
+    path: str, request: Request, services: ServicesDep
+) -> Response:
+    """Any other path under the center: back to the page for a GET, if the link opens.
+
+    Declared last, so the page and its actions match first; a method those
+    routes do not take lands here too, instead of a problem+json 405.
+    """
+    token = path.split("/", 1)[0]
+    try:
+        _open(services, token)
+    except LinkError as exc:
+        return _refused(exc)
+    if request.method not in ("GET", "HEAD"):
+        return _refused(NotFound("no such action"))
+    return RedirectResponse(
+        f"/consent-center/{token}", status_code=303, headers=_HEADERS
     )
 
 

@@ -4,9 +4,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from governance.center.history import Access, Attempts, History
 from governance.center.labels import category_labels, china_time, purpose_title
 from governance.center.page import render_center, render_error
-from governance.center.view import Access, Card, CenterView
+from governance.center.view import Card, CenterView
 
 EVIL = '<img src=x onerror="alert(1)">'
 AT = datetime(2026, 3, 1, 2, 5, tzinfo=UTC)
@@ -17,12 +18,17 @@ def view_of(value):
     card = Card(
         purpose="marketing_push", title=value, state="granted", summary=value,
         notice_version=value, categories=(value,), agreed_at=AT, ended_at=None,
-        expires_at=None, marketing=True,
+        expires_at=None, marketing=True, personalised=False,
     )  # fmt: skip
-    access = Access(
-        caller=value, purpose=value, action=value, at=AT, outcome=value, reason=value
+    access = Access(caller=value, purpose=value, action=value, at=AT)
+    attempts = Attempts(
+        caller=value, purpose=value, action=value, outcome=value, reason=value,
+        count=2, last=AT,
+    )  # fmt: skip
+    history = History((access,), attempts=(attempts,), attempt_total=2)
+    return CenterView(
+        value, (card,), personalisation=True, history=history, flash=value
     )
-    return CenterView(value, (card,), personalisation=True, accesses=(access,))
 
 
 def test_when_values_hold_markup_then_it_is_escaped_everywhere():
@@ -30,15 +36,7 @@ def test_when_values_hold_markup_then_it_is_escaped_everywhere():
     html = render_center(view_of(EVIL), token="tok")
 
     assert "<img" not in html
-    assert html.count("&lt;img src=x onerror=&quot;alert(1)&quot;&gt;") >= 8
-
-
-def test_when_done_is_unknown_then_no_message_is_shown():
-    """Only the page's own confirmation messages are ever shown."""
-    html = render_center(view_of("x"), token="tok", done=EVIL)
-
-    assert 'class="done"' not in html
-    assert "onerror" not in html
+    assert html.count("&lt;img src=x onerror=&quot;alert(1)&quot;&gt;") >= 14
 
 
 @pytest.mark.parametrize(
