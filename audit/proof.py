@@ -112,7 +112,12 @@ async def inclusion_proof(engine: AsyncEngine, event_id: str) -> dict[str, Any]:
             raise EventNotSealed("the event is not in a signed checkpoint yet")
         path = await _hashes(conn, inclusion_ranges(index, head.tree_size))
     columns = dict(zip(_COLUMNS, event, strict=True))
-    leaf = leaf_hash(bytes.fromhex(columns["hash"]))
+    try:
+        leaf = leaf_hash(bytes.fromhex(columns["hash"]))
+    except ValueError:  # a stored hash that is no digest: the row was altered
+        raise TreeInconsistent(
+            "the event's stored hash is not a digest: run govproxy audit verify"
+        ) from None
     root = bytes.fromhex(head.root_hash)
     if not verify_inclusion(index, head.tree_size, leaf, path, root):
         raise TreeInconsistent(f"the tree does not give checkpoint {head.number}")

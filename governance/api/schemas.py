@@ -179,6 +179,9 @@ class VerifyOut(BaseModel):
     checkpoint_fault: dict[str, Any] | None
     signatures_checked: bool
     purge_fault: dict[str, Any] | None
+    altered_shape: str | None = Field(
+        None, description="A stored decision shape that no longer gives its id."
+    )
 
 
 class CenterLinkIn(_In):

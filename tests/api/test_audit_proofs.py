@@ -258,3 +258,35 @@ def test_healthz_reports_the_latest_checkpoint_and_its_age(client):
     assert status["tree_size"] > 0
     assert 0 <= status["age_seconds"] < 60
     assert status["last_error"] is None
+
+
+def test_an_event_whose_stored_hash_is_no_digest_gets_a_problem_not_a_500(
+    client, keys, demo_dir
+):
+    """A row altered in the store is named as an inconsistent tree (409), as a
+    corrupt tree node is; the proof used to fail with a 500 on `bytes.fromhex`."""
+    event_id = newest_event(demo_dir)
+    seal(client)
+    with closing(sqlite3.connect(demo_dir / "governance.db")) as conn, conn:
+        (stored,) = conn.execute(
+            "SELECT hash FROM audit_events WHERE event_id = ?", (event_id,)
+        ).fetchone()
+        conn.execute(
+            "UPDATE audit_events SET hash = 'zz' WHERE event_id = ?", (event_id,)
+        )
+    try:
+        response = client.get(
+            "/v1/audit/proofs/inclusion",
+            params={"event_id": event_id},
+            headers=officer(keys),
+        )
+    finally:
+        with closing(sqlite3.connect(demo_dir / "governance.db")) as conn, conn:
+            conn.execute(
+                "UPDATE audit_events SET hash = ? WHERE event_id = ?",
+                (stored, event_id),
+            )
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "tree_inconsistent"
+    assert "Traceback" not in response.text
