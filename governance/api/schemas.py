@@ -85,9 +85,11 @@ class ConsentIn(_In):
     scope: list[str] | None = Field(
         None, max_length=50, description="Categories covered; default: the notice's."
     )
-    evidence: dict[str, Any] | None = Field(
-        None,
-        description="What proves the act (kept as a SHA-256 hash only; <= 16 KiB).",
+    evidence: dict[str, Any] = Field(
+        min_length=1,
+        description="What proves the act, e.g. the screen, its version, the time and"
+        " device of the tap (C-02: an auditor asks for it; kept as a SHA-256 hash"
+        " only; <= 16 KiB).",
     )
     expires_at: _Instant | None = None
     declared_frequency: str | None = Field(

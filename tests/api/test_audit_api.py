@@ -177,6 +177,7 @@ CONSENT = {
     "purpose": "marketing_push",
     "notice_version": "2026.01",
     "method": "click",
+    "evidence": {"screen": "opt-in-v3"},
     "channel": "app",
     "declared_frequency": "4/month",
 }

@@ -240,7 +240,7 @@ class TestRedisDown:
         consent is recorded, and the next read for that purpose is refused."""
         subject = subjects(demo_dir, minor=False)[0]
         consent = {"purpose": "marketing_push", "notice_version": "2026.01",
-                   "method": "click", "channel": "app",
+                   "method": "click", "channel": "app", "evidence": {"screen": "opt-in-v3"},
                    "declared_frequency": "4/month"}  # fmt: skip
         base = f"/v1/subjects/{subject}/consents"
         with proxy(demo_dir, 100, url=relay.url, prefix=redis_prefix) as client:

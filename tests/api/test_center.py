@@ -16,6 +16,7 @@ from governance.center.links import LinkSigner
 GRANT = {
     "notice_version": "2026.01",
     "method": "click",
+    "evidence": {"screen": "opt-in-v3"},
     "channel": "app",
     "declared_frequency": "4/month",
 }

@@ -9,6 +9,7 @@ from factories import auth, subjects
 EVIDENCE = {
     "notice_version": "2026.01",
     "method": "click",
+    "evidence": {"screen": "opt-in-v3"},
     "channel": "mini_program",
     "declared_frequency": "4/month",
 }
@@ -290,3 +291,21 @@ def test_consent_change_and_its_audit_event_are_stored_together(client, keys, de
         ]
 
     assert len(details) == 1
+
+
+@pytest.mark.parametrize("evidence", [None, {}], ids=["absent", "empty"])
+def test_a_grant_without_evidence_is_refused(client, keys, demo_dir, evidence):
+    """C-02: a consent an auditor cannot see proof of is not recorded (422)."""
+    sid = subjects(demo_dir, minor=False)[40]
+    body = {k: v for k, v in EVIDENCE.items() if k != "evidence"}
+    if evidence is not None:
+        body["evidence"] = evidence
+
+    response = client.post(
+        f"/v1/subjects/{sid}/consents",
+        json={"purpose": "marketing_push", **body},
+        headers=auth(keys["brand-app"]),
+    )
+
+    assert response.status_code == 422
+    assert "evidence" in response.text

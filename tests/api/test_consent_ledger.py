@@ -21,6 +21,7 @@ MARKETING = {
     "purpose": "marketing_push",
     "notice_version": "2026.01",
     "method": "click",
+    "evidence": {"screen": "opt-in-v3"},
     "channel": "app",
     "declared_frequency": "4/month",
 }
@@ -28,6 +29,7 @@ MATERNAL = {
     "purpose": "maternal_care_recommendation",
     "notice_version": "2026.01",
     "method": "checkbox",
+    "evidence": {"screen": "opt-in-v3"},
     "channel": "mini_program",
     "kind": "separate",
 }

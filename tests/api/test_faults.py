@@ -39,6 +39,7 @@ GRANT = {
     "notice_version": "2026.01",
     "declared_frequency": "4/month",
     "method": "click",
+    "evidence": {"screen": "opt-in-v3"},
     "channel": "app",
 }
 POLICIES = Path(__file__).resolve().parents[2] / "policies"

@@ -7,7 +7,12 @@ from factories import auth, customer, subjects
 from governance.subjects import age_on, china_date
 
 RECORD = "/v1/datasets/customers/records/{}"
-CONSENT = {"notice_version": "2026.01", "method": "click", "channel": "app"}
+CONSENT = {
+    "notice_version": "2026.01",
+    "method": "click",
+    "channel": "app",
+    "evidence": {"screen": "opt-in-v3"},
+}
 AGE_BANDS = ((14, "<14"), (18, "14-17"), (25, "18-24"), (35, "25-34"))
 AGE_BANDS += ((45, "35-44"), (60, "45-59"), (200, "60+"))
 

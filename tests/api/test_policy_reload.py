@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from factories import auth, customer, subjects
+from factories import auth, customer, recorded_as_adult, subjects
 from fastapi.testclient import TestClient
 from net import free_port
 
@@ -52,6 +52,7 @@ CONSENT = {
     "purpose": "marketing_push",
     "notice_version": "2026.01",
     "method": "click",
+    "evidence": {"screen": "opt-in-v3"},
     "channel": "app",
     "declared_frequency": "4/month",
 }
@@ -110,15 +111,6 @@ BREAKAGES: dict[str, tuple[Callable[[Path], None], str]] = {
     "missing-data-document": (lambda b: (b / OBLIGATIONS).unlink(), "missing_data"),
     "failing-rego-tests": (exempt_minors, "test_failed"),
 }
-
-
-def set_birth_date(demo_dir: Path, subject_id: str, birth_date: str) -> None:
-    """Overwrite a customer's birth date in the demo source."""
-    with closing(sqlite3.connect(demo_dir / "customers.db")) as conn, conn:
-        conn.execute(
-            "UPDATE customers SET birth_date = ? WHERE customer_id = ?",
-            (birth_date, subject_id),
-        )
 
 
 def revision(bundle: Path) -> str:
@@ -351,14 +343,12 @@ class TestBundleFailingItsOwnTests:
         """A child whose own consent to marketing_push (no guardian's) is on record:
         given while the store held an adult's birth date, corrected since."""
         sid = subjects(demo_dir, minor=True)[0]
-        born = customer(demo_dir, sid)["birth_date"]
-        set_birth_date(demo_dir, sid, "1990-01-01")
-        response = client.post(
-            f"/v1/subjects/{sid}/consents",
-            json=CONSENT,
-            headers=auth(keys["brand-app"]),
-        )
-        set_birth_date(demo_dir, sid, born)
+        with recorded_as_adult(demo_dir, sid):
+            response = client.post(
+                f"/v1/subjects/{sid}/consents",
+                json=CONSENT,
+                headers=auth(keys["brand-app"]),
+            )
         assert response.status_code == 201, response.text
         return sid
 

@@ -124,6 +124,7 @@ def test_when_minors_in_audience_then_they_are_excluded_and_counted(
                 "notice_version": "2026.01",
                 "declared_frequency": "4/month",
                 "method": "click",
+                "evidence": {"screen": "opt-in-v3"},
                 "channel": "app",
             },
         )

@@ -12,6 +12,7 @@ QUERY = "/v1/datasets/customers/query"
 CONSENT = {
     "notice_version": "2026.01",
     "method": "click",
+    "evidence": {"screen": "opt-in-v3"},
     "channel": "app",
     "declared_frequency": "4/month",
 }

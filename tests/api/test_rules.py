@@ -23,7 +23,12 @@ from governance.settings import load_settings
 
 RECORD = "/v1/datasets/customers/records/{}"
 QUERY = "/v1/datasets/customers/query"
-GRANT = {"notice_version": "2026.01", "method": "click", "channel": "app"}
+GRANT = {
+    "notice_version": "2026.01",
+    "method": "click",
+    "channel": "app",
+    "evidence": {"screen": "opt-in-v3"},
+}
 SHARED = ["identity.customer_id", "identity.name", "contact.phone"]
 
 

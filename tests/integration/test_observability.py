@@ -42,7 +42,12 @@ from served import STARTUP_S, keys_of, serving
 
 RECORDS = "/v1/datasets/{dataset}/records/{subject_id}"
 MAX_READS = 400  # reads to wait for the second worker; it takes a handful
-EVIDENCE = {"notice_version": "2026.01", "method": "click", "channel": "app"}
+EVIDENCE = {
+    "notice_version": "2026.01",
+    "method": "click",
+    "channel": "app",
+    "evidence": {"screen": "opt-in-v3"},
+}
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 # A change the bundle's own tests accept (a reload runs them), as in
 # tests/api/test_policy_reload.py.

@@ -227,6 +227,7 @@ def _grant(client: TestClient, key: str, subject_id: str) -> None:
             "notice_version": "2026.01",
             "declared_frequency": "4/month",
             "method": "click",
+            "evidence": {"screen": "opt-in-v3"},
             "channel": "app",
         },
         headers=auth(key),

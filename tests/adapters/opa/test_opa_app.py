@@ -25,6 +25,7 @@ GRANT = {
     "purpose": "marketing_push",
     "notice_version": "2026.01",
     "method": "click",
+    "evidence": {"screen": "opt-in-v3"},
     "channel": "app",
     "declared_frequency": "4/month",
 }

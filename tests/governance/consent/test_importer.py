@@ -439,7 +439,8 @@ class TestAgainstTheLedger:
         given = client.post(
             base,
             json={"purpose": "analytics", "notice_version": "2026.01",
-                  "method": "click", "channel": "app"},
+                  "method": "click", "channel": "app",
+                  "evidence": {"screen": "opt-in-v3"}},
             headers=auth(keys["brand-app"]),
         )  # fmt: skip
         if meanwhile == "granted-and-withdrawn":
